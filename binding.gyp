@@ -1,0 +1,47 @@
+# binding.gyp: the CPU addon, built by node-gyp (npm install's fallback when no prebuild fits).
+# CMakeLists.txt builds the same CPU sources (plus CUDA or the CUDA simulator); keep the lists in
+# sync. ISA-specific files carry their own target pragmas, so no -march flag is set here: the
+# binary runs on any x86-64 and picks AVX2/AVX-512 at run time. (-Wno-maybe-uninitialized: GCC 12
+# reports its own _mm512_undefined_* intrinsics as uninitialized.)
+{
+  "targets": [
+    {
+      "target_name": "steprl",
+      "sources": [
+        "native/addon.cc",
+        "native/napi_util.cc",
+        "native/tensor.cc",
+        "native/ops/system.cc",
+        "native/ops/token_logprobs.cc",
+        "native/cpu/parallel.cc",
+        "native/cpu/probe.cc",
+        "native/cpu/simd.cc",
+        "native/cpu/token_logprobs.cc",
+        "native/cpu/token_logprobs_avx2.cc",
+        "native/cpu/token_logprobs_avx512.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-O2"],
+      "cflags": ["-O3", "-fno-math-errno"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-frtti", "-fno-math-errno"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "GCC_ENABLE_CPP_RTTI": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0",
+        "OTHER_CFLAGS": ["-O3", "-fno-math-errno"]
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "RuntimeTypeInfo": "true", "AdditionalOptions": ["/std:c++17", "/O2"] }
+      },
+      "conditions": [
+        ["OS=='linux'", {
+          "libraries": ["-lpthread"],
+          "cflags_cc": ["-Wno-maybe-uninitialized"]
+        }]
+      ]
+    }
+  ]
+}

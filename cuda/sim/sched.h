@@ -1,0 +1,94 @@
+// sched.h: simulator internals shared by the .cc files (not included by kernels).
+//
+// A Block is the state of one running thread block: its fibers, a FIFO of runnable fibers, the
+// counting __syncthreads barrier, per-warp exchange slots and the first fault. A Worker is one OS
+// thread's reusable resources: fiber stacks, the dynamic shared memory window, the Block.
+// Scheduling is cooperative: a fiber runs until it blocks (barrier, warp collective) or ends, then
+// hands the OS thread straight to the next runnable fiber; when none is left the scheduler context
+// resumes and either the block is done or every live thread is stuck (a reported deadlock).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fiber.h"
+#include "runtime.h"
+
+namespace steprl_sim {
+
+struct WarpState {
+  std::uint32_t existing;  // lanes that exist (the last warp of a block may be partial)
+  std::uint32_t exited;    // lanes whose thread has returned
+  std::uint32_t pending;   // lanes waiting inside warp_exchange
+  std::uint32_t mask[32];
+  WarpOp op[32];
+  std::uint8_t source[32];
+  std::uint64_t value[32];
+  std::uint64_t result[32];
+};
+
+struct Block {
+  BlockView view;
+  unsigned thread_count = 0;
+  unsigned warp_count = 0;
+  unsigned live = 0;  // threads that have not returned
+  FiberHeader* fibers[kMaxThreadsPerBlock];
+  std::uint16_t ready[kMaxThreadsPerBlock];  // circular FIFO of runnable fiber indices
+  unsigned ready_head = 0, ready_size = 0;
+  unsigned barrier_arrived = 0;
+  int barrier_count = 0;   // __syncthreads_count accumulator
+  int barrier_result = 0;  // its value for the threads released by the last barrier
+  std::uint16_t barrier_waiters[kMaxThreadsPerBlock];
+  WarpState warps[kMaxThreadsPerBlock / 32];
+  ErasedKernel kernel = nullptr;
+  KernelThunk thunk = nullptr;
+  const void* params = nullptr;
+  bool faulted = false;
+  char fault[768];
+  void* scheduler_sp = nullptr;                 // the OS thread's own context while fibers run
+  const void* scheduler_stack_bottom = nullptr;  // for AddressSanitizer's fiber annotations
+  std::size_t scheduler_stack_size = 0;
+};
+
+// ---- fiber.cc -------------------------------------------------------------------------------
+
+// Reserves (lazily) `count` fiber regions; returns the header of fiber `index`.
+struct FiberPool {
+  unsigned char* base = nullptr;
+  unsigned prepared = 0;  // regions whose guard page is in place
+  FiberHeader* get(unsigned index);
+  ~FiberPool();
+};
+
+// Makes `fiber` start at entry(fiber) the next time it is switched to.
+void fiber_reset(FiberHeader* fiber, void (*entry)(FiberHeader*));
+// Saves the running context into *save_sp and resumes `to_sp` on the given stack; `dying` says
+// the current context will never be resumed (lets AddressSanitizer free its fake stack).
+void context_switch(void** save_sp, void* to_sp, const void* to_stack_bottom,
+                    std::size_t to_stack_size, bool dying, Block* block);
+// Clears AddressSanitizer poison left on a whole stack by frames that never returned.
+void fiber_unpoison_stack(FiberHeader* fiber);
+// First call on a fresh fiber: completes the switch that started it.
+void context_started(Block* block);
+inline const void* fiber_stack_bottom(FiberHeader* f) {
+  return reinterpret_cast<unsigned char*>(f) + 2 * kPageBytes;
+}
+
+// ---- memory.cc ------------------------------------------------------------------------------
+
+void install_fault_handler();
+// Per OS thread: what the SIGSEGV handler reports (kernel name, current fiber).
+void set_fault_context(const char* kernel_name, Block* block);
+// Checks the canary bytes around every live allocation; describes the first damage into `out`.
+bool check_canaries(char* out, std::size_t out_size);
+// Dynamic shared memory window of this OS thread: `bytes` usable bytes ending at a guard page.
+unsigned char* dynamic_shared_window(std::size_t bytes);
+std::size_t max_dynamic_shared_bytes();
+
+// ---- runtime.cc -----------------------------------------------------------------------------
+
+cudaError_t record_error(cudaError_t error);  // sets the thread's last error, returns it
+cudaError_t pending_fault();                  // a kernel fault not yet read by cudaGetLastError
+void set_launch_failure(cudaError_t error, const char* message);
+
+}  // namespace steprl_sim

@@ -1,0 +1,52 @@
+// native.ts: the whole native surface, typed in one place. Only lib/binding.ts loads an addon;
+// everything else talks to it through this interface. Tensor storage crosses as typed arrays
+// (cpu) or DeviceBuffer handles (cuda); sizes cross as numbers the addon re-checks.
+
+/** Storage of one tensor as the addon sees it. */
+export type NativeStorage = Float32Array | Uint16Array | Int32Array | Uint8Array | NativeDeviceBuffer;
+
+/** Device memory owned by the CUDA addon; freed on dispose() or garbage collection. */
+export interface NativeDeviceBuffer {
+  readonly bytes: number;
+  dispose(): void;
+}
+
+export interface NativeInfo {
+  backend: 'cpu' | 'cuda' | 'cuda-sim';
+  simd: 'scalar' | 'avx2' | 'avx512';
+  simdSupported: 'scalar' | 'avx2' | 'avx512';
+  threads: number;
+  napiVersion: number;
+}
+
+export interface NativeLogprobs {
+  logprobs: Float32Array;
+  logZ: Float32Array;
+  entropy?: Float32Array;
+}
+
+export interface NativeBinding {
+  info(): NativeInfo;
+  setNumThreads(threads: number): number;
+  setSimdLevel(level: 'scalar' | 'avx2' | 'avx512'): string;
+  probeReadBandwidth(bytes: number, repeats: number): number;
+
+  tokenLogprobs(
+    logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
+    temperature: number, entropy: boolean, async: false,
+  ): NativeLogprobs;
+  tokenLogprobs(
+    logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
+    temperature: number, entropy: boolean, async: true,
+  ): Promise<NativeLogprobs>;
+  tokenLogprobsBackward(
+    logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
+    entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
+    temperature: number, out: NativeStorage | null, async: false,
+  ): Float32Array;
+  tokenLogprobsBackward(
+    logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
+    entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
+    temperature: number, out: NativeStorage | null, async: true,
+  ): Promise<Float32Array>;
+}

@@ -1,0 +1,3 @@
+// ops/index.ts: the public `ops` namespace, one module per kernel family.
+export { tokenLogprobs, tokenLogprobsAsync, tokenLogprobsBackward, tokenLogprobsBackwardAsync } from './token_logprobs';
+export type { TokenLogprobsOptions, TokenLogprobsResult, TokenLogprobsBackwardOptions } from './token_logprobs';

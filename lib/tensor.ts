@@ -1,0 +1,229 @@
+// tensor.ts: Tensor, an n-dimensional array on a device, with dtype float32, bfloat16 (raw
+// Uint16Array bits), int32 or uint8.
+//
+// On the cpu a Tensor wraps a typed array; Tensor.from() with a typed array of the matching kind
+// does not copy it (the caller's later writes are visible to ops). Shape and dtype live here; the
+// addon only sees storage plus sizes. dispose() drops the storage; any later use throws.
+import { binding } from './binding';
+import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, describe } from './errors';
+import type { NativeStorage } from './native';
+
+export type DType = 'float32' | 'bfloat16' | 'int32' | 'uint8';
+export type Device = 'cpu' | 'cuda';
+export type TypedArray = Float32Array | Uint16Array | Int32Array | Uint8Array;
+export interface TensorOptions {
+  dtype?: DType;
+  device?: Device;
+}
+
+const DTYPES: readonly DType[] = ['float32', 'bfloat16', 'int32', 'uint8'];
+const STORAGE_KIND: Record<DType, string> = {
+  float32: 'Float32Array',
+  bfloat16: 'Uint16Array',
+  int32: 'Int32Array',
+  uint8: 'Uint8Array',
+};
+
+/** The typed array kind of a value ('Float32Array', ...), realm-independent, or null. */
+export function typedArrayKind(value: unknown): string | null {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) ? Object.prototype.toString.call(value).slice(8, -1) : null;
+}
+
+function dtypeOfArray(value: unknown): DType | null {
+  switch (typedArrayKind(value)) {
+    case 'Float32Array': return 'float32';
+    case 'Uint16Array': return 'bfloat16';
+    case 'Int32Array': return 'int32';
+    case 'Uint8Array': return 'uint8';
+    default: return null;
+  }
+}
+
+function allocate(dtype: DType, length: number): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(length);
+    case 'bfloat16': return new Uint16Array(length);
+    case 'int32': return new Int32Array(length);
+    case 'uint8': return new Uint8Array(length);
+  }
+}
+
+/** float32 -> bfloat16 bits, round to nearest even; NaN stays NaN. */
+export function toBFloat16(values: ArrayLike<number>): Uint16Array {
+  const f32 = new Float32Array(values.length);
+  f32.set(values as ArrayLike<number>);
+  const bits = new Uint32Array(f32.buffer);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i];
+    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x007fffff) !== 0) out[i] = (x >>> 16) | 0x0040;
+    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** bfloat16 bits -> float32 (exact). */
+export function fromBFloat16(bits: Uint16Array): Float32Array {
+  const out = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bits[i] << 16;
+  return new Float32Array(out.buffer);
+}
+
+export function checkShape(shape: unknown, argument = 'shape'): number[] {
+  if (!Array.isArray(shape)) throw ArgumentError.expected(argument, 'an array of non-negative integers', shape);
+  for (const d of shape)
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      throw new ShapeError(argument, `Expected non-negative integers in ${argument} but received [${shape.map(String).join(', ')}]`);
+  return [...shape];
+}
+
+export const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+export class Tensor {
+  #shape: readonly number[];
+  #dtype: DType;
+  #device: Device;
+  #storage: NativeStorage | null;
+
+  private constructor(storage: NativeStorage, shape: readonly number[], dtype: DType, device: Device) {
+    this.#storage = storage;
+    this.#shape = Object.freeze([...shape]);
+    this.#dtype = dtype;
+    this.#device = device;
+  }
+
+  /**
+   * A tensor from data. A typed array of the dtype's storage kind is wrapped without a copy
+   * (Float32Array for float32, Uint16Array of raw bits for bfloat16, Int32Array, Uint8Array);
+   * other array-likes of numbers are converted (float32 -> bfloat16 rounds to nearest even).
+   */
+  static from(data: ArrayLike<number>, shape: readonly number[], options: TensorOptions = {}): Tensor {
+    checkOptionsObject('options', options, ['dtype', 'device']);
+    const dims = checkShape(shape);
+    const arrayDtype = dtypeOfArray(data);
+    const dtype = options.dtype ?? arrayDtype ?? 'float32';
+    if (!DTYPES.includes(dtype)) throw ArgumentError.expected('options.dtype', `one of ${DTYPES.join(', ')}`, dtype);
+    const device = options.device ?? 'cpu';
+    checkDevice('options.device', device);
+    if (data === null || typeof data !== 'object' || typeof (data as ArrayLike<number>).length !== 'number')
+      throw ArgumentError.expected('data', 'a typed array or an array of numbers', data);
+    const numel = numelOf(dims);
+    if (data.length !== numel)
+      throw new ShapeError('data', `Expected ${numel} elements for data of shape [${dims.join(', ')}] but received ${describe(data)}`);
+    let storage: TypedArray;
+    if (arrayDtype === dtype) {
+      storage = data as TypedArray;
+    } else if (dtype === 'bfloat16') {
+      storage = toBFloat16(checkNumbers('data', data));
+    } else {
+      storage = allocate(dtype, numel);
+      storage.set(checkNumbers('data', data, dtype !== 'float32'));
+    }
+    const tensor = new Tensor(storage, dims, dtype, 'cpu');
+    return device === 'cpu' ? tensor : tensor.to(device);
+  }
+
+  /** A zero-filled tensor. */
+  static zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+    const dims = checkShape(shape);
+    const dtype = options.dtype ?? 'float32';
+    if (!DTYPES.includes(dtype)) throw ArgumentError.expected('options.dtype', `one of ${DTYPES.join(', ')}`, dtype);
+    return Tensor.from(allocate(dtype, numelOf(dims)), dims, options);
+  }
+
+  /** @internal Wraps storage the addon produced. */
+  static _wrap(storage: NativeStorage, shape: readonly number[], dtype: DType, device: Device = 'cpu'): Tensor {
+    return new Tensor(storage, shape, dtype, device);
+  }
+
+  get shape(): readonly number[] {
+    return this.#shape;
+  }
+  get dtype(): DType {
+    return this.#dtype;
+  }
+  get device(): Device {
+    return this.#device;
+  }
+  get numel(): number {
+    return numelOf(this.#shape);
+  }
+  get disposed(): boolean {
+    return this.#storage === null;
+  }
+
+  /** @internal The storage handed to the addon; throws if disposed. */
+  _storage(argument = 'tensor'): NativeStorage {
+    if (this.#storage === null) throw new DisposedError(argument);
+    return this.#storage;
+  }
+
+  /** A copy of the data as a typed array (raw Uint16Array bits for bfloat16). */
+  toArray(): TypedArray {
+    const storage = this._storage();
+    if (this.#device !== 'cpu') throw new DeviceError('toArray() of cuda tensors arrives with the CUDA backend');
+    return (storage as TypedArray).slice();
+  }
+
+  /** The data as float32 numbers (bfloat16 widened exactly). */
+  toFloat32(): Float32Array {
+    const data = this.toArray();
+    if (this.#dtype === 'bfloat16') return fromBFloat16(data as Uint16Array);
+    return data instanceof Float32Array ? data : Float32Array.from(data);
+  }
+
+  /** A tensor with the same data and another shape of the same size (shares storage). */
+  reshape(shape: readonly number[]): Tensor {
+    const dims = checkShape(shape);
+    if (numelOf(dims) !== this.numel)
+      throw new ShapeError('shape', `Expected a shape with ${this.numel} elements but received [${dims.join(', ')}]`);
+    return new Tensor(this._storage(), dims, this.#dtype, this.#device);
+  }
+
+  /** This tensor on `device` (itself when already there). */
+  to(device: Device): Tensor {
+    checkDevice('device', device);
+    this._storage();
+    if (device === this.#device) return this;
+    throw new DeviceError(`Expected device cpu but received ${device}: this build of steprl (backend ${binding().info().backend}) has no CUDA device`);
+  }
+
+  /** Releases the storage; later use of this tensor throws a DisposedError. Idempotent. */
+  dispose(): void {
+    const storage = this.#storage;
+    this.#storage = null;
+    if (storage !== null && typedArrayKind(storage) === null) (storage as { dispose(): void }).dispose();
+  }
+
+  describe(): string {
+    return `${this.disposed ? 'a disposed ' : ''}Tensor ${this.#dtype} [${this.#shape.join(', ')}] on ${this.#device}`;
+  }
+
+  toString(): string {
+    return this.describe();
+  }
+}
+
+export function checkDevice(argument: string, device: unknown): asserts device is Device {
+  if (device !== 'cpu' && device !== 'cuda') throw ArgumentError.expected(argument, "'cpu' or 'cuda'", device);
+}
+
+function checkNumbers(argument: string, data: ArrayLike<number>, integers = false): ArrayLike<number> {
+  if (typedArrayKind(data) !== null && !integers) return data;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (typeof x !== 'number' || (integers && !Number.isInteger(x)))
+      throw ArgumentError.expected(`${argument}[${i}]`, integers ? 'an integer' : 'a number', x);
+  }
+  return data;
+}
+
+/** Rejects a non-object options argument and unknown keys (typos must not pass silently). */
+export function checkOptionsObject(argument: string, options: unknown, allowed: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw ArgumentError.expected(argument, 'an options object', options);
+  for (const key of Object.keys(options))
+    if (!allowed.includes(key))
+      throw new ArgumentError(`${argument}.${key}`, `Expected one of ${allowed.join(', ')} in ${argument} but received unknown option ${JSON.stringify(key)}`);
+}

@@ -1,0 +1,16 @@
+// addon.cc: registration only, one line per family. The CPU addon and the CUDA addon share it.
+#include <napi.h>
+
+#include "ops/ops.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  steprl::register_system(exports);
+  steprl::register_token_logprobs(exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(steprl, Init)

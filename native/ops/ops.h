@@ -1,0 +1,15 @@
+// ops.h: one registration function per family; addon.cc calls them.
+#pragma once
+
+#include <napi.h>
+
+namespace steprl {
+
+void register_system(Napi::Object exports);
+void register_token_logprobs(Napi::Object exports);
+void register_kl_penalty(Napi::Object exports);
+void register_group_advantage(Napi::Object exports);
+void register_weibull_reward(Napi::Object exports);
+void register_policy_loss(Napi::Object exports);
+
+}  // namespace steprl

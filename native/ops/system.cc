@@ -1,0 +1,62 @@
+// ops/system.cc: what the addon is and how it runs: build info, SIMD level, threads, probes.
+#include <string>
+
+#include "../cpu/parallel.h"
+#include "../cpu/probe.h"
+#include "../cpu/simd.h"
+#include "../napi_util.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+#if defined(STEPRL_WITH_CUDA_SIM)
+  out.Set("backend", "cuda-sim");
+#elif defined(STEPRL_WITH_CUDA)
+  out.Set("backend", "cuda");
+#else
+  out.Set("backend", "cpu");
+#endif
+  out.Set("simd", cpu::simd_name(cpu::simd_level()));
+  out.Set("simdSupported", cpu::simd_name(cpu::simd_supported()));
+  out.Set("threads", cpu::num_threads());
+  out.Set("napiVersion", NAPI_VERSION);
+  return out;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  require_arity(info, 1, "setNumThreads");
+  cpu::set_num_threads(static_cast<int>(int_arg(info, 0, "threads", 0, 256)));
+  return Napi::Number::New(info.Env(), cpu::num_threads());
+}
+
+Napi::Value SetSimd(const Napi::CallbackInfo& info) {
+  require_arity(info, 1, "setSimdLevel");
+  const std::string level = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (level == "scalar") cpu::set_simd_level(cpu::SimdLevel::scalar);
+  else if (level == "avx2") cpu::set_simd_level(cpu::SimdLevel::avx2);
+  else if (level == "avx512") cpu::set_simd_level(cpu::SimdLevel::avx512);
+  else throw ArgumentError("level", "Expected one of scalar, avx2, avx512 for level but received " + level);
+  return Napi::String::New(info.Env(), cpu::simd_name(cpu::simd_level()));
+}
+
+Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
+  require_arity(info, 2, "probeReadBandwidth");
+  const int64_t bytes = int_arg(info, 0, "bytes", 1, int64_t{1} << 36);
+  const int repeats = static_cast<int>(int_arg(info, 1, "repeats", 1, 1000));
+  return Napi::Number::New(info.Env(), cpu::probe_read_bandwidth(bytes, repeats));
+}
+
+}  // namespace
+
+void register_system(Napi::Object exports) {
+  STEPRL_EXPORT(exports, "info", Info);
+  STEPRL_EXPORT(exports, "setNumThreads", SetThreads);
+  STEPRL_EXPORT(exports, "setSimdLevel", SetSimd);
+  STEPRL_EXPORT(exports, "probeReadBandwidth", ProbeReadBandwidth);
+}
+
+}  // namespace steprl

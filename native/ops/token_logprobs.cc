@@ -1,0 +1,111 @@
+// ops/token_logprobs.cc: N-API glue for tokenLogprobs / tokenLogprobsBackward.
+//   tokenLogprobs(logits [R,V] f32|bf16, targets [R] i32, R, V, temperature, entropy: bool, async)
+//     -> { logprobs, logZ, entropy? }                       (each f32 [R])
+//   tokenLogprobsBackward(logits, targets, logZ, dlogprobs, entropy|null, dentropy|null,
+//                         R, V, temperature, out [R,V]|null, async) -> dlogits f32 [R,V]
+// Targets are range-checked here: they index into the logits.
+#include <cmath>
+#include <string>
+
+#include "../cpu/token_logprobs.h"
+#include "../napi_util.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+constexpr int64_t kMaxDim = int64_t{1} << 40;
+// Outputs at least this large are written with streaming stores (they cannot stay in cache).
+constexpr int64_t kStreamingBytes = int64_t{8} << 20;
+
+void check_targets(const TensorArg& targets, int64_t V) {
+  const int32_t* t = targets.as<int32_t>();
+  for (int64_t i = 0; i < targets.numel; ++i)
+    if (t[i] < 0 || t[i] >= V)
+      throw ArgumentError("targets", "Expected every target in [0, " + std::to_string(V) + ") but received " +
+                                         std::to_string(t[i]) + " at index " + std::to_string(i));
+}
+
+float inverse_temperature(const Napi::CallbackInfo& info, size_t index) {
+  const double temperature = number_arg(info, index, "temperature");
+  if (!(temperature > 0.0) || !std::isfinite(temperature))
+    throw ArgumentError("temperature", "Expected a finite number > 0 for temperature but received " +
+                                           std::to_string(temperature));
+  return static_cast<float>(1.0 / temperature);
+}
+
+Napi::Value TokenLogprobs(const Napi::CallbackInfo& info) {
+  require_arity(info, 7, "tokenLogprobs");
+  const int64_t R = int_arg(info, 2, "rows", 0, kMaxDim);
+  const int64_t V = int_arg(info, 3, "vocab", 1, kMaxDim);
+  TensorArg logits = float_tensor_arg(info, 0, "logits", R * V);
+  TensorArg targets = tensor_arg(info, 1, "targets", DType::int32, R);
+  const float inv_temperature = inverse_temperature(info, 4);
+  const bool want_entropy = bool_arg(info, 5, "entropy");
+  const bool async = bool_arg(info, 6, "async");
+  common_device({&logits, &targets});
+  check_targets(targets, V);
+
+  auto logprobs = std::make_shared<HostBuffer>(DType::float32, R);
+  auto logz = std::make_shared<HostBuffer>(DType::float32, R);
+  auto entropy = want_entropy ? std::make_shared<HostBuffer>(DType::float32, R) : nullptr;
+  cpu::TokenLogprobsForwardArgs args{logprobs->as<float>(), logz->as<float>(),
+                                     entropy ? entropy->as<float>() : nullptr, logits.data,
+                                     logits.dtype == DType::bfloat16, targets.as<int32_t>(), V, inv_temperature};
+  PreparedOp op;
+  op.run = [args, R] { cpu::token_logprobs_forward_cpu(args, R); };
+  op.result = [logprobs, logz, entropy](Napi::Env env) -> Napi::Value {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("logprobs", logprobs->release_to_js(env));
+    out.Set("logZ", logz->release_to_js(env));
+    if (entropy) out.Set("entropy", entropy->release_to_js(env));
+    return out;
+  };
+  return finish(info, std::move(op), async);
+}
+
+Napi::Value TokenLogprobsBackward(const Napi::CallbackInfo& info) {
+  require_arity(info, 11, "tokenLogprobsBackward");
+  const int64_t R = int_arg(info, 6, "rows", 0, kMaxDim);
+  const int64_t V = int_arg(info, 7, "vocab", 1, kMaxDim);
+  TensorArg logits = float_tensor_arg(info, 0, "logits", R * V);
+  TensorArg targets = tensor_arg(info, 1, "targets", DType::int32, R);
+  TensorArg logz = tensor_arg(info, 2, "logZ", DType::float32, R);
+  TensorArg dlogprobs = tensor_arg(info, 3, "dlogprobs", DType::float32, R);
+  TensorArg entropy = optional_tensor_arg(info, 4, "entropy", DType::float32, R);
+  TensorArg dentropy = optional_tensor_arg(info, 5, "dentropy", DType::float32, R);
+  const float inv_temperature = inverse_temperature(info, 8);
+  TensorArg out = optional_tensor_arg(info, 9, "out", DType::float32, R * V);
+  const bool async = bool_arg(info, 10, "async");
+  common_device({&logits, &targets, &logz, &dlogprobs, &entropy, &dentropy, &out});
+  check_targets(targets, V);
+
+  std::shared_ptr<HostBuffer> owned;
+  float* dlogits = out.as<float>();
+  if (!out.present) {
+    owned = std::make_shared<HostBuffer>(DType::float32, R * V);
+    dlogits = owned->as<float>();
+  }
+  const bool streaming = R * V * static_cast<int64_t>(sizeof(float)) >= kStreamingBytes;
+  cpu::TokenLogprobsBackwardArgs args{dlogits, logits.data, logits.dtype == DType::bfloat16,
+                                      targets.as<int32_t>(), logz.as<float>(), dlogprobs.as<float>(),
+                                      entropy.as<float>(), dentropy.as<float>(), V, inv_temperature, streaming};
+  PreparedOp op;
+  op.run = [args, R] { cpu::token_logprobs_backward_cpu(args, R); };
+  auto out_value = std::make_shared<Napi::Reference<Napi::Value>>();
+  if (out.present) *out_value = Napi::Persistent(info[9]);
+  op.result = [owned, out_value](Napi::Env env) -> Napi::Value {
+    if (owned) return owned->release_to_js(env);
+    return out_value->Value();
+  };
+  return finish(info, std::move(op), async);
+}
+
+}  // namespace
+
+void register_token_logprobs(Napi::Object exports) {
+  STEPRL_EXPORT(exports, "tokenLogprobs", TokenLogprobs);
+  STEPRL_EXPORT(exports, "tokenLogprobsBackward", TokenLogprobsBackward);
+}
+
+}  // namespace steprl
