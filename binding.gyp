@@ -2,7 +2,7 @@
 # CMakeLists.txt builds the same CPU sources (plus CUDA or the CUDA simulator); keep the lists in
 # sync. ISA-specific files carry their own target pragmas, so no -march flag is set here: the
 # binary runs on any x86-64 and picks AVX2/AVX-512 at run time. (-Wno-maybe-uninitialized: GCC 12
-# reports its own _mm512_undefined_* intrinsics as uninitialized.)
+# reports its own _mm512_undefined_* intrinsics as (maybe-)uninitialized.)
 {
   "targets": [
     {
@@ -39,7 +39,7 @@
       "conditions": [
         ["OS=='linux'", {
           "libraries": ["-lpthread"],
-          "cflags_cc": ["-Wno-maybe-uninitialized"]
+          "cflags_cc": ["-Wno-maybe-uninitialized", "-Wno-uninitialized"]
         }]
       ]
     }
