@@ -25,11 +25,22 @@ export interface NativeLogprobs {
   entropy?: Float32Array;
 }
 
+export type KlEstimatorName = 'k1' | 'k2' | 'k3' | 'k3+' | 'abs';
+
+export interface NativeKl {
+  kl: Float32Array;
+  dkl: Float32Array;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   setNumThreads(threads: number): number;
   setSimdLevel(level: 'scalar' | 'avx2' | 'avx512'): string;
   probeReadBandwidth(bytes: number, repeats: number): number;
+  /** Frees an addon-made typed array now (detaching it); false when the addon did not make it. */
+  releaseStorage(storage: Float32Array | Uint16Array | Int32Array | Uint8Array): boolean;
+  hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number };
+  trimHostCache(): void;
 
   tokenLogprobs(
     logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
@@ -49,4 +60,7 @@ export interface NativeBinding {
     entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
     temperature: number, out: NativeStorage | null, async: true,
   ): Promise<Float32Array>;
+
+  klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: false): NativeKl;
+  klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: true): Promise<NativeKl>;
 }

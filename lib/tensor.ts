@@ -3,7 +3,10 @@
 //
 // On the cpu a Tensor wraps a typed array; Tensor.from() with a typed array of the matching kind
 // does not copy it (the caller's later writes are visible to ops). Shape and dtype live here; the
-// addon only sees storage plus sizes. dispose() drops the storage; any later use throws.
+// addon only sees storage plus sizes. dispose() releases the storage (memory the addon made goes
+// back to its pool at once, not at garbage collection); any later use throws. Views made by
+// reshape() share the storage, which is released when the last of them is disposed, and never
+// while an async op is still reading it.
 import { binding } from './binding';
 import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, describe } from './errors';
 import type { NativeStorage } from './native';
@@ -79,13 +82,29 @@ export function checkShape(shape: unknown, argument = 'shape'): number[] {
 
 export const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** Storage shared by a tensor and its reshaped views; `owned` when the addon allocated it. */
+class Storage {
+  refs = 1;
+  pending = 0;
+  releaseWhenIdle = false;
+  constructor(public data: NativeStorage | null, readonly owned: boolean) {}
+
+  release(): void {
+    const data = this.data;
+    this.data = null;
+    if (data === null) return;
+    if (typedArrayKind(data) === null) (data as { dispose(): void }).dispose();
+    else if (this.owned) binding().releaseStorage(data as TypedArray);
+  }
+}
+
 export class Tensor {
   #shape: readonly number[];
   #dtype: DType;
   #device: Device;
-  #storage: NativeStorage | null;
+  #storage: Storage | null;
 
-  private constructor(storage: NativeStorage, shape: readonly number[], dtype: DType, device: Device) {
+  private constructor(storage: Storage, shape: readonly number[], dtype: DType, device: Device) {
     this.#storage = storage;
     this.#shape = Object.freeze([...shape]);
     this.#dtype = dtype;
@@ -119,7 +138,7 @@ export class Tensor {
       storage = allocate(dtype, numel);
       storage.set(checkNumbers('data', data, dtype !== 'float32'));
     }
-    const tensor = new Tensor(storage, dims, dtype, 'cpu');
+    const tensor = new Tensor(new Storage(storage, false), dims, dtype, 'cpu');
     return device === 'cpu' ? tensor : tensor.to(device);
   }
 
@@ -131,9 +150,26 @@ export class Tensor {
     return Tensor.from(allocate(dtype, numelOf(dims)), dims, options);
   }
 
-  /** @internal Wraps storage the addon produced. */
+  /** @internal Wraps storage the addon produced (and owns). */
   static _wrap(storage: NativeStorage, shape: readonly number[], dtype: DType, device: Device = 'cpu'): Tensor {
-    return new Tensor(storage, shape, dtype, device);
+    return new Tensor(new Storage(storage, true), shape, dtype, device);
+  }
+
+  /**
+   * @internal Runs an async op over `tensors`: their storage is not released before it settles,
+   * even if they are disposed meanwhile.
+   */
+  static async _whileReading<T>(tensors: readonly (Tensor | undefined)[], run: () => Promise<T>): Promise<T> {
+    const boxes = tensors.flatMap((t) => (t !== undefined && t.#storage !== null ? [t.#storage] : []));
+    for (const box of boxes) box.pending++;
+    try {
+      return await run();
+    } finally {
+      for (const box of boxes) {
+        box.pending--;
+        if (box.pending === 0 && box.releaseWhenIdle) box.release();
+      }
+    }
   }
 
   get shape(): readonly number[] {
@@ -149,13 +185,14 @@ export class Tensor {
     return numelOf(this.#shape);
   }
   get disposed(): boolean {
-    return this.#storage === null;
+    return this.#storage === null || this.#storage.data === null;
   }
 
   /** @internal The storage handed to the addon; throws if disposed. */
   _storage(argument = 'tensor'): NativeStorage {
-    if (this.#storage === null) throw new DisposedError(argument);
-    return this.#storage;
+    const data = this.#storage?.data ?? null;
+    if (data === null) throw new DisposedError(argument);
+    return data;
   }
 
   /** A copy of the data as a typed array (raw Uint16Array bits for bfloat16). */
@@ -177,7 +214,9 @@ export class Tensor {
     const dims = checkShape(shape);
     if (numelOf(dims) !== this.numel)
       throw new ShapeError('shape', `Expected a shape with ${this.numel} elements but received [${dims.join(', ')}]`);
-    return new Tensor(this._storage(), dims, this.#dtype, this.#device);
+    this._storage();
+    this.#storage!.refs++;
+    return new Tensor(this.#storage!, dims, this.#dtype, this.#device);
   }
 
   /** This tensor on `device` (itself when already there). */
@@ -190,9 +229,11 @@ export class Tensor {
 
   /** Releases the storage; later use of this tensor throws a DisposedError. Idempotent. */
   dispose(): void {
-    const storage = this.#storage;
+    const box = this.#storage;
     this.#storage = null;
-    if (storage !== null && typedArrayKind(storage) === null) (storage as { dispose(): void }).dispose();
+    if (box === null || --box.refs > 0) return;
+    if (box.pending > 0) box.releaseWhenIdle = true;
+    else box.release();
   }
 
   describe(): string {

@@ -1,36 +1,11 @@
-// tensor.cc: dtype tables and HostBuffer (aligned allocation, external ArrayBuffer hand-off).
+// tensor.cc: dtype tables and HostBuffer (pooled aligned memory handed to JS as ArrayBuffers).
 #include "tensor.h"
 
-#include <cstdlib>
-#include <new>
 #include <utility>
 
+#include "host_pool.h"
+
 namespace steprl {
-namespace {
-
-constexpr size_t kAlignment = 64;
-
-void* aligned_allocate(size_t bytes) {
-  if (bytes == 0) bytes = kAlignment;
-  size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-#if defined(_MSC_VER)
-  void* p = _aligned_malloc(rounded, kAlignment);
-#else
-  void* p = std::aligned_alloc(kAlignment, rounded);
-#endif
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-void aligned_free(void* p) {
-#if defined(_MSC_VER)
-  _aligned_free(p);
-#else
-  std::free(p);
-#endif
-}
-
-}  // namespace
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
@@ -63,7 +38,7 @@ const char* typed_array_name(DType dtype) {
 }
 
 HostBuffer::HostBuffer(DType dtype, int64_t numel)
-    : data_(aligned_allocate(static_cast<size_t>(numel) * dtype_size(dtype))),
+    : data_(host_allocate(static_cast<size_t>(numel) * dtype_size(dtype))),
       dtype_(dtype),
       numel_(numel) {}
 
@@ -71,7 +46,7 @@ HostBuffer::HostBuffer(HostBuffer&& other) noexcept { *this = std::move(other); 
 
 HostBuffer& HostBuffer::operator=(HostBuffer&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) aligned_free(data_);
+    if (data_ != nullptr) host_free(data_, bytes());
     data_ = std::exchange(other.data_, nullptr);
     dtype_ = other.dtype_;
     numel_ = std::exchange(other.numel_, 0);
@@ -80,19 +55,16 @@ HostBuffer& HostBuffer::operator=(HostBuffer&& other) noexcept {
 }
 
 HostBuffer::~HostBuffer() {
-  if (data_ != nullptr) aligned_free(data_);
+  if (data_ != nullptr) host_free(data_, bytes());
 }
 
+size_t HostBuffer::bytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
+
 Napi::Value HostBuffer::release_to_js(Napi::Env env) {
-  const size_t bytes = static_cast<size_t>(numel_) * dtype_size(dtype_);
+  const size_t bytes = this->bytes();
   void* data = std::exchange(data_, nullptr);
   const int64_t numel = std::exchange(numel_, 0);
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, data, bytes, [bytes](Napi::Env finalize_env, void* p) {
-    aligned_free(p);
-    Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -static_cast<int64_t>(bytes));
-  });
-  // Tell V8 how much memory this handle keeps alive so large outputs trigger collection.
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+  Napi::ArrayBuffer buffer = host_to_array_buffer(env, data, bytes);
   const size_t length = static_cast<size_t>(numel);
   switch (dtype_) {
     case DType::float32: return Napi::Float32Array::New(env, length, buffer, 0);

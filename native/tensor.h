@@ -31,8 +31,8 @@ struct TensorArg {
   template <typename T> T* as() const { return static_cast<T*>(data); }
 };
 
-// Host memory for op outputs: aligned for streaming stores, not zero-filled (every kernel writes
-// every element), released by the ArrayBuffer's finalizer once JS drops it.
+// Host memory for op outputs (host_pool.h): aligned for streaming stores, not zero-filled (every
+// kernel writes every element), returned to the pool when JS disposes or collects it.
 class HostBuffer {
  public:
   HostBuffer() = default;
@@ -45,6 +45,7 @@ class HostBuffer {
 
   TensorArg arg() const { return {data_, dtype_, Device::cpu, numel_, true}; }
   template <typename T> T* as() const { return static_cast<T*>(data_); }
+  size_t bytes() const;
   // Hands the memory to a new JS typed array of the matching kind; this buffer becomes empty.
   Napi::Value release_to_js(Napi::Env env);
 

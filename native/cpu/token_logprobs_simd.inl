@@ -40,7 +40,7 @@ void forward_row(const TokenLogprobsForwardArgs& a, int64_t r) {
   constexpr int W = Vec::kWidth;
   const In* z = static_cast<const In*>(a.logits) + r * a.V;
   const float scale = a.inv_temperature * kLog2e;
-  const F vscale = Vec::set1(scale), floor = Vec::set1(kExp2Floor);
+  const F vscale = Vec::set1(scale), floor = Vec::set1(kExp2Floor);  // floor keeps e * t finite at -inf
   F s0 = Vec::zero(), s1 = Vec::zero();
   F et0 = Vec::zero(), et1 = Vec::zero();  // sum of e * t, t in log2 units
   float max_logit = -INFINITY;
@@ -67,22 +67,22 @@ void forward_row(const TokenLogprobsForwardArgs& a, int64_t r) {
     const F bias = Vec::set1(-max_logit * scale);
     int64_t i = 0;
     for (; i + 2 * W <= n; i += 2 * W) {
-      const F t0 = Vec::max(Vec::fmadd(Vec::load(zb + i), vscale, bias), floor);
-      const F t1 = Vec::max(Vec::fmadd(Vec::load(zb + i + W), vscale, bias), floor);
+      const F t0 = Vec::fmadd(Vec::load(zb + i), vscale, bias);
+      const F t1 = Vec::fmadd(Vec::load(zb + i + W), vscale, bias);
       const F e0 = Vec::exp2(t0), e1 = Vec::exp2(t1);
       s0 = Vec::add(s0, e0);
       s1 = Vec::add(s1, e1);
       if (Entropy) {
-        et0 = Vec::fmadd(e0, t0, et0);
-        et1 = Vec::fmadd(e1, t1, et1);
+        et0 = Vec::fmadd(e0, Vec::max(floor, t0), et0);
+        et1 = Vec::fmadd(e1, Vec::max(floor, t1), et1);
       }
     }
     for (; i < n; i += W) {
       const auto m = Vec::tail(n - i);
-      const F t = Vec::max(Vec::fmadd(Vec::load(zb + i, m, Vec::zero()), vscale, bias), floor);
+      const F t = Vec::fmadd(Vec::load(zb + i, m, Vec::zero()), vscale, bias);
       const F e = Vec::keep(m, Vec::exp2(t));
       s0 = Vec::add(s0, e);
-      if (Entropy) et0 = Vec::fmadd(e, t, et0);
+      if (Entropy) et0 = Vec::fmadd(e, Vec::max(floor, t), et0);
     }
   }
   const float sum = Vec::reduce_add(Vec::add(s0, s1));
@@ -100,8 +100,8 @@ float row_entropy(const In* z, int64_t V, typename Vec::F vscale, typename Vec::
   F acc = Vec::zero();
   for (int64_t i = 0; i < V; i += Vec::kWidth) {
     const auto m = Vec::tail(V - i);
-    const F t = Vec::max(Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vscale, bias), floor);
-    acc = Vec::fmadd(Vec::keep(m, Vec::exp2(t)), t, acc);
+    const F t = Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vscale, bias);
+    acc = Vec::fmadd(Vec::keep(m, Vec::exp2(t)), Vec::max(floor, t), acc);
   }
   return -kLn2 * Vec::reduce_add(acc);
 }
@@ -115,10 +115,10 @@ void gradient_span(float* dz, const In* z, int64_t begin, int64_t end, typename 
   const F floor = Vec::set1(kExp2Floor);
   int64_t i = begin;
   for (; i + 2 * W <= end; i += 2 * W) {
-    const F t0 = Vec::max(Vec::fmadd(Vec::load(z + i), vscale, bias), floor);
-    const F t1 = Vec::max(Vec::fmadd(Vec::load(z + i + W), vscale, bias), floor);
-    const F d0 = Vec::mul(Vec::exp2(t0), Entropy ? Vec::fmadd(c1, t0, c0) : c0);
-    const F d1 = Vec::mul(Vec::exp2(t1), Entropy ? Vec::fmadd(c1, t1, c0) : c0);
+    const F t0 = Vec::fmadd(Vec::load(z + i), vscale, bias);
+    const F t1 = Vec::fmadd(Vec::load(z + i + W), vscale, bias);
+    const F d0 = Vec::mul(Vec::exp2(t0), Entropy ? Vec::fmadd(c1, Vec::max(floor, t0), c0) : c0);
+    const F d1 = Vec::mul(Vec::exp2(t1), Entropy ? Vec::fmadd(c1, Vec::max(floor, t1), c0) : c0);
     if (Stream) {
       Vec::stream(dz + i, d0);
       Vec::stream(dz + i + W, d1);
@@ -129,8 +129,8 @@ void gradient_span(float* dz, const In* z, int64_t begin, int64_t end, typename 
   }
   for (; i < end; i += W) {
     const auto m = Vec::tail(end - i);
-    const F t = Vec::max(Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vscale, bias), floor);
-    const F d = Vec::mul(Vec::exp2(t), Entropy ? Vec::fmadd(c1, t, c0) : c0);
+    const F t = Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vscale, bias);
+    const F d = Vec::mul(Vec::exp2(t), Entropy ? Vec::fmadd(c1, Vec::max(floor, t), c0) : c0);
     if (Stream && m == Vec::kFull) Vec::stream(dz + i, d);
     else Vec::store(dz + i, m, d);
   }

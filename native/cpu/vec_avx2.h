@@ -36,7 +36,7 @@ struct VecAvx2 {
   static F keep(Mask m, F x) { return _mm256_and_ps(x, _mm256_castsi256_ps(lane_mask(m))); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-  static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  static F max(F a, F b) { return _mm256_max_ps(a, b); }  // b when either is NaN
   static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static float reduce_add(F x) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -55,10 +55,53 @@ struct VecAvx2 {
   static void stream(float* p, F x) { _mm256_stream_ps(p, x); }  // p 32-byte aligned
   static void fence() { _mm_sfence(); }
 
-  // 2^t for t >= -200: t is clamped at -127, where the exponent field (n + 127) is 0 and the
-  // scale, so the result, is exactly 0; same polynomial as the AVX-512 path.
+  // Element-wise kernels (kl_penalty, policy_loss): arithmetic, per-lane booleans `B` (all-ones
+  // lanes), uint8 loads.
+  using B = __m256;
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F min(F a, F b) { return _mm256_min_ps(a, b); }
+  static F abs(F x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+  static F neg(F x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
+  static B lt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static B le(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+  static B gt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static B ge(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  static B ne(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }  // true for NaN, as `!=`
+  static B both(B a, B b) { return _mm256_and_ps(a, b); }
+  static B either(B a, B b) { return _mm256_or_ps(a, b); }
+  static B but_not(B a, B b) { return _mm256_andnot_ps(b, a); }
+  static F select(B m, F if_true, F if_false) { return _mm256_blendv_ps(if_false, if_true, m); }
+  static F load(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+  static F load(const uint8_t* p, Mask m, F fill) {
+    alignas(32) float buffer[8];
+    _mm256_store_ps(buffer, fill);
+    for (int i = 0; i < m; ++i) buffer[i] = static_cast<float>(p[i]);
+    return _mm256_load_ps(buffer);
+  }
+
+  // e^x, same algorithm and constants as VecAvx512::exp; x clamped to [-87, 88] so that the
+  // exponent field n + 127 stays in [1, 254].
+  static F exp(F x) {
+    x = min(max(x, set1(-87.0f)), set1(88.0f));
+    const F n = _mm256_round_ps(mul(x, set1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const F r = fmadd(n, set1(2.12194440e-4f), fmadd(n, set1(-0.693359375f), x));
+    F p = set1(1.9875691500e-4f);
+    p = fmadd(p, r, set1(1.3981999507e-3f));
+    p = fmadd(p, r, set1(8.3334519073e-3f));
+    p = fmadd(p, r, set1(4.1665795894e-2f));
+    p = fmadd(p, r, set1(1.6666665459e-1f));
+    p = fmadd(p, r, set1(5.0000001201e-1f));
+    p = fmadd(p, mul(r, r), add(r, set1(1.0f)));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  }
+
+  // 2^t for any t <= 127 (-inf gives 0, NaN stays NaN): t is clamped at -127, where the exponent
+  // field (n + 127) is 0 and so is the result; degree-5 polynomial for 2^f on [-0.5, 0.5].
   static F exp2(F t) {
-    t = _mm256_max_ps(t, set1(-127.0f));
+    t = _mm256_max_ps(set1(-127.0f), t);  // max returns its second operand for NaN
     const F n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const F f = _mm256_sub_ps(t, n);
     F p = set1(1.3276735553517938e-3f);

@@ -4,6 +4,7 @@
 #include "../cpu/parallel.h"
 #include "../cpu/probe.h"
 #include "../cpu/simd.h"
+#include "../host_pool.h"
 #include "../napi_util.h"
 #include "ops.h"
 
@@ -50,6 +51,27 @@ Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::probe_read_bandwidth(bytes, repeats));
 }
 
+// Frees an addon-made typed array's memory now (Tensor.dispose); false if the addon did not make it.
+Napi::Value ReleaseStorage(const Napi::CallbackInfo& info) {
+  require_arity(info, 1, "releaseStorage");
+  if (!info[0].IsTypedArray()) throw ArgumentError("storage", "Expected a typed array for storage");
+  return Napi::Boolean::New(info.Env(), host_release(info.Env(), info[0].As<Napi::TypedArray>()));
+}
+
+Napi::Value HostMemory(const Napi::CallbackInfo& info) {
+  const HostPoolStats stats = host_pool_stats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("liveBytes", static_cast<double>(stats.live_bytes));
+  out.Set("cachedBytes", static_cast<double>(stats.cached_bytes));
+  out.Set("cacheLimitBytes", static_cast<double>(stats.cache_limit_bytes));
+  return out;
+}
+
+Napi::Value TrimHostCache(const Napi::CallbackInfo& info) {
+  host_pool_trim();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_system(Napi::Object exports) {
@@ -57,6 +79,9 @@ void register_system(Napi::Object exports) {
   STEPRL_EXPORT(exports, "setNumThreads", SetThreads);
   STEPRL_EXPORT(exports, "setSimdLevel", SetSimd);
   STEPRL_EXPORT(exports, "probeReadBandwidth", ProbeReadBandwidth);
+  STEPRL_EXPORT(exports, "releaseStorage", ReleaseStorage);
+  STEPRL_EXPORT(exports, "hostMemory", HostMemory);
+  STEPRL_EXPORT(exports, "trimHostCache", TrimHostCache);
 }
 
 }  // namespace steprl
