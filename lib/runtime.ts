@@ -30,3 +30,13 @@ export function probeReadBandwidth(bytes = 512 * 2 ** 20, repeats = 5): number {
     checkNumber('repeats', repeats, 5, { integer: true, min: 1, max: 1000 }),
   );
 }
+
+/** Host memory the addon holds: live in tensors, and cached for reuse after dispose(). */
+export function hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number } {
+  return binding().hostMemory();
+}
+
+/** Returns the addon's cached (disposed) host blocks to the system. */
+export function trimHostCache(): void {
+  binding().trimHostCache();
+}

@@ -1,0 +1,82 @@
+// run.mjs: `npm run bench` — runs every bench/<family>.bench.mjs with tinybench and prints one
+// table: median time, the bytes each call must move, GB/s, the fraction of this machine's read
+// bandwidth (a native probe, measured in the same run), and where PyTorch is installed the same op
+// in PyTorch with the speed ratio. Usage: npm run bench [-- <family>...] [--quick]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Bench } from 'tinybench';
+
+import { root, steprl } from './common.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+const python = process.env.STEPRL_TORCH_PYTHON ?? '/usr/bin/python3';
+
+const files = fs.readdirSync(path.join(root, 'bench')).filter((f) => f.endsWith('.bench.mjs'))
+  .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)));
+
+const suite = { tasks: [], notes: [], add(task) { this.tasks.push(task); } };
+const cleanups = [];
+for (const file of files) {
+  const mod = await import(path.join(root, 'bench', file));
+  cleanups.push(mod.register(suite, { quick }));
+  if (mod.note) suite.notes.push(mod.note);
+}
+
+const info = steprl.backendInfo();
+const bandwidthBefore = steprl.probeReadBandwidth(512 * 2 ** 20, 7);
+console.log(`steprl ${info.backend} backend, SIMD ${info.simd}, ${info.threads} threads; read bandwidth probe ${bandwidthBefore.toFixed(1)} GB/s`);
+
+const rows = [];
+for (const task of suite.tasks) {
+  let extra = null;
+  if (task.extraBytes !== undefined) {
+    const before = steprl.hostMemory().liveBytes;
+    const result = task.run();
+    extra = steprl.hostMemory().liveBytes - before;
+    task.dispose?.(result);
+  }
+  const bench = new Bench({ time: quick ? 300 : 2000, iterations: quick ? 3 : 10, warmupIterations: 2 });
+  bench.add(task.name, () => {
+    const result = task.run();
+    task.dispose?.(result);
+  });
+  await bench.run();
+  const median = bench.tasks[0].result.latency.p50;
+  rows.push({ task, median, extra });
+  process.stdout.write('.');
+}
+process.stdout.write('\n');
+const bandwidthAfter = steprl.probeReadBandwidth(512 * 2 ** 20, 7);
+const bandwidth = Math.max(bandwidthBefore, bandwidthAfter);
+
+let torch = null;
+const torchJobs = suite.tasks.filter((t) => t.torch).map((t) => ({ name: t.name, ...t.torch }));
+if (torchJobs.length > 0 && spawnSync(python, ['-c', 'import torch']).status === 0) {
+  const run = spawnSync(python, [path.join(root, 'bench', 'torch_bench.py')], { input: JSON.stringify(torchJobs), encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status === 0) torch = JSON.parse(run.stdout);
+  else console.warn(`PyTorch side-by-side failed: ${run.stderr.split('\n').slice(-3).join(' ')}`);
+} else if (torchJobs.length > 0) {
+  console.warn(`PyTorch not found for ${python}: no side-by-side column (apt-get install python3-torch)`);
+}
+
+const fmt = (x, digits = 2) => (x === null || x === undefined ? '' : x.toFixed(digits));
+const lines = [];
+lines.push(`| task | median ms | MB moved | GB/s | % of read BW | extra host memory | torch ms | speedup vs torch |`);
+lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+for (const { task, median, extra } of rows) {
+  const gbs = task.bytes / (median * 1e6);
+  const t = torch?.results[task.name];
+  lines.push(`| ${task.name} | ${fmt(median, 3)} | ${fmt(task.bytes / 1e6, 1)} | ${fmt(gbs, 1)} | ${fmt((100 * gbs) / bandwidth, 0)}% | ${extra === null ? '' : `${(extra / 1024).toFixed(0)} KiB`} | ${fmt(t, 3)} | ${t ? `${fmt(t / median, 1)}x` : ''} |`);
+}
+console.log(`\nread bandwidth (best of the probes before and after): ${bandwidth.toFixed(1)} GB/s` +
+  (torch ? `; PyTorch ${torch.torch}, ${torch.threads} threads` : ''));
+console.log(lines.join('\n'));
+for (const note of suite.notes) console.log(`\n${note}`);
+
+const out = path.join(root, 'build', 'bench-results.json');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), info, bandwidth, torch, rows: rows.map((r) => ({ name: r.task.name, medianMs: r.median, bytes: r.task.bytes, extraBytes: r.extra, torchMs: torch?.results[r.task.name] ?? null })) }, null, 2));
+for (const cleanup of cleanups) cleanup?.();
