@@ -8,6 +8,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_system(exports);
   steprl::register_token_logprobs(exports);
+  steprl::register_kl_penalty(exports);
   return exports;
 }
 

@@ -1,3 +1,5 @@
 // ops/index.ts: the public `ops` namespace, one module per kernel family.
 export { tokenLogprobs, tokenLogprobsAsync, tokenLogprobsBackward, tokenLogprobsBackwardAsync } from './token_logprobs';
 export type { TokenLogprobsOptions, TokenLogprobsResult, TokenLogprobsBackwardOptions } from './token_logprobs';
+export { klPenalty, klPenaltyAsync } from './kl_penalty';
+export type { KlPenaltyOptions, KlPenaltyResult } from './kl_penalty';
