@@ -99,17 +99,17 @@ FiberHeader* FiberPool::get(unsigned index) {
   // Guard pages are placed lazily: a launch of 256 threads only pays for 256 mprotect calls once.
   for (; prepared <= index; ++prepared) {
     unsigned char* region = base + static_cast<std::size_t>(prepared) * kFiberRegionBytes;
-    if (mprotect(region + kPageBytes, kPageBytes, PROT_NONE) != 0) die("cannot protect a fiber stack guard page");
+    if (mprotect(region, kPageBytes, PROT_NONE) != 0) die("cannot protect a fiber stack guard page");
   }
-  return reinterpret_cast<FiberHeader*>(base + static_cast<std::size_t>(index) * kFiberRegionBytes);
+  return fiber_of_region(reinterpret_cast<std::uintptr_t>(base) + static_cast<std::size_t>(index) * kFiberRegionBytes);
 }
 
 FiberPool::~FiberPool() {
   if (base != nullptr) munmap(base, kPoolFibers * kFiberRegionBytes);
 }
 
-void fiber_reset(FiberHeader* fiber, void (*entry)(FiberHeader*)) {
-  auto* top = reinterpret_cast<void**>(reinterpret_cast<unsigned char*>(fiber) + kFiberRegionBytes);
+void* fiber_reset(FiberHeader* fiber, void (*entry)(FiberHeader*)) {
+  auto* top = reinterpret_cast<void**>(fiber);  // the stack grows down from its header
 #if STEPRL_SIM_ASAN
   // Frames abandoned by a finished fiber leave redzone poison behind; clear the part of the
   // stack a new thread will use first (faulted blocks clear whole stacks, see scheduler.cc).
@@ -124,12 +124,12 @@ void fiber_reset(FiberHeader* fiber, void (*entry)(FiberHeader*)) {
   sp[5] = nullptr;                                                      // rbp: ends frame chains
   sp[6] = reinterpret_cast<void*>(&steprl_sim_trampoline);              // return address
   sp[7] = nullptr;
-  fiber->saved_sp = sp;
+  return sp;
 }
 
 void fiber_unpoison_stack(FiberHeader* fiber) {
 #if STEPRL_SIM_ASAN
-  __asan_unpoison_memory_region(fiber_stack_bottom(fiber), kFiberStackBytes);
+  __asan_unpoison_memory_region(fiber_stack_bottom(fiber), fiber_stack_size(fiber));
 #else
   (void)fiber;
 #endif

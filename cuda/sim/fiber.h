@@ -1,8 +1,10 @@
 // fiber.h: the per-thread state of a simulated CUDA thread, reachable from device code.
 //
 // Each simulated thread is a fiber whose stack lives in a kFiberRegionBytes-aligned region:
-// [header page | PROT_NONE guard page | stack ... top]. Device code finds its own fiber by
-// masking its stack pointer, so threadIdx & co. cost one load and no thread_local lookup.
+// [PROT_NONE guard page | stack ... | FiberHeader | rest of the header area]. The header (and with
+// it the stack top) sits at a per-region offset, a "colour", so that the hot lines of hundreds of
+// fibers do not all fall into the same cache sets. Device code finds its own fiber by masking its
+// stack pointer, so threadIdx & co. cost a few ALU operations and one load, no TLS lookup.
 // Everything a kernel may touch (threadIdx, blockIdx, blockDim, gridDim, dynamic shared memory)
 // is read from here; the scheduler internals live in sched.h.
 #pragma once
@@ -16,7 +18,8 @@ namespace steprl_sim {
 
 constexpr std::size_t kFiberRegionBytes = 128 * 1024;  // must be a power of two
 constexpr std::size_t kPageBytes = 4096;
-constexpr std::size_t kFiberStackBytes = kFiberRegionBytes - 2 * kPageBytes;
+constexpr std::size_t kHeaderAreaBytes = 32 * 1024;   // headers are spread over this much
+constexpr std::size_t kMinFiberStackBytes = kFiberRegionBytes - kPageBytes - kHeaderAreaBytes;
 constexpr unsigned kMaxThreadsPerBlock = 1024;
 
 struct Block;  // sched.h
@@ -29,17 +32,21 @@ struct BlockView {
   unsigned char* dynamic_shared;
 };
 
-struct FiberHeader {
+struct alignas(64) FiberHeader {
   uint3 thread_idx;
   unsigned linear_tid;
   unsigned lane;
   unsigned warp;
   BlockView* view;
   Block* block;
-  void* saved_sp;          // stack pointer while switched out
-  void* asan_fake_stack;   // AddressSanitizer bookkeeping (fiber annotations)
 };
-static_assert(sizeof(FiberHeader) <= kPageBytes, "fiber header must fit its page");
+static_assert(sizeof(FiberHeader) == 64, "a fiber header is one cache line");
+
+// The header of the fiber region starting at `region` (colour = region index modulo 512).
+inline __attribute__((always_inline)) FiberHeader* fiber_of_region(std::uintptr_t region) {
+  const std::uintptr_t colour = (region / kFiberRegionBytes) % (kHeaderAreaBytes / sizeof(FiberHeader));
+  return reinterpret_cast<FiberHeader*>(region + kFiberRegionBytes - kHeaderAreaBytes + colour * sizeof(FiberHeader));
+}
 
 inline __attribute__((always_inline)) FiberHeader* current_fiber() {
   std::uintptr_t sp;
@@ -48,7 +55,7 @@ inline __attribute__((always_inline)) FiberHeader* current_fiber() {
 #else
   sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 #endif
-  return reinterpret_cast<FiberHeader*>(sp & ~(static_cast<std::uintptr_t>(kFiberRegionBytes) - 1));
+  return fiber_of_region(sp & ~(static_cast<std::uintptr_t>(kFiberRegionBytes) - 1));
 }
 
 // Entry points device code calls into (scheduler.cc). They may switch to another fiber.

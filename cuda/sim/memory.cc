@@ -126,14 +126,13 @@ void on_fault(int signal, siginfo_t* info, void* context) {
   // Which simulated thread: the interrupted stack pointer lies in its fiber region.
   const auto* uc = static_cast<const ucontext_t*>(context);
   const auto sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
-  const auto* fiber = reinterpret_cast<const FiberHeader*>(sp & ~(kFiberRegionBytes - 1));
-  const bool in_fiber = tl_block != nullptr && sp != 0 && fiber->block == tl_block &&
-                        fiber->linear_tid < tl_block->thread_count &&
-                        tl_block->fibers[fiber->linear_tid] == fiber;
-  const auto stack_guard = reinterpret_cast<std::uintptr_t>(fiber) + kPageBytes;
-  if (in_fiber && n == 0 && address >= stack_guard && address < stack_guard + kPageBytes) {
-    n = std::snprintf(detail, sizeof detail, " (stack overflow: the fiber stack is %zu KiB)",
-                      kFiberStackBytes / 1024);
+  const auto region = sp & ~(kFiberRegionBytes - 1);
+  const auto first = tl_block != nullptr ? fiber_region(tl_block->fibers[0]) : 0;
+  const bool in_fiber = first != 0 && region >= first && region < first + tl_block->thread_count * kFiberRegionBytes;
+  const FiberHeader* fiber = in_fiber ? fiber_of_region(region) : nullptr;
+  if (in_fiber && n == 0 && address >= region && address < region + kPageBytes) {
+    n = std::snprintf(detail, sizeof detail, " (stack overflow: a fiber stack holds %zu KiB)",
+                      fiber_stack_size(fiber) / 1024);
   }
   if (tl_kernel_name == nullptr && n == 0) {  // not ours: hand it to whoever was there before
     const struct sigaction& previous = signal == SIGBUS ? g_previous_bus : g_previous_segv;

@@ -8,8 +8,11 @@
 // resumes and either the block is done or every live thread is stuck (a reported deadlock).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <string>
 
 #include "fiber.h"
 #include "runtime.h"
@@ -33,6 +36,7 @@ struct Block {
   unsigned warp_count = 0;
   unsigned live = 0;  // threads that have not returned
   FiberHeader* fibers[kMaxThreadsPerBlock];
+  void* saved_sp[kMaxThreadsPerBlock];  // stack pointers of switched-out fibers, kept together
   std::uint16_t ready[kMaxThreadsPerBlock];  // circular FIFO of runnable fiber indices
   unsigned ready_head = 0, ready_size = 0;
   unsigned barrier_arrived = 0;
@@ -50,6 +54,28 @@ struct Block {
   std::size_t scheduler_stack_size = 0;
 };
 
+// One launch, shared by the OS threads that run its blocks.
+struct LaunchState {
+  const char* name;
+  KernelThunk thunk;
+  ErasedKernel kernel;
+  const void* params;
+  dim3 grid, block;
+  std::size_t shared_bytes;
+  std::uint64_t total_blocks;
+  std::atomic<std::uint64_t> next_block{0};
+  std::atomic<bool> failed{false};
+  std::mutex fault_mutex;
+  std::string fault;
+};
+
+// ---- scheduler.cc ---------------------------------------------------------------------------
+
+// Runs blocks of `launch` on this OS thread until none is left or one faulted (recorded in
+// launch.fault).
+void run_blocks(LaunchState& launch);
+bool in_kernel();  // this OS thread is running a block
+
 // ---- fiber.cc -------------------------------------------------------------------------------
 
 // Reserves (lazily) `count` fiber regions; returns the header of fiber `index`.
@@ -60,8 +86,8 @@ struct FiberPool {
   ~FiberPool();
 };
 
-// Makes `fiber` start at entry(fiber) the next time it is switched to.
-void fiber_reset(FiberHeader* fiber, void (*entry)(FiberHeader*));
+// Prepares `fiber` to start at entry(fiber); returns the stack pointer to switch to.
+void* fiber_reset(FiberHeader* fiber, void (*entry)(FiberHeader*));
 // Saves the running context into *save_sp and resumes `to_sp` on the given stack; `dying` says
 // the current context will never be resumed (lets AddressSanitizer free its fake stack).
 void context_switch(void** save_sp, void* to_sp, const void* to_stack_bottom,
@@ -70,8 +96,14 @@ void context_switch(void** save_sp, void* to_sp, const void* to_stack_bottom,
 void fiber_unpoison_stack(FiberHeader* fiber);
 // First call on a fresh fiber: completes the switch that started it.
 void context_started(Block* block);
-inline const void* fiber_stack_bottom(FiberHeader* f) {
-  return reinterpret_cast<unsigned char*>(f) + 2 * kPageBytes;
+inline std::uintptr_t fiber_region(const FiberHeader* f) {
+  return reinterpret_cast<std::uintptr_t>(f) & ~(static_cast<std::uintptr_t>(kFiberRegionBytes) - 1);
+}
+inline const void* fiber_stack_bottom(const FiberHeader* f) {
+  return reinterpret_cast<const void*>(fiber_region(f) + kPageBytes);  // just above the guard page
+}
+inline std::size_t fiber_stack_size(const FiberHeader* f) {  // the stack ends at the header
+  return reinterpret_cast<std::uintptr_t>(f) - fiber_region(f) - kPageBytes;
 }
 
 // ---- memory.cc ------------------------------------------------------------------------------
@@ -84,6 +116,9 @@ bool check_canaries(char* out, std::size_t out_size);
 // Dynamic shared memory window of this OS thread: `bytes` usable bytes ending at a guard page.
 unsigned char* dynamic_shared_window(std::size_t bytes);
 std::size_t max_dynamic_shared_bytes();
+bool device_range_valid(const void* pointer, std::size_t bytes);  // inside one live allocation
+bool is_device_pointer(const void* pointer);
+std::size_t live_device_bytes();
 
 // ---- runtime.cc -----------------------------------------------------------------------------
 

@@ -1,33 +1,25 @@
-// scheduler.cc: runs a kernel launch: blocks over a pool of OS threads, threads as fibers.
+// scheduler.cc: runs thread blocks as fibers, cooperatively, on the calling OS thread.
 //
-// Each OS thread (the launching host thread plus STEPRL_SIM_THREADS-1 helpers, created on the
-// first launch) takes whole blocks from an atomic counter and runs a block's threads as fibers on
-// its own stacks, cooperatively: a fiber switches only inside __syncthreads, a warp collective or
-// when it returns. __syncthreads counts arrivals of all threads of the block; warp collectives
-// complete when every lane of their mask has arrived, and the last lane to arrive does the
-// exchange for all. If no fiber can run while some have not returned, the block is deadlocked
-// (a barrier skipped by some thread, an exited lane in a mask) and the launch fails naming it.
+// A fiber switches only inside __syncthreads, a warp collective, or when its thread returns, and
+// hands the OS thread straight to the next runnable fiber. __syncthreads counts arrivals of all
+// threads of the block; a warp collective completes when every lane of its mask has arrived, and
+// the last lane to arrive does the exchange for all. If no fiber can run while some have not
+// returned, the block is deadlocked (a barrier skipped by some thread, an exited lane in a mask)
+// and the launch fails naming the block and what its threads wait for. launch.cc spreads the
+// blocks of a launch over OS threads.
 #include <pthread.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <string>
-#include <thread>
-#include <vector>
 
 #include "sched.h"
 
 namespace steprl_sim {
 namespace {
-
-constexpr std::size_t kDefaultMaxDynamicShared = 48 * 1024;
 
 struct Worker {
   FiberPool pool;
@@ -40,42 +32,37 @@ struct Worker {
 thread_local std::unique_ptr<Worker> tl_worker;
 thread_local Block* tl_running_block = nullptr;
 
-struct LaunchState {
-  const char* name;
-  KernelThunk thunk;
-  ErasedKernel kernel;
-  const void* params;
-  dim3 grid, block;
-  std::size_t shared_bytes;
-  std::uint64_t total_blocks;
-  std::atomic<std::uint64_t> next_block{0};
-  std::atomic<bool> failed{false};
-  std::mutex fault_mutex;
-  std::string fault;
-};
-
 inline void push_ready(Block* b, unsigned index) {
   b->ready[(b->ready_head + b->ready_size++) & (kMaxThreadsPerBlock - 1)] = static_cast<std::uint16_t>(index);
 }
 
-inline FiberHeader* pop_ready(Block* b) {
-  if (b->ready_size == 0) return nullptr;
+// Index of the next runnable fiber, or -1.
+inline int pop_ready(Block* b) {
+  if (b->ready_size == 0) return -1;
   const unsigned index = b->ready[b->ready_head];
   b->ready_head = (b->ready_head + 1) & (kMaxThreadsPerBlock - 1);
   --b->ready_size;
-  return b->fibers[index];
+  return static_cast<int>(index);
 }
 
 // Leaves `self` (blocked, or finished when `dying`) for the next runnable fiber or, when there is
 // none, for the scheduler, which then decides between "block done" and "deadlock".
 void switch_away(FiberHeader* self, bool dying) {
   Block* b = self->block;
-  if (FiberHeader* next = pop_ready(b)) {
-    context_switch(&self->saved_sp, next->saved_sp, fiber_stack_bottom(next), kFiberStackBytes, dying, b);
-  } else {
-    context_switch(&self->saved_sp, b->scheduler_sp, b->scheduler_stack_bottom, b->scheduler_stack_size,
-                   dying, b);
+  void** save = &b->saved_sp[self->linear_tid];
+  const int next = pop_ready(b);
+  if (next < 0) {
+    context_switch(save, b->scheduler_sp, b->scheduler_stack_bottom, b->scheduler_stack_size, dying, b);
+    return;
   }
+  if (b->ready_size != 0) {  // warm the cache for the fiber after `next`: stack top and header
+    const unsigned after = b->ready[b->ready_head];
+    __builtin_prefetch(b->saved_sp[after]);
+    __builtin_prefetch(static_cast<const char*>(b->saved_sp[after]) + 64);
+    __builtin_prefetch(b->fibers[after]);
+  }
+  const FiberHeader* to = b->fibers[next];
+  context_switch(save, b->saved_sp[next], fiber_stack_bottom(to), fiber_stack_size(to), dying, b);
 }
 
 void fiber_main(FiberHeader* self) {
@@ -169,14 +156,15 @@ bool run_block(Worker& w, const LaunchState& launch, std::uint64_t linear) {
   for (unsigned i = 0; i < b.warp_count; ++i) b.warps[i].exited = b.warps[i].pending = 0;
   for (unsigned i = 0; i < b.thread_count; ++i) {
     if (w.stacks_dirty) fiber_unpoison_stack(b.fibers[i]);
-    fiber_reset(b.fibers[i], fiber_main);
+    b.saved_sp[i] = fiber_reset(b.fibers[i], fiber_main);
     b.ready[i] = static_cast<std::uint16_t>(i);
   }
   w.stacks_dirty = false;
   b.ready_head = 0;
   b.ready_size = b.thread_count;
-  FiberHeader* first = pop_ready(&b);
-  context_switch(&b.scheduler_sp, first->saved_sp, fiber_stack_bottom(first), kFiberStackBytes, false, &b);
+  const int first = pop_ready(&b);
+  context_switch(&b.scheduler_sp, b.saved_sp[first], fiber_stack_bottom(b.fibers[first]),
+                 fiber_stack_size(b.fibers[first]), false, &b);
   if (!b.faulted && b.live != 0) {
     describe_deadlock(b, b.fault, sizeof b.fault);
     b.faulted = true;
@@ -184,6 +172,8 @@ bool run_block(Worker& w, const LaunchState& launch, std::uint64_t linear) {
   if (b.faulted) w.stacks_dirty = true;
   return !b.faulted;
 }
+
+}  // namespace
 
 void run_blocks(LaunchState& launch) {
   if (!tl_worker) tl_worker.reset(new Worker);
@@ -205,77 +195,7 @@ void run_blocks(LaunchState& launch) {
   set_fault_context(nullptr, nullptr);
 }
 
-class Pool {
- public:
-  explicit Pool(unsigned helpers) {
-    for (unsigned i = 0; i < helpers; ++i) std::thread([this] { loop(); }).detach();
-    helpers_ = helpers;
-  }
-  void run(LaunchState& launch) {
-    const bool parallel = helpers_ > 0 && launch.total_blocks > 1;
-    if (parallel) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      current_ = &launch;
-      remaining_ = helpers_;
-      ++generation_;
-      work_.notify_all();
-    }
-    run_blocks(launch);
-    if (parallel) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [this] { return remaining_ == 0; });
-      current_ = nullptr;
-    }
-  }
-
- private:
-  void loop() {
-    std::uint64_t seen = 0;
-    for (;;) {
-      LaunchState* launch;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        work_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
-        launch = current_;
-      }
-      run_blocks(*launch);
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--remaining_ == 0) done_.notify_all();
-    }
-  }
-  unsigned helpers_ = 0;
-  std::mutex mutex_;
-  std::condition_variable work_, done_;
-  LaunchState* current_ = nullptr;
-  std::uint64_t generation_ = 0;
-  unsigned remaining_ = 0;
-};
-
-// Created on the first launch and never destroyed: helper threads must outlive static destructors.
-Pool& pool() {
-  static Pool* instance = [] {
-    unsigned threads = std::thread::hardware_concurrency();
-    if (const char* env = std::getenv("STEPRL_SIM_THREADS")) threads = static_cast<unsigned>(std::atoi(env));
-    if (threads < 1) threads = 1;
-    if (threads > 64) threads = 64;
-    return new Pool(threads - 1);
-  }();
-  return *instance;
-}
-
-std::mutex g_launch_mutex;      // one launch at a time, from any number of host threads
-std::mutex g_attribute_mutex;
-std::map<ErasedKernel, std::size_t>* g_max_dynamic_shared = nullptr;
-
-std::size_t max_dynamic_shared_for(ErasedKernel kernel) {
-  std::lock_guard<std::mutex> lock(g_attribute_mutex);
-  if (g_max_dynamic_shared == nullptr) return kDefaultMaxDynamicShared;
-  auto it = g_max_dynamic_shared->find(kernel);
-  return it == g_max_dynamic_shared->end() ? kDefaultMaxDynamicShared : it->second;
-}
-
-}  // namespace
+bool in_kernel() { return tl_running_block != nullptr; }
 
 void block_barrier(FiberHeader* self) { (void)block_barrier_count(self, 0); }
 
@@ -365,72 +285,9 @@ void device_fault(const char* format, ...) {
     b->faulted = true;
   }
   va_end(args);
-  context_switch(&self->saved_sp, b->scheduler_sp, b->scheduler_stack_bottom, b->scheduler_stack_size, true, b);
+  context_switch(&b->saved_sp[self->linear_tid], b->scheduler_sp, b->scheduler_stack_bottom,
+                 b->scheduler_stack_size, true, b);
   std::abort();
-}
-
-cudaError_t set_max_dynamic_shared(ErasedKernel kernel, int bytes) {
-  if (kernel == nullptr || bytes < 0 || static_cast<std::size_t>(bytes) > max_dynamic_shared_bytes()) {
-    return record_error(cudaErrorInvalidValue);
-  }
-  std::lock_guard<std::mutex> lock(g_attribute_mutex);
-  if (g_max_dynamic_shared == nullptr) g_max_dynamic_shared = new std::map<ErasedKernel, std::size_t>;
-  (*g_max_dynamic_shared)[kernel] = static_cast<std::size_t>(bytes);
-  return cudaSuccess;
-}
-
-cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thunk, const void* params,
-                          dim3 grid, dim3 block, std::size_t shared_bytes, cudaStream_t stream) {
-  (void)stream;  // launches are synchronous, so every stream is trivially in order
-  char message[1024];
-  const unsigned long long threads = 1ull * block.x * block.y * block.z;
-  const char* problem = nullptr;
-  cudaError_t error = cudaErrorInvalidConfiguration;
-  if (block.x == 0 || block.y == 0 || block.z == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0) {
-    problem = "a zero grid or block dimension";
-  } else if (block.x > 1024 || block.y > 1024 || block.z > 64 || threads > kMaxThreadsPerBlock) {
-    problem = "blockDim over the limits (x, y <= 1024, z <= 64, x*y*z <= 1024)";
-  } else if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
-    problem = "gridDim over the limits (x < 2^31, y, z <= 65535)";
-  } else if (shared_bytes > max_dynamic_shared_for(kernel)) {
-    problem = "more dynamic shared memory than allowed (48 KiB unless raised with cudaFuncSetAttribute)";
-    error = cudaErrorInvalidValue;
-  } else if (tl_running_block != nullptr) {
-    problem = "a launch from inside a kernel (dynamic parallelism is not simulated)";
-    error = cudaErrorNotSupported;
-  }
-  if (problem != nullptr) {
-    std::snprintf(message, sizeof message,
-                  "kernel %s: invalid launch with gridDim (%u,%u,%u), blockDim (%u,%u,%u), %zu dynamic "
-                  "shared bytes: %s", name, grid.x, grid.y, grid.z, block.x, block.y, block.z,
-                  shared_bytes, problem);
-    set_launch_failure(error, message);
-    return error;
-  }
-  install_fault_handler();
-  LaunchState launch;
-  launch.name = name;
-  launch.thunk = thunk;
-  launch.kernel = kernel;
-  launch.params = params;
-  launch.grid = grid;
-  launch.block = block;
-  launch.shared_bytes = shared_bytes;
-  launch.total_blocks = 1ull * grid.x * grid.y * grid.z;
-  std::lock_guard<std::mutex> lock(g_launch_mutex);
-  pool().run(launch);
-  if (launch.failed.load()) {
-    std::snprintf(message, sizeof message, "kernel %s: %s", name, launch.fault.c_str());
-    set_launch_failure(cudaErrorLaunchFailure, message);
-    return cudaErrorLaunchFailure;
-  }
-  char damage[512];
-  if (!check_canaries(damage, sizeof damage)) {
-    std::snprintf(message, sizeof message, "kernel %s wrote out of bounds: %s", name, damage);
-    set_launch_failure(cudaErrorIllegalAddress, message);
-    return cudaErrorIllegalAddress;
-  }
-  return cudaSuccess;
 }
 
 }  // namespace steprl_sim

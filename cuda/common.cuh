@@ -1,0 +1,195 @@
+// common.cuh: the only CUDA primitives steprl kernels use: error checks, the launch macro,
+// dynamic shared memory, warp/block reductions, the online log-sum-exp pair, bf16, 16-byte loads.
+//
+// Two modes: real nvcc (__CUDACC__) and the SIMT simulator (STEPRL_CUDA_SIM, g++ as C++17, see
+// sim/README.md). Kernels include nothing else from CUDA, so the same source runs in both.
+// Reductions use __shfl_xor_sync butterflies (every lane ends with the result) and a 32-slot
+// __shared__ scratch; block reductions take 1-D blocks whose blockDim.x is a multiple of 32,
+// at most 1024. Log-sum-exp: the pair (m, s) stands for s * exp(m) = sum_i exp(x_i), combined
+// as (max(m1, m2), s1 * exp(m1 - m) + s2 * exp(m2 - m)), the streaming form of log-softmax.
+#pragma once
+
+#include <math.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#if defined(STEPRL_CUDA_SIM)
+#include "sim/sim.h"
+#elif defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#else
+#error "cuda/common.cuh needs nvcc (__CUDACC__) or the simulator (-DSTEPRL_CUDA_SIM)"
+#endif
+
+namespace steprl {
+
+constexpr int kWarpSize = 32;
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// ---- errors (host) ---------------------------------------------------------------------------
+
+[[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* what, const char* file, int line,
+                                          const char* detail = nullptr) {
+  std::string message = std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
+                        cudaGetErrorString(error) + ") from " + what + " at " + file + ":" + std::to_string(line);
+  if (detail != nullptr && detail[0] != '\0') message += std::string(": ") + detail;
+  throw std::runtime_error(message);
+}
+
+}  // namespace steprl
+
+// Reading the error back with cudaGetLastError keeps a non-sticky failure from being blamed on
+// the next, unrelated launch check.
+#define STEPRL_CUDA_CHECK(expr)                                                \
+  do {                                                                         \
+    const cudaError_t steprl_error_ = (expr);                                  \
+    if (steprl_error_ != cudaSuccess) {                                        \
+      (void)cudaGetLastError();                                                \
+      ::steprl::throw_cuda_error(steprl_error_, #expr, __FILE__, __LINE__);    \
+    }                                                                          \
+  } while (0)
+
+// STEPRL_LAUNCH(kernel, grid, block, shared_bytes, stream, args...). Put a templated kernel in
+// parentheses: STEPRL_LAUNCH((softmax_kernel<float, 256>), ...).
+#if defined(STEPRL_CUDA_SIM)
+#define STEPRL_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                                  \
+  do {                                                                                                 \
+    const cudaError_t steprl_error_ =                                                                  \
+        ::steprl_sim::launch(#kernel, kernel, grid, block, shared_bytes, stream, ##__VA_ARGS__);       \
+    if (steprl_error_ != cudaSuccess) {                                                                \
+      (void)cudaGetLastError();                                                                        \
+      ::steprl::throw_cuda_error(steprl_error_, "launch of " #kernel, __FILE__, __LINE__,              \
+                                 ::steprl_sim::last_launch_failure());                                 \
+    }                                                                                                  \
+  } while (0)
+#define STEPRL_DYNAMIC_SHARED(type, name) \
+  type* name = reinterpret_cast<type*>(::steprl_sim::current_fiber()->view->dynamic_shared)
+#else
+#define STEPRL_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                                  \
+  do {                                                                                                 \
+    kernel<<<(grid), (block), (shared_bytes), (stream)>>>(__VA_ARGS__);                                \
+    const cudaError_t steprl_error_ = cudaGetLastError();                                              \
+    if (steprl_error_ != cudaSuccess) {                                                                \
+      ::steprl::throw_cuda_error(steprl_error_, "launch of " #kernel, __FILE__, __LINE__);             \
+    }                                                                                                  \
+  } while (0)
+#define STEPRL_DYNAMIC_SHARED(type, name)                                  \
+  extern __shared__ __align__(16) unsigned char steprl_dynamic_shared_[]; \
+  type* name = reinterpret_cast<type*>(steprl_dynamic_shared_)
+#endif
+
+namespace steprl {
+
+__host__ __device__ constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---- warp and block reductions (every lane / thread receives the result) -------------------------
+
+__device__ __forceinline__ float warp_reduce_sum(float v) {
+  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(kFullMask, v, offset);
+  return v;
+}
+__device__ __forceinline__ double warp_reduce_sum(double v) {
+  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(kFullMask, v, offset);
+  return v;
+}
+__device__ __forceinline__ float warp_reduce_max(float v) {
+  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, offset));
+  return v;
+}
+
+// Warp partials go through `scratch`; every warp then reduces all partials itself (no broadcast
+// slot needed), and the trailing barrier lets the next call reuse the scratch safely.
+template <typename T, typename WarpReduce>
+__device__ __forceinline__ T block_reduce(T v, T identity, T* scratch, WarpReduce warp_reduce) {
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  const int warps = blockDim.x / kWarpSize;
+  v = warp_reduce(v);
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = warp_reduce(lane < warps ? scratch[lane] : identity);
+  __syncthreads();
+  return v;
+}
+
+__device__ inline float block_reduce_sum(float v) {
+  __shared__ float scratch[kWarpSize];
+  return block_reduce(v, 0.0f, scratch, [](float x) { return warp_reduce_sum(x); });
+}
+__device__ inline double block_reduce_sum(double v) {
+  __shared__ double scratch[kWarpSize];
+  return block_reduce(v, 0.0, scratch, [](double x) { return warp_reduce_sum(x); });
+}
+__device__ inline float block_reduce_max(float v) {
+  __shared__ float scratch[kWarpSize];
+  return block_reduce(v, -INFINITY, scratch, [](float x) { return warp_reduce_max(x); });
+}
+
+// ---- online log-sum-exp --------------------------------------------------------------------------
+
+struct LogSumExp {
+  float max;  // running maximum (-inf when empty)
+  float sum;  // sum of exp(x_i - max)
+};
+
+__host__ __device__ __forceinline__ LogSumExp lse_identity() { return LogSumExp{-INFINITY, 0.0f}; }
+
+// Exact for -inf entries (they add nothing), +inf (no inf - inf) and NaN (propagates).
+__host__ __device__ __forceinline__ LogSumExp lse_combine(LogSumExp a, LogSumExp b) {
+  const float m = (a.max > b.max || a.max != a.max) ? a.max : b.max;
+  if (m == -INFINITY) return lse_identity();
+  const float sa = a.max == m ? a.sum : a.sum * expf(a.max - m);
+  const float sb = b.max == m ? b.sum : b.sum * expf(b.max - m);
+  return LogSumExp{m, sa + sb};
+}
+__host__ __device__ __forceinline__ LogSumExp lse_add(LogSumExp state, float x) {
+  return lse_combine(state, LogSumExp{x, 1.0f});
+}
+// log(sum_i exp(x_i)); -inf for an empty or all -inf input.
+__host__ __device__ __forceinline__ float lse_value(LogSumExp state) { return state.max + logf(state.sum); }
+
+__device__ __forceinline__ LogSumExp warp_reduce_lse(LogSumExp v) {
+  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) {
+    const LogSumExp other{__shfl_xor_sync(kFullMask, v.max, offset), __shfl_xor_sync(kFullMask, v.sum, offset)};
+    v = lse_combine(v, other);
+  }
+  return v;
+}
+__device__ inline LogSumExp block_reduce_lse(LogSumExp v) {
+  __shared__ LogSumExp scratch[kWarpSize];
+  return block_reduce(v, lse_identity(), scratch, [](LogSumExp x) { return warp_reduce_lse(x); });
+}
+
+// ---- 16-byte vector memory access (pointers must be 16-byte aligned) -----------------------------
+
+#if defined(STEPRL_CUDA_SIM)
+#define STEPRL_CHECK_ALIGNED_16(p)                                                               \
+  do {                                                                                           \
+    if (reinterpret_cast<std::uintptr_t>(p) % 16 != 0)                                           \
+      ::steprl_sim::device_fault("misaligned 16-byte access at %p", static_cast<const void*>(p)); \
+  } while (0)
+#else
+#define STEPRL_CHECK_ALIGNED_16(p) ((void)0)
+#endif
+
+// Read-only path (ld.global.nc.v4): only for buffers no thread writes during the kernel.
+__device__ __forceinline__ float4 load_float4(const float* p) {
+  STEPRL_CHECK_ALIGNED_16(p);
+  return __ldg(reinterpret_cast<const float4*>(p));
+}
+__device__ __forceinline__ int4 load_int4(const int* p) {
+  STEPRL_CHECK_ALIGNED_16(p);
+  return __ldg(reinterpret_cast<const int4*>(p));
+}
+__device__ __forceinline__ uint4 load_uint4(const void* p) {  // e.g. 8 x bf16
+  STEPRL_CHECK_ALIGNED_16(p);
+  return __ldg(reinterpret_cast<const uint4*>(p));
+}
+__device__ __forceinline__ void store_float4(float* p, float4 v) {
+  STEPRL_CHECK_ALIGNED_16(p);
+  *reinterpret_cast<float4*>(p) = v;
+}
+
+}  // namespace steprl
