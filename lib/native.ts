@@ -32,6 +32,18 @@ export interface NativeKl {
   dkl: Float32Array;
 }
 
+export type LossAggregationName = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
+
+export interface NativePolicyLoss {
+  loss: number;
+  dlogprobs: Float32Array;
+  clipFraction: number;
+  kl: number;
+  approxKl: number;
+  pgLoss: number;
+  klLoss: number;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   setNumThreads(threads: number): number;
@@ -63,4 +75,16 @@ export interface NativeBinding {
 
   klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: false): NativeKl;
   klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: true): Promise<NativeKl>;
+  policyLoss(
+    logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
+    mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
+    klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
+    rowCount: number | null, maxLength: number | null, lossScale: number, async: false,
+  ): NativePolicyLoss;
+  policyLoss(
+    logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
+    mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
+    klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
+    rowCount: number | null, maxLength: number | null, lossScale: number, async: true,
+  ): Promise<NativePolicyLoss>;
 }

@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_system(exports);
   steprl::register_token_logprobs(exports);
   steprl::register_kl_penalty(exports);
+  steprl::register_policy_loss(exports);
   return exports;
 }
 

@@ -3,3 +3,5 @@ export { tokenLogprobs, tokenLogprobsAsync, tokenLogprobsBackward, tokenLogprobs
 export type { TokenLogprobsOptions, TokenLogprobsResult, TokenLogprobsBackwardOptions } from './token_logprobs';
 export { klPenalty, klPenaltyAsync } from './kl_penalty';
 export type { KlPenaltyOptions, KlPenaltyResult } from './kl_penalty';
+export { policyLoss, policyLossAsync } from './policy_loss';
+export type { PolicyLossInputs, PolicyLossOptions, PolicyLossResult } from './policy_loss';

@@ -1,0 +1,174 @@
+// policy_loss.ts: the PPO/GRPO clipped-surrogate loss with an optional KL term, aggregated into a
+// scalar, and its gradient with respect to the policy log-probs (ALGORITHMS.md §1.1-§1.4, §1.7):
+//   ρ = exp(clamp(ℓ − ℓold, ±20)),  ψ = max(−Aρ, −A·clip(ρ, 1−εlow, 1+εhigh)) (dual clip: min(ψ, −Ac) for A < 0),
+//   loss = lossScale · Σ w·(ψ + β·κ),  dlogprobs = lossScale · w·(gψ + β·∂κ/∂ℓ),  w = mask · c_row.
+import { binding } from '../binding';
+import { ArgumentError, describe } from '../errors';
+import { Tensor, typedArrayKind } from '../tensor';
+import type { KlEstimatorName, LossAggregationName, NativePolicyLoss, NativeStorage } from '../native';
+import { KL_ESTIMATORS } from './kl_penalty';
+import {
+  callNative, callNativeAsync, checkEnum, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor,
+  commonDevice, optionalTensor,
+} from './validate';
+
+export const LOSS_AGGREGATIONS: readonly LossAggregationName[] = [
+  'token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm',
+];
+
+export interface PolicyLossInputs {
+  /** float32 [R,T]: ℓ, log-probs of the sampled tokens under the policy being trained. */
+  logprobs: Tensor;
+  /** float32 [R,T]: ℓold, under the policy that produced the rollouts (constant). */
+  oldLogprobs: Tensor;
+  /** float32 [R,T]: ℓref under the frozen reference; needed when klCoef ≠ 0, gives `kl` when present. */
+  refLogprobs?: Tensor;
+  /** float32 [R,T]: A per token (constant); a row's outcome advantage broadcast over its tokens. */
+  advantages: Tensor;
+  /** float32 or uint8 [R,T], values 0 or 1: 1 on generated tokens. Nothing outside it counts. */
+  mask: Tensor;
+}
+
+export interface PolicyLossOptions {
+  /** εlow: ratios below 1 − clipLow are clipped for A < 0. In [0, 1]. Default 0.2. */
+  clipLow?: number;
+  /** εhigh: ratios above 1 + clipHigh are clipped for A > 0 (DAPO's clip-higher: 0.28). Default 0.2. */
+  clipHigh?: number;
+  /** Dual clip c > 1 (verl uses 3): for A < 0 the loss is capped at −A·c. Default: none. */
+  dualClip?: number;
+  /** β ≥ 0, weight of the KL term; refLogprobs is required when it is not 0. Default 0. */
+  klCoef?: number;
+  /** Estimator of the KL term, as klPenalty's. Default 'k3'. */
+  klEstimator?: KlEstimatorName;
+  /**
+   * How per-token terms become a scalar (§1.4): 'token-mean' (w = m / Σm, verl's default),
+   * 'seq-mean-token-mean' (w = m / (N·L_i), DeepSeekMath; rows without tokens add nothing),
+   * 'seq-mean-token-sum' (w = m / N) or 'seq-mean-token-sum-norm' (w = m / (N·maxLength), Dr. GRPO).
+   * Default 'token-mean'.
+   */
+  aggregation?: LossAggregationName;
+  /** T_max of 'seq-mean-token-sum-norm', the generation budget (an integer ≥ 1). Default T. */
+  maxLength?: number;
+  /**
+   * Σm of 'token-mean' (an integer ≥ 1). Default: Σm of this call's mask.
+   *
+   * tokenCount, rowCount and lossScale decide what a micro-batch's loss and gradient are a part
+   * of. verl-compat (per-micro-batch denominators, as verl computes them): pass neither count and
+   * lossScale = 1/gradAccum. Exact global aggregation across the micro-batches of a mini-batch:
+   * pass the mini-batch totals (tokenCount = its Σm, rowCount = its N) and lossScale = 1; the
+   * summed gradients then equal those of the whole mini-batch in one call.
+   */
+  tokenCount?: number;
+  /** N of the 'seq-mean-*' aggregations (an integer ≥ 1); see tokenCount. Default R. */
+  rowCount?: number;
+  /** Multiplies loss, pgLoss, klLoss and dlogprobs (a finite number ≥ 0); see tokenCount. Default 1. */
+  lossScale?: number;
+}
+
+export interface PolicyLossResult {
+  /** pgLoss + klLoss. */
+  loss: number;
+  /** float32 [R,T]: d(loss)/d(logprobs); exactly 0 where the mask is 0. */
+  dlogprobs: Tensor;
+  /** Fraction of masked tokens with A ≠ 0 whose gradient a clip (or the dual clip, or the ratio clamp) zeroed. */
+  clipFraction: number;
+  /** Masked mean of κ over this call's tokens (0 without refLogprobs). */
+  kl: number;
+  /** Masked mean of ℓold − ℓ over this call's tokens. */
+  approxKl: number;
+  /** The clipped-surrogate part of loss. */
+  pgLoss: number;
+  /** The KL part of loss, β·Σ w·κ. */
+  klLoss: number;
+}
+
+const INPUT_NAMES = ['logprobs', 'oldLogprobs', 'refLogprobs', 'advantages', 'mask'];
+const OPTION_NAMES = ['clipLow', 'clipHigh', 'dualClip', 'klCoef', 'klEstimator', 'aggregation', 'maxLength', 'tokenCount', 'rowCount', 'lossScale'];
+
+/** Word-wise scan: a float32 mask may hold only the bits of 0, -0 and 1, a uint8 mask only bytes 0 and 1. */
+function maskLooksBinary(values: Float32Array | Uint8Array): boolean {
+  if (typedArrayKind(values) === 'Float32Array') {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7fffffff) !== 0 && bits[i] !== 0x3f800000) return false;
+    return true;
+  }
+  let i = 0;
+  if (values.byteOffset % 4 === 0) {
+    const words = new Uint32Array(values.buffer, values.byteOffset, values.length >>> 2);
+    for (let w = 0; w < words.length; w++) if ((words[w] & 0xfefefefe) !== 0) return false;
+    i = words.length * 4;
+  }
+  for (; i < values.length; i++) if (values[i] > 1) return false;
+  return true;
+}
+
+function checkMaskValues(mask: Tensor): void {
+  const values = mask._storage('mask') as Float32Array | Uint8Array;
+  if (maskLooksBinary(values)) return;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== 0 && v !== 1)
+      throw new ArgumentError('mask', `Expected 0 or 1 for every element of mask but received ${describe(v)} at index ${i}`);
+  }
+}
+
+function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
+  if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs))
+    throw ArgumentError.expected('inputs', 'an object of tensors { logprobs, oldLogprobs, refLogprobs?, advantages, mask }', inputs);
+  checkOptionsObject('inputs', inputs, INPUT_NAMES);
+  checkOptionsObject('options', options, OPTION_NAMES);
+  const o = options ?? {};
+  const logprobs = checkTensor('logprobs', inputs.logprobs, ['float32']);
+  checkRank('logprobs', logprobs, 2);
+  const [R, T] = logprobs.shape;
+  const old = checkTensor('oldLogprobs', inputs.oldLogprobs, ['float32']);
+  const ref = optionalTensor('refLogprobs', inputs.refLogprobs, ['float32']);
+  const advantages = checkTensor('advantages', inputs.advantages, ['float32']);
+  const mask = checkTensor('mask', inputs.mask, ['float32', 'uint8']);
+  for (const [name, t] of [['oldLogprobs', old], ['refLogprobs', ref], ['advantages', advantages], ['mask', mask]] as const)
+    if (t) checkShapeEquals(name, t, logprobs.shape);
+  commonDevice({ logprobs, oldLogprobs: old, refLogprobs: ref, advantages, mask });
+  if (typedArrayKind(mask._storage('mask')) !== null) checkMaskValues(mask);
+
+  const clipLow = checkNumber('options.clipLow', o.clipLow, 0.2, { min: 0, max: 1 });
+  const clipHigh = checkNumber('options.clipHigh', o.clipHigh, 0.2, { min: 0 });
+  const dualClip = o.dualClip === undefined ? null : checkNumber('options.dualClip', o.dualClip, 3, { above: 1 });
+  const klCoef = checkNumber('options.klCoef', o.klCoef, 0, { min: 0 });
+  const klEstimator = checkEnum('options.klEstimator', o.klEstimator, KL_ESTIMATORS, 'k3');
+  const aggregation = checkEnum('options.aggregation', o.aggregation, LOSS_AGGREGATIONS, 'token-mean');
+  const count = (name: string, value: unknown) =>
+    value === undefined ? null : checkNumber(`options.${name}`, value, 1, { integer: true, min: 1 });
+  const maxLength = count('maxLength', o.maxLength);
+  const tokenCount = count('tokenCount', o.tokenCount);
+  const rowCount = count('rowCount', o.rowCount);
+  const lossScale = checkNumber('options.lossScale', o.lossScale, 1, { min: 0 });
+  if (klCoef !== 0 && !ref)
+    throw new ArgumentError('refLogprobs',
+      `Expected a float32 Tensor [${R}, ${T}] for refLogprobs when options.klCoef is ${klCoef} but received ${describe(inputs.refLogprobs)}`);
+
+  const args = [
+    logprobs._storage('logprobs'), old._storage('oldLogprobs'), ref?._storage('refLogprobs') ?? null,
+    advantages._storage('advantages'), mask._storage('mask') as NativeStorage, R, T, clipLow, clipHigh, dualClip,
+    klCoef, klEstimator, aggregation, tokenCount, rowCount, maxLength, lossScale,
+  ] as const;
+  return { args, shape: logprobs.shape };
+}
+
+function wrap(out: NativePolicyLoss, shape: readonly number[]): PolicyLossResult {
+  return { ...out, dlogprobs: Tensor._wrap(out.dlogprobs, shape, 'float32') };
+}
+
+/**
+ * The clipped-surrogate policy loss (+ β·KL), its gradient with respect to logprobs, and the
+ * usual metrics. Every input is [R,T]; advantages, old and reference log-probs are constants.
+ */
+export function policyLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
+  const { args, shape } = prepare(inputs, options);
+  return wrap(callNative(() => binding().policyLoss(...args, false)), shape);
+}
+
+/** policyLoss off the main thread. */
+export async function policyLossAsync(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Promise<PolicyLossResult> {
+  const { args, shape } = prepare(inputs, options);
+  return wrap(await callNativeAsync(() => binding().policyLoss(...args, true)), shape);
+}

@@ -1,0 +1,73 @@
+// policy_loss.h: the clipped-surrogate policy loss with an optional KL term, aggregated into a
+// scalar, and its gradient with respect to the policy log-probs (ALGORITHMS.md §1.1-§1.4, §1.7).
+//   ρ = exp(clamp(ℓ − ℓold, −20, 20));  ψ = max(−Aρ, −A·clip(ρ, 1−εlow, 1+εhigh)), and for A < 0 with
+//   a dual clip c: ψ = min(ψ, −A·c);  gψ = −Aρ where the unclipped branch is active (§1.2, ties
+//   active), 0 where a clip or the ratio clamp acts;  κ, ∂κ/∂ℓ as in kl_penalty.h.
+//   loss = s·Σ w(ψ + β·κ),  dℓ = s·w·(gψ + β·∂κ/∂ℓ),  w[i,t] = m[i,t]·c_i with c_i from the
+//   aggregation (§1.4), s = lossScale. Element-wise over [R,T] (SIMD with runtime dispatch);
+//   each row's sums are kept apart and combined in row order, so results do not depend on threads.
+#pragma once
+
+#include <cstdint>
+
+#include "kl_penalty.h"
+
+namespace steprl::cpu {
+
+enum class LossAggregation : int {
+  token_mean = 0,               // c = 1 / Σm (or tokenCount)
+  seq_mean_token_mean = 1,      // c_i = 1 / (N·L_i)
+  seq_mean_token_sum = 2,       // c = 1 / N
+  seq_mean_token_sum_norm = 3,  // c = 1 / (N·T_max)  (Dr. GRPO)
+};
+
+// "token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm".
+bool loss_aggregation_from_name(const char* name, LossAggregation* out);
+
+struct PolicyLossArgs {
+  float* dlogprobs;            // [R,T]  0 where the mask is 0
+  const float* logprobs;       // [R,T]  ℓ
+  const float* old_logprobs;   // [R,T]  ℓold
+  const float* ref_logprobs;   // [R,T]  ℓref, or nullptr: no KL term and kl = 0
+  const float* advantages;     // [R,T]  A
+  const void* mask;            // [R,T]  float32, or uint8 when mask_u8; nonzero counts as 1
+  int mask_u8;
+  int64_t T;
+  float clip_low, clip_high;   // εlow, εhigh
+  float dual_clip;             // c > 1, or +inf for no dual clip
+  float kl_coef;               // β
+  KlEstimator kl_estimator;
+  LossAggregation aggregation;
+  double token_count;          // token-mean denominator, or 0 for Σm of this batch
+  double row_count;            // N
+  double max_length;           // T_max of seq-mean-token-sum-norm
+  double loss_scale;           // s
+};
+
+struct PolicyLossResult {
+  double loss, pg_loss, kl_loss;  // loss = pg_loss + kl_loss
+  double clip_fraction;           // masked tokens with A != 0 whose gψ a clip or the clamp zeroed, / Σm
+  double kl;                      // masked mean of κ
+  double approx_kl;               // masked mean of ℓold − ℓ
+};
+
+// One row's masked, unweighted sums.
+struct PolicyLossRowSums {
+  double psi, kl, clipped, approx_kl, tokens;
+};
+
+PolicyLossResult policy_loss_cpu(const PolicyLossArgs& args, int64_t R);
+
+// One implementation per instruction set, over rows [begin, end); row r's gradient is scaled by
+// weights[r] = s·c_r and its sums go to sums[r].
+void policy_loss_rows_scalar(const PolicyLossArgs& args, const float* weights, PolicyLossRowSums* sums,
+                             int64_t begin, int64_t end);
+void policy_loss_rows_avx2(const PolicyLossArgs& args, const float* weights, PolicyLossRowSums* sums,
+                           int64_t begin, int64_t end);
+void policy_loss_rows_avx512(const PolicyLossArgs& args, const float* weights, PolicyLossRowSums* sums,
+                             int64_t begin, int64_t end);
+
+constexpr float kRatioClamp = 20.0f;        // |ℓ − ℓold| above this: ρ is clamped, dρ/dℓ = 0 (verl)
+constexpr int64_t kPolicyLossBlock = 256;   // SIMD paths sum in float this many tokens, then in double
+
+}  // namespace steprl::cpu

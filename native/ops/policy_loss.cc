@@ -1,0 +1,93 @@
+// ops/policy_loss.cc: N-API glue for policyLoss (ALGORITHMS.md §1.1-§1.4, §1.7).
+//   policyLoss(logprobs, oldLogprobs, refLogprobs|null, advantages (f32 [R,T] each), mask (f32|u8 [R,T]),
+//              R, T, clipLow, clipHigh, dualClip|null, klCoef, klEstimator, aggregation,
+//              tokenCount|null, rowCount|null, maxLength|null, lossScale, async)
+//     -> { loss, dlogprobs (f32 [R,T]), clipFraction, kl, approxKl, pgLoss, klLoss }
+// TypeScript validates every option; this re-checks sizes, dtypes, names and the denominators.
+#include <cmath>
+#include <string>
+
+#include "../cpu/policy_loss.h"
+#include "../napi_util.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+constexpr int64_t kMaxDim = int64_t{1} << 40;
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t index) {
+  return info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : "";
+}
+
+// A number > 0, or `fallback` for null/undefined.
+double optional_positive(const Napi::CallbackInfo& info, size_t index, const char* name, double fallback) {
+  if (info[index].IsUndefined() || info[index].IsNull()) return fallback;
+  const double value = number_arg(info, index, name);
+  if (!(value > 0.0) || !std::isfinite(value))
+    throw ArgumentError(name, std::string("Expected a finite number > 0 for ") + name + " but received " + std::to_string(value));
+  return value;
+}
+
+Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
+  require_arity(info, 18, "policyLoss");
+  const int64_t R = int_arg(info, 5, "rows", 0, kMaxDim);
+  const int64_t T = int_arg(info, 6, "tokens", 0, kMaxDim);
+  const int64_t n = R * T;
+  TensorArg logprobs = tensor_arg(info, 0, "logprobs", DType::float32, n);
+  TensorArg old = tensor_arg(info, 1, "oldLogprobs", DType::float32, n);
+  TensorArg ref = optional_tensor_arg(info, 2, "refLogprobs", DType::float32, n);
+  TensorArg advantages = tensor_arg(info, 3, "advantages", DType::float32, n);
+  const bool mask_u8 = info[4].IsTypedArray() && info[4].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+  TensorArg mask = tensor_arg(info, 4, "mask", mask_u8 ? DType::uint8 : DType::float32, n);
+  common_device({&logprobs, &old, &ref, &advantages, &mask});
+
+  cpu::PolicyLossArgs args{};
+  args.logprobs = logprobs.as<float>();
+  args.old_logprobs = old.as<float>();
+  args.ref_logprobs = ref.present ? ref.as<float>() : nullptr;
+  args.advantages = advantages.as<float>();
+  args.mask = mask.data;
+  args.mask_u8 = mask_u8;
+  args.T = T;
+  args.clip_low = static_cast<float>(number_arg(info, 7, "clipLow"));
+  args.clip_high = static_cast<float>(number_arg(info, 8, "clipHigh"));
+  args.dual_clip = static_cast<float>(optional_positive(info, 9, "dualClip", INFINITY));
+  args.kl_coef = static_cast<float>(number_arg(info, 10, "klCoef"));
+  if (args.kl_coef != 0.0f && !ref.present)
+    throw ArgumentError("refLogprobs", "Expected refLogprobs when klCoef is not 0 but received none");
+  if (!cpu::kl_estimator_from_name(string_arg(info, 11).c_str(), &args.kl_estimator))
+    throw ArgumentError("klEstimator", "Expected one of k1, k2, k3, k3+, abs for klEstimator but received " + string_arg(info, 11));
+  if (!cpu::loss_aggregation_from_name(string_arg(info, 12).c_str(), &args.aggregation))
+    throw ArgumentError("aggregation", "Expected one of token-mean, seq-mean-token-mean, seq-mean-token-sum, "
+                                       "seq-mean-token-sum-norm for aggregation but received " + string_arg(info, 12));
+  args.token_count = optional_positive(info, 13, "tokenCount", 0.0);
+  args.row_count = optional_positive(info, 14, "rowCount", static_cast<double>(R));
+  args.max_length = optional_positive(info, 15, "maxLength", static_cast<double>(T));
+  args.loss_scale = number_arg(info, 16, "lossScale");
+  const bool async = bool_arg(info, 17, "async");
+
+  auto dlogprobs = std::make_shared<HostBuffer>(DType::float32, n);
+  args.dlogprobs = dlogprobs->as<float>();
+  auto result = std::make_shared<cpu::PolicyLossResult>();
+  PreparedOp op;
+  op.run = [args, R, result] { *result = cpu::policy_loss_cpu(args, R); };
+  op.result = [dlogprobs, result](Napi::Env env) -> Napi::Value {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("loss", result->loss);
+    out.Set("dlogprobs", dlogprobs->release_to_js(env));
+    out.Set("clipFraction", result->clip_fraction);
+    out.Set("kl", result->kl);
+    out.Set("approxKl", result->approx_kl);
+    out.Set("pgLoss", result->pg_loss);
+    out.Set("klLoss", result->kl_loss);
+    return out;
+  };
+  return finish(info, std::move(op), async);
+}
+
+}  // namespace
+
+void register_policy_loss(Napi::Object exports) { STEPRL_EXPORT(exports, "policyLoss", PolicyLoss); }
+
+}  // namespace steprl

@@ -1,0 +1,242 @@
+// policy_loss.test.ts: policyLoss against the float64 reference on every SIMD level: each
+// aggregation over tiny, realistic and odd shapes, each KL estimator, dual clip and clip-higher,
+// the ratio clamp, rows without tokens, NaN padding, uint8 masks, micro-batch denominators, a
+// hand-computed vector; plus thread-count determinism, SIMD agreement, async and errors.
+import { ArgumentError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+import type { PolicyLossOptions, PolicyLossResult } from '../../lib/ops/policy_loss';
+import {
+  makePolicyInputs, policyLossReference, type Aggregation, type PolicyLossCase, type PolicyLossReference,
+} from '../reference/policy_loss';
+import { expectClose } from '../util/close';
+import { Rng } from '../util/random';
+import { simdLevels, withSimd } from '../util/simd';
+
+// Loss, pgLoss, klLoss, kl and approxKl are signed sums, and each dlogprobs element is gψ + β·∂κ:
+// they are compared relative to the magnitude of their terms (the reference's *Scale).
+const TOL = { rtol: 2e-5, atol: 1e-30 };
+const AGGREGATIONS: Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'];
+const SHAPES = [[1, 1], [3, 17], [41, 1271], [256, 1024]];
+
+function run(c: PolicyLossCase, options: PolicyLossOptions = {}, opts: { ref?: boolean; u8?: boolean } = {}): PolicyLossResult {
+  const shape = [c.R, c.T];
+  return ops.policyLoss({
+    logprobs: Tensor.from(c.logprobs, shape),
+    oldLogprobs: Tensor.from(c.oldLogprobs, shape),
+    refLogprobs: opts.ref === false ? undefined : Tensor.from(c.refLogprobs!, shape),
+    advantages: Tensor.from(c.advantages, shape),
+    mask: opts.u8 ? Tensor.from(Uint8Array.from(c.mask), shape) : Tensor.from(c.mask, shape),
+  }, options);
+}
+
+function expectMatches(out: PolicyLossResult, ref: PolicyLossReference, c: PolicyLossCase): void {
+  expectClose([out.loss], [ref.loss], { ...TOL, scale: [ref.lossScale] });
+  expectClose([out.pgLoss], [ref.pgLoss], { ...TOL, scale: [ref.pgLossScale] });
+  expectClose([out.klLoss], [ref.klLoss], { ...TOL, scale: [ref.klLossScale] });
+  expectClose([out.kl], [ref.kl], { ...TOL, scale: [ref.klScale] });
+  expectClose([out.approxKl], [ref.approxKl], { ...TOL, scale: [ref.approxKlScale] });
+  expect(out.clipFraction).toBeCloseTo(ref.clipFraction, 12);
+  const d = out.dlogprobs.toArray();
+  expect(out.dlogprobs.shape).toEqual([c.R, c.T]);
+  expectClose(d, ref.dlogprobs, { ...TOL, scale: ref.dlogprobsScale });
+  for (let j = 0; j < d.length; j++) if (c.mask[j] === 0 && d[j] !== 0) throw new Error(`dlogprobs[${j}] = ${d[j]} on padding`);
+}
+
+describe.each(simdLevels())('policyLoss on the cpu (%s)', (level) => {
+  test.each(AGGREGATIONS)('%s matches float64 over every shape, with a k3 term and empty rows', (aggregation) => {
+    withSimd(level, () => {
+      for (const [R, T] of SHAPES) {
+        const c = makePolicyInputs(new Rng(R * 31 + T), R, T, { emptyRows: true });
+        const options = { aggregation, klCoef: 0.04, maxLength: aggregation.endsWith('norm') ? T + 7 : undefined };
+        expectMatches(run(c, options), policyLossReference(c, options), c);
+      }
+    });
+  });
+
+  test.each(['k1', 'k2', 'k3', 'k3+', 'abs'] as const)('KL term with estimator %s', (klEstimator) => {
+    withSimd(level, () => {
+      const c = makePolicyInputs(new Rng(77), 41, 1271, { emptyRows: true });
+      const options = { klCoef: 0.1, klEstimator };
+      expectMatches(run(c, options), policyLossReference(c, options), c);
+    });
+  });
+
+  test('dual clip, clip-higher, wide ratios (ratio clamp included), uint8 mask, lossScale', () => {
+    withSimd(level, () => {
+      const c = makePolicyInputs(new Rng(5), 37, 333, { ratioSpread: 1.5 });
+      const options = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, lossScale: 0.25, aggregation: 'seq-mean-token-mean' as const };
+      const ref = policyLossReference({ ...c, refLogprobs: undefined }, options);
+      expect(ref.clipFraction).toBeGreaterThan(0.2);
+      expect(ref.kl).toBe(0);
+      expectMatches(run(c, options, { ref: false }), ref, c);
+      expectMatches(run(c, options, { ref: false, u8: true }), ref, c);
+    });
+  });
+
+  test('padding holding NaN never leaks; reference log-probs with klCoef 0 only feed the kl metric', () => {
+    withSimd(level, () => {
+      const c = makePolicyInputs(new Rng(9), 19, 100, { nanPadding: true, emptyRows: true });
+      const out = run(c, { klCoef: 0 });
+      const ref = policyLossReference(c, { klCoef: 0 });
+      expectMatches(out, ref, c);
+      expect(out.klLoss).toBe(0);
+      expect(out.kl).toBeGreaterThan(0);
+      expect(Number.isFinite(out.loss)).toBe(true);
+    });
+  });
+
+  test('a hand-computed vector: unclipped, clipped above, clipped below, dual clip', () => {
+    withSimd(level, () => {
+      const shape = [1, 4];
+      const inputs = {
+        logprobs: Tensor.from([0, Math.log(1.5), Math.log(0.5), Math.log(1.5)], shape),
+        oldLogprobs: Tensor.zeros(shape),
+        advantages: Tensor.from([1, 1, -1, -1], shape),
+        mask: Tensor.from([1, 1, 1, 1], shape),
+      };
+      const out = ops.policyLoss(inputs);
+      // ψ = [-1, -1.2, 0.8, 1.5]; only tokens 0 and 3 are on the unclipped branch.
+      expect(out.loss).toBeCloseTo(0.1 / 4, 6);
+      expectClose(out.dlogprobs.toArray(), [-0.25, 0, 0, 1.5 / 4], { rtol: 1e-6 });
+      expect(out.clipFraction).toBe(0.5);
+      expect(out.approxKl).toBeCloseTo(-(2 * Math.log(1.5) + Math.log(0.5)) / 4, 6);
+      const dual = ops.policyLoss(inputs, { dualClip: 1.4 });
+      expect(dual.loss).toBeCloseTo(0, 6);
+      expect(Array.from(dual.dlogprobs.toArray())).toEqual([-0.25, 0, 0, 0]);
+      expect(dual.clipFraction).toBe(0.75);
+    });
+  });
+});
+
+describe('policyLoss behaviour', () => {
+  const c = makePolicyInputs(new Rng(21), 64, 999, { emptyRows: true });
+  const options = { klCoef: 0.04, dualClip: 3 };
+
+  test('results do not depend on the thread count', () => {
+    for (const level of simdLevels()) {
+      withSimd(level, () => {
+        setNumThreads(1);
+        const one = run(c, options);
+        setNumThreads(0);
+        const all = run(c, options);
+        for (const key of ['loss', 'pgLoss', 'klLoss', 'clipFraction', 'kl', 'approxKl'] as const) expect(all[key]).toBe(one[key]);
+        expect(Buffer.compare(Buffer.from(one.dlogprobs.toArray().buffer), Buffer.from(all.dlogprobs.toArray().buffer))).toBe(0);
+      });
+    }
+  });
+
+  test('SIMD levels agree to 1e-6', () => {
+    const ref = policyLossReference(c, options);
+    const results = simdLevels().map((level) => withSimd(level, () => run(c, options)));
+    for (const other of results.slice(1)) {
+      expectClose([other.loss], [results[0].loss], { rtol: 1e-6, atol: 0, scale: [ref.lossScale] });
+      expectClose([other.kl, other.approxKl], [results[0].kl, results[0].approxKl], { rtol: 1e-6, atol: 0, scale: [ref.klScale, ref.approxKlScale] });
+      expect(other.clipFraction).toBe(results[0].clipFraction);
+      expectClose(other.dlogprobs.toArray(), results[0].dlogprobs.toArray(), { rtol: 1e-6, atol: 0, scale: ref.dlogprobsScale });
+    }
+  });
+
+  test('mini-batch totals make micro-batches sum to the whole batch; lossScale gives verl-compat', () => {
+    const half = (part: 0 | 1): PolicyLossCase => {
+      const rows = c.R / 2, n = rows * c.T, at = part * n;
+      const cut = <A extends Float32Array | Uint8Array>(a: A) => a.slice(at, at + n) as A;
+      return { R: rows, T: c.T, logprobs: cut(c.logprobs), oldLogprobs: cut(c.oldLogprobs), refLogprobs: cut(c.refLogprobs!), advantages: cut(c.advantages), mask: cut(c.mask) };
+    };
+    let tokenCount = 0;
+    for (const m of c.mask) tokenCount += m;
+    for (const aggregation of AGGREGATIONS) {
+      const whole = run(c, { ...options, aggregation });
+      const parts = [half(0), half(1)].map((p) => run(p, { ...options, aggregation, tokenCount, rowCount: c.R }));
+      const ref = policyLossReference(c, { ...options, aggregation });
+      expectClose([parts[0].loss + parts[1].loss], [whole.loss], { rtol: 1e-6, atol: 0, scale: [ref.lossScale] });
+      const joined = new Float32Array(c.R * c.T);
+      joined.set(parts[0].dlogprobs.toArray() as Float32Array);
+      joined.set(parts[1].dlogprobs.toArray() as Float32Array, (c.R / 2) * c.T);
+      expectClose(joined, whole.dlogprobs.toArray(), { rtol: 1e-6, atol: 0, scale: ref.dlogprobsScale });
+      // verl-compat: per-micro-batch denominators, scaled by 1/gradAccum.
+      const compat = run(half(0), { ...options, aggregation, lossScale: 0.5 });
+      const compatRef = policyLossReference(half(0), { ...options, aggregation, lossScale: 0.5 });
+      expectClose([compat.loss], [compatRef.loss], { ...TOL, scale: [compatRef.lossScale] });
+    }
+  });
+
+  test('a mask with no tokens gives zeros, not NaN', () => {
+    const empty = { ...c, mask: new Float32Array(c.R * c.T) };
+    for (const aggregation of AGGREGATIONS) {
+      const out = run(empty, { ...options, aggregation });
+      for (const key of ['loss', 'pgLoss', 'klLoss', 'clipFraction', 'kl', 'approxKl'] as const) expect(out[key]).toBe(0);
+      expect(out.dlogprobs.toArray().every((x) => x === 0)).toBe(true);
+    }
+  });
+
+  test('the async form resolves to the sync result', async () => {
+    const sync = run(c, options);
+    const shape = [c.R, c.T];
+    const async = await ops.policyLossAsync({
+      logprobs: Tensor.from(c.logprobs, shape), oldLogprobs: Tensor.from(c.oldLogprobs, shape),
+      refLogprobs: Tensor.from(c.refLogprobs!, shape), advantages: Tensor.from(c.advantages, shape), mask: Tensor.from(c.mask, shape),
+    }, options);
+    expect(async.loss).toBe(sync.loss);
+    expect(async.clipFraction).toBe(sync.clipFraction);
+    expect(Buffer.compare(Buffer.from(async.dlogprobs.toArray().buffer), Buffer.from(sync.dlogprobs.toArray().buffer))).toBe(0);
+  });
+});
+
+describe('policyLoss errors', () => {
+  const shape = [2, 3];
+  const good = () => ({
+    logprobs: Tensor.zeros(shape), oldLogprobs: Tensor.zeros(shape), advantages: Tensor.zeros(shape), mask: Tensor.from([1, 1, 0, 1, 0, 0], shape),
+  });
+
+  test('wrong dtypes, shapes and inputs', () => {
+    expect(() => ops.policyLoss({ ...good(), logprobs: Tensor.zeros(shape, { dtype: 'int32' }) })).toThrow(DTypeError);
+    expect(() => ops.policyLoss({ ...good(), mask: Tensor.zeros(shape, { dtype: 'int32' }) }))
+      .toThrow('Expected dtype float32 or uint8 for mask but received Tensor int32 [2, 3] on cpu');
+    expect(() => ops.policyLoss({ ...good(), advantages: Tensor.zeros([3, 2]) })).toThrow(ShapeError);
+    expect(() => ops.policyLoss({ ...good(), advantages: Tensor.zeros([3, 2]) })).toThrow('Expected shape [2, 3] for advantages but received [3, 2]');
+    expect(() => ops.policyLoss({ ...good(), logprobs: Tensor.zeros([6]) })).toThrow('Expected a 2-d tensor for logprobs but received shape [6]');
+    expect(() => ops.policyLoss(undefined as never)).toThrow(ArgumentError);
+    expect(() => ops.policyLoss({ ...good(), ratios: Tensor.zeros(shape) } as never)).toThrow('unknown option "ratios"');
+    expect(() => ops.policyLoss({ ...good(), mask: undefined } as never)).toThrow('Expected a Tensor for mask but received undefined');
+  });
+
+  test('mask values other than 0 and 1', () => {
+    expect(() => ops.policyLoss({ ...good(), mask: Tensor.from([1, 0.5, 0, 1, 0, 0], shape) }))
+      .toThrow('Expected 0 or 1 for every element of mask but received 0.5 of type number at index 1');
+    expect(() => ops.policyLoss({ ...good(), mask: Tensor.from(new Uint8Array([1, 1, 2, 0, 0, 0]), shape) })).toThrow(ArgumentError);
+  });
+
+  test('bad options', () => {
+    expect(() => ops.policyLoss(good(), { aggregation: 'seq-mean' as never }))
+      .toThrow(`Expected one of 'token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm' for options.aggregation but received "seq-mean" of type string`);
+    expect(() => ops.policyLoss(good(), { klEstimator: 'kl' as never })).toThrow('for options.klEstimator');
+    expect(() => ops.policyLoss(good(), { dualClip: 1 })).toThrow('Expected a finite number > 1 for options.dualClip but received 1 of type number');
+    expect(() => ops.policyLoss(good(), { clipLow: 1.5 })).toThrow('Expected a finite number between 0 and 1 for options.clipLow');
+    expect(() => ops.policyLoss(good(), { tokenCount: 2.5 })).toThrow('Expected an integer >= 1 for options.tokenCount');
+    expect(() => ops.policyLoss(good(), { lossScale: NaN })).toThrow('for options.lossScale');
+    expect(() => ops.policyLoss(good(), { clip: 0.2 } as never)).toThrow('unknown option "clip"');
+  });
+
+  test('klCoef without refLogprobs', () => {
+    expect(() => ops.policyLoss(good(), { klCoef: 0.1 })).toThrow(ArgumentError);
+    expect(() => ops.policyLoss(good(), { klCoef: 0.1 }))
+      .toThrow('Expected a float32 Tensor [2, 3] for refLogprobs when options.klCoef is 0.1 but received undefined');
+  });
+
+  test('disposed tensors are refused', () => {
+    const inputs = good();
+    inputs.oldLogprobs.dispose();
+    expect(() => ops.policyLoss(inputs)).toThrow(DisposedError);
+    expect(() => ops.policyLoss(inputs)).toThrow('Expected a live tensor for oldLogprobs but received a disposed tensor');
+  });
+
+  test('the native layer re-checks sizes and refLogprobs', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const native = require('../../lib/binding').binding();
+    const f = () => new Float32Array(6);
+    const call = (logprobs: Float32Array, ref: Float32Array | null, klCoef: number) =>
+      native.policyLoss(logprobs, f(), ref, f(), f(), 2, 3, 0.2, 0.2, null, klCoef, 'k3', 'token-mean', null, null, null, 1, false);
+    expect(() => call(new Float32Array(5), null, 0)).toThrow('Expected 6 elements for logprobs');
+    expect(() => call(f(), null, 0.1)).toThrow('Expected refLogprobs when klCoef is not 0');
+    expect(call(f(), null, 0).loss).toBe(0);
+  });
+});
