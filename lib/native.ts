@@ -87,4 +87,9 @@ export interface NativeBinding {
     klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
     rowCount: number | null, maxLength: number | null, lossScale: number, async: true,
   ): Promise<NativePolicyLoss>;
+
+  groupAdvantages(
+    rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none', eps: number,
+    std: 'unbiased' | 'population',
+  ): Float32Array;
 }

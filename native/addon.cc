@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_token_logprobs(exports);
   steprl::register_kl_penalty(exports);
   steprl::register_policy_loss(exports);
+  steprl::register_group_advantage(exports);
   return exports;
 }
 

@@ -5,3 +5,5 @@ export { klPenalty, klPenaltyAsync } from './kl_penalty';
 export type { KlPenaltyOptions, KlPenaltyResult } from './kl_penalty';
 export { policyLoss, policyLossAsync } from './policy_loss';
 export type { PolicyLossInputs, PolicyLossOptions, PolicyLossResult } from './policy_loss';
+export { groupAdvantages } from './group_advantage';
+export type { GroupAdvantagesOptions } from './group_advantage';

@@ -1,0 +1,34 @@
+// reference/group_advantage.ts: float64 plain loops, the executable spec of groupAdvantages
+// (ALGORITHMS.md §1.5, §6.4): groups keyed by id, mean then centred sum of squares in row order,
+// σ with divisor G − 1 or G; G = 1 → μ = 0, σ = 1 (verl); all rewards equal → A = 0 exactly.
+export interface GroupAdvantageReferenceOptions {
+  scale?: 'std' | 'none';
+  eps?: number;
+  std?: 'unbiased' | 'population';
+}
+
+export function groupAdvantagesReference(
+  rewards: ArrayLike<number>, groupIds: ArrayLike<number>, o: GroupAdvantageReferenceOptions = {},
+): Float64Array {
+  const eps = o.eps ?? 1e-6;
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < rewards.length; i++) {
+    const rows = groups.get(groupIds[i]) ?? [];
+    rows.push(i);
+    groups.set(groupIds[i], rows);
+  }
+  const out = new Float64Array(rewards.length);
+  for (const rows of groups.values()) {
+    const G = rows.length;
+    const values = rows.map((i) => rewards[i]);
+    if (G > 1 && values.every((v) => v === values[0])) continue; // A = 0
+    let mean = 0, sigma = 1;
+    if (G > 1) {
+      mean = values.reduce((a, b) => a + b, 0) / G;
+      const squares = values.reduce((a, v) => a + (v - mean) * (v - mean), 0);
+      sigma = Math.sqrt(squares / ((o.std ?? 'unbiased') === 'unbiased' ? G - 1 : G));
+    }
+    for (const i of rows) out[i] = (o.scale ?? 'std') === 'std' ? (rewards[i] - mean) / (sigma + eps) : rewards[i] - mean;
+  }
+  return out;
+}
