@@ -17,6 +17,7 @@
         "native/ops/kl_penalty.cc",
         "native/ops/policy_loss.cc",
         "native/ops/group_advantage.cc",
+        "native/ops/weibull_reward.cc",
         "native/cpu/parallel.cc",
         "native/cpu/probe.cc",
         "native/cpu/simd.cc",
@@ -29,7 +30,8 @@
         "native/cpu/policy_loss.cc",
         "native/cpu/policy_loss_avx2.cc",
         "native/cpu/policy_loss_avx512.cc",
-        "native/cpu/group_advantage.cc"
+        "native/cpu/group_advantage.cc",
+        "native/cpu/weibull_reward.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -92,4 +92,10 @@ export interface NativeBinding {
     rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none', eps: number,
     std: 'unbiased' | 'population',
   ): Float32Array;
+
+  weibullReward(
+    stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
+    shaping: 'weibull' | 'pspo_ff' | 'linear', aggregate: 'geomean' | 'product' | 'min' | 'last',
+    k: number, lambda: number, peak: number, minSteps: number,
+  ): Float32Array;
 }

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_kl_penalty(exports);
   steprl::register_policy_loss(exports);
   steprl::register_group_advantage(exports);
+  steprl::register_weibull_reward(exports);
   return exports;
 }
 

@@ -7,3 +7,5 @@ export { policyLoss, policyLossAsync } from './policy_loss';
 export type { PolicyLossInputs, PolicyLossOptions, PolicyLossResult } from './policy_loss';
 export { groupAdvantages } from './group_advantage';
 export type { GroupAdvantagesOptions } from './group_advantage';
+export { weibullReward } from './weibull_reward';
+export type { WeibullRewardOptions } from './weibull_reward';

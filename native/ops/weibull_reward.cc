@@ -1,0 +1,73 @@
+// ops/weibull_reward.cc: N-API glue for weibullReward (ALGORITHMS.md §3.2).
+//   weibullReward(stepScores [S] f32, stepOffsets [R+1] i32, S, R, shaping, aggregate, k, lambda,
+//                 peak, minSteps) -> rewards f32 [R]
+// The offsets index into stepScores, so they are checked here (start 0, non-decreasing, end S)
+// before the kernel reads anything.
+#include <cmath>
+#include <string>
+
+#include "../cpu/weibull_reward.h"
+#include "../napi_util.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+constexpr int64_t kMaxSteps = int64_t{1} << 31;  // offsets are int32
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t index) {
+  return info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : "";
+}
+
+double positive_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  const double value = number_arg(info, index, name);
+  if (!(value > 0.0) || !std::isfinite(value))
+    throw ArgumentError(name, std::string("Expected a finite number > 0 for ") + name + " but received " + std::to_string(value));
+  return value;
+}
+
+void check_offsets(const int32_t* offsets, int64_t R, int64_t S) {
+  if (offsets[0] != 0)
+    throw ArgumentError("stepOffsets", "Expected stepOffsets[0] = 0 but received " + std::to_string(offsets[0]));
+  for (int64_t i = 0; i < R; ++i)
+    if (offsets[i + 1] < offsets[i])
+      throw ArgumentError("stepOffsets", "Expected non-decreasing stepOffsets but received " + std::to_string(offsets[i + 1]) +
+                                             " after " + std::to_string(offsets[i]) + " at index " + std::to_string(i + 1));
+  if (offsets[R] != S)
+    throw ArgumentError("stepOffsets", "Expected stepOffsets[" + std::to_string(R) + "] = " + std::to_string(S) +
+                                           " (the number of step scores) but received " + std::to_string(offsets[R]));
+}
+
+Napi::Value WeibullReward(const Napi::CallbackInfo& info) {
+  require_arity(info, 10, "weibullReward");
+  const int64_t S = int_arg(info, 2, "steps", 0, kMaxSteps - 1);
+  const int64_t R = int_arg(info, 3, "rows", 0, kMaxSteps);
+  TensorArg scores = tensor_arg(info, 0, "stepScores", DType::float32, S);
+  TensorArg offsets = tensor_arg(info, 1, "stepOffsets", DType::int32, R + 1);
+  cpu::WeibullRewardArgs args{};
+  if (!cpu::reward_shaping_from_name(string_arg(info, 4).c_str(), &args.shaping))
+    throw ArgumentError("shaping", "Expected one of weibull, pspo_ff, linear for shaping but received " + string_arg(info, 4));
+  if (!cpu::step_aggregate_from_name(string_arg(info, 5).c_str(), &args.aggregate))
+    throw ArgumentError("aggregate", "Expected one of geomean, product, min, last for aggregate but received " + string_arg(info, 5));
+  args.k = positive_arg(info, 6, "k");
+  args.lambda = positive_arg(info, 7, "lambda");
+  args.peak = positive_arg(info, 8, "peak");
+  args.min_steps = int_arg(info, 9, "minSteps", 0, kMaxSteps);
+  common_device({&scores, &offsets});
+  check_offsets(offsets.as<int32_t>(), R, S);
+
+  auto rewards = std::make_shared<HostBuffer>(DType::float32, R);
+  args.rewards = rewards->as<float>();
+  args.step_scores = scores.as<float>();
+  args.step_offsets = offsets.as<int32_t>();
+  PreparedOp op;
+  op.run = [args, R] { cpu::weibull_reward_cpu(args, R); };
+  op.result = [rewards](Napi::Env env) -> Napi::Value { return rewards->release_to_js(env); };
+  return finish(info, std::move(op), false);
+}
+
+}  // namespace
+
+void register_weibull_reward(Napi::Object exports) { STEPRL_EXPORT(exports, "weibullReward", WeibullReward); }
+
+}  // namespace steprl
