@@ -61,6 +61,15 @@ export class BackendError extends SteprlError {
   }
 }
 
+/** A file that is not what it claims to be: a checkpoint, a task file, a config. */
+export class FormatError extends SteprlError {
+  readonly file: string;
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`, 'STEPRL_FORMAT');
+    this.file = file;
+  }
+}
+
 /** Anything else the native layer reported (out of memory, internal failures). */
 export class NativeError extends SteprlError {}
 

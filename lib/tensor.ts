@@ -87,12 +87,24 @@ class Storage {
   refs = 1;
   pending = 0;
   releaseWhenIdle = false;
+  /** For a view: the storage it is a window into, kept alive while the view lives. */
+  parent: Storage | null = null;
   constructor(public data: NativeStorage | null, readonly owned: boolean) {}
 
   release(): void {
     const data = this.data;
     this.data = null;
     if (data === null) return;
+    if (this.parent !== null) {
+      const parent = this.parent;
+      this.parent = null;
+      if (typedArrayKind(data) === null) (data as { dispose(): void }).dispose();
+      if (--parent.refs === 0) {
+        if (parent.pending > 0) parent.releaseWhenIdle = true;
+        else parent.release();
+      }
+      return;
+    }
     if (typedArrayKind(data) === null) (data as { dispose(): void }).dispose();
     else if (this.owned) binding().releaseStorage(data as TypedArray);
   }
@@ -217,6 +229,52 @@ export class Tensor {
     this._storage();
     this.#storage!.refs++;
     return new Tensor(this.#storage!, dims, this.#dtype, this.#device);
+  }
+
+  /**
+   * A tensor over the elements [offset, offset + numel(shape)) of this one's flat storage
+   * (no copy; writes through the view are writes to this tensor). The storage stays alive while
+   * any view of it does. Models carve parameters, gradients and activations out of one buffer so.
+   */
+  view(offset: number, shape: readonly number[]): Tensor {
+    const dims = checkShape(shape);
+    const numel = numelOf(dims);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + numel > this.numel)
+      throw new ShapeError('offset', `Expected a view inside the ${this.numel} elements of ${this.describe()} but received offset ${offset} with shape [${dims.join(', ')}]`);
+    const data = this._storage();
+    const window = typedArrayKind(data) !== null
+      ? (data as TypedArray).subarray(offset, offset + numel)
+      : (data as unknown as { view(offset: number, numel: number): NativeStorage }).view(offset, numel);
+    const box = new Storage(window, false);
+    box.parent = this.#storage!;
+    this.#storage!.refs++;
+    return new Tensor(box, dims, this.#dtype, this.#device);
+  }
+
+  /** Sets every element to `value` (0 for zeroing gradient buffers); returns this tensor. */
+  fill(value: number): this {
+    if (typeof value !== 'number') throw ArgumentError.expected('value', 'a number', value);
+    const data = this._storage();
+    if (typedArrayKind(data) !== null) {
+      (data as TypedArray).fill(this.#dtype === 'bfloat16' ? toBFloat16([value])[0] : value);
+    } else {
+      (data as unknown as { fill(value: number): void }).fill(value);
+    }
+    return this;
+  }
+
+  /** Copies `source` (same dtype and element count, same device) into this tensor; returns it. */
+  copyFrom(source: Tensor): this {
+    if (!(source instanceof Tensor)) throw ArgumentError.expected('source', 'a Tensor', source);
+    if (source.dtype !== this.#dtype || source.numel !== this.numel)
+      throw new ShapeError('source', `Expected ${this.numel} ${this.#dtype} elements for source but received ${source.describe()}`);
+    if (source.device !== this.#device)
+      throw new DeviceError(`Expected source on ${this.#device} but received a tensor on ${source.device}`);
+    const data = this._storage();
+    const from = source._storage('source');
+    if (typedArrayKind(data) !== null) (data as TypedArray).set(from as TypedArray);
+    else (data as unknown as { copyFrom(source: NativeStorage): void }).copyFrom(from);
+    return this;
   }
 
   /** This tensor on `device` (itself when already there). */

@@ -1,0 +1,70 @@
+// policy.ts: the plug between steprl's optimizers and a transformer forward pass. Anything that
+// implements PolicyModel (TinyLM, or an adapter around another engine) can be trained; see
+// docs in README "Plugging in your own model".
+import type { Tensor } from '../tensor';
+
+export interface Parameter {
+  /** Stable name (Hugging Face naming for TinyLM). */
+  name: string;
+  value: Tensor;
+  /** Gradient buffer the model's backward accumulates into; null for frozen parameters. */
+  grad: Tensor | null;
+}
+
+export interface ForwardOptions {
+  /** Keep what backward() needs (a training forward). Default false. */
+  train?: boolean;
+  /**
+   * Per row, the index of its first real token when rows are left-padded (prompts of different
+   * lengths): earlier positions are ignored by attention and positions count from it. Default 0.
+   */
+  attentionStart?: Int32Array;
+}
+
+export interface SamplingOptions {
+  maxNewTokens: number;
+  /** 0 = greedy. Default 1. */
+  temperature?: number;
+  /** Nucleus sampling mass, 1 = off. */
+  topP?: number;
+  /** Keep the k most likely tokens, 0 = off. */
+  topK?: number;
+  /** Generation of a row stops after any of these tokens (which is kept). */
+  stopTokens?: readonly number[];
+  seed?: number;
+}
+
+/** What generate() returns: responses right-padded to the longest one. */
+export interface Rollouts {
+  /** int32 [R, T] sampled tokens (pad after a row's end). */
+  tokens: Tensor;
+  /** float32 [R, T]: 1 on generated tokens (the stop token included), 0 on padding. */
+  mask: Tensor;
+  /** float32 [R, T]: log-probability of each token under softmax(logits / temperature). */
+  logprobs: Tensor;
+  /** float32 [R, T]: entropy of that distribution at each step. */
+  entropy: Tensor;
+  /** Tokens generated per row. */
+  lengths: Int32Array;
+  /** Whether each row ended with a stop token (false: it hit maxNewTokens). */
+  finished: boolean[];
+}
+
+export interface PolicyModel {
+  readonly vocabSize: number;
+  readonly device: 'cpu' | 'cuda';
+  /** logits float32 [R, T, V] for tokens int32 [R, T]. */
+  forward(tokens: Tensor, options?: ForwardOptions): Promise<Tensor>;
+  /**
+   * Back-propagates d(loss)/d(logits) (and d(loss)/d(values) for a value head) through the last
+   * training forward, accumulating into the parameters' grad buffers.
+   */
+  backward(dlogits: Tensor, dvalues?: Tensor): Promise<void>;
+  /** Value-head estimates float32 [R, T] (PPO / PSPO with a critic); of the last training forward when tokens are the same. */
+  values?(tokens: Tensor, options?: ForwardOptions): Promise<Tensor>;
+  /** Samples a response for each prompt. */
+  generate(prompts: readonly Int32Array[], options: SamplingOptions): Promise<Rollouts>;
+  parameters(): Parameter[];
+  /** Zeroes every grad buffer (optional: the trainer fills each grad with 0 otherwise). */
+  zeroGrad?(): void;
+}
