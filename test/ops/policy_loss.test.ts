@@ -41,22 +41,35 @@ function expectMatches(out: PolicyLossResult, ref: PolicyLossReference, c: Polic
   for (let j = 0; j < d.length; j++) if (c.mask[j] === 0 && d[j] !== 0) throw new Error(`dlogprobs[${j}] = ${d[j]} on padding`);
 }
 
+// Inputs and references do not depend on the SIMD level: build them once.
+const memo = new Map<string, unknown>();
+function cached<T>(key: string, make: () => T): T {
+  if (!memo.has(key)) memo.set(key, make());
+  return memo.get(key) as T;
+}
+
 describe.each(simdLevels())('policyLoss on the cpu (%s)', (level) => {
   test.each(AGGREGATIONS)('%s matches float64 over every shape, with a k3 term and empty rows', (aggregation) => {
     withSimd(level, () => {
       for (const [R, T] of SHAPES) {
-        const c = makePolicyInputs(new Rng(R * 31 + T), R, T, { emptyRows: true });
         const options = { aggregation, klCoef: 0.04, maxLength: aggregation.endsWith('norm') ? T + 7 : undefined };
-        expectMatches(run(c, options), policyLossReference(c, options), c);
+        const { c, ref } = cached(`${R}x${T} ${aggregation}`, () => {
+          const inputs = makePolicyInputs(new Rng(R * 31 + T), R, T, { emptyRows: true });
+          return { c: inputs, ref: policyLossReference(inputs, options) };
+        });
+        expectMatches(run(c, options), ref, c);
       }
     });
   });
 
   test.each(['k1', 'k2', 'k3', 'k3+', 'abs'] as const)('KL term with estimator %s', (klEstimator) => {
     withSimd(level, () => {
-      const c = makePolicyInputs(new Rng(77), 41, 1271, { emptyRows: true });
       const options = { klCoef: 0.1, klEstimator };
-      expectMatches(run(c, options), policyLossReference(c, options), c);
+      const { c, ref } = cached(`estimator ${klEstimator}`, () => {
+        const inputs = makePolicyInputs(new Rng(77), 41, 1271, { emptyRows: true });
+        return { c: inputs, ref: policyLossReference(inputs, options) };
+      });
+      expectMatches(run(c, options), ref, c);
     });
   });
 
