@@ -44,7 +44,60 @@ def token_logprobs(job, entropy=False, backward=False):
     return forward
 
 
+def rl_batch(job):
+    R, T = job["R"], job["T"]
+    lp = torch.randn(R, T) * 0.3 - 1.5
+    return lp, lp + 0.05 * torch.randn(R, T), lp + 0.1 * torch.randn(R, T), torch.randn(R, T), (torch.rand(R, T) < 0.6).float()
+
+
+def kl_k3(job):
+    lp, _, ref, _, _ = rl_batch(job)
+
+    def run():
+        d = (ref - lp).clamp(-20, 20)
+        kl = (torch.expm1(d) - d).clamp(-10, 10)
+        dkl = 1 - torch.exp(d)
+        return kl, dkl
+
+    return run
+
+
+def policy_loss(job):
+    lp, old, ref, adv, mask = rl_batch(job)
+
+    def run():
+        x = lp.clone().requires_grad_(True)
+        ratio = torch.exp((x - old).clamp(-20, 20))
+        pg = torch.max(-adv * ratio, -adv * ratio.clamp(0.8, 1.2))
+        d = (ref - x).clamp(-20, 20)
+        kl = (torch.exp(d) - d - 1).clamp(-10, 10)
+        loss = ((pg + 0.001 * kl) * mask).sum() / mask.sum()
+        loss.backward()
+        return x.grad
+
+    return run
+
+
+def group_advantage(job):
+    groups, G = job["groups"], job["G"]
+    rewards = (torch.rand(groups * G) < 0.4).float()
+    ids = torch.arange(groups * G) // G
+
+    def run():
+        # verl's compute_grpo_outcome_advantage, vectorized with scatter (ids need not be contiguous)
+        count = torch.zeros(groups).index_add_(0, ids, torch.ones_like(rewards))
+        mean = torch.zeros(groups).index_add_(0, ids, rewards) / count
+        centered = rewards - mean[ids]
+        std = (torch.zeros(groups).index_add_(0, ids, centered * centered) / (count - 1)).sqrt()
+        return centered / (std[ids] + 1e-6)
+
+    return run
+
+
 BUILDERS = {
+    "kl_k3": kl_k3,
+    "policy_loss": policy_loss,
+    "group_advantage": group_advantage,
     "token_logprobs_forward": lambda j: token_logprobs(j),
     "token_logprobs_forward_entropy": lambda j: token_logprobs(j, entropy=True),
     "token_logprobs_backward": lambda j: token_logprobs(j, backward=True),
