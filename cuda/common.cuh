@@ -1,5 +1,6 @@
 // common.cuh: the only CUDA primitives steprl kernels use: error checks, the launch macro,
-// dynamic shared memory, warp/block reductions, the online log-sum-exp pair, bf16, 16-byte loads.
+// dynamic shared memory, warp/block reductions, the online log-sum-exp pair and its entropy-carrying
+// triple (SoftmaxStats), bf16, 16-byte loads.
 //
 // Two modes: real nvcc (__CUDACC__) and the SIMT simulator (STEPRL_CUDA_SIM, g++ as C++17, see
 // sim/README.md). Kernels include nothing else from CUDA, so the same source runs in both.
@@ -14,6 +15,8 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+
+#include "../native/errors.h"  // DeviceError (what CUDA failures throw), ArgumentError
 
 #if defined(STEPRL_CUDA_SIM)
 #include "sim/sim.h"
@@ -36,7 +39,7 @@ constexpr unsigned kFullMask = 0xffffffffu;
   std::string message = std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
                         cudaGetErrorString(error) + ") from " + what + " at " + file + ":" + std::to_string(line);
   if (detail != nullptr && detail[0] != '\0') message += std::string(": ") + detail;
-  throw std::runtime_error(message);
+  throw DeviceError(message);
 }
 
 }  // namespace steprl
@@ -160,6 +163,51 @@ __device__ __forceinline__ LogSumExp warp_reduce_lse(LogSumExp v) {
 __device__ inline LogSumExp block_reduce_lse(LogSumExp v) {
   __shared__ LogSumExp scratch[kWarpSize];
   return block_reduce(v, lse_identity(), scratch, [](LogSumExp x) { return warp_reduce_lse(x); });
+}
+
+// ---- online softmax statistics with the entropy term ------------------------------------------
+//
+// For logits z and scale c = log2(e) / tau, the triple (m, s, d) stands for
+//   s = sum_i 2^t_i,  d = sum_i 2^t_i * t_i,  t_i = (z_i - m) * c   (m: the running max of z),
+// so that logZ = m / tau + ln s and the entropy H = ln s - ln2 * d / s. Rebasing to a larger max
+// M multiplies by r = 2^((m - M) c) and shifts t: (s, d) -> (r s, r (d + (m - M) c s)). An empty
+// or all -inf state has m = -inf, s = d = 0 and adds nothing.
+
+struct SoftmaxStats {
+  float max;  // running max of the raw logits (-inf when empty)
+  float sum;  // s
+  float dot;  // d
+};
+
+__host__ __device__ __forceinline__ SoftmaxStats softmax_identity() { return SoftmaxStats{-INFINITY, 0.0f, 0.0f}; }
+
+// `a` rebased to max m >= a.max (a.max == -inf gives the empty state).
+__host__ __device__ __forceinline__ SoftmaxStats softmax_rebase(SoftmaxStats a, float m, float scale) {
+  if (a.max == m || a.max == -INFINITY) return SoftmaxStats{m, a.sum, a.dot};
+  const float shift = (a.max - m) * scale;  // < 0
+  const float r = exp2f(shift);
+  return SoftmaxStats{m, a.sum * r, r * (a.dot + shift * a.sum)};
+}
+
+__host__ __device__ __forceinline__ SoftmaxStats softmax_combine(SoftmaxStats a, SoftmaxStats b, float scale) {
+  const float m = fmaxf(a.max, b.max);
+  if (m == -INFINITY) return softmax_identity();
+  a = softmax_rebase(a, m, scale);
+  b = softmax_rebase(b, m, scale);
+  return SoftmaxStats{m, a.sum + b.sum, a.dot + b.dot};
+}
+
+__device__ __forceinline__ SoftmaxStats warp_reduce_softmax(SoftmaxStats v, float scale) {
+  for (int offset = kWarpSize / 2; offset > 0; offset >>= 1) {
+    const SoftmaxStats other{__shfl_xor_sync(kFullMask, v.max, offset), __shfl_xor_sync(kFullMask, v.sum, offset),
+                             __shfl_xor_sync(kFullMask, v.dot, offset)};
+    v = softmax_combine(v, other, scale);
+  }
+  return v;
+}
+__device__ inline SoftmaxStats block_reduce_softmax(SoftmaxStats v, float scale) {
+  __shared__ SoftmaxStats scratch[kWarpSize];
+  return block_reduce(v, softmax_identity(), scratch, [scale](SoftmaxStats x) { return warp_reduce_softmax(x, scale); });
 }
 
 // ---- 16-byte vector memory access (pointers must be 16-byte aligned) -----------------------------

@@ -71,7 +71,15 @@ function load(): { binding: NativeBinding; source: string } {
       case 'cuda': {
         const file = cudaFile();
         tried.push(file);
-        return { binding: loadFile(file), source: file };
+        const cuda = loadFile(file);
+        // The static CUDA runtime loads without a driver; a GPU is only found (or not) here.
+        const device = cuda.deviceInfo?.();
+        if (device === undefined || device.deviceCount === 0)
+          throw new BackendError(
+            `steprl's CUDA addon (${file}) loaded but found no usable GPU (${device?.error ?? 'no deviceInfo'}). ` +
+              'Install an NVIDIA driver, or use STEPRL_BACKEND=cpu, or STEPRL_BACKEND=cuda-sim for the simulated CUDA kernels.',
+          );
+        return { binding: cuda, source: file };
       }
       default:
         throw new BackendError(

@@ -5,10 +5,44 @@
 /** Storage of one tensor as the addon sees it. */
 export type NativeStorage = Float32Array | Uint16Array | Int32Array | Uint8Array | NativeDeviceBuffer;
 
-/** Device memory owned by the CUDA addon; freed on dispose() or garbage collection. */
+/**
+ * Device memory owned by the CUDA (or simulator) addon: a block of its caching allocator, or a
+ * window into one (view). dispose() or garbage collection returns it to the cache once no op in
+ * flight and no view uses it. The addon accepts it wherever a typed array of the same dtype and
+ * length is accepted, and then runs the op's CUDA kernels.
+ */
 export interface NativeDeviceBuffer {
   readonly bytes: number;
+  readonly dtype: 'float32' | 'bfloat16' | 'int32' | 'uint8';
+  readonly numel: number;
+  readonly disposed: boolean;
   dispose(): void;
+  /** Elements [offset, offset + numel) of this buffer, sharing its memory. */
+  view(offset: number, numel: number): NativeDeviceBuffer;
+  /** Sets every element (converted to the dtype; bfloat16 rounds to nearest even). */
+  fill(value: number): void;
+  /** Copies a buffer of the same dtype and length into this one (on the stream). */
+  copyFrom(source: NativeDeviceBuffer): void;
+}
+
+/** An op's float32 output: a typed array on the cpu, a DeviceBuffer when its inputs were on cuda. */
+export type NativeFloat32 = Float32Array | NativeDeviceBuffer;
+
+export interface NativeDeviceInfo {
+  /** cudaGetDeviceCount (0 without a driver or GPU; `error` then says why). */
+  deviceCount: number;
+  error?: string;
+  /** true for the cuda-sim backend (the SIMT simulator). */
+  simulated: boolean;
+  name: string;
+  computeCapability: string;
+  multiprocessors: number;
+  totalMemory: number;
+  freeMemory: number;
+  runtimeVersion: number;
+  driverVersion: number;
+  /** The caching allocator: bytes in live buffers, bytes kept for reuse, cudaMalloc calls, reuses. */
+  allocator: { liveBytes: number; cachedBytes: number; deviceAllocations: number; cacheHits: number };
 }
 
 export interface NativeInfo {
@@ -20,23 +54,23 @@ export interface NativeInfo {
 }
 
 export interface NativeLogprobs {
-  logprobs: Float32Array;
-  logZ: Float32Array;
-  entropy?: Float32Array;
+  logprobs: NativeFloat32;
+  logZ: NativeFloat32;
+  entropy?: NativeFloat32;
 }
 
 export type KlEstimatorName = 'k1' | 'k2' | 'k3' | 'k3+' | 'abs';
 
 export interface NativeKl {
-  kl: Float32Array;
-  dkl: Float32Array;
+  kl: NativeFloat32;
+  dkl: NativeFloat32;
 }
 
 export type LossAggregationName = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
 
 export interface NativePolicyLoss {
   loss: number;
-  dlogprobs: Float32Array;
+  dlogprobs: NativeFloat32;
   clipFraction: number;
   kl: number;
   approxKl: number;
@@ -54,6 +88,17 @@ export interface NativeBinding {
   hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number };
   trimHostCache(): void;
 
+  // CUDA and simulator backends only (undefined on the cpu backend).
+  /** Host -> device copy into a new buffer of the array's dtype. */
+  toDevice?(data: Float32Array | Uint16Array | Int32Array | Uint8Array): NativeDeviceBuffer;
+  /** Device -> host copy into a new typed array; waits for queued work. */
+  toHost?(buffer: NativeDeviceBuffer): Float32Array | Uint16Array | Int32Array | Uint8Array;
+  /** Waits for every kernel and copy queued on the stream. */
+  synchronize?(): void;
+  deviceInfo?(): NativeDeviceInfo;
+  /** Returns the allocator's cached blocks to CUDA. */
+  trimDeviceCache?(): void;
+
   tokenLogprobs(
     logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
     temperature: number, entropy: boolean, async: false,
@@ -66,12 +111,12 @@ export interface NativeBinding {
     logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
     entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
     temperature: number, out: NativeStorage | null, async: false,
-  ): Float32Array;
+  ): NativeFloat32;
   tokenLogprobsBackward(
     logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
     entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
     temperature: number, out: NativeStorage | null, async: true,
-  ): Promise<Float32Array>;
+  ): Promise<NativeFloat32>;
 
   klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: false): NativeKl;
   klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: true): Promise<NativeKl>;
@@ -91,11 +136,11 @@ export interface NativeBinding {
   groupAdvantages(
     rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none', eps: number,
     std: 'unbiased' | 'population',
-  ): Float32Array;
+  ): NativeFloat32;
 
   weibullReward(
     stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
     shaping: 'weibull' | 'pspo_ff' | 'linear', aggregate: 'geomean' | 'product' | 'min' | 'last',
     k: number, lambda: number, peak: number, minSteps: number,
-  ): Float32Array;
+  ): NativeFloat32;
 }

@@ -1,8 +1,8 @@
-// runtime.ts: what the loaded backend is and how it runs (threads, SIMD level), for users,
-// `steprl doctor` and the benches.
+// runtime.ts: what the loaded backend is and how it runs (threads, SIMD level, the CUDA device and
+// its stream), for users, `steprl doctor` and the benches.
 import { binding, bindingSource } from './binding';
-import { checkEnum, checkNumber } from './ops/validate';
-import type { NativeInfo } from './native';
+import { callNative, checkEnum, checkNumber } from './ops/validate';
+import type { NativeDeviceInfo, NativeInfo } from './native';
 
 export interface BackendInfo extends NativeInfo {
   /** Where the addon was loaded from. */
@@ -39,4 +39,29 @@ export function hostMemory(): { liveBytes: number; cachedBytes: number; cacheLim
 /** Returns the addon's cached (disposed) host blocks to the system. */
 export function trimHostCache(): void {
   binding().trimHostCache();
+}
+
+/**
+ * Waits until every kernel and copy queued on the CUDA stream has finished (CUDA backends; a
+ * no-op on the cpu, whose ops finish before they return). Time GPU work with it.
+ */
+export function synchronize(): void {
+  const native = binding();
+  if (native.synchronize !== undefined) callNative(() => native.synchronize!());
+}
+
+/**
+ * The CUDA device of this backend: count, name, memory, and the caching allocator's statistics;
+ * null on the cpu backend. Never throws for a missing driver or GPU: deviceCount is 0 and `error`
+ * says why.
+ */
+export function cudaInfo(): NativeDeviceInfo | null {
+  const native = binding();
+  return native.deviceInfo === undefined ? null : native.deviceInfo();
+}
+
+/** Returns the device memory cached by disposed cuda tensors to CUDA (no-op on the cpu). */
+export function trimDeviceCache(): void {
+  const native = binding();
+  if (native.trimDeviceCache !== undefined) callNative(() => native.trimDeviceCache!());
 }

@@ -2,14 +2,17 @@
 // Uint16Array bits), int32 or uint8.
 //
 // On the cpu a Tensor wraps a typed array; Tensor.from() with a typed array of the matching kind
-// does not copy it (the caller's later writes are visible to ops). Shape and dtype live here; the
-// addon only sees storage plus sizes. dispose() releases the storage (memory the addon made goes
-// back to its pool at once, not at garbage collection); any later use throws. Views made by
+// does not copy it (the caller's later writes are visible to ops). On 'cuda' (CUDA and simulator
+// backends) it holds a native DeviceBuffer: device memory from a caching allocator, filled by a
+// host -> device copy, read back by toArray() or to('cpu'); every op and copy runs on one stream.
+// Shape and dtype live here; the addon only sees storage plus sizes. dispose() releases the
+// storage (memory the addon made goes back to its pool, device memory to the device cache, at
+// once, not at garbage collection); any later use throws. Views made by
 // reshape() share the storage, which is released when the last of them is disposed, and never
 // while an async op is still reading it.
 import { binding } from './binding';
-import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, describe } from './errors';
-import type { NativeStorage } from './native';
+import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, describe, fromNative } from './errors';
+import type { NativeDeviceBuffer, NativeStorage } from './native';
 
 export type DType = 'float32' | 'bfloat16' | 'int32' | 'uint8';
 export type Device = 'cpu' | 'cuda';
@@ -162,9 +165,9 @@ export class Tensor {
     return Tensor.from(allocate(dtype, numelOf(dims)), dims, options);
   }
 
-  /** @internal Wraps storage the addon produced (and owns). */
-  static _wrap(storage: NativeStorage, shape: readonly number[], dtype: DType, device: Device = 'cpu'): Tensor {
-    return new Tensor(new Storage(storage, true), shape, dtype, device);
+  /** @internal Wraps storage the addon produced (and owns): a typed array is cpu, a DeviceBuffer cuda. */
+  static _wrap(storage: NativeStorage, shape: readonly number[], dtype: DType, device?: Device): Tensor {
+    return new Tensor(new Storage(storage, true), shape, dtype, device ?? (typedArrayKind(storage) === null ? 'cuda' : 'cpu'));
   }
 
   /**
@@ -210,7 +213,7 @@ export class Tensor {
   /** A copy of the data as a typed array (raw Uint16Array bits for bfloat16). */
   toArray(): TypedArray {
     const storage = this._storage();
-    if (this.#device !== 'cpu') throw new DeviceError('toArray() of cuda tensors arrives with the CUDA backend');
+    if (typedArrayKind(storage) === null) return callNativeDevice(() => binding().toHost!(storage as NativeDeviceBuffer));
     return (storage as TypedArray).slice();
   }
 
@@ -277,12 +280,18 @@ export class Tensor {
     return this;
   }
 
-  /** This tensor on `device` (itself when already there). */
+  /**
+   * This tensor on `device` (itself when already there, else a copy). To 'cuda' the copy is queued
+   * on the device's stream; to 'cpu' it waits for every queued kernel that writes this tensor.
+   */
   to(device: Device): Tensor {
     checkDevice('device', device);
-    this._storage();
+    const data = this._storage();
     if (device === this.#device) return this;
-    throw new DeviceError(`Expected device cpu but received ${device}: this build of steprl (backend ${binding().info().backend}) has no CUDA device`);
+    const native = binding();
+    if (device === 'cpu') return Tensor._wrap(callNativeDevice(() => native.toHost!(data as NativeDeviceBuffer)), this.#shape, this.#dtype, 'cpu');
+    if (native.toDevice === undefined) throw new DeviceError(noCudaMessage(native.info().backend));
+    return Tensor._wrap(callNativeDevice(() => native.toDevice!(data as TypedArray)), this.#shape, this.#dtype, 'cuda');
   }
 
   /** Releases the storage; later use of this tensor throws a DisposedError. Idempotent. */
@@ -300,6 +309,22 @@ export class Tensor {
 
   toString(): string {
     return this.describe();
+  }
+}
+
+/** Why `.to('cuda')` cannot work with the loaded addon, and how to get one that can. */
+export function noCudaMessage(backend: string): string {
+  return `Expected a backend with CUDA for device cuda but received the ${backend} backend, which has no CUDA: ` +
+    'build the CUDA addon with `npm run build:cuda` (needs nvcc and an NVIDIA driver) and set STEPRL_BACKEND=cuda, ' +
+    'or build the CPU simulator of the CUDA kernels with `npm run build:cuda-sim` and set STEPRL_BACKEND=cuda-sim';
+}
+
+/** Native errors (CUDA failures, out of device memory) arrive as typed steprl errors. */
+function callNativeDevice<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw fromNative(error);
   }
 }
 

@@ -7,6 +7,9 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_system(exports);
+#if defined(STEPRL_WITH_CUDA)
+  steprl::register_device(exports);
+#endif
   steprl::register_token_logprobs(exports);
   steprl::register_kl_penalty(exports);
   steprl::register_policy_loss(exports);

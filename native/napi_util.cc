@@ -5,6 +5,10 @@
 #include <new>
 #include <string>
 
+#if defined(STEPRL_WITH_CUDA)
+#include "device_buffer.h"
+#endif
+
 namespace steprl {
 namespace {
 
@@ -29,6 +33,13 @@ std::string describe(const Napi::Value& value) {
     }
     return std::string(kind) + "(" + std::to_string(array.ElementLength()) + ")";
   }
+#if defined(STEPRL_WITH_CUDA)
+  if (const DeviceBuffer* buffer = DeviceBuffer::From(value)) {
+    const DeviceTensor& t = buffer->tensor();
+    return std::string(buffer->disposed() ? "a disposed " : "") + "DeviceBuffer " + dtype_name(t.dtype) + "(" +
+           std::to_string(t.numel) + ")";
+  }
+#endif
   if (value.IsNumber()) return "number " + std::to_string(value.As<Napi::Number>().DoubleValue());
   if (value.IsBoolean()) return "boolean";
   if (value.IsString()) return "string";
@@ -51,6 +62,17 @@ unsigned bit(DType d) { return 1u << static_cast<int>(d); }
 
 TensorArg unpack(const Napi::Value& value, const char* name, unsigned accepted, const std::string& expected,
                  int64_t numel) {
+#if defined(STEPRL_WITH_CUDA)
+  if (const DeviceBuffer* buffer = DeviceBuffer::From(value)) {
+    const DeviceTensor& t = buffer->tensor();
+    if (buffer->disposed() || (accepted & bit(t.dtype)) == 0)
+      throw ArgumentError(name, std::string("Expected ") + expected + " for " + name + " but received " + describe(value));
+    if (t.numel != numel)
+      throw ArgumentError(name, std::string("Expected ") + std::to_string(numel) + " elements for " + name +
+                                    " but received " + describe(value));
+    return t.arg();
+  }
+#endif
   if (!value.IsTypedArray())
     throw ArgumentError(name, std::string("Expected ") + expected + " for " + name + " but received " + describe(value));
   Napi::TypedArray array = value.As<Napi::TypedArray>();
@@ -197,7 +219,7 @@ Device common_device(std::initializer_list<const TensorArg*> tensors) {
       device = t->device;
       first = false;
     } else if (t->device != device) {
-      throw ArgumentError("device", "Expected all tensors on one device but received a mix of cpu and cuda");
+      throw DeviceError("Expected all tensors on one device but received a mix of cpu and cuda");
     }
   }
   return device;

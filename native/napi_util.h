@@ -15,26 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "errors.h"  // ArgumentError, DeviceError
 #include "tensor.h"
 
 namespace steprl {
-
-// An error a caller caused: `argument` names the offending argument.
-class ArgumentError : public std::runtime_error {
- public:
-  ArgumentError(std::string argument, const std::string& message)
-      : std::runtime_error(message), argument_(std::move(argument)) {}
-  const std::string& argument() const { return argument_; }
-
- private:
-  std::string argument_;
-};
-
-// Errors reported by a device runtime (CUDA); `what()` carries file and line.
-class DeviceError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 Napi::Error to_js_error(Napi::Env env, const std::exception& e);
 

@@ -27,6 +27,7 @@ struct TensorArg {
   Device device = Device::cpu;
   int64_t numel = 0;
   bool present = false;  // false for an optional tensor that was not given
+  std::shared_ptr<const void> owner;  // device memory: keeps it alive while an op uses it
 
   template <typename T> T* as() const { return static_cast<T*>(data); }
 };
@@ -43,7 +44,7 @@ class HostBuffer {
   HostBuffer& operator=(const HostBuffer&) = delete;
   ~HostBuffer();
 
-  TensorArg arg() const { return {data_, dtype_, Device::cpu, numel_, true}; }
+  TensorArg arg() const { return {data_, dtype_, Device::cpu, numel_, true, nullptr}; }
   template <typename T> T* as() const { return static_cast<T*>(data_); }
   size_t bytes() const;
   // Hands the memory to a new JS typed array of the matching kind; this buffer becomes empty.

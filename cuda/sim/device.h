@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>  // before __noinline__ is defined: libstdc++'s shared_ptr uses __attribute__((__noinline__))
 #include <type_traits>
 
 #include "fiber.h"
@@ -154,6 +155,8 @@ inline int atomicMax(int* p, int v) { return steprl_sim_atomic_max(p, v); }
 inline unsigned atomicMax(unsigned* p, unsigned v) { return steprl_sim_atomic_max(p, v); }
 inline int atomicMin(int* p, int v) { return steprl_sim_atomic_min(p, v); }
 inline unsigned atomicMin(unsigned* p, unsigned v) { return steprl_sim_atomic_min(p, v); }
+inline unsigned long long atomicMax(unsigned long long* p, unsigned long long v) { return steprl_sim_atomic_max(p, v); }
+inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) { return steprl_sim_atomic_min(p, v); }
 template <typename T>
 inline T steprl_sim_atomic_cas(T* p, T compare, T value) {
   __atomic_compare_exchange_n(p, &compare, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);

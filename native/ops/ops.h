@@ -11,5 +11,6 @@ void register_kl_penalty(Napi::Object exports);
 void register_group_advantage(Napi::Object exports);
 void register_weibull_reward(Napi::Object exports);
 void register_policy_loss(Napi::Object exports);
+void register_device(Napi::Object exports);  // CUDA and simulator builds only (STEPRL_WITH_CUDA)
 
 }  // namespace steprl

@@ -3,13 +3,21 @@
 //     -> { logprobs, logZ, entropy? }                       (each f32 [R])
 //   tokenLogprobsBackward(logits, targets, logZ, dlogprobs, entropy|null, dentropy|null,
 //                         R, V, temperature, out [R,V]|null, async) -> dlogits f32 [R,V]
-// Targets are range-checked here: they index into the logits.
+// Dispatch on the inputs' device: typed arrays run the CPU kernels, DeviceBuffers (CUDA and
+// simulator builds) the kernels of cuda/token_logprobs.cu, whose outputs stay on the device.
+// Targets are range-checked (they index into the logits): here on the cpu, by the kernels on cuda.
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "../cpu/token_logprobs.h"
 #include "../napi_util.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/token_logprobs.h"
+#include "../device_buffer.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -43,6 +51,25 @@ Napi::Value TokenLogprobs(const Napi::CallbackInfo& info) {
   const float inv_temperature = inverse_temperature(info, 4);
   const bool want_entropy = bool_arg(info, 5, "entropy");
   const bool async = bool_arg(info, 6, "async");
+#if defined(STEPRL_WITH_CUDA)
+  if (common_device({&logits, &targets}) == Device::cuda) {
+    DeviceTensor logprobs(DType::float32, R), logz(DType::float32, R), entropy;
+    if (want_entropy) entropy = DeviceTensor(DType::float32, R);
+    cuda::TokenLogprobsForwardArgs args{logprobs.as<float>(), logz.as<float>(), want_entropy ? entropy.as<float>() : nullptr,
+                                        logits.data, logits.dtype == DType::bfloat16, targets.as<int32_t>(), R, V,
+                                        inv_temperature};
+    PreparedOp op;
+    op.run = [args, logits, targets] { cuda::token_logprobs_forward_cuda(args); };  // the captures keep inputs alive
+    op.result = [logprobs, logz, entropy, want_entropy](Napi::Env env) -> Napi::Value {
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("logprobs", logprobs.to_js(env));
+      out.Set("logZ", logz.to_js(env));
+      if (want_entropy) out.Set("entropy", entropy.to_js(env));
+      return out;
+    };
+    return finish(info, std::move(op), async);
+  }
+#endif
   common_device({&logits, &targets});
   check_targets(targets, V);
 
@@ -77,6 +104,29 @@ Napi::Value TokenLogprobsBackward(const Napi::CallbackInfo& info) {
   const float inv_temperature = inverse_temperature(info, 8);
   TensorArg out = optional_tensor_arg(info, 9, "out", DType::float32, R * V);
   const bool async = bool_arg(info, 10, "async");
+#if defined(STEPRL_WITH_CUDA)
+  if (common_device({&logits, &targets, &logz, &dlogprobs, &entropy, &dentropy, &out}) == Device::cuda) {
+    DeviceTensor owned;
+    TensorArg dlogits = out;
+    if (!out.present) {
+      owned = DeviceTensor(DType::float32, R * V);
+      dlogits = owned.arg();
+    }
+    cuda::TokenLogprobsBackwardArgs args{dlogits.as<float>(), logits.data, logits.dtype == DType::bfloat16,
+                                         targets.as<int32_t>(), logz.as<float>(), dlogprobs.as<float>(),
+                                         entropy.as<float>(), dentropy.as<float>(), R, V, inv_temperature};
+    const std::vector<TensorArg> inputs{logits, targets, logz, dlogprobs, entropy, dentropy, dlogits};
+    PreparedOp op;
+    op.run = [args, inputs] { cuda::token_logprobs_backward_cuda(args); };
+    auto out_value = std::make_shared<Napi::Reference<Napi::Value>>();
+    if (out.present) *out_value = Napi::Persistent(info[9]);
+    op.result = [owned, out_value](Napi::Env env) -> Napi::Value {
+      if (owned.memory) return owned.to_js(env);
+      return out_value->Value();
+    };
+    return finish(info, std::move(op), async);
+  }
+#endif
   common_device({&logits, &targets, &logz, &dlogprobs, &entropy, &dentropy, &out});
   check_targets(targets, V);
 

@@ -1,12 +1,16 @@
 // token_logprobs.test.ts: tokenLogprobs / tokenLogprobsBackward against the float64 reference,
-// on every SIMD level, over tiny, realistic and odd shapes, bf16 input, temperatures, -inf logits,
-// masked rows and upstream gradients other than 1; plus determinism, async forms and errors.
+// on every device (the cpu at every SIMD level, cuda where the backend has it), over tiny,
+// realistic and odd shapes (V not a multiple of the vector or warp width, rows starting off a
+// 16-byte boundary), bf16 input, temperatures, -inf logits, masked rows and upstream gradients
+// other than 1; plus determinism, async forms, views, and errors (device mixing included).
 // (The same ops are checked against PyTorch autograd in test/torch/ when torch is installed.)
-import { ArgumentError, DisposedError, DTypeError, ShapeError, Tensor, fromBFloat16, ops, setNumThreads, toBFloat16 } from '../../lib';
+import {
+  ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, Tensor, fromBFloat16, ops, setNumThreads, toBFloat16,
+} from '../../lib';
 import { tokenLogprobsBackwardReference, tokenLogprobsReference } from '../reference/token_logprobs';
 import { expectClose } from '../util/close';
+import { describeOn, describeTargets, hasCuda, onTarget, type Target } from '../util/devices';
 import { Rng } from '../util/random';
-import { simdLevels, withSimd } from '../util/simd';
 
 // float32 results within 2e-5 of float64, relative to the magnitude of the terms they come from.
 const TOL = { rtol: 2e-5, atol: 1e-9 };
@@ -46,12 +50,14 @@ function makeTargets(rng: Rng, z: Float32Array, c: Case): Int32Array {
   return t;
 }
 
-describe.each(simdLevels())('tokenLogprobs on the cpu (%s)', (level) => {
+describeTargets('tokenLogprobs', (target: Target) => {
+  const device = target.device;
   test.each(CASES)('forward matches float64: R=$R V=$V tau=$temperature', (c) => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const rng = new Rng(c.R * 1000 + c.V);
       const z = makeLogits(rng, c), t = makeTargets(rng, z, c);
-      const out = ops.tokenLogprobs(Tensor.from(z, [c.R, c.V]), Tensor.from(t, [c.R]), { temperature: c.temperature, entropy: true });
+      const out = ops.tokenLogprobs(Tensor.from(z, [c.R, c.V], { device }), Tensor.from(t, [c.R], { device }), { temperature: c.temperature, entropy: true });
+      expect(out.logprobs.device).toBe(device);
       const ref = tokenLogprobsReference(z, t, c.R, c.V, c.temperature);
       expect(out.logprobs.shape).toEqual([c.R]);
       expectClose(out.logprobs.toArray(), ref.logprobs, { ...TOL, scale: ref.logprobsScale });
@@ -61,7 +67,7 @@ describe.each(simdLevels())('tokenLogprobs on the cpu (%s)', (level) => {
   });
 
   test.each(CASES)('backward matches float64: R=$R V=$V tau=$temperature', (c) => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const rng = new Rng(c.R * 7 + c.V);
       const z = makeLogits(rng, c), t = makeTargets(rng, z, c);
       const g = rng.floats(c.R, 1.5), gh = rng.floats(c.R, 0.5);
@@ -70,17 +76,18 @@ describe.each(simdLevels())('tokenLogprobs on the cpu (%s)', (level) => {
         gh[1] = 0;
         gh[2] = 0; // logprob gradient only
       }
-      const logits = Tensor.from(z, [c.R, c.V]), targets = Tensor.from(t, [c.R]);
+      const logits = Tensor.from(z, [c.R, c.V], { device }), targets = Tensor.from(t, [c.R], { device });
       const fwd = ops.tokenLogprobs(logits, targets, { temperature: c.temperature, entropy: true });
       const ref = tokenLogprobsBackwardReference(z, t, g, gh, c.R, c.V, c.temperature);
-      const withEntropy = ops.tokenLogprobsBackward(logits, targets, fwd.logZ, Tensor.from(g, [c.R]), {
-        temperature: c.temperature, dentropy: Tensor.from(gh, [c.R]), entropy: fwd.entropy,
+      const withEntropy = ops.tokenLogprobsBackward(logits, targets, fwd.logZ, Tensor.from(g, [c.R], { device }), {
+        temperature: c.temperature, dentropy: Tensor.from(gh, [c.R], { device }), entropy: fwd.entropy,
       });
       // The entropy recomputed inside the backward must give the same gradient.
-      const recomputed = ops.tokenLogprobsBackward(logits, targets, fwd.logZ, Tensor.from(g, [c.R]), {
-        temperature: c.temperature, dentropy: Tensor.from(gh, [c.R]),
+      const recomputed = ops.tokenLogprobsBackward(logits, targets, fwd.logZ, Tensor.from(g, [c.R], { device }), {
+        temperature: c.temperature, dentropy: Tensor.from(gh, [c.R], { device }),
       });
       expect(withEntropy.shape).toEqual([c.R, c.V]);
+      expect(withEntropy.device).toBe(device);
       expectClose(withEntropy.toArray(), ref.dlogits, { ...TOL, scale: ref.scale });
       expectClose(recomputed.toArray(), ref.dlogits, { ...TOL, scale: ref.scale });
       const masked = withEntropy.toArray().subarray(c.V, 2 * c.V);
@@ -88,26 +95,93 @@ describe.each(simdLevels())('tokenLogprobs on the cpu (%s)', (level) => {
     });
   });
 
-  test('bfloat16 logits give the float32 result of the rounded values', () => {
-    withSimd(level, () => {
-      const c: Case = { R: 9, V: 777, temperature: 0.9, scale: 3, negInf: true };
-      const rng = new Rng(99);
+  test.each([777, 8, 3001])('bfloat16 logits give the float32 result of the rounded values: V=%d', (V) => {
+    onTarget(target, () => {
+      const c: Case = { R: 9, V, temperature: 0.9, scale: 3, negInf: true };
+      const rng = new Rng(99 + V);
       const z = makeLogits(rng, c), t = makeTargets(rng, z, c);
       const bits = toBFloat16(z), widened = fromBFloat16(bits);
-      const logits = Tensor.from(bits, [c.R, c.V], { dtype: 'bfloat16' }), targets = Tensor.from(t, [c.R]);
+      const logits = Tensor.from(bits, [c.R, c.V], { dtype: 'bfloat16', device }), targets = Tensor.from(t, [c.R], { device });
       const out = ops.tokenLogprobs(logits, targets, { temperature: c.temperature, entropy: true });
       const ref = tokenLogprobsReference(widened, t, c.R, c.V, c.temperature);
       expectClose(out.logprobs.toArray(), ref.logprobs, { ...TOL, scale: ref.logprobsScale });
       expectClose(out.entropy!.toArray(), ref.entropy, { ...TOL, scale: ref.entropyScale });
-      const g = rng.floats(c.R);
-      const dz = ops.tokenLogprobsBackward(logits, targets, out.logZ, Tensor.from(g, [c.R]), { temperature: c.temperature });
+      const g = rng.floats(c.R), gh = rng.floats(c.R, 0.5);
+      g[3] = 0; // a masked row
+      gh[3] = 0;
+      const dz = ops.tokenLogprobsBackward(logits, targets, out.logZ, Tensor.from(g, [c.R], { device }), { temperature: c.temperature });
       const dref = tokenLogprobsBackwardReference(widened, t, g, null, c.R, c.V, c.temperature);
       expectClose(dz.toArray(), dref.dlogits, { ...TOL, scale: dref.scale });
+      const dzh = ops.tokenLogprobsBackward(logits, targets, out.logZ, Tensor.from(g, [c.R], { device }), {
+        temperature: c.temperature, dentropy: Tensor.from(gh, [c.R], { device }),
+      });
+      const dhref = tokenLogprobsBackwardReference(widened, t, g, gh, c.R, c.V, c.temperature);
+      expectClose(dzh.toArray(), dhref.dlogits, { ...TOL, scale: dhref.scale });
     });
+  });
+
+  test('rows of views at any offset: logits and dlogits aligned differently', () => {
+    onTarget(target, () => {
+      const R = 6, V = 203;
+      const rng = new Rng(17);
+      const z = rng.floats(R * V + 3, 2), t = rng.ints(R, 0, V), g = rng.floats(R);
+      const base = Tensor.from(z, [R * V + 3], { device });
+      const out = Tensor.zeros([R * V + 1], { device });
+      const targets = Tensor.from(t, [R], { device });
+      for (const [offset, outOffset] of [[1, 0], [2, 1], [3, 1], [0, 1]]) {
+        const logits = base.view(offset, [R, V]);
+        const expected = z.subarray(offset, offset + R * V);
+        const fwd = ops.tokenLogprobs(logits, targets, { entropy: true });
+        const ref = tokenLogprobsReference(expected, t, R, V);
+        expectClose(fwd.logprobs.toArray(), ref.logprobs, { ...TOL, scale: ref.logprobsScale });
+        const dlogits = out.view(outOffset, [R, V]);
+        ops.tokenLogprobsBackward(logits, targets, fwd.logZ, Tensor.from(g, [R], { device }), { out: dlogits });
+        const dref = tokenLogprobsBackwardReference(expected, t, g, null, R, V);
+        expectClose(dlogits.toArray(), dref.dlogits, { ...TOL, scale: dref.scale });
+      }
+    });
+  });
+
+  test('all -inf rows and a -inf target', () => {
+    onTarget(target, () => {
+      const z = new Float32Array([0, -Infinity, 1, -Infinity, -Infinity, -Infinity]);
+      const out = ops.tokenLogprobs(Tensor.from(z, [2, 3], { device }), Tensor.from(new Int32Array([1, 0]), [2], { device }), { entropy: true });
+      const logprobs = out.logprobs.toArray();
+      expect(logprobs[0]).toBe(-Infinity);
+      expect(out.logZ.toArray()[1]).toBe(-Infinity); // an all -inf row has no distribution
+      expect(Number.isNaN(logprobs[1])).toBe(true);
+      expect(out.entropy!.toArray()[0]).toBeCloseTo(-(Math.log(1 / (1 + Math.E)) / (1 + Math.E) + Math.log(Math.E / (1 + Math.E)) * Math.E / (1 + Math.E)), 5);
+    });
+  });
+
+  test('async forms resolve to the sync results', async () => {
+    const rng = new Rng(5);
+    const R = 13, V = 1001;
+    const logits = Tensor.from(rng.floats(R * V, 3), [R, V], { device }), targets = Tensor.from(rng.ints(R, 0, V), [R], { device });
+    const sync = ops.tokenLogprobs(logits, targets, { entropy: true });
+    const async = await ops.tokenLogprobsAsync(logits, targets, { entropy: true });
+    expect(async.logprobs.device).toBe(device);
+    expect(async.logprobs.toArray()).toEqual(sync.logprobs.toArray());
+    expect(async.entropy!.toArray()).toEqual(sync.entropy!.toArray());
+    const g = Tensor.from(rng.floats(R), [R], { device });
+    const dSync = ops.tokenLogprobsBackward(logits, targets, sync.logZ, g);
+    const pending = ops.tokenLogprobsBackwardAsync(logits, targets, sync.logZ, g);
+    logits.dispose(); // the op in flight keeps its inputs alive
+    expect((await pending).toArray()).toEqual(dSync.toArray());
+  });
+
+  test('targets out of range name the argument, the range and the first bad index', () => {
+    const logits = Tensor.from(new Float32Array(8), [4, 2], { device });
+    const bad = Tensor.from(new Int32Array([0, 2, 1, -1]), [4], { device });
+    expect(() => ops.tokenLogprobs(logits, bad)).toThrow(ArgumentError);
+    expect(() => ops.tokenLogprobs(logits, bad)).toThrow('Expected every target in [0, 2) but received 2 at index 1');
+    const negative = Tensor.from(new Int32Array([0, 1, 1, -7]), [4], { device });
+    const zeros = Tensor.zeros([4], { device });
+    expect(() => ops.tokenLogprobsBackward(logits, negative, zeros, zeros)).toThrow('Expected every target in [0, 2) but received -7 at index 3');
   });
 });
 
-describe('tokenLogprobs behaviour', () => {
+describeOn('cpu', 'tokenLogprobs behaviour', () => {
   const rng = new Rng(5);
   const R = 37, V = 3001;
   const z = rng.floats(R * V, 3), t = rng.ints(R, 0, V);
@@ -158,7 +232,7 @@ describe('tokenLogprobs behaviour', () => {
   });
 });
 
-describe('tokenLogprobs errors', () => {
+describeOn('cpu', 'tokenLogprobs errors', () => {
   const logits = Tensor.from(new Float32Array(6), [2, 3]);
   const targets = Tensor.from(new Int32Array([0, 2]), [2]);
 
@@ -194,4 +268,44 @@ describe('tokenLogprobs errors', () => {
     expect(() => ops.tokenLogprobs(dead, targets)).toThrow(DisposedError);
     expect(() => ops.tokenLogprobs(dead, targets)).toThrow('Expected a live tensor for logits but received a disposed tensor');
   });
+});
+
+describeOn('cuda', 'tokenLogprobs across devices', () => {
+  test('mixing cpu and cuda tensors is a DeviceError naming both', () => {
+    const logits = Tensor.from(new Float32Array(6), [2, 3], { device: 'cuda' });
+    const targets = Tensor.from(new Int32Array([0, 2]), [2]);
+    expect(() => ops.tokenLogprobs(logits, targets)).toThrow(DeviceError);
+    expect(() => ops.tokenLogprobs(logits, targets)).toThrow('Expected targets on cuda like logits but received a tensor on cpu');
+    const fwd = ops.tokenLogprobs(logits, targets.to('cuda'));
+    expect(() => ops.tokenLogprobsBackward(logits, targets.to('cuda'), fwd.logZ, Tensor.zeros([2]))).toThrow(DeviceError);
+  });
+
+  test('cuda and cpu agree to 2e-5 on the same inputs', () => {
+    const R = 33, V = 4099;
+    const rng = new Rng(8);
+    const z = rng.floats(R * V, 4), t = rng.ints(R, 0, V), g = rng.floats(R);
+    const run = (device: 'cpu' | 'cuda') => {
+      const logits = Tensor.from(z, [R, V], { device }), targets = Tensor.from(t, [R], { device });
+      const fwd = ops.tokenLogprobs(logits, targets, { entropy: true });
+      const dz = ops.tokenLogprobsBackward(logits, targets, fwd.logZ, Tensor.from(g, [R], { device }));
+      return { logprobs: fwd.logprobs.toArray(), entropy: fwd.entropy!.toArray(), dz: dz.toArray() };
+    };
+    const cpu = run('cpu'), cuda = run('cuda');
+    expectClose(cuda.logprobs, cpu.logprobs, { rtol: 2e-5, atol: 1e-5 });
+    expectClose(cuda.entropy, cpu.entropy, { rtol: 2e-5, atol: 1e-5 });
+    expectClose(cuda.dz, cpu.dz, { rtol: 2e-5, atol: 1e-8 });
+  });
+
+  test('results are deterministic: the same bits twice', () => {
+    const R = 7, V = 5003;
+    const rng = new Rng(9);
+    const logits = Tensor.from(rng.floats(R * V, 3), [R, V], { device: 'cuda' }), targets = Tensor.from(rng.ints(R, 0, V), [R], { device: 'cuda' });
+    const a = ops.tokenLogprobs(logits, targets, { entropy: true }), b = ops.tokenLogprobs(logits, targets, { entropy: true });
+    expect(Buffer.compare(Buffer.from(a.entropy!.toArray().buffer), Buffer.from(b.entropy!.toArray().buffer))).toBe(0);
+    expect(Buffer.compare(Buffer.from(a.logZ.toArray().buffer), Buffer.from(b.logZ.toArray().buffer))).toBe(0);
+  });
+});
+
+test('this run covers the devices the backend has', () => {
+  expect(hasCuda() || process.env.STEPRL_TEST_DEVICES !== 'cuda').toBe(true);
 });

@@ -1,0 +1,243 @@
+// device.cu: the stream, the caching allocator, copies and device facts behind device.h.
+//
+// Allocator: freed blocks wait in per-size buckets and are reused by the next request of the same
+// bucket (no cudaMalloc/cudaFree, which synchronize the device, in a training loop). Buckets are
+// 512 B multiples below 1 MiB and 1/8 of the enclosing power of two above (<= 12.5% slack). In the
+// simulator every request is its own exact-size bucket, so the guard page still sits right after
+// the data and an out-of-bounds kernel access is caught; reused blocks are refilled with 0xff (NaN)
+// there, as fresh ones are. On out-of-memory the cache is emptied and the request retried once.
+#include "device.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "common.cuh"
+
+namespace steprl::cuda {
+namespace {
+
+size_t bucket_size(size_t bytes) {
+#if defined(STEPRL_CUDA_SIM)
+  return bytes;
+#else
+  if (bytes < (size_t{1} << 20)) return (bytes + 511) / 512 * 512;
+  size_t power = size_t{1} << 20;
+  while (power <= bytes / 2) power <<= 1;  // now power <= bytes < 2 * power
+  const size_t step = power / 8;
+  return (bytes + step - 1) / step * step;
+#endif
+}
+
+class Allocator {
+ public:
+  void* get(size_t bytes, size_t* capacity) {
+    const size_t size = bucket_size(bytes);
+    *capacity = size;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(size);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_ -= static_cast<int64_t>(size);
+        live_ += static_cast<int64_t>(size);
+        ++hits_;
+#if defined(STEPRL_CUDA_SIM)
+        STEPRL_CUDA_CHECK(cudaMemsetAsync(p, 0xff, size, stream()));  // stale reads show as NaN
+#endif
+        return p;
+      }
+    }
+    void* p = nullptr;
+    cudaError_t error = cudaMalloc(&p, size);
+    if (error == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      trim();
+      error = cudaMalloc(&p, size);
+    }
+    if (error != cudaSuccess) {
+      (void)cudaGetLastError();
+      const AllocatorStats s = stats();
+      throw_cuda_error(error, "cudaMalloc", __FILE__, __LINE__,
+                       (std::to_string(size) + " bytes requested; " + std::to_string(s.live_bytes) +
+                        " bytes live in steprl tensors").c_str());
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_ += static_cast<int64_t>(size);
+    ++allocations_;
+    return p;
+  }
+
+  void put(void* p, size_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_[size].push_back(p);
+    live_ -= static_cast<int64_t>(size);
+    cached_ += static_cast<int64_t>(size);
+  }
+
+  void trim() {
+    std::unordered_map<size_t, std::vector<void*>> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      blocks.swap(free_);
+      cached_ = 0;
+    }
+    for (auto& bucket : blocks)
+      for (void* p : bucket.second) (void)cudaFree(p);  // cudaFree waits for the device itself
+    (void)cudaGetLastError();
+  }
+
+  AllocatorStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return AllocatorStats{live_, cached_, allocations_, hits_};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  int64_t live_ = 0, cached_ = 0, allocations_ = 0, hits_ = 0;
+};
+
+// Never destroyed: buffers may be finalized after static destructors, when the CUDA runtime is
+// already shutting down; the process exit releases device memory anyway.
+Allocator& allocator() {
+  static Allocator* instance = new Allocator;
+  return *instance;
+}
+
+std::mutex g_stream_mutex;
+cudaStream_t g_stream = nullptr;
+
+}  // namespace
+
+Stream stream() {
+  std::lock_guard<std::mutex> lock(g_stream_mutex);
+  if (g_stream == nullptr) STEPRL_CUDA_CHECK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
+  return g_stream;
+}
+
+DeviceAllocation::DeviceAllocation(size_t bytes) : bytes_(bytes) {
+  if (bytes > 0) data_ = allocator().get(bytes, &capacity_);
+}
+
+DeviceAllocation::~DeviceAllocation() {
+  if (data_ != nullptr) allocator().put(data_, capacity_);
+}
+
+std::shared_ptr<DeviceAllocation> allocate(size_t bytes) { return std::make_shared<DeviceAllocation>(bytes); }
+
+AllocatorStats allocator_stats() { return allocator().stats(); }
+void trim_cache() { allocator().trim(); }
+
+void copy_to_device(void* device_dst, const void* host_src, size_t bytes) {
+  if (bytes == 0) return;
+  STEPRL_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, stream()));
+}
+
+void copy_to_host(void* host_dst, const void* device_src, size_t bytes) {
+  if (bytes == 0) return;
+  STEPRL_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, bytes, cudaMemcpyDeviceToHost, stream()));
+  STEPRL_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
+
+void copy_device_to_device(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  STEPRL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
+}
+
+void fill_bytes(void* device_dst, int value, size_t bytes) {
+  if (bytes == 0) return;
+  STEPRL_CUDA_CHECK(cudaMemsetAsync(device_dst, value, bytes, stream()));
+}
+
+namespace {
+
+// One thread per element, grid-stride; a 2-byte pattern never spans two elements (aligned views).
+template <typename Word>
+__global__ void fill_words_kernel(Word* out, Word pattern, int64_t count) {
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count; i += stride) out[i] = pattern;
+}
+
+}  // namespace
+
+void fill_words(void* device_dst, uint32_t pattern, int word_bytes, int64_t count) {
+  if (count <= 0) return;
+  const bool bytes_equal = word_bytes == 1 || (word_bytes == 2 && (pattern & 0xff) == ((pattern >> 8) & 0xff)) ||
+                           (word_bytes == 4 && pattern == (pattern & 0xff) * 0x01010101u);
+  if (bytes_equal) {  // zeros (and any repeated byte) go through cudaMemset
+    fill_bytes(device_dst, static_cast<int>(pattern & 0xff), static_cast<size_t>(count) * word_bytes);
+    return;
+  }
+  const int threads = 256;
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(ceil_div(count, threads), 65535));
+  if (word_bytes == 4) {
+    STEPRL_LAUNCH((fill_words_kernel<uint32_t>), blocks, threads, 0, stream(), static_cast<uint32_t*>(device_dst),
+                  pattern, count);
+  } else {
+    STEPRL_LAUNCH((fill_words_kernel<uint16_t>), blocks, threads, 0, stream(), static_cast<uint16_t*>(device_dst),
+                  static_cast<uint16_t>(pattern), count);
+  }
+}
+
+uint32_t float32_bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+uint32_t bfloat16_bits(float value) {
+  const uint32_t bits = float32_bits(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return (bits >> 16) | 0x0040u;  // NaN stays NaN
+  return (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+}
+
+void synchronize() { STEPRL_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+DeviceInfo device_info() {
+  DeviceInfo info;
+#if defined(STEPRL_CUDA_SIM)
+  info.simulated = true;
+#endif
+  (void)cudaRuntimeGetVersion(&info.runtime_version);
+  (void)cudaDriverGetVersion(&info.driver_version);
+  const cudaError_t error = cudaGetDeviceCount(&info.device_count);
+  if (error != cudaSuccess) {
+    (void)cudaGetLastError();
+    info.device_count = 0;
+    info.error = std::string(cudaGetErrorName(error)) + ": " + cudaGetErrorString(error);
+    return info;
+  }
+  if (info.device_count == 0) {
+    info.error = "cudaGetDeviceCount found no CUDA device";
+    return info;
+  }
+  int device = 0;
+  cudaDeviceProp p;
+  if (cudaGetDevice(&device) == cudaSuccess && cudaGetDeviceProperties(&p, device) == cudaSuccess) {
+    info.name = p.name;
+    info.compute_major = p.major;
+    info.compute_minor = p.minor;
+    info.multiprocessors = p.multiProcessorCount;
+    info.total_memory = static_cast<int64_t>(p.totalGlobalMem);
+  }
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) info.free_memory = static_cast<int64_t>(free_bytes);
+  (void)cudaGetLastError();
+  return info;
+}
+
+ErrorIndex::ErrorIndex() : memory_(allocate(sizeof(unsigned long long))) {
+  fill_bytes(memory_->data(), 0xff, sizeof(unsigned long long));
+}
+
+uint64_t ErrorIndex::read() const {
+  unsigned long long value = 0;
+  copy_to_host(&value, memory_->data(), sizeof value);
+  return value;
+}
+
+}  // namespace steprl::cuda
