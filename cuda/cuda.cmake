@@ -30,7 +30,13 @@ if(STEPRL_CUDA STREQUAL "ON")
   target_sources(${PROJECT_NAME} PRIVATE ${STEPRL_CUDA_SOURCES} ${STEPRL_DEVICE_GLUE})
   target_compile_definitions(${PROJECT_NAME} PRIVATE STEPRL_WITH_CUDA)
   target_compile_options(${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 -Xptxas -v -lineinfo>)
-  set_target_properties(${PROJECT_NAME} PROPERTIES CUDA_RUNTIME_LIBRARY Static LINKER_LANGUAGE CXX)
+  # The target exists before this file runs, so its CUDA properties are set on it directly.
+  set_target_properties(${PROJECT_NAME} PROPERTIES
+    CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}"
+    CUDA_STANDARD 17
+    CUDA_STANDARD_REQUIRED ON
+    CUDA_RUNTIME_LIBRARY Static
+    LINKER_LANGUAGE CXX)
   target_link_libraries(${PROJECT_NAME} PRIVATE CUDA::cudart_static)
   message(STATUS "steprl: CUDA kernels for ${CMAKE_CUDA_ARCHITECTURES} with ${CMAKE_CUDA_COMPILER} "
                  "${CMAKE_CUDA_COMPILER_VERSION}, static CUDA runtime")
