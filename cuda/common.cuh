@@ -103,6 +103,10 @@ __device__ __forceinline__ float warp_reduce_max(float v) {
   return v;
 }
 
+// Lanes (bit i = lane i) whose predicate holds; every lane of the warp must take part.
+__device__ __forceinline__ unsigned warp_ballot(bool predicate) { return __ballot_sync(kFullMask, predicate); }
+__device__ __forceinline__ bool warp_any(bool predicate) { return warp_ballot(predicate) != 0u; }
+
 // Warp partials go through `scratch`; every warp then reduces all partials itself (no broadcast
 // slot needed), and the trailing barrier lets the next call reuse the scratch safely.
 template <typename T, typename WarpReduce>

@@ -2,12 +2,19 @@
 //   groupAdvantages(rewards [R] f32, groupIds [R] i32, R, scale: 'std'|'none', eps,
 //                   std: 'unbiased'|'population') -> advantages f32 [R]
 // Group ids are keys, never indices, so they need no range check; only sizes are re-checked.
+// Typed arrays run the CPU code, DeviceBuffers (CUDA and simulator builds) cuda/group_advantage.cu,
+// which also checks that rewards are finite (TypeScript checks them on the cpu only).
 #include <cmath>
 #include <string>
 
 #include "../cpu/group_advantage.h"
 #include "../napi_util.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/group_advantage.h"
+#include "../device_buffer.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -31,6 +38,14 @@ Napi::Value GroupAdvantages(const Napi::CallbackInfo& info) {
   const double eps = number_arg(info, 4, "eps");
   if (!(eps >= 0.0) || !std::isfinite(eps))
     throw ArgumentError("eps", "Expected a finite number >= 0 for eps but received " + std::to_string(eps));
+#if defined(STEPRL_WITH_CUDA)
+  if (common_device({&rewards, &group_ids}) == Device::cuda) {  // cuda/group_advantage.cu; the result stays there
+    DeviceTensor advantages(DType::float32, R);
+    cuda::group_advantage_cuda({advantages.as<float>(), rewards.as<float>(), group_ids.as<int32_t>(), R, scale == "std",
+                                std_kind == "unbiased", eps});
+    return advantages.to_js(info.Env());
+  }
+#endif
   common_device({&rewards, &group_ids});
 
   auto advantages = std::make_shared<HostBuffer>(DType::float32, R);

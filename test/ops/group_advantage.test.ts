@@ -1,11 +1,13 @@
-// group_advantage.test.ts: groupAdvantages against the float64 reference: the spec's vector,
-// singleton and zero-variance groups, scattered and extreme int32 ids, binary and continuous
-// rewards, both scales and both std conventions, over tiny, realistic and odd sizes; plus
-// thread-count and SIMD-level independence and errors.
-import { ArgumentError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// group_advantage.test.ts: groupAdvantages against the float64 reference on every device (the cpu
+// at every SIMD level, cuda where the backend has it): the spec's vector, singleton and
+// zero-variance groups, scattered and extreme int32 ids, binary and continuous rewards, both
+// scales and both std conventions, over tiny, realistic and odd sizes (powers of two and not);
+// plus thread-count and SIMD-level independence and errors (device mixing included).
+import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads, type Device } from '../../lib';
 import { groupAdvantagesReference, type GroupAdvantageReferenceOptions } from '../reference/group_advantage';
 import { expectClose } from '../util/close';
 import { Rng } from '../util/random';
+import { describeOn, describeTargets, onTarget, type Target } from '../util/devices';
 import { simdLevels, withSimd } from '../util/simd';
 
 const TOL = { rtol: 2e-5, atol: 1e-30 };
@@ -35,10 +37,12 @@ function makeGroups(rng: Rng, R: number, binary: boolean): { rewards: Float32Arr
   return { rewards, ids };
 }
 
-const advantages = (r: ArrayLike<number>, ids: ArrayLike<number>, o: GroupAdvantageReferenceOptions = {}) =>
-  ops.groupAdvantages(Tensor.from(Float32Array.from(r), [r.length]), Tensor.from(Int32Array.from(ids), [ids.length]), o).toArray();
+const onDevice = (device: Device) => (r: ArrayLike<number>, ids: ArrayLike<number>, o: GroupAdvantageReferenceOptions = {}) =>
+  ops.groupAdvantages(Tensor.from(Float32Array.from(r), [r.length], { device }), Tensor.from(Int32Array.from(ids), [ids.length], { device }), o).toArray();
 
-describe('groupAdvantages on the cpu', () => {
+describeTargets('groupAdvantages', (target: Target) => {
+  const device = target.device;
+  const advantages = onDevice(device);
   test('the spec vector: r = [1, 0, 0, 0] in one group', () => {
     expectClose(advantages([1, 0, 0, 0], [7, 7, 7, 7]), [1.499997, -0.499999, -0.499999, -0.499999], { rtol: 1e-6 });
     // population std: σ = √(3/16), a factor √(4/3) on A
@@ -58,22 +62,45 @@ describe('groupAdvantages on the cpu', () => {
     expect(Array.from(out)).toEqual([0, 0, 0, 1 / (1 + 1e-6), 0, 0, 0, 0, 0, 0, 0].map((x) => Math.fround(x)));
   });
 
-  test.each([1, 2, 17, 1024, 1271, 20000])('R = %i, binary and continuous rewards, every option', (R) => {
-    for (const binary of [true, false]) {
-      const { rewards, ids } = makeGroups(new Rng(R + (binary ? 1 : 0)), R, binary);
-      for (const o of [{}, { std: 'population' as const }, { scale: 'none' as const }, { eps: 0.1 }, { eps: 0 }]) {
-        const out = ops.groupAdvantages(Tensor.from(rewards, [R]), Tensor.from(ids, [R]), o);
-        expect(out.shape).toEqual([R]);
-        expect(out.dtype).toBe('float32');
-        expectClose(out.toArray(), groupAdvantagesReference(rewards, ids, o), TOL);
+  test.each([1, 2, 17, 1024, 1271, 4096, 20000])('R = %i, binary and continuous rewards, every option', (R) => {
+    onTarget(target, () => {
+      for (const binary of [true, false]) {
+        const { rewards, ids } = makeGroups(new Rng(R + (binary ? 1 : 0)), R, binary);
+        const r = Tensor.from(rewards, [R], { device }), g = Tensor.from(ids, [R], { device });
+        for (const o of [{}, { std: 'population' as const }, { scale: 'none' as const }, { eps: 0.1 }, { eps: 0 }]) {
+          const out = ops.groupAdvantages(r, g, o);
+          expect(out.shape).toEqual([R]);
+          expect(out.dtype).toBe('float32');
+          expect(out.device).toBe(device);
+          expectClose(out.toArray(), groupAdvantagesReference(rewards, ids, o), TOL);
+        }
       }
-    }
+    });
+  });
+
+  test('one group of every row, and every row its own group', () => {
+    const R = 3000;
+    const rewards = new Rng(4).floats(R);
+    expectClose(advantages(rewards, new Int32Array(R).fill(-5)), groupAdvantagesReference(rewards, new Int32Array(R).fill(-5)), TOL);
+    const ids = Int32Array.from({ length: R }, (_, i) => R - i);
+    expectClose(advantages(rewards, ids), groupAdvantagesReference(rewards, ids), TOL);
   });
 
   test('an empty batch gives an empty tensor', () => {
-    expect(ops.groupAdvantages(Tensor.zeros([0]), Tensor.zeros([0], { dtype: 'int32' })).shape).toEqual([0]);
+    expect(ops.groupAdvantages(Tensor.zeros([0], { device }), Tensor.zeros([0], { dtype: 'int32', device })).shape).toEqual([0]);
   });
 
+  test('non-finite rewards name the first index and its value', () => {
+    const ids = Tensor.from(new Int32Array([0, 0, 1, 1]), [4], { device });
+    expect(() => ops.groupAdvantages(Tensor.from([1, NaN, 0, Infinity], [4], { device }), ids)).toThrow(ArgumentError);
+    expect(() => ops.groupAdvantages(Tensor.from([1, NaN, 0, Infinity], [4], { device }), ids))
+      .toThrow('Expected a finite number for every element of rewards but received NaN of type number at index 1');
+    expect(() => ops.groupAdvantages(Tensor.from([1, 0, -Infinity, 2], [4], { device }), ids)).toThrow('received -Infinity of type number at index 2');
+  });
+
+});
+
+describeOn('cpu', 'groupAdvantages on the cpu: threads and SIMD levels', () => {
   test('results do not depend on the thread count or the SIMD level', () => {
     const R = 200000;
     const { rewards, ids } = makeGroups(new Rng(3), R, false);
@@ -87,7 +114,7 @@ describe('groupAdvantages on the cpu', () => {
   });
 });
 
-describe('groupAdvantages errors', () => {
+describeOn('cpu', 'groupAdvantages errors', () => {
   const rewards = Tensor.from([1, 0, 1], [3]);
   const ids = Tensor.from(new Int32Array([0, 0, 1]), [3]);
 
@@ -126,5 +153,21 @@ describe('groupAdvantages errors', () => {
     const native = require('../../lib/binding').binding();
     expect(() => native.groupAdvantages(new Float32Array(3), new Int32Array(2), 3, 'std', 1e-6, 'unbiased')).toThrow('Expected 3 elements for groupIds');
     expect(() => native.groupAdvantages(new Float32Array(3), new Int32Array(3), 3, 'std', 1e-6, 'biased')).toThrow('for std but received biased');
+  });
+});
+
+describeOn('cuda', 'groupAdvantages across devices', () => {
+  test('mixing cpu and cuda tensors is a DeviceError', () => {
+    expect(() => ops.groupAdvantages(Tensor.zeros([3], { device: 'cuda' }), Tensor.zeros([3], { dtype: 'int32' }))).toThrow(DeviceError);
+  });
+
+  test('cuda gives the cpu result, deterministically', () => {
+    const R = 5000;
+    const { rewards, ids } = makeGroups(new Rng(31), R, false);
+    const cpu = ops.groupAdvantages(Tensor.from(rewards, [R]), Tensor.from(ids, [R])).toArray();
+    const r = Tensor.from(rewards, [R], { device: 'cuda' }), g = Tensor.from(ids, [R], { device: 'cuda' });
+    const a = ops.groupAdvantages(r, g).toArray(), b = ops.groupAdvantages(r, g).toArray();
+    expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
+    expectClose(a, cpu, { rtol: 1e-6, atol: 1e-30 });
   });
 });

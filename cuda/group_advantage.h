@@ -1,0 +1,26 @@
+// group_advantage.h: launcher of the groupAdvantages CUDA kernels (cuda/group_advantage.cu),
+// callable from host code that includes no CUDA header (native/ops/group_advantage.cc).
+//   A_i = (r_i - mu_g) / (sigma_g + eps)  ('std')  or  r_i - mu_g  ('none'),  g = groupIds[i]
+// with the semantics of native/cpu/group_advantage.h (ALGORITHMS.md §1.5): groups keyed by any
+// int32 id, float64 two-pass statistics, G = 1 -> mu = 0, sigma = 1, all-equal groups -> A = 0.
+#pragma once
+
+#include <cstdint>
+
+namespace steprl::cuda {
+
+struct GroupAdvantageArgs {
+  float* advantages;         // [R]
+  const float* rewards;      // [R]  finite (checked on the device)
+  const int32_t* group_ids;  // [R]
+  int64_t R;                 // < 2^31
+  bool scale_by_std;
+  bool unbiased;
+  double eps;
+};
+
+// Queues the kernels and waits for them (a non-finite reward throws the TypeScript layer's
+// ArgumentError, naming the first such index and its value).
+void group_advantage_cuda(const GroupAdvantageArgs& args);
+
+}  // namespace steprl::cuda
