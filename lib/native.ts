@@ -143,4 +143,32 @@ export interface NativeBinding {
     shaping: 'weibull' | 'pspo_ff' | 'linear', aggregate: 'geomean' | 'product' | 'min' | 'last',
     k: number, lambda: number, peak: number, minSteps: number,
   ): NativeFloat32;
+
+  // Model kernels (cpu). Outputs are caller-allocated; backward gradients accumulate unless noted.
+  matmul(out: NativeStorage, inp: NativeStorage, weight: NativeStorage, bias: NativeStorage | null,
+    residual: NativeStorage | null, N: number, C: number, OC: number): void;
+  matmulBackward(dinp: NativeStorage | null, dweight: NativeStorage | null, dbias: NativeStorage | null,
+    dout: NativeStorage, inp: NativeStorage, weight: NativeStorage, N: number, C: number, OC: number): void;
+  rmsnorm(out: NativeStorage, rstd: NativeStorage, inp: NativeStorage, weight: NativeStorage, N: number, C: number, eps: number): void;
+  rmsnormBackward(dinp: NativeStorage, dweight: NativeStorage, dout: NativeStorage, inp: NativeStorage, weight: NativeStorage,
+    rstd: NativeStorage, N: number, C: number): void;
+  /** ropeBackward writes dinp. */
+  rope(out: NativeStorage, inp: NativeStorage, positions: NativeStorage, N: number, heads: number, D: number, theta: number): void;
+  ropeBackward(dinp: NativeStorage, dout: NativeStorage, positions: NativeStorage, N: number, heads: number, D: number, theta: number): void;
+  attention(out: NativeStorage, lse: NativeStorage, q: NativeStorage, k: NativeStorage, v: NativeStorage,
+    kvStart: NativeStorage | null, B: number, T: number, H: number, KVH: number, D: number, S: number, Smax: number,
+    scale: number): void;
+  attentionBackward(dq: NativeStorage, dk: NativeStorage, dv: NativeStorage, dout: NativeStorage, out: NativeStorage,
+    lse: NativeStorage, q: NativeStorage, k: NativeStorage, v: NativeStorage, kvStart: NativeStorage | null, B: number,
+    T: number, H: number, KVH: number, D: number, S: number, Smax: number, scale: number): void;
+  /** swigluBackward writes dinp. */
+  swiglu(out: NativeStorage, inp: NativeStorage, N: number, F: number): void;
+  swigluBackward(dinp: NativeStorage, dout: NativeStorage, inp: NativeStorage, N: number, F: number): void;
+  embedding(out: NativeStorage, tokens: NativeStorage, table: NativeStorage, N: number, C: number, V: number): void;
+  embeddingBackward(dtable: NativeStorage, dout: NativeStorage, tokens: NativeStorage, N: number, C: number, V: number): void;
+  adamw(params: NativeStorage, grads: NativeStorage, m: NativeStorage, v: NativeStorage, n: number, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void;
+  gradNorm(grads: NativeStorage, n: number): number;
+  sample(logits: NativeStorage, B: number, V: number, temperature: number, topK: number, topP: number, seed: number,
+    counter: number): Int32Array;
 }

@@ -15,6 +15,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_policy_loss(exports);
   steprl::register_group_advantage(exports);
   steprl::register_weibull_reward(exports);
+  steprl::register_matmul(exports);
+  steprl::register_rmsnorm(exports);
+  steprl::register_rope(exports);
+  steprl::register_attention(exports);
+  steprl::register_swiglu(exports);
+  steprl::register_embedding(exports);
+  steprl::register_adamw(exports);
+  steprl::register_sampling(exports);
   return exports;
 }
 

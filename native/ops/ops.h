@@ -11,6 +11,14 @@ void register_kl_penalty(Napi::Object exports);
 void register_group_advantage(Napi::Object exports);
 void register_weibull_reward(Napi::Object exports);
 void register_policy_loss(Napi::Object exports);
+void register_matmul(Napi::Object exports);
+void register_rmsnorm(Napi::Object exports);
+void register_rope(Napi::Object exports);
+void register_attention(Napi::Object exports);
+void register_swiglu(Napi::Object exports);
+void register_embedding(Napi::Object exports);
+void register_adamw(Napi::Object exports);
+void register_sampling(Napi::Object exports);
 void register_device(Napi::Object exports);  // CUDA and simulator builds only (STEPRL_WITH_CUDA)
 
 }  // namespace steprl

@@ -1,0 +1,49 @@
+// embedding.ts: token embedding lookup, out[n] = table[tokens[n]] (HF embed_tokens), and its
+// gradient dtable[v] += Σ_{n: tokens[n] = v} dout[n], accumulated deterministically (each vocab
+// row summed by one task in token order; no atomics). Tokens are range-checked natively.
+import { binding } from '../binding';
+import type { Tensor } from '../tensor';
+import { callNative, checkTensor } from './validate';
+import { checkDims, checkElements, checkTensorsObject, cpuOnly } from './tensor_args';
+
+export interface EmbeddingTensors {
+  /** float32 [N, C], written. */
+  out: Tensor;
+  /** int32 [N] in [0, V); fixes N. */
+  tokens: Tensor;
+  /** float32 [V, C]: fixes V and C. */
+  table: Tensor;
+}
+
+export interface EmbeddingBackwardTensors {
+  /** float32 [V, C] += the rows of dout, gathered by token. */
+  dtable: Tensor;
+  /** float32 [N, C]. */
+  dout: Tensor;
+  tokens: Tensor;
+}
+
+/** out[n, :] = table[tokens[n], :]; returns out. */
+export function embedding(tensors: EmbeddingTensors): Tensor {
+  const t = checkTensorsObject(tensors, ['out', 'tokens', 'table'], '{ out, tokens, table }');
+  const table = checkTensor('table', t.table, ['float32']);
+  const [V, C] = checkDims('table', table, 2, '[V, C]');
+  const tokens = checkTensor('tokens', t.tokens, ['int32']);
+  const N = tokens.numel;
+  const out = checkElements('out', t.out, N * C, [N, C]);
+  cpuOnly('embedding', { out, tokens, table });
+  callNative(() => binding().embedding(out._storage('out'), tokens._storage('tokens'), table._storage('table'), N, C, V));
+  return out;
+}
+
+/** dtable[tokens[n], :] += dout[n, :]. */
+export function embeddingBackward(tensors: EmbeddingBackwardTensors): void {
+  const t = checkTensorsObject(tensors, ['dtable', 'dout', 'tokens'], '{ dtable, dout, tokens }');
+  const dtable = checkTensor('dtable', t.dtable, ['float32']);
+  const [V, C] = checkDims('dtable', dtable, 2, '[V, C]');
+  const tokens = checkTensor('tokens', t.tokens, ['int32']);
+  const N = tokens.numel;
+  const dout = checkElements('dout', t.dout, N * C, [N, C]);
+  cpuOnly('embeddingBackward', { dtable, dout, tokens });
+  callNative(() => binding().embeddingBackward(dtable._storage('dtable'), dout._storage('dout'), tokens._storage('tokens'), N, C, V));
+}

@@ -1,0 +1,363 @@
+// attention_simd.inl: blocked attention written once over a vector type `Vec` (VecAvx512 or
+// VecAvx2, extended by the including file with load_tail and kTileVectors) and instantiated by
+// attention_{avx512,avx2}.cc.
+//
+// A task stacks the queries of every head that shares one kv head into columns (c = (t - t0) * G
+// + g), so each key block is read once for all of them, and keeps the score block transposed:
+// S^T [keys, queries]. Then all six products are one register-blocked micro-kernel over strided
+// operands (C[r, :] (+)= sum_k A(r, k) B[k, :], B rows contiguous), no key packing is needed, and
+// the softmax statistics of a query are vertical vector operations over key rows:
+//   S^T = K Qs^T   O += P V   dP^T = V dO^T   dV += P^T dO   dK += dS^T Q   dQ += dS K
+// Diagonal blocks skip the micro-tiles that the causal mask empties entirely.
+// Included inside an anonymous namespace of an ISA translation unit (no std templates here).
+
+constexpr int kTileRows = 6;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.693147180559945309f;
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
+using Mask = Vec::Mask;
+using TileFn = void (*)(int64_t kdim, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb,
+                        float* c, int64_t ldc, Mask last, bool accumulate);
+
+// c[r*ldc + j] (+)= sum_k a[r*a_rs + k*a_ks] * b[k*ldb + j],  r < R, j < 16*(NV-1) + |last|.
+template <int R, int NV>
+void tile(int64_t kdim, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb, float* c,
+          int64_t ldc, Mask last, bool accumulate) {
+  using F = typename Vec::F;
+  constexpr int W = Vec::kWidth;
+  F acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = Vec::zero();
+  for (int64_t k = 0; k < kdim; ++k) {
+    F bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV - 1; ++v) bv[v] = Vec::load(b + v * W);
+    bv[NV - 1] = Vec::load_tail(b + (NV - 1) * W, last);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const F av = Vec::set1(a[r * a_rs]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = Vec::fmadd(av, bv[v], acc[r][v]);
+    }
+    a += a_ks;
+    b += ldb;
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* row = c + r * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV - 1; ++v)
+      Vec::store(row + v * W, accumulate ? Vec::add(Vec::load(row + v * W), acc[r][v]) : acc[r][v]);
+    float* tail = row + (NV - 1) * W;
+    Vec::store(tail, last, accumulate ? Vec::add(Vec::load_tail(tail, last), acc[r][NV - 1]) : acc[r][NV - 1]);
+  }
+}
+
+template <int R>
+TileFn tile_for(int nv) {
+  if constexpr (Vec::kTileVectors >= 4) if (nv == 4) return tile<R, 4>;
+  if constexpr (Vec::kTileVectors >= 3) if (nv == 3) return tile<R, 3>;
+  if (nv == 2) return tile<R, 2>;
+  return tile<R, 1>;
+}
+
+TileFn tile_for(int rows, int nv) {
+  switch (rows) {
+    case 1: return tile_for<1>(nv);
+    case 2: return tile_for<2>(nv);
+    case 3: return tile_for<3>(nv);
+    case 4: return tile_for<4>(nv);
+    case 5: return tile_for<5>(nv);
+    default: return tile_for<6>(nv);
+  }
+}
+
+// C[r, j] (+)= sum_{k0 <= k < k1} A(r, k) B[k, j] for r < rows and j in [j0, n), where
+// range(r0, r1, k0, k1, j0) states the k range and first column of rows [r0, r1) (j0 is rounded
+// down to a vector; columns before it are not written).
+template <typename Range>
+void gemm(int64_t rows, int64_t n, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb, float* c,
+          int64_t ldc, bool accumulate, Range range) {
+  constexpr int64_t W = Vec::kWidth, chunk = Vec::kTileVectors * Vec::kWidth;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+    const int R = static_cast<int>(imin(kTileRows, rows - r0));
+    int64_t k0 = 0, k1 = 0, j0 = 0;
+    range(r0, r0 + R, k0, k1, j0);
+    if (k1 <= k0) {
+      if (accumulate) continue;
+      k1 = k0;
+    }
+    for (int64_t c0 = j0 / W * W; c0 < n; c0 += chunk) {
+      const int64_t cols = imin(chunk, n - c0);
+      const int nv = static_cast<int>((cols + W - 1) / W);
+      tile_for(R, nv)(k1 - k0, a + r0 * a_rs + k0 * a_ks, a_rs, a_ks, b + k0 * ldb + c0, ldb, c + r0 * ldc + c0, ldc,
+                      Vec::tail(cols - (nv - 1) * W), accumulate);
+    }
+  }
+}
+
+// What a task needs to know about its query block.
+struct Block {
+  int64_t b, kvh, G, D, t0, nq;
+  int64_t offset;  // key position of query t is offset + t
+  int64_t ks, key_end;
+  int64_t ldq, ldk;  // row strides of q/out/dout and of k/v
+  // First column whose query sees key s (all columns before it are masked).
+  int64_t first_column(int64_t s) const { return imin(nq, imax(0, (s - offset - t0) * G)); }
+  // Keys [s0, s0 + result) can reach one of columns [0, c1).
+  int64_t keys_seen(int64_t s0, int64_t c1) const { return offset + t0 + (c1 - 1) / G + 1 - s0; }
+  const float* row(const float* base, int64_t c, int64_t T, int64_t H) const {
+    return base + ((b * T + t0 + c / G) * H + kvh * G + c % G) * D;
+  }
+  // Distance between the rows of consecutive columns when it is uniform (one head per kv head,
+  // or a single kv head), else 0.
+  int64_t column_stride() const { return G == 1 ? ldq : ldq == G * D ? D : 0; }
+};
+
+// Strided rows defeat the hardware prefetchers: request every line of the rows a block is about
+// to use up front, so their misses overlap instead of stalling one by one.
+void prefetch_rows(const float* first, int64_t rows, int64_t stride, int64_t D) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t d = 0; d < D; d += 16) _mm_prefetch(reinterpret_cast<const char*>(first + r * stride + d), _MM_HINT_T0);
+}
+
+void prefetch_columns(const Block& blk, const float* base, int64_t T, int64_t H) {
+  for (int64_t c = 0; c < blk.nq; ++c) prefetch_rows(blk.row(base, c, T, H), 1, 0, blk.D);
+}
+
+// dst[d * nq + c] = scale * (row of column c)[d]: the block's rows transposed into a B operand,
+// 16 columns at a time so that stores stay contiguous (scattered single-float stores stall).
+void transpose_columns(float* dst, const Block& blk, const float* base, int64_t T, int64_t H, float scale) {
+  const int64_t nq = blk.nq, D = blk.D;
+  for (int64_t c0 = 0; c0 < nq; c0 += 16) {
+    const int64_t n = imin(16, nq - c0);
+    const float* rows[16];
+    for (int64_t i = 0; i < n; ++i) rows[i] = blk.row(base, c0 + i, T, H);
+    for (int64_t d = 0; d < D; ++d) {
+      float* out = dst + d * nq + c0;
+      for (int64_t i = 0; i < n; ++i) out[i] = rows[i][d] * scale;
+    }
+  }
+}
+
+Block make_block(const AttentionShape& s, const int32_t* kv_start, int64_t b, int64_t kvh, int64_t t0, int64_t nt) {
+  Block blk;
+  blk.b = b;
+  blk.kvh = kvh;
+  blk.G = s.H / s.KVH;
+  blk.D = s.D;
+  blk.t0 = t0;
+  blk.nq = nt * blk.G;
+  blk.offset = s.S - s.T;
+  blk.ks = kv_start != nullptr ? kv_start[b] : 0;
+  blk.key_end = imin(s.S, blk.offset + t0 + nt);
+  blk.ldq = s.H * s.D;
+  blk.ldk = s.KVH * s.D;
+  return blk;
+}
+
+// S^T [nk, nq] = K[s0:s0+nk] Qs^T, with masked entries set to -inf.
+void scores(const Block& blk, const float* kblk, const float* qt, float* st, int64_t s0, int64_t nk) {
+  gemm(nk, blk.nq, kblk, blk.ldk, 1, qt, blk.nq, st, blk.nq, false, [&](int64_t r0, int64_t, int64_t& k0, int64_t& k1, int64_t& j0) {
+    k0 = 0;
+    k1 = blk.D;
+    j0 = blk.first_column(s0 + r0);
+  });
+  for (int64_t j = 0; j < nk; ++j)
+    for (int64_t c = 0, end = blk.first_column(s0 + j); c < end; ++c) st[j * blk.nq + c] = -INFINITY;
+}
+
+// Online softmax step over one key block, vectorized across query columns: with the block's
+// column maxima, m' = max(m, max_j S^T[j, c]); P^T = 2^(S^T - m') in place; l = l 2^(m - m') + sum_j P^T;
+// alpha = 2^(m - m') rescales what O summed so far. A column with no valid key yet keeps m = -inf
+// and uses 0 in place of m' so that nothing turns into NaN (its P^T and O stay 0).
+void softmax_block(float* st, int64_t nk, int64_t nq, float* m, float* l, float* alpha) {
+  using F = Vec::F;
+  constexpr int64_t W = Vec::kWidth;
+  const F neg_inf = Vec::set1(-INFINITY);
+  for (int64_t c = 0; c < nq; c += W) {
+    const Mask lanes = Vec::tail(nq - c);
+    F block_max = neg_inf;
+    for (int64_t j = 0; j < nk; ++j) block_max = Vec::max(block_max, Vec::load_tail(st + j * nq + c, lanes));
+    const F m_old = Vec::load_tail(m + c, lanes);
+    const F m_new = Vec::max(m_old, block_max);
+    const F m_use = Vec::select(Vec::gt(m_new, neg_inf), m_new, Vec::zero());
+    const F scale = Vec::exp2(Vec::sub(m_old, m_use));
+    F sum = Vec::zero();
+    for (int64_t j = 0; j < nk; ++j) {
+      float* p = st + j * nq + c;
+      const F e = Vec::exp2(Vec::sub(Vec::load_tail(p, lanes), m_use));
+      Vec::store(p, lanes, e);
+      sum = Vec::add(sum, e);
+    }
+    Vec::store(m + c, lanes, m_new);
+    Vec::store(l + c, lanes, Vec::fmadd(Vec::load_tail(l + c, lanes), scale, sum));
+    Vec::store(alpha + c, lanes, scale);
+  }
+}
+
+void scale_rows(float* x, int64_t rows, int64_t D, const float* factor) {
+  constexpr int64_t W = Vec::kWidth;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (factor[r] == 1.0f) continue;
+    const Vec::F f = Vec::set1(factor[r]);
+    for (int64_t d = 0; d < D; d += W) {
+      const Mask lanes = Vec::tail(D - d);
+      Vec::store(x + r * D + d, lanes, Vec::mul(Vec::load_tail(x + r * D + d, lanes), f));
+    }
+  }
+}
+
+void forward_task(const AttentionForwardArgs& a, int64_t task) {
+  const AttentionShape& s = a.shape;
+  const int64_t tq = attention_queries_per_block(s), blocks = (s.T + tq - 1) / tq;
+  const int64_t qb = task % blocks, kvh = task / blocks % s.KVH, b = task / blocks / s.KVH;
+  const Block blk = make_block(s, a.kv_start, b, kvh, qb * tq, imin(tq, s.T - qb * tq));
+  const int64_t D = blk.D, nq = blk.nq;
+  float* qt = attention_scratch(2 * D * nq + kAttentionKeys * nq + 3 * nq);  // Qs^T [D, nq]
+  float* o = qt + D * nq;                                                       // O [nq, D]
+  float* st = o + nq * D;                                                       // S^T, P^T [keys, nq]
+  float* m = st + kAttentionKeys * nq;
+  float* l = m + nq;
+  float* alpha = l + nq;
+  const float qscale = s.scale * kLog2e;  // scores in log2 units: exp2 instead of exp
+  prefetch_columns(blk, a.q, s.T, s.H);
+  transpose_columns(qt, blk, a.q, s.T, s.H, qscale);
+  for (int64_t c = 0; c < nq; ++c) {
+    for (int64_t d = 0; d < D; ++d) o[c * D + d] = 0.0f;
+    m[c] = -INFINITY;
+    l[c] = 0.0f;
+  }
+  for (int64_t s0 = blk.ks; s0 < blk.key_end; s0 += kAttentionKeys) {
+    const int64_t nk = imin(kAttentionKeys, blk.key_end - s0);
+    const float* kblk = a.k + ((b * s.Smax + s0) * s.KVH + kvh) * D;
+    const float* vblk = a.v + ((b * s.Smax + s0) * s.KVH + kvh) * D;
+    if (s0 == blk.ks) prefetch_rows(kblk, nk, blk.ldk, D);
+    prefetch_rows(vblk, nk, blk.ldk, D);
+    const int64_t next = imin(kAttentionKeys, blk.key_end - s0 - nk);  // keys of the next block
+    prefetch_rows(kblk + nk * blk.ldk, next, blk.ldk, D);
+    scores(blk, kblk, qt, st, s0, nk);
+    softmax_block(st, nk, nq, m, l, alpha);
+    scale_rows(o, nq, D, alpha);
+    // O[c, :] += sum_j P^T[j, c] V[j, :], keys past the group's last query skipped.
+    gemm(nq, D, st, 1, nq, vblk, blk.ldk, o, D, true, [&](int64_t, int64_t r1, int64_t& k0, int64_t& k1, int64_t& j0) {
+      k0 = 0;
+      k1 = imin(nk, blk.keys_seen(s0, r1));
+      j0 = 0;
+    });
+  }
+  for (int64_t c = 0; c < nq; ++c) {
+    const int64_t t = blk.t0 + c / blk.G, h = kvh * blk.G + c % blk.G;
+    float* out = a.out + ((b * s.T + t) * s.H + h) * D;
+    const float inv = l[c] > 0.0f ? 1.0f / l[c] : 0.0f;
+    for (int64_t d = 0; d < D; ++d) out[d] = o[c * D + d] * inv;
+    a.lse[(b * s.H + h) * s.T + t] = l[c] > 0.0f ? (m[c] + log2f(l[c])) * kLn2 : -INFINITY;
+  }
+}
+
+// P^T = 2^(S^T - lse2) and, in place of dP^T, dS^T = scale P^T (dP^T - Di) (entries masked in S^T
+// have P = 0; their dP^T was never computed, so it is zeroed first).
+void probabilities_and_dscores(const Block& blk, float* st, float* dpt, int64_t s0, int64_t nk, const float* lse2,
+                               const float* di, float scale) {
+  using F = Vec::F;
+  constexpr int64_t W = Vec::kWidth;
+  const int64_t nq = blk.nq;
+  const F vscale = Vec::set1(scale);
+  for (int64_t j = 0; j < nk; ++j) {
+    for (int64_t c = 0, end = blk.first_column(s0 + j); c < end; ++c) dpt[j * nq + c] = 0.0f;
+    for (int64_t c = 0; c < nq; c += W) {
+      const Mask lanes = Vec::tail(nq - c);
+      const F p = Vec::exp2(Vec::sub(Vec::load_tail(st + j * nq + c, lanes), Vec::load_tail(lse2 + c, lanes)));
+      const F dp = Vec::sub(Vec::load_tail(dpt + j * nq + c, lanes), Vec::load_tail(di + c, lanes));
+      Vec::store(st + j * nq + c, lanes, p);
+      Vec::store(dpt + j * nq + c, lanes, Vec::mul(Vec::mul(p, dp), vscale));
+    }
+  }
+}
+
+void backward_task(const AttentionBackwardArgs& a, int64_t task) {
+  const AttentionShape& s = a.shape;
+  const int64_t kvh = task % s.KVH, b = task / s.KVH, tq = attention_queries_per_block(s);
+  const int64_t G = s.H / s.KVH, D = s.D, nq_max = tq * G;
+  float* qt = attention_scratch(5 * D * nq_max + 2 * kAttentionKeys * nq_max + 2 * nq_max);  // Qs^T [D, nq]
+  float* dot = qt + D * nq_max;      // dO^T [D, nq]
+  float* qr = dot + D * nq_max;      // Q rows [nq, D]
+  float* dor = qr + D * nq_max;      // dO rows [nq, D]
+  float* dqa = dor + D * nq_max;     // dQ of the block [nq, D]
+  float* st = dqa + D * nq_max;      // S^T, then P^T [keys, nq]
+  float* dpt = st + kAttentionKeys * nq_max;  // dP^T, then dS^T
+  float* lse2 = dpt + kAttentionKeys * nq_max;
+  float* di = lse2 + nq_max;
+  const float qscale = s.scale * kLog2e;
+  for (int64_t t0 = 0; t0 < s.T; t0 += tq) {
+    const Block blk = make_block(s, a.kv_start, b, kvh, t0, imin(tq, s.T - t0));
+    const int64_t nq = blk.nq;
+    prefetch_columns(blk, a.q, s.T, s.H);
+    prefetch_columns(blk, a.dout, s.T, s.H);
+    prefetch_columns(blk, a.out, s.T, s.H);
+    // Q and dO rows as B operands: in place when their stride is uniform, else gathered.
+    const int64_t stride = blk.column_stride();
+    const float* q_rows = stride != 0 ? blk.row(a.q, 0, s.T, s.H) : qr;
+    const float* dout_rows = stride != 0 ? blk.row(a.dout, 0, s.T, s.H) : dor;
+    const int64_t ld_rows = stride != 0 ? stride : D;
+    transpose_columns(qt, blk, a.q, s.T, s.H, qscale);
+    transpose_columns(dot, blk, a.dout, s.T, s.H, 1.0f);
+    for (int64_t c = 0; c < nq; ++c) {
+      const float* q = blk.row(a.q, c, s.T, s.H);
+      const float* g = blk.row(a.dout, c, s.T, s.H);
+      const float* o = blk.row(a.out, c, s.T, s.H);
+      float sum = 0.0f;
+      for (int64_t d = 0; d < D; ++d) {
+        dqa[c * D + d] = 0.0f;
+        sum += g[d] * o[d];
+      }
+      if (stride == 0)
+        for (int64_t d = 0; d < D; ++d) {
+          qr[c * D + d] = q[d];
+          dor[c * D + d] = g[d];
+        }
+      di[c] = sum;
+      const float lse = a.lse[(b * s.H + kvh * G + c % G) * s.T + t0 + c / G];
+      lse2[c] = lse == -INFINITY ? INFINITY : lse * kLog2e;  // +inf: P = 0 for a row without keys
+    }
+    for (int64_t s0 = blk.ks; s0 < blk.key_end; s0 += kAttentionKeys) {
+      const int64_t nk = imin(kAttentionKeys, blk.key_end - s0);
+      const int64_t kv = ((b * s.Smax + s0) * s.KVH + kvh) * D;
+      if (t0 == 0) {  // first visit of these keys: bring them (and their gradients) in
+        prefetch_rows(a.k + kv, nk, blk.ldk, D);
+        prefetch_rows(a.v + kv, nk, blk.ldk, D);
+        prefetch_rows(a.dk + kv, nk, blk.ldk, D);
+        prefetch_rows(a.dv + kv, nk, blk.ldk, D);
+      }
+      scores(blk, a.k + kv, qt, st, s0, nk);
+      gemm(nk, nq, a.v + kv, blk.ldk, 1, dot, nq, dpt, nq, false, [&](int64_t r0, int64_t, int64_t& k0, int64_t& k1, int64_t& j0) {
+        k0 = 0;
+        k1 = D;
+        j0 = blk.first_column(s0 + r0);
+      });
+      probabilities_and_dscores(blk, st, dpt, s0, nk, lse2, di, s.scale);
+      // Key rows [r0, r1) only see columns from first_column(s0 + r0) on.
+      auto from_first_column = [&](int64_t r0, int64_t, int64_t& k0, int64_t& k1, int64_t& j0) {
+        k0 = blk.first_column(s0 + r0);
+        k1 = nq;
+        j0 = 0;
+      };
+      gemm(nk, D, st, nq, 1, dout_rows, ld_rows, a.dv + kv, blk.ldk, true, from_first_column);
+      gemm(nk, D, dpt, nq, 1, q_rows, ld_rows, a.dk + kv, blk.ldk, true, from_first_column);
+      gemm(nq, D, dpt, 1, nq, a.k + kv, blk.ldk, dqa, D, true, [&](int64_t, int64_t r1, int64_t& k0, int64_t& k1, int64_t& j0) {
+        k0 = 0;
+        k1 = imin(nk, blk.keys_seen(s0, r1));
+        j0 = 0;
+      });
+    }
+    for (int64_t c = 0; c < nq; ++c) {
+      float* dq = a.dq + ((b * s.T + t0 + c / G) * s.H + kvh * G + c % G) * D;
+      for (int64_t d = 0; d < D; ++d) dq[d] += dqa[c * D + d];
+    }
+  }
+}

@@ -1,0 +1,186 @@
+// sampling.cc: the counter-based uniform, the scalar row primitives (the plain statement of
+// sampling_simd.inl), and the per-row algorithm of sampling.h: greedy, inverse CDF over the
+// full row, or over sorted candidates after top-k / top-p.
+#include "sampling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "parallel.h"
+#include "simd.h"
+
+namespace steprl::cpu {
+namespace {
+
+uint64_t mix64(uint64_t z) {  // SplitMix64's increment and finalizer
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+float row_max_scalar(const float* z, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(z[i])) return NAN;
+    m = std::max(m, z[i]);
+  }
+  return m;
+}
+
+float exp2_sum_scalar(const float* z, int64_t n, float scale, float bias) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp2(z[i] * scale + bias);
+  return sum;
+}
+
+void exp2_values_scalar(float* out, const float* z, int64_t n, float scale, float bias) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::exp2(z[i] * scale + bias);
+}
+
+int64_t find_at_least_scalar(const float* z, int64_t begin, int64_t n, float threshold) {
+  for (int64_t i = begin; i < n; ++i)
+    if (z[i] >= threshold) return i;
+  return n;
+}
+
+struct Candidate {
+  float value;
+  int32_t index;
+};
+// a ranks above b: larger value, or the same value at a lower index.
+bool ranks_above(const Candidate& a, const Candidate& b) {
+  return a.value > b.value || (a.value == b.value && a.index < b.index);
+}
+
+// The k top-ranked entries of z, best first. A heap holds the best k so far (its front is the
+// worst of them); the scan only stops at values strictly above that worst one (equal values come
+// later in index order and rank below it).
+void top_candidates(const SampleKernels& kernels, const float* z, int64_t V, int64_t k, std::vector<Candidate>& out) {
+  out.clear();
+  for (int64_t i = 0; i < k; ++i) out.push_back({z[i], static_cast<int32_t>(i)});
+  std::make_heap(out.begin(), out.end(), ranks_above);
+  for (int64_t i = k;; ++i) {
+    i = kernels.find_at_least(z, i, V, std::nextafter(out.front().value, INFINITY));
+    if (i >= V) break;
+    std::pop_heap(out.begin(), out.end(), ranks_above);
+    out.back() = {z[i], static_cast<int32_t>(i)};
+    std::push_heap(out.begin(), out.end(), ranks_above);
+  }
+  std::sort(out.begin(), out.end(), ranks_above);
+}
+
+// Inverse CDF over the whole row: block sums first, then the elements of the block that holds u.
+int32_t sample_full(const SampleKernels& kernels, const float* z, int64_t V, float scale, float bias, double u) {
+  const int64_t blocks = task_count(V, kSampleBlock);
+  std::vector<double> sums(static_cast<size_t>(blocks));
+  double total = 0.0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    sums[b] = kernels.exp2_sum(z + b * kSampleBlock, std::min(kSampleBlock, V - b * kSampleBlock), scale, bias);
+    total += sums[b];
+  }
+  const double target = u * total;
+  float values[kSampleBlock];
+  double cumulative = 0.0;
+  int64_t last_block = 0;  // the last block with mass: where rounding leftovers land
+  for (int64_t b = 0; b < blocks; ++b) {
+    if (sums[b] > 0.0) last_block = b;
+    if (cumulative + sums[b] <= target) {
+      cumulative += sums[b];
+      continue;
+    }
+    const int64_t n = std::min(kSampleBlock, V - b * kSampleBlock);
+    kernels.exp2_values(values, z + b * kSampleBlock, n, scale, bias);
+    for (int64_t j = 0; j < n; ++j) {
+      cumulative += values[j];
+      if (cumulative > target) return static_cast<int32_t>(b * kSampleBlock + j);
+    }
+    last_block = b;
+    break;
+  }
+  const int64_t n = std::min(kSampleBlock, V - last_block * kSampleBlock);
+  kernels.exp2_values(values, z + last_block * kSampleBlock, n, scale, bias);
+  for (int64_t j = n - 1; j > 0; --j)
+    if (values[j] > 0.0f) return static_cast<int32_t>(last_block * kSampleBlock + j);
+  return static_cast<int32_t>(last_block * kSampleBlock);
+}
+
+int32_t sample_row(const SampleKernels& kernels, const SampleArgs& a, int64_t row) {
+  const float* z = a.logits + row * a.V;
+  const int64_t V = a.V;
+  const float m = kernels.row_max(z, V);
+  if (!std::isfinite(m)) return -1;
+  const double scale_d = 1.4426950408889634 / a.temperature;  // log2(e) / temperature
+  if (a.temperature == 0.0 || !std::isfinite(scale_d) || !std::isfinite(static_cast<float>(scale_d)))
+    return static_cast<int32_t>(kernels.find_at_least(z, 0, V, m));  // greedy: first maximum
+  const float scale = static_cast<float>(scale_d), bias = -m * scale;
+  const double u = sample_uniform(a.seed, a.counter, static_cast<uint64_t>(row));
+  const bool top_k = a.top_k > 0 && a.top_k < V, top_p = a.top_p < 1.0;
+  if (!top_k && !top_p) return sample_full(kernels, z, V, scale, bias, u);
+
+  // Candidates best first with unnormalized probabilities e = 2^((z - max) * log2(e) / temperature).
+  double row_mass = 0.0;  // nucleus denominator without top-k: the whole row's mass
+  if (!top_k)
+    for (int64_t b = 0; b < V; b += kSampleBlock) row_mass += kernels.exp2_sum(z + b, std::min(kSampleBlock, V - b), scale, bias);
+  std::vector<Candidate> candidates;
+  std::vector<double> e;
+  int64_t k = top_k ? a.top_k : std::min<int64_t>(V, 64);
+  int64_t keep = 0;
+  for (;;) {
+    top_candidates(kernels, z, V, k, candidates);
+    e.resize(candidates.size());
+    double mass = 0.0;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      e[i] = std::exp2((static_cast<double>(candidates[i].value) - m) * scale_d);
+      mass += e[i];
+    }
+    if (!top_p) {
+      keep = k;
+      break;
+    }
+    const double denominator = top_k ? mass : row_mass, wanted = a.top_p * denominator;
+    double cumulative = e[0];
+    keep = 1;
+    while (keep < k && cumulative < wanted) cumulative += e[keep++];
+    if (cumulative >= wanted || top_k || k == V) break;
+    k = std::min(V, k * 8);  // the nucleus is wider than these candidates: take more
+  }
+  double kept = 0.0;
+  for (int64_t i = 0; i < keep; ++i) kept += e[i];
+  const double target = u * kept;
+  double cumulative = 0.0;
+  for (int64_t i = 0; i < keep; ++i) {
+    cumulative += e[i];
+    if (cumulative > target) return candidates[i].index;
+  }
+  return candidates[keep - 1].index;
+}
+
+}  // namespace
+
+double sample_uniform(uint32_t seed, uint64_t counter, uint64_t row) {
+  const uint64_t h = mix64(mix64(mix64(seed) ^ counter) ^ row);
+  return static_cast<double>(h >> 11) * 0x1.0p-53;
+}
+
+SampleKernels sample_kernels_scalar() {
+  return {row_max_scalar, exp2_sum_scalar, exp2_values_scalar, find_at_least_scalar};
+}
+
+int64_t sample_cpu(const SampleArgs& args, int64_t B) {
+  SampleKernels kernels = sample_kernels_scalar();
+  switch (simd_level()) {
+    case SimdLevel::avx512: kernels = sample_kernels_avx512(); break;
+    case SimdLevel::avx2: kernels = sample_kernels_avx2(); break;
+    default: break;
+  }
+  parallel_for(B, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) args.tokens[r] = sample_row(kernels, args, r);
+  });
+  for (int64_t r = 0; r < B; ++r)
+    if (args.tokens[r] < 0) return r;
+  return -1;
+}
+
+}  // namespace steprl::cpu

@@ -1,0 +1,61 @@
+// sampling_simd.inl: the row primitives of sampling.h written once over a vector type `Vec`
+// (VecAvx512 or VecAvx2, extended by the including file with is_nan and any) and instantiated by
+// sampling_{avx512,avx2}.cc. exp2 maps -inf logits to exactly 0.
+// Included inside an anonymous namespace of an ISA translation unit.
+
+float row_max(const float* z, int64_t n) {
+  using F = Vec::F;
+  constexpr int64_t W = Vec::kWidth;
+  const F neg_inf = Vec::set1(-INFINITY);
+  F m0 = neg_inf, m1 = neg_inf;
+  Vec::B nan = Vec::lt(neg_inf, neg_inf);  // all false
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const F x0 = Vec::load(z + i), x1 = Vec::load(z + i + W);
+    nan = Vec::either(nan, Vec::either(Vec::is_nan(x0), Vec::is_nan(x1)));
+    m0 = Vec::max(m0, x0);
+    m1 = Vec::max(m1, x1);
+  }
+  for (; i < n; i += W) {
+    const F x = Vec::load(z + i, Vec::tail(n - i), neg_inf);
+    nan = Vec::either(nan, Vec::is_nan(x));
+    m0 = Vec::max(m0, x);
+  }
+  return Vec::any(nan) ? NAN : Vec::reduce_max(Vec::max(m0, m1));
+}
+
+float exp2_sum(const float* z, int64_t n, float scale, float bias) {
+  using F = Vec::F;
+  constexpr int64_t W = Vec::kWidth;
+  const F vs = Vec::set1(scale), vb = Vec::set1(bias);
+  F s0 = Vec::zero(), s1 = Vec::zero();
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    s0 = Vec::add(s0, Vec::exp2(Vec::fmadd(Vec::load(z + i), vs, vb)));
+    s1 = Vec::add(s1, Vec::exp2(Vec::fmadd(Vec::load(z + i + W), vs, vb)));
+  }
+  for (; i < n; i += W) {
+    const auto m = Vec::tail(n - i);
+    s0 = Vec::add(s0, Vec::keep(m, Vec::exp2(Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vs, vb))));
+  }
+  return Vec::reduce_add(Vec::add(s0, s1));
+}
+
+void exp2_values(float* out, const float* z, int64_t n, float scale, float bias) {
+  const Vec::F vs = Vec::set1(scale), vb = Vec::set1(bias);
+  for (int64_t i = 0; i < n; i += Vec::kWidth) {
+    const auto m = Vec::tail(n - i);
+    Vec::store(out + i, m, Vec::exp2(Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vs, vb)));
+  }
+}
+
+int64_t find_at_least(const float* z, int64_t begin, int64_t n, float threshold) {
+  constexpr int64_t W = Vec::kWidth;
+  const Vec::F t = Vec::set1(threshold);
+  int64_t i = begin;
+  for (; i + W <= n; i += W)
+    if (Vec::any(Vec::ge(Vec::load(z + i), t))) break;
+  for (; i < n; ++i)
+    if (z[i] >= threshold) return i;
+  return n;
+}

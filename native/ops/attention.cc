@@ -1,0 +1,109 @@
+// ops/attention.cc: N-API glue for causal GQA attention (cpu/attention.h). kvStart is checked here.
+//   attention(out [B,T,H,D], lse [B,H,T], q [B,T,H,D], k [B,Smax,KVH,D], v, kvStart [B] i32|null,
+//             B, T, H, KVH, D, S, Smax, scale)
+//   attentionBackward(dq [B,T,H,D] +=, dk [B,Smax,KVH,D] +=, dv +=, dout, out, lse, q, k, v,
+//                     kvStart|null, B, T, H, KVH, D, S, Smax, scale)
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "../cpu/attention.h"
+#include "../napi_util.h"
+#include "memory_checks.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+cpu::AttentionShape shape_args(const Napi::CallbackInfo& info, size_t first) {
+  cpu::AttentionShape s;
+  s.B = int_arg(info, first, "B", 0, kMaxDim);
+  s.T = int_arg(info, first + 1, "T", 0, kMaxDim);
+  s.H = int_arg(info, first + 2, "H", 1, kMaxDim);
+  s.KVH = int_arg(info, first + 3, "KVH", 1, kMaxDim);
+  s.D = int_arg(info, first + 4, "D", 1, kMaxDim);
+  s.S = int_arg(info, first + 5, "kvLength", 0, kMaxDim);
+  s.Smax = int_arg(info, first + 6, "Smax", 0, kMaxDim);
+  const double scale = number_arg(info, first + 7, "scale");
+  if (!std::isfinite(scale)) throw ArgumentError("scale", "Expected a finite number for scale but received " + std::to_string(scale));
+  s.scale = static_cast<float>(scale);
+  if (s.H % s.KVH != 0)
+    throw ArgumentError("KVH", "Expected H divisible by KVH but received H = " + std::to_string(s.H) + ", KVH = " + std::to_string(s.KVH));
+  if (s.S < s.T || s.S > s.Smax)
+    throw ArgumentError("kvLength", "Expected kvLength between T = " + std::to_string(s.T) + " and Smax = " +
+                                        std::to_string(s.Smax) + " but received " + std::to_string(s.S));
+  return s;
+}
+
+void check_kv_start(const TensorArg& kv_start, int64_t S) {
+  const int32_t* p = kv_start.as<int32_t>();
+  for (int64_t b = 0; kv_start.present && b < kv_start.numel; ++b)
+    if (p[b] < 0 || p[b] > S)
+      throw ArgumentError("kvStart", "Expected every kvStart in [0, " + std::to_string(S) + "] but received " +
+                                         std::to_string(p[b]) + " at index " + std::to_string(b));
+}
+
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  require_arity(info, 14, "attention");
+  const cpu::AttentionShape s = shape_args(info, 6);
+  const int64_t nq = elements({s.B, s.T, s.H, s.D}), nkv = elements({s.B, s.Smax, s.KVH, s.D});
+  TensorArg out = tensor_arg(info, 0, "out", DType::float32, nq);
+  TensorArg lse = tensor_arg(info, 1, "lse", DType::float32, elements({s.B, s.H, s.T}));
+  TensorArg q = tensor_arg(info, 2, "q", DType::float32, nq);
+  TensorArg k = tensor_arg(info, 3, "k", DType::float32, nkv);
+  TensorArg v = tensor_arg(info, 4, "v", DType::float32, nkv);
+  TensorArg kv_start = optional_tensor_arg(info, 5, "kvStart", DType::int32, s.B);
+  require_cpu("attention", {&out, &lse, &q, &k, &v, &kv_start});
+  for (const auto& [o, name] : {std::pair<const TensorArg*, const char*>{&out, "out"}, {&lse, "lse"}}) {
+    require_disjoint(*o, name, q, "q");
+    require_disjoint(*o, name, k, "k");
+    require_disjoint(*o, name, v, "v");
+    require_disjoint(*o, name, kv_start, "kvStart");
+  }
+  require_disjoint(out, "out", lse, "lse");
+  check_kv_start(kv_start, s.S);
+  const cpu::AttentionForwardArgs args{out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(),
+                                       kv_start.as<int32_t>(), s};
+  cpu::attention_forward_cpu(args);
+  return info.Env().Undefined();
+}
+
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  require_arity(info, 18, "attentionBackward");
+  const cpu::AttentionShape s = shape_args(info, 10);
+  const int64_t nq = elements({s.B, s.T, s.H, s.D}), nkv = elements({s.B, s.Smax, s.KVH, s.D});
+  TensorArg dq = tensor_arg(info, 0, "dq", DType::float32, nq);
+  TensorArg dk = tensor_arg(info, 1, "dk", DType::float32, nkv);
+  TensorArg dv = tensor_arg(info, 2, "dv", DType::float32, nkv);
+  TensorArg dout = tensor_arg(info, 3, "dout", DType::float32, nq);
+  TensorArg out = tensor_arg(info, 4, "out", DType::float32, nq);
+  TensorArg lse = tensor_arg(info, 5, "lse", DType::float32, elements({s.B, s.H, s.T}));
+  TensorArg q = tensor_arg(info, 6, "q", DType::float32, nq);
+  TensorArg k = tensor_arg(info, 7, "k", DType::float32, nkv);
+  TensorArg v = tensor_arg(info, 8, "v", DType::float32, nkv);
+  TensorArg kv_start = optional_tensor_arg(info, 9, "kvStart", DType::int32, s.B);
+  require_cpu("attentionBackward", {&dq, &dk, &dv, &dout, &out, &lse, &q, &k, &v, &kv_start});
+  using Named = std::pair<const TensorArg*, const char*>;
+  const Named grads[] = {{&dq, "dq"}, {&dk, "dk"}, {&dv, "dv"}};
+  const Named inputs[] = {{&dout, "dout"}, {&out, "out"}, {&lse, "lse"}, {&q, "q"}, {&k, "k"}, {&v, "v"}, {&kv_start, "kvStart"}};
+  for (const Named& g : grads) {
+    for (const Named& i : inputs) require_disjoint(*g.first, g.second, *i.first, i.second);
+    for (const Named& other : grads)
+      if (other.first != g.first) require_disjoint(*g.first, g.second, *other.first, other.second);
+  }
+  check_kv_start(kv_start, s.S);
+  const cpu::AttentionBackwardArgs args{dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<float>(),
+                                        out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(),
+                                        v.as<float>(), kv_start.as<int32_t>(), s};
+  cpu::attention_backward_cpu(args);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_attention(Napi::Object exports) {
+  STEPRL_EXPORT(exports, "attention", Attention);
+  STEPRL_EXPORT(exports, "attentionBackward", AttentionBackward);
+}
+
+}  // namespace steprl

@@ -1,0 +1,65 @@
+// ops/matmul.cc: N-API glue for the linear layer (cpu/matmul_bias.h over cpu/matmul.h's sgemm).
+//   matmul(out [N,OC], inp [N,C], weight [OC,C], bias [OC]|null, residual [N,OC]|null, N, C, OC)
+//     out = inp . weight^T + bias + residual; residual may be out itself (accumulate)
+//   matmulBackward(dinp [N,C]|null, dweight [OC,C]|null, dbias [OC]|null, dout [N,OC], inp, weight,
+//                  N, C, OC)                                   every gradient accumulated (+=)
+#include <utility>
+
+#include "../cpu/matmul_bias.h"
+#include "../napi_util.h"
+#include "memory_checks.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  require_arity(info, 8, "matmul");
+  const int64_t N = int_arg(info, 5, "N", 0, kMaxDim), C = int_arg(info, 6, "C", 0, kMaxDim);
+  const int64_t OC = int_arg(info, 7, "OC", 0, kMaxDim);
+  TensorArg out = tensor_arg(info, 0, "out", DType::float32, elements({N, OC}));
+  TensorArg inp = tensor_arg(info, 1, "inp", DType::float32, elements({N, C}));
+  TensorArg weight = tensor_arg(info, 2, "weight", DType::float32, elements({OC, C}));
+  TensorArg bias = optional_tensor_arg(info, 3, "bias", DType::float32, OC);
+  TensorArg residual = optional_tensor_arg(info, 4, "residual", DType::float32, elements({N, OC}));
+  require_cpu("matmul", {&out, &inp, &weight, &bias, &residual});
+  require_disjoint(out, "out", inp, "inp");
+  require_disjoint(out, "out", weight, "weight");
+  require_disjoint(out, "out", bias, "bias");
+  require_same_or_disjoint(out, "out", residual, "residual");
+  cpu::matmul_forward_cpu(out.as<float>(), inp.as<float>(), weight.as<float>(), bias.as<float>(),
+                          residual.as<float>(), N, C, OC);
+  return info.Env().Undefined();
+}
+
+Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
+  require_arity(info, 9, "matmulBackward");
+  const int64_t N = int_arg(info, 6, "N", 0, kMaxDim), C = int_arg(info, 7, "C", 0, kMaxDim);
+  const int64_t OC = int_arg(info, 8, "OC", 0, kMaxDim);
+  TensorArg dinp = optional_tensor_arg(info, 0, "dinp", DType::float32, elements({N, C}));
+  TensorArg dweight = optional_tensor_arg(info, 1, "dweight", DType::float32, elements({OC, C}));
+  TensorArg dbias = optional_tensor_arg(info, 2, "dbias", DType::float32, OC);
+  TensorArg dout = tensor_arg(info, 3, "dout", DType::float32, elements({N, OC}));
+  TensorArg inp = tensor_arg(info, 4, "inp", DType::float32, elements({N, C}));
+  TensorArg weight = tensor_arg(info, 5, "weight", DType::float32, elements({OC, C}));
+  require_cpu("matmulBackward", {&dinp, &dweight, &dbias, &dout, &inp, &weight});
+  const std::pair<const TensorArg*, const char*> outputs[] = {{&dinp, "dinp"}, {&dweight, "dweight"}, {&dbias, "dbias"}};
+  const std::pair<const TensorArg*, const char*> inputs[] = {{&dout, "dout"}, {&inp, "inp"}, {&weight, "weight"}};
+  for (const auto& o : outputs) {
+    for (const auto& i : inputs) require_disjoint(*o.first, o.second, *i.first, i.second);
+    for (const auto& other : outputs)
+      if (other.first != o.first) require_disjoint(*o.first, o.second, *other.first, other.second);
+  }
+  cpu::matmul_backward_cpu(dinp.as<float>(), dweight.as<float>(), dbias.as<float>(), dout.as<float>(),
+                           inp.as<float>(), weight.as<float>(), N, C, OC);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_matmul(Napi::Object exports) {
+  STEPRL_EXPORT(exports, "matmul", Matmul);
+  STEPRL_EXPORT(exports, "matmulBackward", MatmulBackward);
+}
+
+}  // namespace steprl

@@ -1,0 +1,59 @@
+// memory_checks.h: checks the model ops (matmul, rmsnorm, rope, attention, swiglu, embedding,
+// adamw, sampling) make before a kernel writes into caller-provided tensors: CPU storage only
+// (these families have no CUDA kernels yet), outputs that do not overlap the inputs they are
+// computed from (unless the op documents in-place use), and element counts whose products cannot
+// overflow.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+#include "../napi_util.h"
+
+namespace steprl {
+
+inline void require_cpu(const char* op, std::initializer_list<const TensorArg*> tensors) {
+  if (common_device(tensors) != Device::cpu)
+    throw DeviceError(std::string("steprl: ") + op + " runs on cpu tensors only in this build (no CUDA kernel yet)");
+}
+
+inline bool overlaps(const TensorArg& a, const TensorArg& b) {
+  if (!a.present || !b.present || a.numel == 0 || b.numel == 0) return false;
+  const auto* a0 = static_cast<const uint8_t*>(a.data);
+  const auto* b0 = static_cast<const uint8_t*>(b.data);
+  const auto* a1 = a0 + a.numel * static_cast<int64_t>(dtype_size(a.dtype));
+  const auto* b1 = b0 + b.numel * static_cast<int64_t>(dtype_size(b.dtype));
+  return a0 < b1 && b0 < a1;
+}
+
+// `output` must share no memory with `input`.
+inline void require_disjoint(const TensorArg& output, const char* output_name, const TensorArg& input,
+                             const char* input_name) {
+  if (overlaps(output, input))
+    throw ArgumentError(output_name, std::string("Expected ") + output_name + " to share no memory with " + input_name +
+                                         " but received overlapping tensors");
+}
+
+// `output` is either exactly `input` (in place) or shares no memory with it.
+inline void require_same_or_disjoint(const TensorArg& output, const char* output_name, const TensorArg& input,
+                                     const char* input_name) {
+  if (overlaps(output, input) && !(output.data == input.data && output.numel == input.numel))
+    throw ArgumentError(output_name, std::string("Expected ") + output_name + " to be " + input_name +
+                                         " itself or to share no memory with it but received partially overlapping tensors");
+}
+
+// Product of sizes; throws past 2^53 (no typed array is that long, and int64 cannot overflow).
+inline int64_t elements(std::initializer_list<int64_t> sizes) {
+  constexpr int64_t kLimit = int64_t{1} << 53;
+  int64_t n = 1;
+  for (int64_t s : sizes) {
+    if (s != 0 && n > kLimit / s) throw ArgumentError("shape", "Expected a tensor of at most 2^53 elements but received larger sizes");
+    n *= s;
+  }
+  return n;
+}
+
+constexpr int64_t kMaxDim = int64_t{1} << 40;
+
+}  // namespace steprl

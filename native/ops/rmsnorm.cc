@@ -1,0 +1,66 @@
+// ops/rmsnorm.cc: N-API glue for RMSNorm (cpu/rmsnorm.h).
+//   rmsnorm(out [N,C], rstd [N], inp [N,C], weight [C], N, C, eps)   out may be inp (in place)
+//   rmsnormBackward(dinp [N,C] +=, dweight [C] +=, dout [N,C], inp, weight, rstd, N, C)
+#include <cmath>
+
+#include "../cpu/rmsnorm.h"
+#include "../napi_util.h"
+#include "memory_checks.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
+  require_arity(info, 7, "rmsnorm");
+  const int64_t N = int_arg(info, 4, "N", 0, kMaxDim), C = int_arg(info, 5, "C", 1, kMaxDim);
+  const double eps = number_arg(info, 6, "eps");
+  if (!(eps >= 0.0) || !std::isfinite(eps))
+    throw ArgumentError("eps", "Expected a finite number >= 0 for eps but received " + std::to_string(eps));
+  TensorArg out = tensor_arg(info, 0, "out", DType::float32, elements({N, C}));
+  TensorArg rstd = tensor_arg(info, 1, "rstd", DType::float32, N);
+  TensorArg inp = tensor_arg(info, 2, "inp", DType::float32, elements({N, C}));
+  TensorArg weight = tensor_arg(info, 3, "weight", DType::float32, C);
+  require_cpu("rmsnorm", {&out, &rstd, &inp, &weight});
+  require_same_or_disjoint(out, "out", inp, "inp");
+  require_disjoint(out, "out", weight, "weight");
+  require_disjoint(out, "out", rstd, "rstd");
+  require_disjoint(rstd, "rstd", inp, "inp");
+  require_disjoint(rstd, "rstd", weight, "weight");
+  const cpu::RmsnormForwardArgs args{out.as<float>(), rstd.as<float>(), inp.as<float>(), weight.as<float>(), C,
+                                     static_cast<float>(eps)};
+  cpu::rmsnorm_forward_cpu(args, N);
+  return info.Env().Undefined();
+}
+
+Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
+  require_arity(info, 8, "rmsnormBackward");
+  const int64_t N = int_arg(info, 6, "N", 0, kMaxDim), C = int_arg(info, 7, "C", 1, kMaxDim);
+  TensorArg dinp = tensor_arg(info, 0, "dinp", DType::float32, elements({N, C}));
+  TensorArg dweight = tensor_arg(info, 1, "dweight", DType::float32, C);
+  TensorArg dout = tensor_arg(info, 2, "dout", DType::float32, elements({N, C}));
+  TensorArg inp = tensor_arg(info, 3, "inp", DType::float32, elements({N, C}));
+  TensorArg weight = tensor_arg(info, 4, "weight", DType::float32, C);
+  TensorArg rstd = tensor_arg(info, 5, "rstd", DType::float32, N);
+  require_cpu("rmsnormBackward", {&dinp, &dweight, &dout, &inp, &weight, &rstd});
+  for (const TensorArg* o : {&dinp, &dweight}) {
+    const char* name = o == &dinp ? "dinp" : "dweight";
+    require_disjoint(*o, name, dout, "dout");
+    require_disjoint(*o, name, inp, "inp");
+    require_disjoint(*o, name, weight, "weight");
+    require_disjoint(*o, name, rstd, "rstd");
+  }
+  require_disjoint(dinp, "dinp", dweight, "dweight");
+  cpu::rmsnorm_backward_cpu(dinp.as<float>(), dweight.as<float>(), dout.as<float>(), inp.as<float>(),
+                            weight.as<float>(), rstd.as<float>(), N, C);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_rmsnorm(Napi::Object exports) {
+  STEPRL_EXPORT(exports, "rmsnorm", Rmsnorm);
+  STEPRL_EXPORT(exports, "rmsnormBackward", RmsnormBackward);
+}
+
+}  // namespace steprl

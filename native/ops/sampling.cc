@@ -1,0 +1,42 @@
+// ops/sampling.cc: N-API glue for next-token sampling (cpu/sampling.h).
+//   sample(logits [B,V] f32, B, V, temperature, topK, topP, seed, counter) -> tokens Int32Array [B]
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "../cpu/sampling.h"
+#include "../napi_util.h"
+#include "memory_checks.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+Napi::Value Sample(const Napi::CallbackInfo& info) {
+  require_arity(info, 8, "sample");
+  const int64_t B = int_arg(info, 1, "B", 0, kMaxDim), V = int_arg(info, 2, "V", 1, int64_t{1} << 31);
+  TensorArg logits = tensor_arg(info, 0, "logits", DType::float32, elements({B, V}));
+  const double temperature = number_arg(info, 3, "temperature");
+  if (!(temperature >= 0.0) || !std::isfinite(temperature))
+    throw ArgumentError("temperature", "Expected a finite number >= 0 for temperature but received " + std::to_string(temperature));
+  const int64_t top_k = int_arg(info, 4, "topK", 0, int64_t{1} << 53);
+  const double top_p = number_arg(info, 5, "topP");
+  if (!(top_p > 0.0 && top_p <= 1.0))
+    throw ArgumentError("topP", "Expected a number > 0 and <= 1 for topP but received " + std::to_string(top_p));
+  const auto seed = static_cast<uint32_t>(int_arg(info, 6, "seed", 0, 0xffffffffLL));
+  const auto counter = static_cast<uint64_t>(int_arg(info, 7, "counter", 0, int64_t{1} << 53));
+  require_cpu("sample", {&logits});
+  auto tokens = std::make_shared<HostBuffer>(DType::int32, B);
+  const cpu::SampleArgs args{tokens->as<int32_t>(), logits.as<float>(), V, temperature, top_k, top_p, seed, counter};
+  const int64_t bad = cpu::sample_cpu(args, B);
+  if (bad >= 0)
+    throw ArgumentError("logits", "Expected finite logits (-inf allowed, at least one finite per row) in every row of logits but received row " +
+                                      std::to_string(bad) + " with NaN, +inf or no finite value");
+  return tokens->release_to_js(info.Env());
+}
+
+}  // namespace
+
+void register_sampling(Napi::Object exports) { STEPRL_EXPORT(exports, "sample", Sample); }
+
+}  // namespace steprl

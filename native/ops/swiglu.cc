@@ -1,0 +1,43 @@
+// ops/swiglu.cc: N-API glue for the SwiGLU gate (cpu/swiglu.h).
+//   swiglu(out [N,F], inp [N,2F] = [gate | up], N, F)
+//   swigluBackward(dinp [N,2F] (written), dout [N,F], inp [N,2F], N, F)
+#include "../cpu/swiglu.h"
+#include "../napi_util.h"
+#include "memory_checks.h"
+#include "ops.h"
+
+namespace steprl {
+namespace {
+
+Napi::Value Swiglu(const Napi::CallbackInfo& info) {
+  require_arity(info, 4, "swiglu");
+  const int64_t N = int_arg(info, 2, "N", 0, kMaxDim), F = int_arg(info, 3, "F", 0, kMaxDim);
+  TensorArg out = tensor_arg(info, 0, "out", DType::float32, elements({N, F}));
+  TensorArg inp = tensor_arg(info, 1, "inp", DType::float32, elements({N, 2, F}));
+  require_cpu("swiglu", {&out, &inp});
+  require_disjoint(out, "out", inp, "inp");
+  cpu::swiglu_forward_cpu(out.as<float>(), inp.as<float>(), N, F);
+  return info.Env().Undefined();
+}
+
+Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
+  require_arity(info, 5, "swigluBackward");
+  const int64_t N = int_arg(info, 3, "N", 0, kMaxDim), F = int_arg(info, 4, "F", 0, kMaxDim);
+  TensorArg dinp = tensor_arg(info, 0, "dinp", DType::float32, elements({N, 2, F}));
+  TensorArg dout = tensor_arg(info, 1, "dout", DType::float32, elements({N, F}));
+  TensorArg inp = tensor_arg(info, 2, "inp", DType::float32, elements({N, 2, F}));
+  require_cpu("swigluBackward", {&dinp, &dout, &inp});
+  require_disjoint(dinp, "dinp", dout, "dout");
+  require_disjoint(dinp, "dinp", inp, "inp");
+  cpu::swiglu_backward_cpu(dinp.as<float>(), dout.as<float>(), inp.as<float>(), N, F);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_swiglu(Napi::Object exports) {
+  STEPRL_EXPORT(exports, "swiglu", Swiglu);
+  STEPRL_EXPORT(exports, "swigluBackward", SwigluBackward);
+}
+
+}  // namespace steprl
