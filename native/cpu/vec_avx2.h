@@ -54,6 +54,7 @@ struct VecAvx2 {
   static void store(float* p, Mask m, F x) { _mm256_maskstore_ps(p, lane_mask(m), x); }
   static void stream(float* p, F x) { _mm256_stream_ps(p, x); }  // p 32-byte aligned
   static void fence() { _mm_sfence(); }
+  static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
   // Element-wise kernels (kl_penalty, policy_loss): arithmetic, per-lane booleans `B` (all-ones
   // lanes), uint8 loads.

@@ -31,6 +31,7 @@ struct VecAvx512 {
   static void store(float* p, Mask m, F x) { _mm512_mask_storeu_ps(p, m, x); }
   static void stream(float* p, F x) { _mm512_stream_ps(p, x); }  // p 64-byte aligned
   static void fence() { _mm_sfence(); }
+  static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
   // Element-wise kernels (kl_penalty, policy_loss): arithmetic, per-lane booleans `B`, uint8 loads.
   using B = __mmask16;
