@@ -9,6 +9,9 @@
 #include "device.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -228,6 +231,38 @@ DeviceInfo device_info() {
   if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) info.free_memory = static_cast<int64_t>(free_bytes);
   (void)cudaGetLastError();
   return info;
+}
+
+std::string js_number(double x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+  if (x == 0.0) return "0";
+  char text[40];
+  for (int precision = 1; precision <= 17; ++precision) {  // the shortest that reads back as x
+    std::snprintf(text, sizeof text, "%.*e", precision - 1, x);
+    if (std::strtod(text, nullptr) == x) break;
+  }
+  // text is [-]d[.ddd]e(+|-)NN: split into sign, digits and the decimal exponent.
+  std::string mantissa(text, std::strchr(text, 'e'));
+  const int exponent = std::atoi(std::strchr(text, 'e') + 1);
+  const bool negative = mantissa[0] == '-';
+  std::string digits;
+  for (char c : mantissa)
+    if (c >= '0' && c <= '9') digits += c;
+  std::string out = negative ? "-" : "";
+  if (exponent >= -7 + 1 && exponent < 21) {  // JavaScript writes these without an exponent
+    if (exponent < 0) {
+      out += "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+    } else if (static_cast<int>(digits.size()) <= exponent + 1) {
+      out += digits + std::string(static_cast<size_t>(exponent + 1 - static_cast<int>(digits.size())), '0');
+    } else {
+      out += digits.substr(0, static_cast<size_t>(exponent + 1)) + "." + digits.substr(static_cast<size_t>(exponent + 1));
+    }
+    return out;
+  }
+  out += digits.substr(0, 1);
+  if (digits.size() > 1) out += "." + digits.substr(1);
+  return out + "e" + (exponent < 0 ? "-" : "+") + std::to_string(exponent < 0 ? -exponent : exponent);
 }
 
 ErrorIndex::ErrorIndex() : memory_(allocate(sizeof(unsigned long long))) {

@@ -74,6 +74,10 @@ struct DeviceInfo {
 };
 DeviceInfo device_info();  // never throws for a missing driver or device: it says so in `error`
 
+// `x` as JavaScript prints a number (shortest round trip; NaN, Infinity, 1e-7, 1e+21), so errors
+// found on the device read like the TypeScript layer's ("received 0.5 of type number").
+std::string js_number(double x);
+
 // A device word kernels lower with atomicMin to report the first bad index (e.g. a target out of
 // range); ~0 means nothing was reported. read() synchronizes.
 class ErrorIndex {

@@ -145,13 +145,6 @@ group_stats_kernel(float* advantages,                 // [R]
   }
 }
 
-// How TypeScript's describe() prints a number: NaN, Infinity, -Infinity.
-std::string js_number(float x) {
-  if (std::isnan(x)) return "NaN";
-  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
-  return std::to_string(x);
-}
-
 }  // namespace
 
 void group_advantage_cuda(const GroupAdvantageArgs& a) {

@@ -187,6 +187,18 @@ TensorArg float_tensor_arg(const Napi::CallbackInfo& info, size_t index, const c
                 "a Float32Array (float32) or Uint16Array (bfloat16)", numel);
 }
 
+TensorArg tensor_arg_of(const Napi::CallbackInfo& info, size_t index, const char* name, std::initializer_list<DType> dtypes,
+                        int64_t numel) {
+  unsigned accepted = 0;
+  std::string expected = "a ";
+  for (DType d : dtypes) {
+    if (accepted != 0) expected += " or ";
+    expected += std::string(typed_array_name(d)) + " (" + dtype_name(d) + ")";
+    accepted |= bit(d);
+  }
+  return unpack(info[index], name, accepted, expected, numel);
+}
+
 int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max) {
   Napi::Value v = info[index];
   double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;

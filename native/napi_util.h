@@ -47,6 +47,9 @@ TensorArg optional_tensor_arg(const Napi::CallbackInfo& info, size_t index, cons
                               int64_t numel);
 // A float32 or bfloat16 tensor (e.g. logits).
 TensorArg float_tensor_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t numel);
+// A tensor of any of `dtypes` (e.g. a float32 or uint8 mask); TensorArg::dtype says which.
+TensorArg tensor_arg_of(const Napi::CallbackInfo& info, size_t index, const char* name, std::initializer_list<DType> dtypes,
+                        int64_t numel);
 int64_t int_arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max);
 double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 bool bool_arg(const Napi::CallbackInfo& info, size_t index, const char* name);

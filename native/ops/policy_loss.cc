@@ -4,12 +4,20 @@
 //              tokenCount|null, rowCount|null, maxLength|null, lossScale, async)
 //     -> { loss, dlogprobs (f32 [R,T]), clipFraction, kl, approxKl, pgLoss, klLoss }
 // TypeScript validates every option; this re-checks sizes, dtypes, names and the denominators.
+// Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/policy_loss.cu,
+// which also checks the mask's values (TypeScript checks them on the cpu only).
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "../cpu/policy_loss.h"
 #include "../napi_util.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/policy_loss.h"
+#include "../device_buffer.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -38,8 +46,8 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
   TensorArg old = tensor_arg(info, 1, "oldLogprobs", DType::float32, n);
   TensorArg ref = optional_tensor_arg(info, 2, "refLogprobs", DType::float32, n);
   TensorArg advantages = tensor_arg(info, 3, "advantages", DType::float32, n);
-  const bool mask_u8 = info[4].IsTypedArray() && info[4].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
-  TensorArg mask = tensor_arg(info, 4, "mask", mask_u8 ? DType::uint8 : DType::float32, n);
+  TensorArg mask = tensor_arg_of(info, 4, "mask", {DType::float32, DType::uint8}, n);
+  const bool mask_u8 = mask.dtype == DType::uint8;
   common_device({&logprobs, &old, &ref, &advantages, &mask});
 
   cpu::PolicyLossArgs args{};
@@ -67,6 +75,31 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
   args.loss_scale = number_arg(info, 16, "lossScale");
   const bool async = bool_arg(info, 17, "async");
 
+#if defined(STEPRL_WITH_CUDA)
+  if (logprobs.device == Device::cuda) {  // cuda/policy_loss.cu: dlogprobs stays on the device, scalars come back
+    DeviceTensor dlogprobs(DType::float32, n);
+    cuda::PolicyLossArgs cuda_args{dlogprobs.as<float>(), args.logprobs, args.old_logprobs, args.ref_logprobs,
+                                   args.advantages, args.mask, mask_u8 != 0, R, T, args.clip_low, args.clip_high,
+                                   args.dual_clip, args.kl_coef, args.kl_estimator, args.aggregation, args.token_count,
+                                   args.row_count, args.max_length, args.loss_scale};
+    const std::vector<TensorArg> inputs{logprobs, old, ref, advantages, mask};
+    auto result = std::make_shared<cpu::PolicyLossResult>();
+    PreparedOp op;
+    op.run = [cuda_args, inputs, result] { *result = cuda::policy_loss_cuda(cuda_args); };
+    op.result = [dlogprobs, result](Napi::Env env) -> Napi::Value {
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("loss", result->loss);
+      out.Set("dlogprobs", dlogprobs.to_js(env));
+      out.Set("clipFraction", result->clip_fraction);
+      out.Set("kl", result->kl);
+      out.Set("approxKl", result->approx_kl);
+      out.Set("pgLoss", result->pg_loss);
+      out.Set("klLoss", result->kl_loss);
+      return out;
+    };
+    return finish(info, std::move(op), async);
+  }
+#endif
   auto dlogprobs = std::make_shared<HostBuffer>(DType::float32, n);
   args.dlogprobs = dlogprobs->as<float>();
   auto result = std::make_shared<cpu::PolicyLossResult>();

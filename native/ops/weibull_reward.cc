@@ -2,13 +2,19 @@
 //   weibullReward(stepScores [S] f32, stepOffsets [R+1] i32, S, R, shaping, aggregate, k, lambda,
 //                 peak, minSteps) -> rewards f32 [R]
 // The offsets index into stepScores, so they are checked here (start 0, non-decreasing, end S)
-// before the kernel reads anything.
+// before the kernel reads anything; on cuda (DeviceBuffers) the kernel checks them on the device,
+// along with the scores' range, and reports them as the TypeScript layer does for the cpu.
 #include <cmath>
 #include <string>
 
 #include "../cpu/weibull_reward.h"
 #include "../napi_util.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/weibull_reward.h"
+#include "../device_buffer.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -53,6 +59,14 @@ Napi::Value WeibullReward(const Napi::CallbackInfo& info) {
   args.lambda = positive_arg(info, 7, "lambda");
   args.peak = positive_arg(info, 8, "peak");
   args.min_steps = int_arg(info, 9, "minSteps", 0, kMaxSteps);
+#if defined(STEPRL_WITH_CUDA)
+  if (common_device({&scores, &offsets}) == Device::cuda) {  // cuda/weibull_reward.cu checks the offsets itself
+    DeviceTensor rewards(DType::float32, R);
+    cuda::weibull_reward_cuda({rewards.as<float>(), scores.as<float>(), offsets.as<int32_t>(), R, S, args.shaping,
+                               args.aggregate, args.k, args.lambda, args.peak, args.min_steps});
+    return rewards.to_js(info.Env());
+  }
+#endif
   common_device({&scores, &offsets});
   check_offsets(offsets.as<int32_t>(), R, S);
 

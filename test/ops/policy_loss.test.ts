@@ -1,14 +1,16 @@
-// policy_loss.test.ts: policyLoss against the float64 reference on every SIMD level: each
-// aggregation over tiny, realistic and odd shapes, each KL estimator, dual clip and clip-higher,
-// the ratio clamp, rows without tokens, NaN padding, uint8 masks, micro-batch denominators, a
-// hand-computed vector; plus thread-count determinism, SIMD agreement, async and errors.
-import { ArgumentError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// policy_loss.test.ts: policyLoss against the float64 reference on every device (the cpu at every
+// SIMD level, cuda where the backend has it): each aggregation over tiny, realistic and odd
+// shapes, each KL estimator, dual clip and clip-higher, the ratio clamp, rows without tokens, NaN
+// padding, uint8 masks, micro-batch denominators, a hand-computed vector; plus thread-count
+// determinism, SIMD agreement, async and errors (device mixing and device-side mask checks included).
+import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads, type Device } from '../../lib';
 import type { PolicyLossOptions, PolicyLossResult } from '../../lib/ops/policy_loss';
 import {
   makePolicyInputs, policyLossReference, type Aggregation, type PolicyLossCase, type PolicyLossReference,
 } from '../reference/policy_loss';
 import { expectClose } from '../util/close';
 import { Rng } from '../util/random';
+import { describeOn, describeTargets, onTarget, type Target } from '../util/devices';
 import { simdLevels, withSimd } from '../util/simd';
 
 // Loss, pgLoss, klLoss, kl and approxKl are signed sums, and each dlogprobs element is gψ + β·∂κ:
@@ -17,15 +19,19 @@ const TOL = { rtol: 2e-5, atol: 1e-30 };
 const AGGREGATIONS: Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'];
 const SHAPES = [[1, 1], [3, 17], [41, 1271], [256, 1024]];
 
-function run(c: PolicyLossCase, options: PolicyLossOptions = {}, opts: { ref?: boolean; u8?: boolean } = {}): PolicyLossResult {
-  const shape = [c.R, c.T];
-  return ops.policyLoss({
-    logprobs: Tensor.from(c.logprobs, shape),
-    oldLogprobs: Tensor.from(c.oldLogprobs, shape),
-    refLogprobs: opts.ref === false ? undefined : Tensor.from(c.refLogprobs!, shape),
-    advantages: Tensor.from(c.advantages, shape),
-    mask: opts.u8 ? Tensor.from(Uint8Array.from(c.mask), shape) : Tensor.from(c.mask, shape),
-  }, options);
+function inputsOf(c: PolicyLossCase, opts: { ref?: boolean; u8?: boolean; device?: Device } = {}) {
+  const shape = [c.R, c.T], device = opts.device ?? 'cpu';
+  return {
+    logprobs: Tensor.from(c.logprobs, shape, { device }),
+    oldLogprobs: Tensor.from(c.oldLogprobs, shape, { device }),
+    refLogprobs: opts.ref === false ? undefined : Tensor.from(c.refLogprobs!, shape, { device }),
+    advantages: Tensor.from(c.advantages, shape, { device }),
+    mask: opts.u8 ? Tensor.from(Uint8Array.from(c.mask), shape, { device }) : Tensor.from(c.mask, shape, { device }),
+  };
+}
+
+function run(c: PolicyLossCase, options: PolicyLossOptions = {}, opts: { ref?: boolean; u8?: boolean; device?: Device } = {}): PolicyLossResult {
+  return ops.policyLoss(inputsOf(c, opts), options);
 }
 
 function expectMatches(out: PolicyLossResult, ref: PolicyLossReference, c: PolicyLossCase): void {
@@ -48,47 +54,48 @@ function cached<T>(key: string, make: () => T): T {
   return memo.get(key) as T;
 }
 
-describe.each(simdLevels())('policyLoss on the cpu (%s)', (level) => {
+describeTargets('policyLoss', (target: Target) => {
+  const device = target.device;
   test.each(AGGREGATIONS)('%s matches float64 over every shape, with a k3 term and empty rows', (aggregation) => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       for (const [R, T] of SHAPES) {
         const options = { aggregation, klCoef: 0.04, maxLength: aggregation.endsWith('norm') ? T + 7 : undefined };
         const { c, ref } = cached(`${R}x${T} ${aggregation}`, () => {
           const inputs = makePolicyInputs(new Rng(R * 31 + T), R, T, { emptyRows: true });
           return { c: inputs, ref: policyLossReference(inputs, options) };
         });
-        expectMatches(run(c, options), ref, c);
+        expectMatches(run(c, options, { device }), ref, c);
       }
     });
   });
 
   test.each(['k1', 'k2', 'k3', 'k3+', 'abs'] as const)('KL term with estimator %s', (klEstimator) => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const options = { klCoef: 0.1, klEstimator };
       const { c, ref } = cached(`estimator ${klEstimator}`, () => {
         const inputs = makePolicyInputs(new Rng(77), 41, 1271, { emptyRows: true });
         return { c: inputs, ref: policyLossReference(inputs, options) };
       });
-      expectMatches(run(c, options), ref, c);
+      expectMatches(run(c, options, { device }), ref, c);
     });
   });
 
   test('dual clip, clip-higher, wide ratios (ratio clamp included), uint8 mask, lossScale', () => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const c = makePolicyInputs(new Rng(5), 37, 333, { ratioSpread: 1.5 });
       const options = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, lossScale: 0.25, aggregation: 'seq-mean-token-mean' as const };
       const ref = policyLossReference({ ...c, refLogprobs: undefined }, options);
       expect(ref.clipFraction).toBeGreaterThan(0.2);
       expect(ref.kl).toBe(0);
-      expectMatches(run(c, options, { ref: false }), ref, c);
-      expectMatches(run(c, options, { ref: false, u8: true }), ref, c);
+      expectMatches(run(c, options, { ref: false, device }), ref, c);
+      expectMatches(run(c, options, { ref: false, u8: true, device }), ref, c);
     });
   });
 
   test('padding holding NaN never leaks; reference log-probs with klCoef 0 only feed the kl metric', () => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const c = makePolicyInputs(new Rng(9), 19, 100, { nanPadding: true, emptyRows: true });
-      const out = run(c, { klCoef: 0 });
+      const out = run(c, { klCoef: 0 }, { device });
       const ref = policyLossReference(c, { klCoef: 0 });
       expectMatches(out, ref, c);
       expect(out.klLoss).toBe(0);
@@ -98,13 +105,13 @@ describe.each(simdLevels())('policyLoss on the cpu (%s)', (level) => {
   });
 
   test('a hand-computed vector: unclipped, clipped above, clipped below, dual clip', () => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const shape = [1, 4];
       const inputs = {
-        logprobs: Tensor.from([0, Math.log(1.5), Math.log(0.5), Math.log(1.5)], shape),
-        oldLogprobs: Tensor.zeros(shape),
-        advantages: Tensor.from([1, 1, -1, -1], shape),
-        mask: Tensor.from([1, 1, 1, 1], shape),
+        logprobs: Tensor.from([0, Math.log(1.5), Math.log(0.5), Math.log(1.5)], shape, { device }),
+        oldLogprobs: Tensor.zeros(shape, { device }),
+        advantages: Tensor.from([1, 1, -1, -1], shape, { device }),
+        mask: Tensor.from([1, 1, 1, 1], shape, { device }),
       };
       const out = ops.policyLoss(inputs);
       // ψ = [-1, -1.2, 0.8, 1.5]; only tokens 0 and 3 are on the unclipped branch.
@@ -118,9 +125,63 @@ describe.each(simdLevels())('policyLoss on the cpu (%s)', (level) => {
       expect(dual.clipFraction).toBe(0.75);
     });
   });
+  test('a mask with no tokens gives zeros, not NaN; an empty batch too', () => {
+    const c = makePolicyInputs(new Rng(23), 5, 77, {});
+    const empty = { ...c, mask: new Float32Array(c.R * c.T) };
+    for (const aggregation of AGGREGATIONS) {
+      const out = run(empty, { klCoef: 0.04, aggregation }, { device });
+      for (const key of ['loss', 'pgLoss', 'klLoss', 'clipFraction', 'kl', 'approxKl'] as const) expect(out[key]).toBe(0);
+      expect(out.dlogprobs.toArray().every((x) => x === 0)).toBe(true);
+    }
+    const none = ops.policyLoss({
+      logprobs: Tensor.zeros([0, 3], { device }), oldLogprobs: Tensor.zeros([0, 3], { device }),
+      advantages: Tensor.zeros([0, 3], { device }), mask: Tensor.zeros([0, 3], { device }),
+    });
+    expect(none.loss).toBe(0);
+    expect(none.dlogprobs.shape).toEqual([0, 3]);
+  });
+
+  test('mini-batch totals make micro-batches sum to the whole batch', () => {
+    const c = makePolicyInputs(new Rng(22), 8, 301, { emptyRows: true });
+    const options = { klCoef: 0.04, dualClip: 3 };
+    const half = (part: 0 | 1): PolicyLossCase => {
+      const rows = c.R / 2, n = rows * c.T, at = part * n;
+      const cut = <A extends Float32Array | Uint8Array>(a: A) => a.slice(at, at + n) as A;
+      return { R: rows, T: c.T, logprobs: cut(c.logprobs), oldLogprobs: cut(c.oldLogprobs), refLogprobs: cut(c.refLogprobs!), advantages: cut(c.advantages), mask: cut(c.mask) };
+    };
+    let tokenCount = 0;
+    for (const m of c.mask) tokenCount += m;
+    for (const aggregation of AGGREGATIONS) {
+      const ref = policyLossReference(c, { ...options, aggregation });
+      const parts = [half(0), half(1)].map((p) => run(p, { ...options, aggregation, tokenCount, rowCount: c.R }, { device }));
+      expectClose([parts[0].loss + parts[1].loss], [ref.loss], { ...TOL, scale: [ref.lossScale] });
+    }
+  });
+
+  test('the async form resolves to the sync result', async () => {
+    const c = makePolicyInputs(new Rng(24), 9, 257, { emptyRows: true });
+    const inputs = inputsOf(c, { device });
+    const sync = ops.policyLoss(inputs, { klCoef: 0.04 });
+    const async = await ops.policyLossAsync(inputs, { klCoef: 0.04 });
+    expect(async.dlogprobs.device).toBe(device);
+    expect(async.loss).toBe(sync.loss);
+    expect(async.clipFraction).toBe(sync.clipFraction);
+    expect(Buffer.compare(Buffer.from(async.dlogprobs.toArray().buffer), Buffer.from(sync.dlogprobs.toArray().buffer))).toBe(0);
+  });
+
+  test('mask values other than 0 and 1 name the first index and its value', () => {
+    const shape = [2, 3];
+    const good = {
+      logprobs: Tensor.zeros(shape, { device }), oldLogprobs: Tensor.zeros(shape, { device }), advantages: Tensor.zeros(shape, { device }),
+    };
+    expect(() => ops.policyLoss({ ...good, mask: Tensor.from([1, 0.5, 0, 1, 0, 2], shape, { device }) }))
+      .toThrow('Expected 0 or 1 for every element of mask but received 0.5 of type number at index 1');
+    expect(() => ops.policyLoss({ ...good, mask: Tensor.from(new Uint8Array([1, 1, 0, 0, 3, 0]), shape, { device }) }))
+      .toThrow('Expected 0 or 1 for every element of mask but received 3 of type number at index 4');
+  });
 });
 
-describe('policyLoss behaviour', () => {
+describeOn('cpu', 'policyLoss behaviour', () => {
   const c = makePolicyInputs(new Rng(21), 64, 999, { emptyRows: true });
   const options = { klCoef: 0.04, dualClip: 3 };
 
@@ -194,7 +255,7 @@ describe('policyLoss behaviour', () => {
   });
 });
 
-describe('policyLoss errors', () => {
+describeOn('cpu', 'policyLoss errors', () => {
   const shape = [2, 3];
   const good = () => ({
     logprobs: Tensor.zeros(shape), oldLogprobs: Tensor.zeros(shape), advantages: Tensor.zeros(shape), mask: Tensor.from([1, 1, 0, 1, 0, 0], shape),
@@ -251,5 +312,29 @@ describe('policyLoss errors', () => {
     expect(() => call(new Float32Array(5), null, 0)).toThrow('Expected 6 elements for logprobs');
     expect(() => call(f(), null, 0.1)).toThrow('Expected refLogprobs when klCoef is not 0');
     expect(call(f(), null, 0).loss).toBe(0);
+  });
+});
+
+describeOn('cuda', 'policyLoss across devices', () => {
+  test('mixing cpu and cuda tensors is a DeviceError', () => {
+    const c = makePolicyInputs(new Rng(3), 2, 5, {});
+    const inputs = { ...inputsOf(c, { device: 'cuda' }), mask: Tensor.from(c.mask, [2, 5]) };
+    expect(() => ops.policyLoss(inputs)).toThrow(DeviceError);
+  });
+
+  test('cuda matches the cpu and gives the same bits on every run', () => {
+    const c = makePolicyInputs(new Rng(41), 33, 1027, { emptyRows: true, ratioSpread: 1 });
+    for (const aggregation of AGGREGATIONS) {
+      const options = { klCoef: 0.04, dualClip: 3, aggregation, maxLength: 2000 };
+      const cpu = run(c, options);
+      const inputs = inputsOf(c, { device: 'cuda' });
+      const a = ops.policyLoss(inputs, options), b = ops.policyLoss(inputs, options);
+      for (const key of ['loss', 'pgLoss', 'klLoss', 'clipFraction', 'kl', 'approxKl'] as const) {
+        expect(b[key]).toBe(a[key]);
+        expect(Math.abs(a[key] - cpu[key])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(cpu[key])));
+      }
+      expect(Buffer.compare(Buffer.from(a.dlogprobs.toArray().buffer), Buffer.from(b.dlogprobs.toArray().buffer))).toBe(0);
+      expectClose(a.dlogprobs.toArray(), cpu.dlogprobs.toArray(), { rtol: 1e-5, atol: 1e-12 });
+    }
   });
 });

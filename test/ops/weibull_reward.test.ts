@@ -1,22 +1,24 @@
-// weibull_reward.test.ts: weibullReward against the float64 reference: the spec's vectors (h(1..12),
-// p = [0.9, 0.8, 0.7, 0.9]), every shaping × aggregate over random ragged rows (K = 0..20, scores
-// with exact 0s and 1s), minSteps, custom k/λ/C; plus thread-count independence and errors,
-// including malformed offsets that the native layer must refuse on its own.
-import { ArgumentError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// weibull_reward.test.ts: weibullReward against the float64 reference on every device (cpu, and
+// cuda where the backend has it): the spec's vectors (h(1..12), p = [0.9, 0.8, 0.7, 0.9]), every
+// shaping × aggregate over random ragged rows (K = 0..20, scores with exact 0s and 1s), minSteps,
+// custom k/λ/C; plus thread-count independence and errors, including malformed offsets that the
+// native layer (and on cuda the kernel) must refuse on its own.
+import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads, type Device } from '../../lib';
 import type { WeibullRewardOptions } from '../../lib/ops/weibull_reward';
 import { weibullRewardReference } from '../reference/weibull_reward';
 import { expectClose } from '../util/close';
+import { describeOn, describeTargets, type Target } from '../util/devices';
 import { Rng } from '../util/random';
 
 const TOL = { rtol: 2e-5, atol: 1e-30 };
 const SHAPINGS = ['weibull', 'pspo_ff', 'linear'] as const;
 const AGGREGATES = ['geomean', 'product', 'min', 'last'] as const;
 
-function reward(rows: number[][], options: WeibullRewardOptions = {}): Float32Array {
+function rewardOn(device: Device, rows: number[][], options: WeibullRewardOptions = {}): Float32Array {
   const offsets = [0];
   for (const row of rows) offsets.push(offsets[offsets.length - 1] + row.length);
   const scores = rows.flat();
-  return ops.weibullReward(Tensor.from(scores, [scores.length]), Tensor.from(new Int32Array(offsets), [offsets.length]), options).toArray() as Float32Array;
+  return ops.weibullReward(Tensor.from(scores, [scores.length], { device }), Tensor.from(new Int32Array(offsets), [offsets.length], { device }), options).toArray() as Float32Array;
 }
 
 /** Ragged rows of K = 0..maxK steps; scores uniform with some exact 0s and 1s. */
@@ -31,7 +33,9 @@ function makeSteps(rng: Rng, R: number, maxK = 20): { scores: Float32Array; offs
   return { scores, offsets };
 }
 
-describe('weibullReward on the cpu', () => {
+describeTargets('weibullReward', (target: Target) => {
+  const device = target.device;
+  const reward = (rows: number[][], options: WeibullRewardOptions = {}) => rewardOn(device, rows, options);
   test('h(1..12) of the spec', () => {
     const rows = Array.from({ length: 12 }, (_, n) => new Array(n + 1).fill(1));
     const h = reward(rows, { minSteps: 1 });
@@ -69,16 +73,35 @@ describe('weibullReward on the cpu', () => {
       for (const aggregate of AGGREGATES)
         for (const extra of [{}, { minSteps: 0 }, { k: 2.5, lambda: 3, peak: 2 }]) {
           const o = { shaping, aggregate, ...extra };
-          const out = ops.weibullReward(Tensor.from(scores, [scores.length]), Tensor.from(offsets, [R + 1]), o);
+          const out = ops.weibullReward(Tensor.from(scores, [scores.length], { device }), Tensor.from(offsets, [R + 1], { device }), o);
           expect(out.shape).toEqual([R]);
+          expect(out.device).toBe(device);
           expectClose(out.toArray(), weibullRewardReference(scores, offsets, o), TOL);
         }
   });
 
   test('no rows at all', () => {
-    expect(ops.weibullReward(Tensor.zeros([0]), Tensor.from(new Int32Array([0]), [1])).shape).toEqual([0]);
+    expect(ops.weibullReward(Tensor.zeros([0], { device }), Tensor.from(new Int32Array([0]), [1], { device })).shape).toEqual([0]);
   });
 
+  test('bad offsets and scores give the same errors on every device', () => {
+    const scores = Tensor.from([0.5, 0.6, 0.7], [3], { device });
+    const bad = (values: number[]) => () => ops.weibullReward(scores, Tensor.from(new Int32Array(values), [values.length], { device }));
+    expect(bad([1, 2, 3])).toThrow(ArgumentError);
+    expect(bad([1, 2, 3])).toThrow('Expected 0 for stepOffsets[0] but received 1 of type number');
+    expect(bad([0, 2, 1, 3])).toThrow('Expected non-decreasing values for stepOffsets but received 1 after 2 at index 2');
+    expect(bad([0, 2, 4])).toThrow('Expected 3 (the number of step scores) for stepOffsets[2] but received 4 of type number');
+    expect(bad([0, 1000000, 3])).toThrow('received 3 after 1000000 at index 2');
+    expect(bad([0, -7, 3])).toThrow('received -7 after 0 at index 1');
+    const offsets = Tensor.from(new Int32Array([0, 2, 3]), [3], { device });
+    expect(() => ops.weibullReward(Tensor.from([0.5, 1.5, 0.7], [3], { device }), offsets))
+      .toThrow('Expected a number in [0, 1] for every element of stepScores but received 1.5 of type number at index 1');
+    expect(() => ops.weibullReward(Tensor.from([0.5, 0.6, NaN], [3], { device }), offsets)).toThrow('received NaN of type number at index 2');
+  });
+
+});
+
+describeOn('cpu', 'weibullReward on the cpu: threads', () => {
   test('results do not depend on the thread count', () => {
     const R = 100000;
     const { scores, offsets } = makeSteps(new Rng(8), R, 12);
@@ -90,7 +113,7 @@ describe('weibullReward on the cpu', () => {
   });
 });
 
-describe('weibullReward errors', () => {
+describeOn('cpu', 'weibullReward errors', () => {
   const scores = Tensor.from([0.5, 0.6, 0.7], [3]);
   const offsets = Tensor.from(new Int32Array([0, 2, 3]), [3]);
 
@@ -143,5 +166,20 @@ describe('weibullReward errors', () => {
     const ok = call([0, 1, 3]); // K = 1 (below minSteps), then K = 2 zero scores: the 1e-12 floor
     expect(ok[0]).toBe(0);
     expect(ok[1]).toBeCloseTo(1e-12 * 0.888, 15);
+  });
+});
+
+describeOn('cuda', 'weibullReward across devices', () => {
+  test('mixing cpu and cuda tensors is a DeviceError', () => {
+    expect(() => ops.weibullReward(Tensor.zeros([2], { device: 'cuda' }), Tensor.from(new Int32Array([0, 2]), [2]))).toThrow(DeviceError);
+  });
+
+  test('cuda gives the cpu result', () => {
+    const { scores, offsets } = makeSteps(new Rng(12), 3001, 12);
+    for (const shaping of SHAPINGS) {
+      const cpu = ops.weibullReward(Tensor.from(scores, [scores.length]), Tensor.from(offsets, [3002]), { shaping }).toArray();
+      const cuda = ops.weibullReward(Tensor.from(scores, [scores.length], { device: 'cuda' }), Tensor.from(offsets, [3002], { device: 'cuda' }), { shaping }).toArray();
+      expectClose(cuda, cpu, { rtol: 1e-6, atol: 1e-30 });
+    }
   });
 });
