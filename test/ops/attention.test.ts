@@ -1,0 +1,138 @@
+// attention.test.ts: attention / attentionBackward against the float64 reference on every SIMD
+// level: MHA and GQA (G = 1, 2, 3, 8), odd head sizes, training (S = T), chunked prefill and T = 1
+// decoding against a KV cache with kvLength < Smax, left padding through kvStart (including a row
+// with no valid key: out 0, lse -inf, no NaN), gradients accumulated into non-zero buffers with a
+// random upstream gradient, cache rows past kvLength untouched, thread-count determinism, errors.
+import { ArgumentError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+import { type AttentionShape, attentionBackwardReference, attentionReference } from '../reference/attention';
+import { expectClose } from '../util/close';
+import { Rng } from '../util/random';
+import { simdLevels, withSimd } from '../util/simd';
+
+// Forward within 2e-5 of the magnitude of the terms summed. The backward's dq and dk come from
+// dS = P (dP - Di), a difference of two fp32 sums over the head and the keys, amplified by |q|,|k|:
+// the reference's scale already measures those terms, so the same 2e-5 holds.
+const TOL = { rtol: 2e-5, atol: 1e-7 };
+
+interface Case extends Omit<AttentionShape, 'scale'> { padded: boolean; name: string }
+const CASES: Case[] = [
+  { name: 'tiny', B: 1, T: 1, H: 1, KVH: 1, D: 1, S: 1, Smax: 1, padded: false },
+  { name: 'MHA odd', B: 2, T: 17, H: 3, KVH: 3, D: 16, S: 17, Smax: 17, padded: false },
+  { name: 'GQA G=3 prefill into a cache, padded', B: 3, T: 70, H: 6, KVH: 2, D: 33, S: 90, Smax: 100, padded: true },
+  { name: 'GQA G=8 training', B: 2, T: 130, H: 8, KVH: 1, D: 64, S: 130, Smax: 130, padded: true },
+  { name: 'GQA G=2 decode T=1', B: 4, T: 1, H: 8, KVH: 4, D: 64, S: 200, Smax: 256, padded: true },
+  { name: 'MHA chunk T=5', B: 2, T: 5, H: 2, KVH: 2, D: 80, S: 40, Smax: 48, padded: true },
+];
+
+function makeInputs(c: Case, seed: number) {
+  const rng = new Rng(seed);
+  const q = rng.floats(c.B * c.T * c.H * c.D, 1.5), k = rng.floats(c.B * c.Smax * c.KVH * c.D), v = rng.floats(c.B * c.Smax * c.KVH * c.D);
+  // Left padding: row b starts at b*7 mod (S/2); the last row of a padded batch sees no key at all.
+  const kvStart = c.padded ? Int32Array.from({ length: c.B }, (_, b) => (b === c.B - 1 && c.B > 1 ? c.S : (b * 7) % (Math.floor(c.S / 2) + 1))) : null;
+  return { rng, q, k, v, kvStart };
+}
+
+const plus = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (x, i) => x + b[i]);
+
+// Inputs and float64 references of each case, built once and shared by the SIMD levels.
+const prepared = new Map<string, ReturnType<typeof prepare>>();
+function prepare(c: Case) {
+  const { rng, q, k, v, kvStart } = makeInputs(c, c.B * 100 + c.T + c.D);
+  const s: AttentionShape = { ...c, scale: 1 / Math.sqrt(c.D) };
+  const g = rng.floats(q.length, 0.8);
+  const dq0 = rng.floats(q.length), dk0 = rng.floats(k.length), dv0 = rng.floats(v.length);
+  const ref = attentionReference(q, k, v, kvStart, s), dref = attentionBackwardReference(g, q, k, v, kvStart, s);
+  return {
+    q, k, v, kvStart, g, dq0, dk0, dv0, ref,
+    dq: plus(dref.dq, dq0), dqScale: plus(dref.dqScale, dq0.map(Math.abs)),
+    dk: plus(dref.dk, dk0), dkScale: plus(dref.dkScale, dk0.map(Math.abs)),
+    dv: plus(dref.dv, dv0), dvScale: plus(dref.dvScale, dv0.map(Math.abs)),
+  };
+}
+const preparedCase = (c: Case) => prepared.get(c.name) ?? prepared.set(c.name, prepare(c)).get(c.name)!;
+
+describe.each(simdLevels())('attention on the cpu (%s)', (level) => {
+  test.each(CASES)('$name: forward and backward match float64', (c) => {
+    const p = preparedCase(c);
+    withSimd(level, () => {
+      const qShape = [c.B, c.T, c.H, c.D], kShape = [c.B, c.Smax, c.KVH, c.D];
+      const tq = Tensor.from(p.q, qShape), tk = Tensor.from(p.k, kShape), tv = Tensor.from(p.v, kShape);
+      const tStart = p.kvStart ? Tensor.from(p.kvStart, [c.B]) : undefined;
+      const out = Tensor.from(new Float32Array(p.q.length).fill(NaN), qShape), lse = Tensor.zeros([c.B, c.H, c.T]);
+      ops.attention({ out, lse, q: tq, k: tk, v: tv, kvStart: tStart }, { kvLength: c.S });
+      expectClose(out.toArray(), p.ref.out, { ...TOL, scale: p.ref.outScale });
+      expectClose(lse.toArray(), p.ref.lse, { ...TOL, scale: p.ref.lseScale });
+      if (p.kvStart && c.B > 1) {
+        const last = out.toArray().subarray((c.B - 1) * c.T * c.H * c.D);
+        expect(last.every((x) => x === 0)).toBe(true);
+      }
+
+      const dq = Tensor.from(p.dq0.slice(), qShape), dk = Tensor.from(p.dk0.slice(), kShape), dv = Tensor.from(p.dv0.slice(), kShape);
+      ops.attentionBackward({ dq, dk, dv, dout: Tensor.from(p.g, qShape), out, lse, q: tq, k: tk, v: tv, kvStart: tStart }, { kvLength: c.S });
+      expectClose(dq.toArray(), p.dq, { ...TOL, scale: p.dqScale });
+      expectClose(dk.toArray(), p.dk, { ...TOL, scale: p.dkScale });
+      expectClose(dv.toArray(), p.dv, { ...TOL, scale: p.dvScale });
+      // Cache rows at or past kvLength are never touched (exactly their old values).
+      const dkArray = dk.toArray();
+      let touched = 0;
+      for (let b = 0; b < c.B; b++)
+        for (let i = (b * c.Smax + c.S) * c.KVH * c.D; i < (b + 1) * c.Smax * c.KVH * c.D; i++) if (dkArray[i] !== p.dk0[i]) touched++;
+      expect(touched).toBe(0);
+    });
+  });
+});
+
+describe('attention behaviour', () => {
+  const c: Case = { name: 'det', B: 3, T: 96, H: 4, KVH: 2, D: 32, S: 96, Smax: 96, padded: true };
+  const { rng, q, k, v, kvStart } = makeInputs(c, 77);
+  const qShape = [c.B, c.T, c.H, c.D], kShape = [c.B, c.Smax, c.KVH, c.D];
+  const tensors = { q: Tensor.from(q, qShape), k: Tensor.from(k, kShape), v: Tensor.from(v, kShape), kvStart: Tensor.from(kvStart!, [c.B]) };
+  const dout = Tensor.from(rng.floats(q.length), qShape);
+
+  test('results do not depend on the thread count', () => {
+    const run = () => {
+      const out = Tensor.zeros(qShape), lse = Tensor.zeros([c.B, c.H, c.T]);
+      ops.attention({ out, lse, ...tensors });
+      const grads = { dq: Tensor.zeros(qShape), dk: Tensor.zeros(kShape), dv: Tensor.zeros(kShape) };
+      ops.attentionBackward({ ...grads, dout, out, lse, ...tensors });
+      return [out, lse, grads.dq, grads.dk, grads.dv].map((t) => Buffer.from(t.toArray().buffer));
+    };
+    setNumThreads(1);
+    const one = run();
+    setNumThreads(0);
+    const all = run();
+    one.forEach((b, i) => expect(Buffer.compare(b, all[i])).toBe(0));
+  });
+
+  test('decoding one token against the cache equals the last row of the full causal pass', () => {
+    const full = Tensor.zeros(qShape), lse = Tensor.zeros([c.B, c.H, c.T]);
+    ops.attention({ out: full, lse, ...tensors });
+    const last = Tensor.from(q.slice(0), qShape).toArray();
+    const qLast = new Float32Array(c.B * c.H * c.D);
+    for (let b = 0; b < c.B; b++) qLast.set(last.subarray(((b * c.T + c.T - 1) * c.H) * c.D, ((b * c.T + c.T) * c.H) * c.D), b * c.H * c.D);
+    const one = Tensor.zeros([c.B, 1, c.H, c.D]);
+    ops.attention({ out: one, lse: Tensor.zeros([c.B, c.H, 1]), q: Tensor.from(qLast, [c.B, 1, c.H, c.D]), k: tensors.k, v: tensors.v, kvStart: tensors.kvStart });
+    const fullArray = full.toArray();
+    for (let b = 0; b < c.B; b++) {
+      const expected = fullArray.subarray(((b * c.T + c.T - 1) * c.H) * c.D, ((b * c.T + c.T) * c.H) * c.D);
+      expectClose(one.toArray().subarray(b * c.H * c.D, (b + 1) * c.H * c.D), Float64Array.from(expected), { rtol: 1e-5, atol: 1e-6 });
+    }
+  });
+});
+
+describe('attention errors', () => {
+  const q = Tensor.zeros([2, 4, 4, 8]), k = Tensor.zeros([2, 6, 2, 8]), v = Tensor.zeros([2, 6, 2, 8]);
+  const out = Tensor.zeros([2, 4, 4, 8]), lse = Tensor.zeros([2, 4, 4]);
+  test('shapes, options, kvStart range and overlap', () => {
+    expect(() => ops.attention({ out, lse, q: Tensor.zeros([2, 4, 32]), k, v })).toThrow('Expected a 4-d tensor [B, T, H, D] for q but received Tensor float32 [2, 4, 32] on cpu');
+    expect(() => ops.attention({ out, lse, q, k: Tensor.zeros([2, 6, 3, 8]), v })).toThrow('Expected k with a number of kv heads dividing H = 4');
+    expect(() => ops.attention({ out, lse, q, k: Tensor.zeros([2, 6, 2, 4]), v })).toThrow('Expected k of shape [2, Smax, KVH, 8] (B and D of q)');
+    expect(() => ops.attention({ out, lse, q, k, v: Tensor.zeros([2, 5, 2, 8]) })).toThrow('Expected shape [2, 6, 2, 8] (that of k) for v');
+    expect(() => ops.attention({ out, lse: Tensor.zeros([2, 4]), q, k, v })).toThrow(ShapeError);
+    expect(() => ops.attention({ out, lse, q, k, v }, { kvLength: 3 })).toThrow('Expected an integer between 4 and 6 for options.kvLength but received 3 of type number');
+    expect(() => ops.attention({ out, lse, q, k, v, kvStart: Tensor.from(new Int32Array([0, 7]), [2]) }, { kvLength: 5 })).toThrow(ArgumentError);
+    expect(() => ops.attention({ out, lse, q, k, v, kvStart: Tensor.from(new Int32Array([0, 7]), [2]) }, { kvLength: 5 })).toThrow('Expected every kvStart in [0, 5] but received 7 at index 1');
+    expect(() => ops.attention({ out: q, lse, q, k, v })).toThrow('Expected out to share no memory with q but received overlapping tensors');
+    expect(() => ops.attentionBackward({ dq: Tensor.zeros([2, 4, 4, 8]), dk: k, dv: Tensor.zeros([2, 6, 2, 8]), dout: out, out, lse, q, k, v })).toThrow('Expected dk to share no memory with k');
+  });
+});

@@ -1,0 +1,107 @@
+// sampling.test.ts: sample() against the float64 reference draw (same counter-based uniform) on
+// every SIMD level: greedy with ties, full-row sampling, top-k (ties by index), top-p, both, -inf
+// logits, a 151936-token vocabulary; determinism over thread counts and repeated calls; the
+// empirical distribution of many rows against the filtered softmax; errors.
+import { ArgumentError, DTypeError, Tensor, ops, setNumThreads } from '../../lib';
+import { sampleDistribution, sampleReference } from '../reference/sampling';
+import { Rng } from '../util/random';
+import { simdLevels, withSimd } from '../util/simd';
+
+const OPTIONS = [
+  { temperature: 1, topK: 0, topP: 1 },
+  { temperature: 0.7, topK: 0, topP: 1 },
+  { temperature: 1.3, topK: 5, topP: 1 },
+  { temperature: 1, topK: 0, topP: 0.9 },
+  { temperature: 0.8, topK: 50, topP: 0.5 },
+  { temperature: 1, topK: 1, topP: 1 },
+];
+
+function logitsFor(rng: Rng, B: number, V: number, scale: number): Float32Array {
+  const z = rng.floats(B * V, scale);
+  for (let b = 0; b < B; b++) {
+    if (V > 1) z[b * V + rng.int(0, V)] = -Infinity;  // masked tokens are never drawn
+    if (V > 3) z[b * V + 1] = z[b * V + 2];           // a tie
+  }
+  return z;
+}
+
+describe.each(simdLevels())('sample on the cpu (%s)', (level) => {
+  test.each(OPTIONS)('draws the reference token: temperature=$temperature topK=$topK topP=$topP', (o) => {
+    withSimd(level, () => {
+      const rng = new Rng(7);
+      for (const [B, V, scale] of [[1, 1, 1], [16, 7, 1], [64, 1000, 3], [4, 3001, 2]]) {
+        const z = logitsFor(rng, B, V, scale);
+        const tokens = ops.sample(Tensor.from(z, [B, V]), { ...o, seed: 1234, counter: 5 }).toArray();
+        const expected = Int32Array.from({ length: B }, (_, b) => sampleReference(z.subarray(b * V, (b + 1) * V), o, 1234, 5, b));
+        expect(Array.from(tokens)).toEqual(Array.from(expected));
+      }
+    });
+  });
+
+  test('greedy picks the first maximum', () => {
+    withSimd(level, () => {
+      const z = new Float32Array([1, 3, -Infinity, 3, 2, 0, 0, 0]);
+      expect(Array.from(ops.sample(Tensor.from(z, [2, 4]), { temperature: 0 }).toArray())).toEqual([1, 0]);
+    });
+  });
+
+  test('a Qwen-sized vocabulary (151936) with top-k, top-p and neither', () => {
+    withSimd(level, () => {
+      const rng = new Rng(99), B = 3, V = 151936;
+      const z = rng.floats(B * V, 2.5);
+      for (const o of [{ temperature: 1, topK: 0, topP: 1 }, { temperature: 0.6, topK: 20, topP: 1 }, { temperature: 1, topK: 0, topP: 0.3 }]) {
+        const tokens = ops.sample(Tensor.from(z, [B, V]), { ...o, seed: 3, counter: 11 }).toArray();
+        for (let b = 0; b < B; b++) expect(tokens[b]).toBe(sampleReference(z.subarray(b * V, (b + 1) * V), o, 3, 11, b));
+      }
+    });
+  });
+});
+
+describe('sample behaviour', () => {
+  test('deterministic for a seed and counter, whatever the thread count; the counter changes the draw', () => {
+    const rng = new Rng(1), B = 256, V = 500;
+    const logits = Tensor.from(rng.floats(B * V, 2), [B, V]);
+    setNumThreads(1);
+    const one = ops.sample(logits, { seed: 42, counter: 3, topP: 0.95 }).toArray();
+    setNumThreads(0);
+    expect(ops.sample(logits, { seed: 42, counter: 3, topP: 0.95 }).toArray()).toEqual(one);
+    expect(ops.sample(logits, { seed: 42, counter: 4, topP: 0.95 }).toArray()).not.toEqual(one);
+    expect(ops.sample(logits, { seed: 43, counter: 3, topP: 0.95 }).toArray()).not.toEqual(one);
+  });
+
+  test('rows with the same logits follow the filtered softmax (chi-square)', () => {
+    const V = 12, B = 40000, o = { temperature: 0.9, topK: 8, topP: 0.95 };
+    const row = new Rng(5).floats(V, 1.5);
+    const z = new Float32Array(B * V);
+    for (let b = 0; b < B; b++) z.set(row, b * V);
+    const tokens = ops.sample(Tensor.from(z, [B, V]), { ...o, seed: 9, counter: 0 }).toArray();
+    const counts = new Float64Array(V);
+    for (const t of tokens) counts[t]++;
+    const { order, p } = sampleDistribution(row, o);
+    let chi2 = 0;
+    order.forEach((token, j) => { chi2 += (counts[token] - B * p[j]) ** 2 / (B * p[j]); });
+    expect(counts.reduce((a, c, i) => a + (order.includes(i) ? 0 : c), 0)).toBe(0);  // nothing outside the filter
+    expect(chi2).toBeLessThan(30);  // order.length - 1 degrees of freedom (<= 7): p(chi2 > 30) < 1e-4
+  });
+
+  test('leading dimensions are kept', () => {
+    expect(ops.sample(Tensor.zeros([2, 3, 5]), { temperature: 0 }).shape).toEqual([2, 3]);
+  });
+});
+
+describe('sample errors', () => {
+  test('options, dtypes and rows without a finite logit', () => {
+    const z = Tensor.zeros([2, 4]);
+    expect(() => ops.sample(z)).toThrow('Expected an integer between 0 and 4294967295 (required when temperature > 0) for options.seed but received undefined');
+    expect(() => ops.sample(z, { seed: 1, temperature: -1 })).toThrow('Expected a finite number >= 0 for options.temperature');
+    expect(() => ops.sample(z, { seed: 1, topP: 0 })).toThrow('Expected a finite number > 0 <= 1 for options.topP but received 0 of type number');
+    expect(() => ops.sample(z, { seed: 1, topK: 1.5 })).toThrow('Expected an integer >= 0 for options.topK');
+    expect(() => ops.sample(z, { seed: -1 })).toThrow(ArgumentError);
+    expect(() => ops.sample(z, { seed: 1, top_p: 0.9 } as never)).toThrow('unknown option "top_p"');
+    expect(() => ops.sample(Tensor.zeros([2, 4], { dtype: 'int32' }), { seed: 1 })).toThrow(DTypeError);
+    const bad = Tensor.from(new Float32Array([0, 1, 2, 3, 0, NaN, 1, 2]), [2, 4]);
+    expect(() => ops.sample(bad, { seed: 1 })).toThrow('received row 1 with NaN, +inf or no finite value');
+    const masked = Tensor.from(new Float32Array([-Infinity, -Infinity]), [1, 2]);
+    expect(() => ops.sample(masked, { seed: 1, topK: 1 })).toThrow(ArgumentError);
+  });
+});

@@ -1,0 +1,61 @@
+// swiglu.test.ts: swiglu / swigluBackward against the float64 reference on every SIMD level, over
+// tiny, model-sized and odd widths and large |gate| (the exp clamp), with an upstream gradient
+// other than 1; the backward writes dinp (no accumulation); thread-count determinism; errors.
+import { DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+import { swigluBackwardReference, swigluReference } from '../reference/swiglu';
+import { expectClose } from '../util/close';
+import { Rng } from '../util/random';
+import { simdLevels, withSimd } from '../util/simd';
+
+// atol 1e-30: for gate << 0 silu(gate) underflows (~1e-38 and below); float32 answers 0 or ~1e-35.
+const TOL = { rtol: 2e-5, atol: 1e-30 };
+const SHAPES = [
+  { N: 1, F: 1, scale: 1 },
+  { N: 3, F: 7, scale: 2 },
+  { N: 64, F: 688, scale: 3 },
+  { N: 33, F: 129, scale: 40 },
+];
+
+describe.each(simdLevels())('swiglu on the cpu (%s)', (level) => {
+  test.each(SHAPES)('forward and backward match float64: N=$N F=$F |gate|~$scale', ({ N, F, scale }) => {
+    withSimd(level, () => {
+      const rng = new Rng(N * 3 + F);
+      const x = rng.floats(N * 2 * F, scale), g = rng.floats(N * F, 1.4);
+      const inp = Tensor.from(x, [N, 2 * F]);
+      const out = ops.swiglu({ out: Tensor.zeros([N, F]), inp });
+      expectClose(out.toArray(), swigluReference(x, N, F), TOL);
+      const dinp = Tensor.from(new Float32Array(N * 2 * F).fill(5), [N, 2 * F]);
+      ops.swigluBackward({ dinp, dout: Tensor.from(g, [N, F]), inp });
+      const ref = swigluBackwardReference(g, x, N, F);
+      expectClose(dinp.toArray(), ref.dinp, { ...TOL, scale: ref.scale });
+    });
+  });
+});
+
+describe('swiglu behaviour and errors', () => {
+  test('results do not depend on the thread count', () => {
+    const rng = new Rng(4), N = 512, F = 256;
+    const inp = Tensor.from(rng.floats(N * 2 * F), [N, 2 * F]), dout = Tensor.from(rng.floats(N * F), [N, F]);
+    const run = () => {
+      const out = ops.swiglu({ out: Tensor.zeros([N, F]), inp }), dinp = Tensor.zeros([N, 2 * F]);
+      ops.swigluBackward({ dinp, dout, inp });
+      return [out, dinp].map((t) => Buffer.from(t.toArray().buffer));
+    };
+    setNumThreads(1);
+    const one = run();
+    setNumThreads(0);
+    const all = run();
+    one.forEach((b, i) => expect(Buffer.compare(b, all[i])).toBe(0));
+  });
+
+  test('shapes, dtypes and overlap', () => {
+    const inp = Tensor.zeros([4, 6]);
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3]), inp: Tensor.zeros([4, 5]) })).toThrow(ShapeError);
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3]), inp: Tensor.zeros([4, 5]) })).toThrow('Expected inp of shape [..., 2F] (gate and up stacked, an even last dimension) but received Tensor float32 [4, 5] on cpu');
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 6]), inp })).toThrow('Expected 12 elements ([4, 3]) for out but received Tensor float32 [4, 6] on cpu');
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3], { dtype: 'int32' }), inp })).toThrow(DTypeError);
+    expect(() => ops.swigluBackward({ dinp: Tensor.zeros([4, 6]), dout: Tensor.zeros([4, 3]), inp: Tensor.zeros([4, 6]), extra: 1 } as never)).toThrow('unknown option "extra"');
+    const arena = Tensor.zeros([64]);
+    expect(() => ops.swiglu({ out: arena.view(20, [4, 3]), inp: arena.view(0, [4, 6]) })).toThrow('Expected out to share no memory with inp');
+  });
+});
