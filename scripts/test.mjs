@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // test.mjs: `npm test` — every test on every device this machine can run, in three steps:
 //   1. the whole jest suite with the CPU addon (build/Release, what `npm install` builds);
-//   2. the op and device suites again on device 'cuda' through the SIMT simulator
-//      (STEPRL_BACKEND=cuda-sim, STEPRL_TEST_DEVICES=cuda), building build-cuda-sim/ first when
-//      it is missing or older than its sources (cmake-js, STEPRL_CUDA=SIM);
+//   2. the device suites (test/ops and test/device files that use test/util/devices.ts) again on
+//      device 'cuda' through the SIMT simulator (STEPRL_BACKEND=cuda-sim, STEPRL_TEST_DEVICES=cuda),
+//      building build-cuda-sim/ first when it is missing or older than its sources (cmake-js,
+//      STEPRL_CUDA=SIM);
 //   3. `check:cuda` (nvcc compile of every kernel: no spills, 16-byte loads) when nvcc is present.
 // Exits non-zero when any step fails. Arguments go to both jest runs (e.g. a test path filter).
 // STEPRL_TEST_SIM=0 skips step 2 (and its build); STEPRL_TEST_CHECK_CUDA=0 skips step 3.
@@ -67,9 +68,20 @@ if (process.env.STEPRL_TEST_SIM === '0') {
       : `\nnpm test: ${path.relative(root, simAddon)} is missing: building the CUDA simulator addon (cmake-js, STEPRL_CUDA=SIM; a minute or two).`);
     built = run('build the cuda-sim addon', process.execPath, [cmakeJs, 'compile', '--out', 'build-cuda-sim', '--CDSTEPRL_CUDA=SIM']);
   }
-  if (built) {
-    run('jest, cuda-sim addon, op and device suites on device cuda', process.execPath,
-      [jest, '--roots', '<rootDir>/test/ops', '<rootDir>/test/device', ...jestArgs],
+  // The suites that run per device (they use test/util/devices.ts); a path filter given to
+  // `npm test -- <filter>` narrows them, other jest flags pass through.
+  const filters = jestArgs.filter((a) => !a.startsWith('-'));
+  const flags = jestArgs.filter((a) => a.startsWith('-'));
+  const deviceSuites = ['ops', 'device'].flatMap((dir) => {
+    const folder = path.join(root, 'test', dir);
+    return fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.test.ts')).map((f) => path.join(folder, f)) : [];
+  }).filter((file) => fs.readFileSync(file, 'utf8').includes('util/devices'))
+    .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f) || new RegExp(f).test(file)));
+  if (built && deviceSuites.length === 0) {
+    steps.push({ title: 'jest, cuda-sim addon', ok: true, ms: 0, note: `no device suite matches ${filters.join(' ')}` });
+  } else if (built) {
+    run(`jest, cuda-sim addon, ${deviceSuites.length} device suites on device cuda`, process.execPath,
+      [jest, ...flags, '--runTestsByPath', ...deviceSuites],
       { STEPRL_BACKEND: 'cuda-sim', STEPRL_TEST_DEVICES: 'cuda' });
   }
 }
