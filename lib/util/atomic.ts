@@ -40,6 +40,25 @@ export function writeFileAtomic(file: string, chunks: ArrayBufferView | readonly
   fsyncDirectory(dir);
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temporary siblings that crashed writers (dead pids) left behind. */
+function removeStaleTemporaries(parent: string, base: string): void {
+  const pattern = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.\\d+\\.tmp$`);
+  for (const name of fs.readdirSync(parent)) {
+    const match = pattern.exec(name);
+    if (match && Number(match[1]) !== process.pid && !processAlive(Number(match[1])))
+      fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Writes a whole folder atomically: `fill(tmpDir)` writes the files, then the folder replaces
  * `dir` by rename. An existing `dir` is moved aside first and removed only after the new one is
@@ -52,6 +71,7 @@ export function writeDirectoryAtomic(dir: string, fill: (tmpDir: string) => void
   const base = path.basename(dir);
   const temporary = path.join(parent, `.${base}.${process.pid}.${Date.now()}.tmp`);
   const old = path.join(parent, `.${base}.old`);
+  removeStaleTemporaries(parent, base);
   fs.rmSync(temporary, { recursive: true, force: true });
   fs.mkdirSync(temporary);
   try {

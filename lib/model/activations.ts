@@ -1,0 +1,87 @@
+// activations.ts: the buffers a TinyLM training forward keeps for its backward, carved out of one
+// allocation per batch shape (llm.c style), plus the backward's scratch. Letters: B rows, T tokens,
+// N = B*T, C hidden, H/KVH heads, D head dim, F ffn width, V vocab.
+import { Tensor, type Device } from '../tensor';
+import type { TinyLMConfig } from './config';
+
+export interface LayerActivations {
+  x: Tensor;      // [N, C]     the layer's input (residual stream)
+  h1: Tensor;     // [N, C]     input_layernorm(x)
+  rstd1: Tensor;  // [N]
+  q: Tensor;      // [N, H*D]   after rotary embedding
+  k: Tensor;      // [N, KVH*D] after rotary embedding
+  v: Tensor;      // [N, KVH*D]
+  att: Tensor;    // [N, H*D]   attention output, before o_proj
+  lse: Tensor;    // [B, H, T]  attention log-sum-exp, for its backward
+  xm: Tensor;     // [N, C]     x + o_proj(att)
+  h2: Tensor;     // [N, C]     post_attention_layernorm(xm)
+  rstd2: Tensor;  // [N]
+  gu: Tensor;     // [N, 2F]    gate and up projections side by side
+  s: Tensor;      // [N, F]     silu(gate) * up
+}
+
+export interface Activations {
+  B: number;
+  T: number;
+  layers: LayerActivations[];
+  out: Tensor;     // [N, C]  the last layer's output
+  hf: Tensor;      // [N, C]  final norm
+  rstdf: Tensor;   // [N]
+  logits: Tensor;  // [B, T, V]
+  values: Tensor | null;  // [N, 1] value head
+  // backward scratch
+  dx: Tensor;      // [N, C]  gradient of the residual stream
+  dh: Tensor;      // [N, C]
+  datt: Tensor;    // [N, H*D]
+  dq: Tensor;      // [N, H*D]
+  dk: Tensor;      // [N, KVH*D]
+  dv: Tensor;      // [N, KVH*D]
+  ds: Tensor;      // [N, F]
+  dgu: Tensor;     // [N, 2F]
+  dispose(): void;
+}
+
+export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device): Activations {
+  const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F, vocabSize: V } = config;
+  const N = B * T;
+  // One arena for everything: a first pass over the layout counts, the second carves views.
+  let arena: Tensor | null = null;
+  let offset = 0;
+  const take = (shape: number[]): Tensor => {
+    const numel = shape.reduce((a, b) => a * b, 1);
+    const t = arena === null ? (null as unknown as Tensor) : arena.view(offset, shape);
+    offset += numel;
+    return t;
+  };
+  const carve = () => {
+    const layers: LayerActivations[] = [];
+    for (let l = 0; l < config.numLayers; l++) {
+      layers.push({
+        x: take([N, C]), h1: take([N, C]), rstd1: take([N]),
+        q: take([N, H * D]), k: take([N, KVH * D]), v: take([N, KVH * D]), att: take([N, H * D]), lse: take([B, H, T]),
+        xm: take([N, C]), h2: take([N, C]), rstd2: take([N]), gu: take([N, 2 * F]), s: take([N, F]),
+      });
+    }
+    return {
+      layers,
+      out: take([N, C]), hf: take([N, C]), rstdf: take([N]),
+      logits: take([B, T, V]),
+      values: config.valueHead ? take([N, 1]) : null,
+      dx: take([N, C]), dh: take([N, C]), datt: take([N, H * D]), dq: take([N, H * D]),
+      dk: take([N, KVH * D]), dv: take([N, KVH * D]), ds: take([N, F]), dgu: take([N, 2 * F]),
+    };
+  };
+  carve();
+  arena = Tensor.zeros([offset], { device });
+  offset = 0;
+  const views = carve();
+  const owner = arena;
+  return {
+    B, T, ...views,
+    dispose: () => {
+      for (const layer of views.layers) for (const t of Object.values(layer)) t.dispose();
+      for (const [key, t] of Object.entries(views)) if (key !== 'layers' && t !== null) (t as Tensor).dispose();
+      owner.dispose();
+    },
+  };
+}

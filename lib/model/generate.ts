@@ -1,0 +1,188 @@
+// generate.ts: batched sampling with a KV cache. Prompts are left-padded to a common length P;
+// each row attends from its first real token (kvStart) and counts positions from it, so a row's
+// tokens see exactly what they would see alone. Prefill runs the prompt block once; each decode
+// step runs one token per row against the cache. Log-probs and entropies are those of
+// softmax(logits / temperature) (the distribution the tokens were sampled from before top-k/top-p),
+// i.e. what a teacher-forced forward of the same tokens gives.
+import { ops } from '../index';
+import { Tensor, type Device } from '../tensor';
+import type { TinyLMConfig } from './config';
+import type { Rollouts, SamplingOptions } from './policy';
+import type { Weights } from './weights';
+
+interface Workspace {
+  x: Tensor; h: Tensor; rstd: Tensor; q: Tensor; k: Tensor; v: Tensor; att: Tensor; lse: Tensor; gu: Tensor; s: Tensor;
+  last: Tensor; hf: Tensor; rstdf: Tensor; logits: Tensor;
+}
+
+function workspace(config: TinyLMConfig, B: number, T: number, device: Device): { ws: Workspace; dispose: () => void } {
+  const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F, vocabSize: V } = config;
+  const N = B * T;
+  const shapes: Record<keyof Workspace, number[]> = {
+    x: [N, C], h: [N, C], rstd: [N], q: [N, H * D], k: [N, KVH * D], v: [N, KVH * D], att: [N, H * D], lse: [B, H, T],
+    gu: [N, 2 * F], s: [N, F], last: [B, C], hf: [B, C], rstdf: [B], logits: [B, V],
+  };
+  const total = Object.values(shapes).reduce((sum, s) => sum + s.reduce((a, b) => a * b, 1), 0);
+  const arena = Tensor.zeros([total], { device });
+  let offset = 0;
+  const ws = {} as Workspace;
+  for (const [name, shape] of Object.entries(shapes) as [keyof Workspace, number[]][]) {
+    ws[name] = arena.view(offset, shape);
+    offset += shape.reduce((a, b) => a * b, 1);
+  }
+  return { ws, dispose: () => { for (const t of Object.values(ws)) t.dispose(); arena.dispose(); } };
+}
+
+/** Runs T new tokens per row at cache position `pos`; leaves logits of each row's last token in ws.logits. */
+function step(
+  config: TinyLMConfig, w: Weights, ws: Workspace, caches: { k: Tensor; v: Tensor }[],
+  tokens: Tensor, positions: Tensor, kvStart: Tensor, B: number, T: number, pos: number, Smax: number,
+): void {
+  const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta, rmsNormEps: eps, hiddenSize: C } = config;
+  const KD = KVH * D;
+  ops.embedding({ out: ws.x, tokens, table: w.embed });
+  for (let l = 0; l < config.numLayers; l++) {
+    const lw = w.layers[l], cache = caches[l];
+    ops.rmsnorm({ out: ws.h, rstd: ws.rstd, inp: ws.x, weight: lw.ln1 }, { eps });
+    ops.matmul({ out: ws.q, inp: ws.h, weight: lw.wq, bias: lw.bq ?? undefined });
+    ops.matmul({ out: ws.k, inp: ws.h, weight: lw.wk, bias: lw.bk ?? undefined });
+    ops.matmul({ out: ws.v, inp: ws.h, weight: lw.wv, bias: lw.bv ?? undefined });
+    ops.rope({ out: ws.q, inp: ws.q, positions }, { headDim: D, theta });
+    ops.rope({ out: ws.k, inp: ws.k, positions }, { headDim: D, theta });
+    for (let b = 0; b < B; b++) {
+      for (const [dst, src] of [[cache.k, ws.k], [cache.v, ws.v]] as const) {
+        const into = dst.view((b * Smax + pos) * KD, [T * KD]), from = src.view(b * T * KD, [T * KD]);
+        into.copyFrom(from);
+        into.dispose();
+        from.dispose();
+      }
+    }
+    ops.attention(
+      { out: ws.att.reshape([B, T, H, D]), lse: ws.lse, q: ws.q.reshape([B, T, H, D]), k: cache.k, v: cache.v, kvStart },
+      { kvLength: pos + T },
+    );
+    ops.matmul({ out: ws.x, inp: ws.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: ws.x });
+    ops.rmsnorm({ out: ws.h, rstd: ws.rstd, inp: ws.x, weight: lw.ln2 }, { eps });
+    ops.matmul({ out: ws.gu, inp: ws.h, weight: lw.wgu });
+    ops.swiglu({ out: ws.s, inp: ws.gu });
+    ops.matmul({ out: ws.x, inp: ws.s, weight: lw.wdown, residual: ws.x });
+  }
+  for (let b = 0; b < B; b++) {
+    const into = ws.last.view(b * C, [C]), from = ws.x.view((b * T + T - 1) * C, [C]);
+    into.copyFrom(from);
+    into.dispose();
+    from.dispose();
+  }
+  ops.rmsnorm({ out: ws.hf, rstd: ws.rstdf, inp: ws.last, weight: w.norm }, { eps });
+  ops.matmul({ out: ws.logits, inp: ws.hf, weight: w.lmHead });
+}
+
+export interface GenerateContext {
+  config: TinyLMConfig;
+  weights: Weights;
+  device: Device;
+  padToken: number;
+}
+
+export async function generateTokens(ctx: GenerateContext, prompts: readonly Int32Array[], options: SamplingOptions): Promise<Rollouts> {
+  const { config, weights, device } = ctx;
+  const B = prompts.length;
+  const P = Math.max(1, ...prompts.map((p) => p.length));
+  const maxNew = options.maxNewTokens;
+  const Smax = P + maxNew;
+  const temperature = options.temperature ?? 1;
+  const logprobTemperature = temperature > 0 ? temperature : 1;
+  const stop = new Set(options.stopTokens ?? []);
+  const seed = (options.seed ?? 0) >>> 0;
+
+  // Left-padded prompt block and per-row starts.
+  const promptTokens = new Int32Array(B * P).fill(ctx.padToken);
+  const start = new Int32Array(B);
+  const promptPositions = new Int32Array(B * P);
+  for (let b = 0; b < B; b++) {
+    start[b] = P - prompts[b].length;
+    promptTokens.set(prompts[b], b * P + start[b]);
+    for (let t = 0; t < P; t++) promptPositions[b * P + t] = Math.max(0, t - start[b]);
+  }
+  const kvStart = Tensor.from(start, [B], { device });
+  const caches = Array.from({ length: config.numLayers }, () => ({
+    k: Tensor.zeros([B, Smax, config.numKvHeads, config.headDim], { device }),
+    v: Tensor.zeros([B, Smax, config.numKvHeads, config.headDim], { device }),
+  }));
+
+  const tokens = new Int32Array(B * maxNew).fill(ctx.padToken);
+  const mask = new Float32Array(B * maxNew);
+  const logprobs = new Float32Array(B * maxNew);
+  const entropy = new Float32Array(B * maxNew);
+  const lengths = new Int32Array(B);
+  const finished = new Array<boolean>(B).fill(false);
+
+  const prefill = workspace(config, B, P, device);
+  const decode = maxNew > 1 ? workspace(config, B, 1, device) : null;
+  try {
+    const run = (ws: Workspace, ids: Int32Array, positions: Int32Array, T: number, pos: number) => {
+      const idsTensor = Tensor.from(ids, [ids.length], { device }), positionsTensor = Tensor.from(positions, [positions.length], { device });
+      try {
+        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, Smax);
+      } finally {
+        idsTensor.dispose();
+        positionsTensor.dispose();
+      }
+    };
+    run(prefill.ws, promptTokens, promptPositions, P, 0);
+    let logits = prefill.ws.logits;
+    const stepTokens = new Int32Array(B), stepPositions = new Int32Array(B);
+    for (let t = 0; t < maxNew; t++) {
+      const sampled = ops.sample(logits, {
+        temperature, topK: options.topK ?? 0, topP: options.topP ?? 1, seed, counter: t,
+      });
+      const chosen = sampled.toArray() as Int32Array;
+      const scored = ops.tokenLogprobs(logits, sampled, { temperature: logprobTemperature, entropy: true });
+      const lp = scored.logprobs.toArray(), ent = scored.entropy!.toArray();
+      for (const x of [sampled, scored.logprobs, scored.logZ, scored.entropy!]) x.dispose();
+      let active = 0;
+      for (let b = 0; b < B; b++) {
+        if (finished[b]) {
+          stepTokens[b] = ctx.padToken;
+          continue;
+        }
+        tokens[b * maxNew + t] = chosen[b];
+        mask[b * maxNew + t] = 1;
+        logprobs[b * maxNew + t] = lp[b];
+        entropy[b * maxNew + t] = ent[b];
+        lengths[b] = t + 1;
+        stepTokens[b] = chosen[b];
+        if (stop.has(chosen[b])) finished[b] = true;
+        else active++;
+      }
+      if (active === 0 || t + 1 === maxNew) break;
+      for (let b = 0; b < B; b++) stepPositions[b] = P + t - start[b];
+      run(decode!.ws, stepTokens, stepPositions, 1, P + t);
+      logits = decode!.ws.logits;
+      // Yield to the event loop between decode steps so a long generation does not starve it.
+      if (t % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    prefill.dispose();
+    decode?.dispose();
+    for (const c of caches) {
+      c.k.dispose();
+      c.v.dispose();
+    }
+    kvStart.dispose();
+  }
+  const T = Math.max(1, ...lengths);
+  const trim = <A extends Float32Array | Int32Array>(a: A, make: (n: number) => A): A => {
+    const out = make(B * T);
+    for (let b = 0; b < B; b++) out.set(a.subarray(b * maxNew, b * maxNew + T), b * T);
+    return out;
+  };
+  return {
+    tokens: Tensor.from(trim(tokens, (n) => new Int32Array(n)), [B, T]),
+    mask: Tensor.from(trim(mask, (n) => new Float32Array(n)), [B, T]),
+    logprobs: Tensor.from(trim(logprobs, (n) => new Float32Array(n)), [B, T]),
+    entropy: Tensor.from(trim(entropy, (n) => new Float32Array(n)), [B, T]),
+    lengths,
+    finished,
+  };
+}

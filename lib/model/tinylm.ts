@@ -1,0 +1,235 @@
+// tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE, GQA,
+// SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, optional value head) whose
+// layers run on steprl's kernels. Parameters, gradients (and the optimizer's moments) are flat
+// buffers described by one table (params.ts); checkpoints are Hugging Face folders.
+import { ArgumentError, ShapeError } from '../errors';
+import { checkDevice, Tensor, type Device } from '../tensor';
+import { checkOptionsObject, checkTensor } from '../ops/validate';
+import { allocateActivations, type Activations } from './activations';
+import { readConfig, readWeights, writeCheckpoint, type SaveOptions } from './checkpoint';
+import { resolveConfig, type TinyLMConfig, type TinyLMConfigInput } from './config';
+import { generateTokens } from './generate';
+import { initializeParameters, parameterSpecs, type ParamSpec } from './params';
+import type { ForwardOptions, Parameter, PolicyModel, Rollouts, SamplingOptions } from './policy';
+import { transformerBackward, transformerForward, type SequenceLayout } from './transformer';
+import { carveWeights, disposeWeights, type Weights } from './weights';
+
+interface Pass {
+  activations: Activations;
+  layout: SequenceLayout | null;
+  tokens: Tensor | null;
+}
+
+export class TinyLM implements PolicyModel {
+  readonly config: TinyLMConfig;
+  readonly device: Device;
+  readonly specs: readonly ParamSpec[];
+  /** float32 [P]: every parameter, laid out by `specs`. */
+  readonly weightBuffer: Tensor;
+  /** float32 [P]: gradients, same layout. */
+  readonly gradBuffer: Tensor;
+  readonly #weights: Weights;
+  readonly #grads: Weights;
+  /** Training and inference passes keep separate activations, so an evaluation between a training forward and its backward is harmless. */
+  #train: Pass | null = null;
+  #eval: Pass | null = null;
+  #trainedSinceForward = false;
+
+  private constructor(config: TinyLMConfig, values: Float32Array, device: Device) {
+    this.config = config;
+    this.device = device;
+    const { specs, total } = parameterSpecs(config);
+    if (values.length !== total) throw new Error(`steprl: parameter buffer of ${values.length} for ${total} parameters`);
+    this.specs = specs;
+    this.weightBuffer = Tensor.from(values, [total], { device });
+    this.gradBuffer = Tensor.zeros([total], { device });
+    this.#weights = carveWeights(this.weightBuffer, specs, config);
+    this.#grads = carveWeights(this.gradBuffer, specs, config);
+  }
+
+  /** A freshly initialized model (GPT-2 style N(0, 0.02) init), reproducible for a seed. */
+  static create(config: TinyLMConfigInput, options: { seed?: number; device?: Device } = {}): TinyLM {
+    checkOptionsObject('options', options, ['seed', 'device']);
+    const resolved = resolveConfig(config);
+    const device = options.device ?? 'cpu';
+    checkDevice('options.device', device);
+    const { specs, total } = parameterSpecs(resolved);
+    const values = new Float32Array(total);
+    initializeParameters(values, specs, resolved.numLayers, options.seed ?? 0);
+    return new TinyLM(resolved, values, device);
+  }
+
+  /** Loads a Hugging Face-layout folder (config.json + model.safetensors) of a Llama or Qwen2 model. */
+  static load(dir: string, options: { device?: Device; valueHead?: boolean } = {}): TinyLM {
+    checkOptionsObject('options', options, ['device', 'valueHead']);
+    const device = options.device ?? 'cpu';
+    checkDevice('options.device', device);
+    const stored = readConfig(dir);
+    const config = options.valueHead === undefined ? stored : { ...stored, valueHead: options.valueHead };
+    const { specs, total } = parameterSpecs(config);
+    const values = new Float32Array(total);
+    if (config.valueHead && !stored.valueHead) {
+      // A new value head on a checkpoint without one: read the rest, initialize the head.
+      const base = parameterSpecs(stored);
+      const storedValues = new Float32Array(base.total);
+      readWeights(dir, base.specs, storedValues);
+      for (const spec of base.specs) values.set(storedValues.subarray(spec.offset, spec.offset + spec.numel), specs.find((s) => s.name === spec.name)!.offset);
+      initializeParameters(values, specs.filter((s) => s.name.startsWith('v_head.')), config.numLayers, 1);
+    } else {
+      readWeights(dir, specs, values);
+    }
+    return new TinyLM(config, values, device);
+  }
+
+  /** Writes the model as a Hugging Face folder, atomically (a crash leaves the previous one). */
+  save(dir: string, options: SaveOptions = {}): void {
+    checkOptionsObject('options', options, ['dtype', 'extraFiles']);
+    writeCheckpoint(dir, this.config, this.specs, this.weightBuffer.toFloat32(), options);
+  }
+
+  /** A frozen copy (e.g. the reference model of a KL penalty). */
+  clone(options: { device?: Device; valueHead?: boolean } = {}): TinyLM {
+    const config = { ...this.config, valueHead: options.valueHead ?? this.config.valueHead };
+    const { specs, total } = parameterSpecs(config);
+    const values = new Float32Array(total);
+    const mine = this.weightBuffer.toFloat32();
+    for (const spec of specs) {
+      const source = this.specs.find((s) => s.name === spec.name);
+      if (source) values.set(mine.subarray(source.offset, source.offset + source.numel), spec.offset);
+    }
+    if (config.valueHead && !this.config.valueHead) initializeParameters(values, specs.filter((s) => s.name.startsWith('v_head.')), config.numLayers, 1);
+    return new TinyLM(config, values, options.device ?? this.device);
+  }
+
+  /** Copies another TinyLM's weights (same architecture) into this one. */
+  loadWeightsFrom(other: TinyLM): void {
+    if (other.weightBuffer.numel !== this.weightBuffer.numel) throw new ShapeError('other', 'Expected a model of the same architecture');
+    this.weightBuffer.copyFrom(other.weightBuffer.device === this.device ? other.weightBuffer : other.weightBuffer.to(this.device));
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  get numParameters(): number {
+    return this.specs.reduce((n, s) => n + s.numel, 0);
+  }
+
+  parameters(): Parameter[] {
+    return this.specs.map((spec) => ({
+      name: spec.name,
+      value: this.weightBuffer.view(spec.offset, spec.shape),
+      grad: this.gradBuffer.view(spec.offset, spec.shape),
+    }));
+  }
+
+  zeroGrad(): void {
+    this.gradBuffer.fill(0);
+  }
+
+  #layout(tokens: Tensor, options: ForwardOptions): SequenceLayout {
+    const [B, T] = tokens.shape;
+    const start = options.attentionStart ?? new Int32Array(B);
+    if (start.length !== B) throw new ShapeError('options.attentionStart', `Expected ${B} row starts but received ${start.length}`);
+    const positions = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      if (!Number.isInteger(start[b]) || start[b] < 0 || start[b] >= Math.max(T, 1))
+        throw ArgumentError.expected(`options.attentionStart[${b}]`, `an integer in [0, ${T})`, start[b]);
+      for (let t = 0; t < T; t++) positions[b * T + t] = Math.max(0, t - start[b]);
+    }
+    return {
+      tokens: tokens.reshape([B * T]),
+      positions: Tensor.from(positions, [B * T], { device: this.device }),
+      kvStart: Tensor.from(Int32Array.from(start), [B], { device: this.device }),
+    };
+  }
+
+  #pass(which: 'train' | 'eval', B: number, T: number): Pass {
+    let pass = which === 'train' ? this.#train : this.#eval;
+    if (pass === null || pass.activations.B !== B || pass.activations.T !== T) {
+      pass?.activations.dispose();
+      pass = { activations: allocateActivations(this.config, B, T, this.device), layout: null, tokens: null };
+      if (which === 'train') this.#train = pass;
+      else this.#eval = pass;
+    }
+    return pass;
+  }
+
+  /**
+   * logits float32 [B, T, V] for tokens int32 [B, T]. The returned tensor is a view of the model's
+   * activation memory: valid until the next forward of the same kind (train or not).
+   */
+  async forward(tokens: Tensor, options: ForwardOptions = {}): Promise<Tensor> {
+    checkOptionsObject('options', options, ['train', 'attentionStart']);
+    const t = checkTensor('tokens', tokens, ['int32']);
+    if (t.shape.length !== 2) throw new ShapeError('tokens', `Expected tokens of shape [B, T] but received [${t.shape.join(', ')}]`);
+    if (t.device !== this.device) t._storage('tokens');
+    const [B, T] = t.shape;
+    if (T > this.config.maxPositions)
+      throw new ShapeError('tokens', `Expected at most maxPositions = ${this.config.maxPositions} tokens per row but received ${T}`);
+    const pass = this.#pass(options.train ? 'train' : 'eval', B, T);
+    pass.layout?.positions.dispose();
+    pass.layout?.kvStart.dispose();
+    pass.layout = this.#layout(t.device === this.device ? t : t.to(this.device), options);
+    pass.tokens = t;
+    transformerForward(this.config, this.#weights, pass.activations, pass.layout);
+    if (options.train) this.#trainedSinceForward = false;
+    return pass.activations.logits;
+  }
+
+  async backward(dlogits: Tensor, dvalues?: Tensor): Promise<void> {
+    const pass = this.#train;
+    if (pass === null || pass.layout === null) throw new ArgumentError('dlogits', 'backward() needs a forward(tokens, { train: true }) first');
+    if (this.#trainedSinceForward) throw new ArgumentError('dlogits', 'backward() was already run for this forward; run forward(..., { train: true }) again');
+    const { B, T } = pass.activations;
+    const d = checkTensor('dlogits', dlogits, ['float32']);
+    if (d.numel !== B * T * this.config.vocabSize)
+      throw new ShapeError('dlogits', `Expected dlogits of shape [${B}, ${T}, ${this.config.vocabSize}] but received [${d.shape.join(', ')}]`);
+    if (dvalues !== undefined) {
+      if (!this.config.valueHead) throw new ArgumentError('dvalues', 'this model has no value head (create it with valueHead: true)');
+      checkTensor('dvalues', dvalues, ['float32']);
+      if (dvalues.numel !== B * T) throw new ShapeError('dvalues', `Expected dvalues of shape [${B}, ${T}] but received [${dvalues.shape.join(', ')}]`);
+    }
+    transformerBackward(this.config, this.#weights, this.#grads, pass.activations, pass.layout, d, dvalues);
+    this.#trainedSinceForward = true;
+  }
+
+  /** Value-head estimates float32 [B, T]: those of the last training forward when `tokens` is its input. */
+  async values(tokens: Tensor, options: ForwardOptions = {}): Promise<Tensor> {
+    if (!this.config.valueHead) throw new ArgumentError('values', 'this model has no value head (create it with valueHead: true)');
+    const [B, T] = tokens.shape;
+    if (this.#train?.tokens === tokens && !options.train) return this.#train.activations.values!.reshape([B, T]);
+    await this.forward(tokens, options);
+    const pass = options.train ? this.#train! : this.#eval!;
+    return pass.activations.values!.reshape([B, T]);
+  }
+
+  async generate(prompts: readonly Int32Array[], options: SamplingOptions): Promise<Rollouts> {
+    if (!Array.isArray(prompts) || prompts.length === 0) throw ArgumentError.expected('prompts', 'a non-empty array of Int32Array token ids', prompts);
+    for (let i = 0; i < prompts.length; i++) {
+      const p = prompts[i];
+      if (Object.prototype.toString.call(p) !== '[object Int32Array]' || p.length === 0)
+        throw ArgumentError.expected(`prompts[${i}]`, 'a non-empty Int32Array of token ids', p);
+      for (const id of p) if (id < 0 || id >= this.config.vocabSize) throw ArgumentError.expected(`prompts[${i}]`, `token ids in [0, ${this.config.vocabSize})`, id);
+    }
+    checkOptionsObject('options', options, ['maxNewTokens', 'temperature', 'topP', 'topK', 'stopTokens', 'seed']);
+    const longest = Math.max(...prompts.map((p) => p.length));
+    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1 || longest + options.maxNewTokens > this.config.maxPositions)
+      throw ArgumentError.expected('options.maxNewTokens', `an integer in [1, ${this.config.maxPositions - longest}] (maxPositions minus the longest prompt)`, options.maxNewTokens);
+    return generateTokens(
+      { config: this.config, weights: this.#weights, device: this.device, padToken: this.config.padTokenId ?? this.config.eosTokenId ?? 0 },
+      prompts, options,
+    );
+  }
+
+  /** Frees the model's buffers; the model cannot be used afterwards. */
+  dispose(): void {
+    this.#train?.activations.dispose();
+    this.#eval?.activations.dispose();
+    this.#train = this.#eval = null;
+    disposeWeights(this.#weights);
+    disposeWeights(this.#grads);
+    this.weightBuffer.dispose();
+    this.gradBuffer.dispose();
+  }
+}

@@ -1,0 +1,88 @@
+// transformer.ts: TinyLM's forward and backward passes (Llama: RMSNorm, RoPE, grouped-query
+// attention, SwiGLU; Hugging Face modeling_llama / modeling_qwen2 semantics), written llm.c style:
+// every op writes into preallocated activations, every backward op accumulates into gradients,
+// and each backward step sits in the reverse order of its forward step.
+import { ops } from '../index';
+import type { Tensor } from '../tensor';
+import type { Activations } from './activations';
+import type { TinyLMConfig } from './config';
+import type { Weights } from './weights';
+
+export interface SequenceLayout {
+  tokens: Tensor;      // int32 [N]
+  positions: Tensor;   // int32 [N]  rotary position of each token
+  kvStart: Tensor;     // int32 [B]  first attended position per row (left padding)
+}
+
+export function transformerForward(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout): void {
+  const { B, T } = a;
+  const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta, rmsNormEps: eps } = config;
+  ops.embedding({ out: a.layers[0].x, tokens: seq.tokens, table: w.embed });
+  for (let l = 0; l < config.numLayers; l++) {
+    const x = a.layers[l], lw = w.layers[l];
+    const next = l + 1 < config.numLayers ? a.layers[l + 1].x : a.out;
+    ops.rmsnorm({ out: x.h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
+    ops.matmul({ out: x.q, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
+    ops.matmul({ out: x.k, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+    ops.matmul({ out: x.v, inp: x.h1, weight: lw.wv, bias: lw.bv ?? undefined });
+    ops.rope({ out: x.q, inp: x.q, positions: seq.positions }, { headDim: D, theta });
+    ops.rope({ out: x.k, inp: x.k, positions: seq.positions }, { headDim: D, theta });
+    ops.attention({
+      out: x.att.reshape([B, T, H, D]), lse: x.lse, q: x.q.reshape([B, T, H, D]),
+      k: x.k.reshape([B, T, KVH, D]), v: x.v.reshape([B, T, KVH, D]), kvStart: seq.kvStart,
+    });
+    ops.matmul({ out: x.xm, inp: x.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: x.x });
+    ops.rmsnorm({ out: x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
+    ops.matmul({ out: x.gu, inp: x.h2, weight: lw.wgu });
+    ops.swiglu({ out: x.s, inp: x.gu });
+    ops.matmul({ out: next, inp: x.s, weight: lw.wdown, residual: x.xm });
+  }
+  ops.rmsnorm({ out: a.hf, rstd: a.rstdf, inp: a.out, weight: w.norm }, { eps });
+  ops.matmul({ out: a.logits.reshape([B * T, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  if (a.values !== null) ops.matmul({ out: a.values, inp: a.hf, weight: w.vHead!, bias: w.vHeadBias! });
+}
+
+/** dlogits [B, T, V] (and dvalues [B, T]) -> gradients accumulated into `g`. */
+export function transformerBackward(
+  config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor, dvalues?: Tensor,
+): void {
+  const { B, T } = a;
+  const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta } = config;
+  const N = B * T;
+  // The final norm's input gradient: lm_head (and the value head) first.
+  a.dh.fill(0);
+  ops.matmulBackward({ dinp: a.dh, dweight: g.lmHead, dout: dlogits.reshape([N, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  if (dvalues !== undefined && a.values !== null)
+    ops.matmulBackward({ dinp: a.dh, dweight: g.vHead!, dbias: g.vHeadBias!, dout: dvalues.reshape([N, 1]), inp: a.hf, weight: w.vHead! });
+  a.dx.fill(0);
+  ops.rmsnormBackward({ dinp: a.dx, dweight: g.norm, dout: a.dh, inp: a.out, weight: w.norm, rstd: a.rstdf });
+  for (let l = config.numLayers - 1; l >= 0; l--) {
+    const x = a.layers[l], lw = w.layers[l], lg = g.layers[l];
+    // MLP: x_next = xm + down(silu(gate) * up)
+    a.ds.fill(0);
+    ops.matmulBackward({ dinp: a.ds, dweight: lg.wdown, dout: a.dx, inp: x.s, weight: lw.wdown });
+    ops.swigluBackward({ dinp: a.dgu, dout: a.ds, inp: x.gu });  // writes dgu
+    a.dh.fill(0);
+    ops.matmulBackward({ dinp: a.dh, dweight: lg.wgu, dout: a.dgu, inp: x.h2, weight: lw.wgu });
+    ops.rmsnormBackward({ dinp: a.dx, dweight: lg.ln2, dout: a.dh, inp: x.xm, weight: lw.ln2, rstd: x.rstd2 });
+    // Attention: xm = x + o_proj(attention(rope(q), rope(k), v))
+    a.datt.fill(0);
+    ops.matmulBackward({ dinp: a.datt, dweight: lg.wo, dbias: lg.bo ?? undefined, dout: a.dx, inp: x.att, weight: lw.wo });
+    a.dq.fill(0);
+    a.dk.fill(0);
+    a.dv.fill(0);
+    ops.attentionBackward({
+      dq: a.dq.reshape([B, T, H, D]), dk: a.dk.reshape([B, T, KVH, D]), dv: a.dv.reshape([B, T, KVH, D]),
+      dout: a.datt.reshape([B, T, H, D]), out: x.att.reshape([B, T, H, D]), lse: x.lse,
+      q: x.q.reshape([B, T, H, D]), k: x.k.reshape([B, T, KVH, D]), v: x.v.reshape([B, T, KVH, D]), kvStart: seq.kvStart,
+    });
+    ops.ropeBackward({ dinp: a.dq, dout: a.dq, positions: seq.positions }, { headDim: D, theta });  // in place
+    ops.ropeBackward({ dinp: a.dk, dout: a.dk, positions: seq.positions }, { headDim: D, theta });
+    a.dh.fill(0);
+    ops.matmulBackward({ dinp: a.dh, dweight: lg.wq, dbias: lg.bq ?? undefined, dout: a.dq, inp: x.h1, weight: lw.wq });
+    ops.matmulBackward({ dinp: a.dh, dweight: lg.wk, dbias: lg.bk ?? undefined, dout: a.dk, inp: x.h1, weight: lw.wk });
+    ops.matmulBackward({ dinp: a.dh, dweight: lg.wv, dbias: lg.bv ?? undefined, dout: a.dv, inp: x.h1, weight: lw.wv });
+    ops.rmsnormBackward({ dinp: a.dx, dweight: lg.ln1, dout: a.dh, inp: x.x, weight: lw.ln1, rstd: x.rstd1 });
+  }
+  ops.embeddingBackward({ dtable: g.embed, dout: a.dx, tokens: seq.tokens });
+}
