@@ -1,6 +1,7 @@
 // common.mjs: what every bench file shares: the built package, the float64 references from
 // test/reference (compiled by `npm run bench` into build/bench-ref), a seeded PRNG, and helpers
-// that describe a row of the table (bytes each call must move).
+// that describe a row of the table (bytes each call must move; the H100 time floor they imply;
+// whether a real GPU is there to add CUDA rows).
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,18 @@ export const reference = (family) => require(path.join(root, 'build', 'bench-ref
 export const { Rng } = require(path.join(root, 'build', 'bench-ref', 'test', 'util', 'random.js'));
 
 export const MiB = 2 ** 20;
+
+/** H100 SXM HBM3 bandwidth, bytes/s: a row's bytes / this = the least time the kernel can take. */
+export const H100_BYTES_PER_SECOND = 3.35e12;
+
+/**
+ * The CUDA device when the loaded backend has a real one (STEPRL_BACKEND=cuda on a GPU machine),
+ * else null: the simulator's timings say nothing about a GPU, so it gets no CUDA rows.
+ */
+export function realCudaDevice() {
+  const info = steprl.cudaInfo();
+  return info !== null && info.deviceCount > 0 && !info.simulated ? info : null;
+}
 
 /** Largest relative difference, for the pre-timing correctness check of each bench. */
 export function maxRelativeError(actual, expected, floor = 1e-6) {

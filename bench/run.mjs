@@ -1,13 +1,15 @@
 // run.mjs: `npm run bench` — runs every bench/<family>.bench.mjs with tinybench and prints one
 // table: median time, the bytes each call must move, GB/s, the fraction of this machine's read
-// bandwidth (a native probe, measured in the same run), and where PyTorch is installed the same op
-// in PyTorch with the speed ratio. Usage: npm run bench [-- <family>...] [--quick]
+// bandwidth (a native probe, measured in the same run; for cuda rows, of an H100's), the time
+// floor those bytes set on an H100 (3.35 TB/s), and where PyTorch is installed the same op in
+// PyTorch with the speed ratio. CUDA rows appear with STEPRL_BACKEND=cuda on a machine with a GPU.
+// Usage: npm run bench [-- <family>...] [--quick]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bench } from 'tinybench';
 
-import { root, steprl } from './common.mjs';
+import { H100_BYTES_PER_SECOND, root, steprl } from './common.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -28,6 +30,12 @@ for (const file of files) {
 const info = steprl.backendInfo();
 const bandwidthBefore = steprl.probeReadBandwidth(512 * 2 ** 20, 7);
 console.log(`steprl ${info.backend} backend, SIMD ${info.simd}, ${info.threads} threads; read bandwidth probe ${bandwidthBefore.toFixed(1)} GB/s`);
+const gpu = steprl.cudaInfo();
+if (gpu !== null) {
+  console.log(gpu.deviceCount > 0 && !gpu.simulated
+    ? `CUDA: ${gpu.name} (sm_${gpu.computeCapability.replace('.', '')}, ${(gpu.totalMemory / 2 ** 30).toFixed(0)} GiB): cuda rows included`
+    : `CUDA: ${gpu.simulated ? 'the simulator (no GPU timing)' : `no device (${gpu.error})`}: no cuda rows`);
+}
 
 const rows = [];
 for (const task of suite.tasks) {
@@ -64,12 +72,18 @@ if (torchJobs.length > 0 && spawnSync(python, ['-c', 'import torch']).status ===
 
 const fmt = (x, digits = 2) => (x === null || x === undefined ? '' : x.toFixed(digits));
 const lines = [];
-lines.push(`| task | median ms | MB moved | GB/s | % of read BW | extra host memory | torch ms | speedup vs torch |`);
-lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+// "% of BW": of this machine's read probe for cpu rows, of the H100's 3.35 TB/s for cuda rows.
+// "H100 floor": the bytes the kernel must move at 3.35 TB/s, for every row (cpu rows included), so
+// a GPU user can compare a measured CUDA time with the least it can take.
+lines.push(`| task | median ms | MB moved | GB/s | % of BW | H100 floor µs | extra host memory | torch ms | speedup vs torch |`);
+lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const { task, median, extra } of rows) {
   const gbs = task.bytes / (median * 1e6);
   const t = torch?.results[task.name];
-  lines.push(`| ${task.name} | ${fmt(median, 3)} | ${fmt(task.bytes / 1e6, 1)} | ${fmt(gbs, 1)} | ${fmt((100 * gbs) / bandwidth, 0)}% | ${extra === null ? '' : `${(extra / 1024).toFixed(0)} KiB`} | ${fmt(t, 3)} | ${t ? `${fmt(t / median, 1)}x` : ''} |`);
+  const cuda = task.name.includes('/cuda/');
+  const share = cuda ? `${fmt((100 * gbs * 1e9) / H100_BYTES_PER_SECOND, 0)}% of H100` : `${fmt((100 * gbs) / bandwidth, 0)}%`;
+  const floor = (task.bytes / H100_BYTES_PER_SECOND) * 1e6;
+  lines.push(`| ${task.name} | ${fmt(median, 3)} | ${fmt(task.bytes / 1e6, 1)} | ${fmt(gbs, 1)} | ${share} | ${fmt(floor, 1)} | ${extra === null ? '' : `${(extra / 1024).toFixed(0)} KiB`} | ${fmt(t, 3)} | ${t ? `${fmt(t / median, 1)}x` : ''} |`);
 }
 console.log(`\nread bandwidth (best of the probes before and after): ${bandwidth.toFixed(1)} GB/s` +
   (torch ? `; PyTorch ${torch.torch}, ${torch.threads} threads` : ''));
@@ -78,5 +92,5 @@ for (const note of suite.notes) console.log(`\n${note}`);
 
 const out = path.join(root, 'build', 'bench-results.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), info, bandwidth, torch, rows: rows.map((r) => ({ name: r.task.name, medianMs: r.median, bytes: r.task.bytes, extraBytes: r.extra, torchMs: torch?.results[r.task.name] ?? null })) }, null, 2));
+fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), info, bandwidth, torch, rows: rows.map((r) => ({ name: r.task.name, medianMs: r.median, bytes: r.task.bytes, h100FloorMs: (r.task.bytes / H100_BYTES_PER_SECOND) * 1e3, extraBytes: r.extra, torchMs: torch?.results[r.task.name] ?? null })) }, null, 2));
 for (const cleanup of cleanups) cleanup?.();
