@@ -82,7 +82,10 @@ if (process.env.STEPRL_TEST_SIM === '0') {
   } else if (built) {
     run(`jest, cuda-sim addon, ${deviceSuites.length} device suites on device cuda`, process.execPath,
       [jest, ...flags, '--runTestsByPath', ...deviceSuites],
-      { STEPRL_BACKEND: 'cuda-sim', STEPRL_TEST_DEVICES: 'cuda' });
+      // STEPRL_SIM_ALIGN=16: allocations end at most 15 bytes before their guard page (instead of
+      // 255), so more out-of-bounds reads fault, and bases are not 256-byte aligned: the kernels'
+      // alignment handling is exercised beyond what views do.
+      { STEPRL_BACKEND: 'cuda-sim', STEPRL_TEST_DEVICES: 'cuda', STEPRL_SIM_ALIGN: process.env.STEPRL_SIM_ALIGN ?? '16' });
   }
 }
 
