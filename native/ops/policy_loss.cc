@@ -48,7 +48,7 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
   TensorArg advantages = tensor_arg(info, 3, "advantages", DType::float32, n);
   TensorArg mask = tensor_arg_of(info, 4, "mask", {DType::float32, DType::uint8}, n);
   const bool mask_u8 = mask.dtype == DType::uint8;
-  common_device({&logprobs, &old, &ref, &advantages, &mask});
+  const Device device = common_device({&logprobs, &old, &ref, &advantages, &mask});
 
   cpu::PolicyLossArgs args{};
   args.logprobs = logprobs.as<float>();
@@ -75,8 +75,10 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
   args.loss_scale = number_arg(info, 16, "lossScale");
   const bool async = bool_arg(info, 17, "async");
 
-#if defined(STEPRL_WITH_CUDA)
-  if (logprobs.device == Device::cuda) {  // cuda/policy_loss.cu: dlogprobs stays on the device, scalars come back
+#if !defined(STEPRL_WITH_CUDA)
+  (void)device;
+#else
+  if (device == Device::cuda) {  // cuda/policy_loss.cu: dlogprobs stays on the device, scalars come back
     DeviceTensor dlogprobs(DType::float32, n);
     cuda::PolicyLossArgs cuda_args{dlogprobs.as<float>(), args.logprobs, args.old_logprobs, args.ref_logprobs,
                                    args.advantages, args.mask, mask_u8 != 0, R, T, args.clip_low, args.clip_high,
