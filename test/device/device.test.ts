@@ -4,7 +4,7 @@
 // DeviceError that says how to get CUDA. Runs on the cuda and cuda-sim backends (scripts/test.mjs
 // runs it with the simulator); on the cpu backend only the last block runs.
 import {
-  ArgumentError, DeviceError, DisposedError, ShapeError, Tensor, backendInfo, cudaInfo, fromBFloat16, synchronize,
+  ArgumentError, DeviceError, DisposedError, ShapeError, Tensor, backendInfo, cudaInfo, fromBFloat16, ops, synchronize,
   toBFloat16, trimDeviceCache,
 } from '../../lib';
 import { describeOn, hasCuda } from '../util/devices';
@@ -98,11 +98,12 @@ describeOn('cuda', 'Tensor on cuda', () => {
     expect(() => synchronize()).not.toThrow();
   });
 
-  test('ops refuse disposed device tensors and mixed devices', () => {
+  test('disposed device tensors are refused', () => {
     const a = Tensor.zeros([2, 3], { device: 'cuda' });
     a.dispose();
     expect(() => a.to('cpu')).toThrow(DisposedError);
     expect(() => a.toArray()).toThrow(DisposedError);
+    expect(() => ops.klPenalty(a, Tensor.zeros([2, 3], { device: 'cuda' }))).toThrow(DisposedError);
   });
 });
 
