@@ -153,8 +153,10 @@ export interface NativeBinding {
   rmsnormBackward(dinp: NativeStorage, dweight: NativeStorage, dout: NativeStorage, inp: NativeStorage, weight: NativeStorage,
     rstd: NativeStorage, N: number, C: number): void;
   /** ropeBackward writes dinp. */
-  rope(out: NativeStorage, inp: NativeStorage, positions: NativeStorage, N: number, heads: number, D: number, theta: number): void;
-  ropeBackward(dinp: NativeStorage, dout: NativeStorage, positions: NativeStorage, N: number, heads: number, D: number, theta: number): void;
+  rope(out: NativeStorage, inp: NativeStorage, positions: NativeStorage, N: number, heads: number, D: number, theta: number,
+    invFreq: NativeStorage | null): void;
+  ropeBackward(dinp: NativeStorage, dout: NativeStorage, positions: NativeStorage, N: number, heads: number, D: number,
+    theta: number, invFreq: NativeStorage | null): void;
   attention(out: NativeStorage, lse: NativeStorage, q: NativeStorage, k: NativeStorage, v: NativeStorage,
     kvStart: NativeStorage | null, B: number, T: number, H: number, KVH: number, D: number, S: number, Smax: number,
     scale: number): void;

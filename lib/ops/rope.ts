@@ -3,17 +3,22 @@
 // inv_freq = 1/theta^(2i/D) and fp32 angles position·inv_freq:
 //   y_i = x_i cos a_i − x_{i+D/2} sin a_i,   y_{i+D/2} = x_{i+D/2} cos a_i + x_i sin a_i.
 // The backward rotates by −a and WRITES dinp (in place over dout allowed), like the forward.
+// options.invFreq replaces theta's frequencies: for HF rope_scaling variants (Llama 3 rescales
+// inv_freq), or to reuse PyTorch's exact inv_freq bits (its CPU pow is 1-ulp, not correctly
+// rounded; a 1-ulp difference moves the angle at position p by up to p·6e-8).
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ArgumentError, ShapeError, describe } from '../errors';
 import { callNative, checkNumber, checkOptionsObject, checkTensor } from './validate';
-import { checkElements, checkTensorsObject, cpuOnly } from './tensor_args';
+import { checkElements, checkTensorsObject, cpuOnly, optionalElements } from './tensor_args';
 
 export interface RopeOptions {
   /** D, the head size (even); rows hold heads·D values. Required. */
   headDim: number;
   /** rope_theta. Default 10000 (Llama 2); Llama 3 uses 500000, Qwen2 1000000. */
   theta?: number;
+  /** float32 [D/2]: the inverse frequencies to use instead of theta^(−2i/D) (then theta is unused). */
+  invFreq?: Tensor;
 }
 
 export interface RopeTensors {
@@ -33,35 +38,38 @@ export interface RopeBackwardTensors {
 }
 
 function prepare(values: unknown, valuesName: string, positions: unknown, options: RopeOptions) {
-  checkOptionsObject('options', options, ['headDim', 'theta']);
+  checkOptionsObject('options', options, ['headDim', 'theta', 'invFreq']);
   if (options === undefined || options === null || options.headDim === undefined)
     throw ArgumentError.expected('options.headDim', 'an even integer >= 2 (the head size)', options?.headDim);
   const D = checkNumber('options.headDim', options.headDim, 0, { integer: true, min: 2 });
   if (D % 2 !== 0) throw ArgumentError.expected('options.headDim', 'an even integer >= 2 (the head size)', D);
   const theta = checkNumber('options.theta', options.theta, 10000, { above: 0 });
+  const invFreq = optionalElements('options.invFreq', options.invFreq, D / 2, [D / 2]);
   const p = checkTensor('positions', positions, ['int32']);
   const x = checkTensor(valuesName, values, ['float32']);
   const N = p.numel;
   if (N === 0 ? x.numel !== 0 : x.numel % (N * D) !== 0)
     throw new ShapeError(valuesName, `Expected ${valuesName} of shape [N, heads·D] with N = ${N} (positions) and D = ${D} but received ${describe(x)}`);
-  return { p, x, N, D, heads: N === 0 ? 0 : x.numel / (N * D), theta };
+  return { p, x, N, D, heads: N === 0 ? 0 : x.numel / (N * D), theta, invFreq };
 }
 
 /** Rotates every head of every row by its position; returns out. */
 export function rope(tensors: RopeTensors, options: RopeOptions): Tensor {
   const t = checkTensorsObject(tensors, ['out', 'inp', 'positions'], '{ out, inp, positions }');
-  const { p, x, N, D, heads, theta } = prepare(t.inp, 'inp', t.positions, options);
+  const { p, x, N, D, heads, theta, invFreq } = prepare(t.inp, 'inp', t.positions, options);
   const out = checkElements('out', t.out, x.numel, [N, heads * D]);
-  cpuOnly('rope', { out, inp: x, positions: p });
-  callNative(() => binding().rope(out._storage('out'), x._storage('inp'), p._storage('positions'), N, heads, D, theta));
+  cpuOnly('rope', { out, inp: x, positions: p, 'options.invFreq': invFreq });
+  callNative(() => binding().rope(out._storage('out'), x._storage('inp'), p._storage('positions'), N, heads, D, theta,
+    invFreq?._storage('options.invFreq') ?? null));
   return out;
 }
 
 /** dinp = rotation of dout by −angle (written, not accumulated). */
 export function ropeBackward(tensors: RopeBackwardTensors, options: RopeOptions): void {
   const t = checkTensorsObject(tensors, ['dinp', 'dout', 'positions'], '{ dinp, dout, positions }');
-  const { p, x, N, D, heads, theta } = prepare(t.dout, 'dout', t.positions, options);
+  const { p, x, N, D, heads, theta, invFreq } = prepare(t.dout, 'dout', t.positions, options);
   const dinp = checkElements('dinp', t.dinp, x.numel, [N, heads * D]);
-  cpuOnly('ropeBackward', { dinp, dout: x, positions: p });
-  callNative(() => binding().ropeBackward(dinp._storage('dinp'), x._storage('dout'), p._storage('positions'), N, heads, D, theta));
+  cpuOnly('ropeBackward', { dinp, dout: x, positions: p, 'options.invFreq': invFreq });
+  callNative(() => binding().ropeBackward(dinp._storage('dinp'), x._storage('dout'), p._storage('positions'), N, heads, D, theta,
+    invFreq?._storage('options.invFreq') ?? null));
 }

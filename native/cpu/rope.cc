@@ -24,11 +24,12 @@ namespace {
 
 // sign = +1 rotates by +a (forward), -1 by -a (backward).
 void rope_apply(float* out, const float* inp, const int32_t* positions, int64_t N, int64_t heads, int64_t D,
-                double theta, float sign) {
+                double theta, const float* given_inv_freq, float sign) {
   if (N <= 0 || heads <= 0 || D <= 0) return;
   const int64_t half = D / 2;
   std::vector<float> inv_freq(static_cast<size_t>(half));
-  rope_inverse_frequencies(inv_freq.data(), D, theta);
+  if (given_inv_freq != nullptr) std::copy(given_inv_freq, given_inv_freq + half, inv_freq.begin());
+  else rope_inverse_frequencies(inv_freq.data(), D, theta);
   // Table rows: one per position in [lo, hi] when that range is no longer than N, else one per row.
   int32_t lo = positions[0], hi = positions[0];
   for (int64_t n = 1; n < N; ++n) {
@@ -71,13 +72,13 @@ void rope_apply(float* out, const float* inp, const int32_t* positions, int64_t 
 }  // namespace
 
 void rope_forward_cpu(float* out, const float* inp, const int32_t* positions, int64_t N, int64_t heads, int64_t D,
-                      double theta) {
-  rope_apply(out, inp, positions, N, heads, D, theta, 1.0f);
+                      double theta, const float* inv_freq) {
+  rope_apply(out, inp, positions, N, heads, D, theta, inv_freq, 1.0f);
 }
 
 void rope_backward_cpu(float* dinp, const float* dout, const int32_t* positions, int64_t N, int64_t heads,
-                       int64_t D, double theta) {
-  rope_apply(dinp, dout, positions, N, heads, D, theta, -1.0f);
+                       int64_t D, double theta, const float* inv_freq) {
+  rope_apply(dinp, dout, positions, N, heads, D, theta, inv_freq, -1.0f);
 }
 
 }  // namespace steprl::cpu

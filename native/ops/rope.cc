@@ -1,6 +1,8 @@
 // ops/rope.cc: N-API glue for rotary embeddings (cpu/rope.h). Positions are checked here.
-//   rope(out [N,heads*D], inp [N,heads*D], positions [N] i32, N, heads, D, theta)   out may be inp
-//   ropeBackward(dinp [N,heads*D] (written), dout, positions, N, heads, D, theta)   dinp may be dout
+//   rope(out [N,heads*D], inp [N,heads*D], positions [N] i32, N, heads, D, theta, invFreq [D/2]|null)
+//     out may be inp
+//   ropeBackward(dinp [N,heads*D] (written), dout, positions, N, heads, D, theta, invFreq|null)
+//     dinp may be dout
 #include <cmath>
 #include <string>
 
@@ -16,7 +18,7 @@ Napi::Value RopeEntry(const Napi::CallbackInfo& info, bool backward) {
   const char* op = backward ? "ropeBackward" : "rope";
   const char* out_name = backward ? "dinp" : "out";
   const char* in_name = backward ? "dout" : "inp";
-  require_arity(info, 7, op);
+  require_arity(info, 8, op);
   const int64_t N = int_arg(info, 3, "N", 0, kMaxDim), heads = int_arg(info, 4, "heads", 0, kMaxDim);
   const int64_t D = int_arg(info, 5, "headDim", 2, kMaxDim);
   if (D % 2 != 0) throw ArgumentError("headDim", "Expected an even headDim but received " + std::to_string(D));
@@ -26,7 +28,9 @@ Napi::Value RopeEntry(const Napi::CallbackInfo& info, bool backward) {
   TensorArg out = tensor_arg(info, 0, out_name, DType::float32, elements({N, heads, D}));
   TensorArg inp = tensor_arg(info, 1, in_name, DType::float32, elements({N, heads, D}));
   TensorArg positions = tensor_arg(info, 2, "positions", DType::int32, N);
-  require_cpu(op, {&out, &inp, &positions});
+  TensorArg inv_freq = optional_tensor_arg(info, 7, "invFreq", DType::float32, D / 2);
+  require_cpu(op, {&out, &inp, &positions, &inv_freq});
+  require_disjoint(out, out_name, inv_freq, "invFreq");
   require_same_or_disjoint(out, out_name, inp, in_name);
   require_disjoint(out, out_name, positions, "positions");
   const int32_t* p = positions.as<int32_t>();
@@ -34,8 +38,8 @@ Napi::Value RopeEntry(const Napi::CallbackInfo& info, bool backward) {
     if (p[n] < 0)
       throw ArgumentError("positions", "Expected every position >= 0 but received " + std::to_string(p[n]) +
                                            " at index " + std::to_string(n));
-  if (backward) cpu::rope_backward_cpu(out.as<float>(), inp.as<float>(), p, N, heads, D, theta);
-  else cpu::rope_forward_cpu(out.as<float>(), inp.as<float>(), p, N, heads, D, theta);
+  if (backward) cpu::rope_backward_cpu(out.as<float>(), inp.as<float>(), p, N, heads, D, theta, inv_freq.as<float>());
+  else cpu::rope_forward_cpu(out.as<float>(), inp.as<float>(), p, N, heads, D, theta, inv_freq.as<float>());
   return info.Env().Undefined();
 }
 

@@ -3,7 +3,7 @@
 // the backward as the transpose (it writes dinp), repeated positions (the cos/sin table) and
 // scattered ones, thread-count determinism, and the error paths.
 import { ArgumentError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
-import { ropeReference, ropeScale } from '../reference/rope';
+import { ropeAngles, ropeReference, ropeScale } from '../reference/rope';
 import { expectClose } from '../util/close';
 import { Rng } from '../util/random';
 
@@ -54,6 +54,23 @@ describe('rope on the cpu', () => {
     let a = 0, b = 0;
     dx.toArray().forEach((v, i) => { b += v * x[i]; a += y[i] * g[i]; });
     expect(Math.abs(a - b)).toBeLessThan(1e-4 * Math.abs(a) + 1e-4);
+  });
+
+  test('options.invFreq replaces the frequencies of theta (e.g. HF rope_scaling)', () => {
+    const rng = new Rng(9), N = 12, D = 8, p = rng.ints(N, 0, 50), x = rng.floats(N * D);
+    const scaled = Float32Array.from(ropeAngles(1, D, 10000), (f) => f / 8);  // a uniform rescale
+    const out = ops.rope({ out: Tensor.zeros([N, D]), inp: Tensor.from(x, [N, D]), positions: Tensor.from(p, [N]) },
+      { headDim: D, invFreq: Tensor.from(scaled, [D / 2]) });
+    const expected = new Float64Array(N * D);
+    for (let n = 0; n < N; n++)
+      for (let i = 0; i < D / 2; i++) {
+        const a = Math.fround(Math.fround(p[n]) * scaled[i]), c = Math.cos(a), s = Math.sin(a);
+        expected[n * D + i] = x[n * D + i] * c - x[n * D + D / 2 + i] * s;
+        expected[n * D + D / 2 + i] = x[n * D + D / 2 + i] * c + x[n * D + i] * s;
+      }
+    expectClose(out.toArray(), expected, { rtol: 2e-6, atol: 1e-6 });
+    expect(() => ops.rope({ out: Tensor.zeros([N, D]), inp: Tensor.from(x, [N, D]), positions: Tensor.from(p, [N]) },
+      { headDim: D, invFreq: Tensor.zeros([D]) })).toThrow('Expected 4 elements ([4]) for options.invFreq');
   });
 
   test('results do not depend on the thread count', () => {
