@@ -75,15 +75,17 @@ const lines = [];
 // "% of BW": of this machine's read probe for cpu rows, of the H100's 3.35 TB/s for cuda rows.
 // "H100 floor": the bytes the kernel must move at 3.35 TB/s, for every row (cpu rows included), so
 // a GPU user can compare a measured CUDA time with the least it can take.
-lines.push(`| task | median ms | MB moved | GB/s | % of BW | H100 floor µs | extra host memory | torch ms | speedup vs torch |`);
-lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
+// A compute-bound row states `flops` (its GFLOP/s column) instead of, or besides, `bytes`.
+lines.push(`| task | median ms | MB moved | GB/s | % of BW | H100 floor µs | GFLOP/s | extra host memory | torch ms | speedup vs torch |`);
+lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const { task, median, extra } of rows) {
-  const gbs = task.bytes / (median * 1e6);
+  const gbs = task.bytes === undefined ? null : task.bytes / (median * 1e6);
   const t = torch?.results[task.name];
   const cuda = task.name.includes('/cuda/');
-  const share = cuda ? `${fmt((100 * gbs * 1e9) / H100_BYTES_PER_SECOND, 0)}% of H100` : `${fmt((100 * gbs) / bandwidth, 0)}%`;
-  const floor = (task.bytes / H100_BYTES_PER_SECOND) * 1e6;
-  lines.push(`| ${task.name} | ${fmt(median, 3)} | ${fmt(task.bytes / 1e6, 1)} | ${fmt(gbs, 1)} | ${share} | ${fmt(floor, 1)} | ${extra === null ? '' : `${(extra / 1024).toFixed(0)} KiB`} | ${fmt(t, 3)} | ${t ? `${fmt(t / median, 1)}x` : ''} |`);
+  const share = gbs === null ? '' : cuda ? `${fmt((100 * gbs * 1e9) / H100_BYTES_PER_SECOND, 0)}% of H100` : `${fmt((100 * gbs) / bandwidth, 0)}%`;
+  const floor = task.bytes === undefined ? null : (task.bytes / H100_BYTES_PER_SECOND) * 1e6;
+  const gflops = task.flops === undefined ? null : task.flops / (median * 1e6);
+  lines.push(`| ${task.name} | ${fmt(median, 3)} | ${task.bytes === undefined ? '' : fmt(task.bytes / 1e6, 1)} | ${fmt(gbs, 1)} | ${share} | ${fmt(floor, 1)} | ${fmt(gflops, 0)} | ${extra === null ? '' : `${(extra / 1024).toFixed(0)} KiB`} | ${fmt(t, 3)} | ${t ? `${fmt(t / median, 1)}x` : ''} |`);
 }
 console.log(`\nread bandwidth (best of the probes before and after): ${bandwidth.toFixed(1)} GB/s` +
   (torch ? `; PyTorch ${torch.torch}, ${torch.threads} threads` : ''));
@@ -92,5 +94,5 @@ for (const note of suite.notes) console.log(`\n${note}`);
 
 const out = path.join(root, 'build', 'bench-results.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), info, bandwidth, torch, rows: rows.map((r) => ({ name: r.task.name, medianMs: r.median, bytes: r.task.bytes, h100FloorMs: (r.task.bytes / H100_BYTES_PER_SECOND) * 1e3, extraBytes: r.extra, torchMs: torch?.results[r.task.name] ?? null })) }, null, 2));
+fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), info, bandwidth, torch, rows: rows.map((r) => ({ name: r.task.name, medianMs: r.median, bytes: r.task.bytes, flops: r.task.flops, h100FloorMs: r.task.bytes === undefined ? null : (r.task.bytes / H100_BYTES_PER_SECOND) * 1e3, extraBytes: r.extra, torchMs: torch?.results[r.task.name] ?? null })) }, null, 2));
 for (const cleanup of cleanups) cleanup?.();

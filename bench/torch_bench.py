@@ -94,7 +94,128 @@ def group_advantage(job):
     return run
 
 
+def linear(job, backward=False):
+    N, C, OC = job["N"], job["C"], job["OC"]
+    inp, weight = torch.randn(N, C), torch.randn(OC, C) * 0.05
+    if not backward:
+        return lambda: torch.nn.functional.linear(inp, weight)
+    inp.requires_grad_(True)
+    weight.requires_grad_(True)
+    out = torch.nn.functional.linear(inp, weight)
+    g = torch.randn(N, OC)
+    return lambda: torch.autograd.grad(out, (inp, weight), g, retain_graph=True)
+
+
+def causal_attention(q, k, v, scale):
+    T, S = q.shape[-2], k.shape[-2]
+    mask = torch.ones(T, S, dtype=torch.bool).tril(S - T)
+    scores = (q @ k.transpose(-1, -2)) * scale
+    return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
+
+
+def attention(job, backward=False):
+    B, T, H, D = job["B"], job["T"], job["H"], job["D"]
+    q, k, v = (torch.randn(B, H, T, D) for _ in range(3))
+    if not backward:
+        return lambda: causal_attention(q, k, v, D ** -0.5)
+    for t in (q, k, v):
+        t.requires_grad_(True)
+    out = causal_attention(q, k, v, D ** -0.5)
+    g = torch.randn_like(out)
+    return lambda: torch.autograd.grad(out, (q, k, v), g, retain_graph=True)
+
+
+def attention_decode(job):
+    B, S, H, D = job["B"], job["S"], job["H"], job["D"]
+    q, k, v = torch.randn(B, H, 1, D), torch.randn(B, H, S, D), torch.randn(B, H, S, D)
+    return lambda: torch.softmax((q @ k.transpose(-1, -2)) * D ** -0.5, dim=-1) @ v
+
+
+def rmsnorm(job, backward=False):
+    N, C = job["N"], job["C"]
+    x, w = torch.randn(N, C), torch.randn(C)
+
+    def forward(x, w):
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+    if not backward:
+        return lambda: forward(x, w)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    out = forward(x, w)
+    g = torch.randn_like(out)
+    return lambda: torch.autograd.grad(out, (x, w), g, retain_graph=True)
+
+
+def swiglu(job, backward=False):
+    N, F = job["N"], job["F"]
+    gu = torch.randn(N, 2 * F)
+    if not backward:
+        return lambda: torch.nn.functional.silu(gu[:, :F]) * gu[:, F:]
+    gu.requires_grad_(True)
+    out = torch.nn.functional.silu(gu[:, :F]) * gu[:, F:]
+    g = torch.randn_like(out)
+    return lambda: torch.autograd.grad(out, gu, g, retain_graph=True)
+
+
+def rope(job):
+    N, H, D = job["N"], job["H"], job["D"]
+    x = torch.randn(N, H, D)
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+    freqs = (torch.arange(N) % 128).float()[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos()[:, None, :], emb.sin()[:, None, :]
+
+    def apply():
+        rotated = torch.cat((-x[..., D // 2:], x[..., : D // 2]), dim=-1)
+        return x * cos + rotated * sin
+
+    return apply
+
+
+def adamw(job):
+    param = torch.nn.Parameter(torch.randn(job["n"]))
+    param.grad = torch.randn(job["n"]) * 0.01
+    optimizer = torch.optim.AdamW([param], lr=1e-4, weight_decay=0.01)
+    return optimizer.step
+
+
+def grad_norm(job):
+    g = torch.randn(job["n"])
+    return lambda: torch.linalg.vector_norm(g)
+
+
+def sample(job, top_p=None):
+    logits = torch.randn(job["B"], job["V"]) * 3
+
+    def draw():
+        probs = torch.softmax(logits, dim=-1)
+        if top_p is not None:
+            sorted_probs, index = torch.sort(probs, descending=True)
+            keep = (sorted_probs.cumsum(-1) - sorted_probs) < top_p
+            sorted_probs = sorted_probs * keep
+            return index.gather(-1, torch.multinomial(sorted_probs, 1))
+        return torch.multinomial(probs, 1)
+
+    return draw
+
+
 BUILDERS = {
+    "linear_forward": lambda j: linear(j),
+    "linear_backward": lambda j: linear(j, backward=True),
+    "attention_forward": lambda j: attention(j),
+    "attention_backward": lambda j: attention(j, backward=True),
+    "attention_decode": attention_decode,
+    "rmsnorm_forward": lambda j: rmsnorm(j),
+    "rmsnorm_backward": lambda j: rmsnorm(j, backward=True),
+    "swiglu_forward": lambda j: swiglu(j),
+    "swiglu_backward": lambda j: swiglu(j, backward=True),
+    "rope_forward": rope,
+    "adamw": adamw,
+    "grad_norm": grad_norm,
+    "sample_top_p": lambda j: sample(j, top_p=j["topP"]),
+    "sample_plain": lambda j: sample(j),
+
     "kl_k3": kl_k3,
     "policy_loss": policy_loss,
     "group_advantage": group_advantage,

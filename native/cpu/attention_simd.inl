@@ -213,11 +213,75 @@ void scale_rows(float* x, int64_t rows, int64_t D, const float* factor) {
   }
 }
 
+float dot(const float* x, const float* y, int64_t D) {
+  constexpr int64_t W = Vec::kWidth;
+  Vec::F acc = Vec::zero();
+  for (int64_t d = 0; d < D; d += W) {
+    const Mask lanes = Vec::tail(D - d);
+    acc = Vec::fmadd(Vec::load_tail(x + d, lanes), Vec::load_tail(y + d, lanes), acc);
+  }
+  return Vec::reduce_add(acc);
+}
+
+// One query position (decoding): the G heads of the kv head each read the cache as a GEMV, with
+// keys along memory (dot products, then a contiguous softmax row, then p-weighted rows of V), so
+// K and V stream through once per task and no vector lane idles.
+void decode_task(const AttentionForwardArgs& a, const Block& blk) {
+  const AttentionShape& s = a.shape;
+  using F = Vec::F;
+  constexpr int64_t W = Vec::kWidth;
+  const int64_t D = blk.D, G = blk.G, n = imax(0, blk.key_end - blk.ks);
+  float* qs = attention_scratch(G * D + G * n + D);
+  float* scores = qs + G * D;  // [G, n]
+  float* acc = scores + G * n;
+  const float qscale = s.scale * kLog2e;
+  for (int64_t c = 0; c < G; ++c) {
+    const float* q = blk.row(a.q, c, s.T, s.H);
+    for (int64_t d = 0; d < D; ++d) qs[c * D + d] = q[d] * qscale;
+  }
+  const float* k0 = a.k + ((blk.b * s.Smax + blk.ks) * s.KVH + blk.kvh) * D;
+  const float* v0 = a.v + ((blk.b * s.Smax + blk.ks) * s.KVH + blk.kvh) * D;
+  for (int64_t j = 0; j < n; ++j) {
+    if (j + 8 < n) prefetch_rows(k0 + (j + 8) * blk.ldk, 1, 0, D);
+    for (int64_t c = 0; c < G; ++c) scores[c * n + j] = dot(qs + c * D, k0 + j * blk.ldk, D);
+  }
+  for (int64_t c = 0; c < G; ++c) {
+    float* row = scores + c * n;
+    F vmax = Vec::set1(-INFINITY);
+    for (int64_t j = 0; j < n; j += W) vmax = Vec::max(vmax, Vec::load(row + j, Vec::tail(n - j), Vec::set1(-INFINITY)));
+    const float m = Vec::reduce_max(vmax);
+    F sum = Vec::zero();
+    for (int64_t j = 0; j < n; j += W) {
+      const Mask lanes = Vec::tail(n - j);
+      const F e = Vec::exp2(Vec::sub(Vec::load_tail(row + j, lanes), Vec::set1(m)));
+      Vec::store(row + j, lanes, e);
+      sum = Vec::add(sum, Vec::keep(lanes, e));
+    }
+    const float l = Vec::reduce_add(sum);
+    for (int64_t d = 0; d < D; ++d) acc[d] = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+      if (c == 0 && j + 8 < n) prefetch_rows(v0 + (j + 8) * blk.ldk, 1, 0, D);
+      const F p = Vec::set1(row[j]);
+      const float* v = v0 + j * blk.ldk;
+      for (int64_t d = 0; d < D; d += W) {
+        const Mask lanes = Vec::tail(D - d);
+        Vec::store(acc + d, lanes, Vec::fmadd(p, Vec::load_tail(v + d, lanes), Vec::load_tail(acc + d, lanes)));
+      }
+    }
+    const int64_t h = blk.kvh * G + c;
+    float* out = a.out + ((blk.b * s.T + blk.t0) * s.H + h) * D;
+    const float inv = n > 0 ? 1.0f / l : 0.0f;
+    for (int64_t d = 0; d < D; ++d) out[d] = acc[d] * inv;
+    a.lse[(blk.b * s.H + h) * s.T + blk.t0] = n > 0 ? (m + log2f(l)) * kLn2 : -INFINITY;
+  }
+}
+
 void forward_task(const AttentionForwardArgs& a, int64_t task) {
   const AttentionShape& s = a.shape;
   const int64_t tq = attention_queries_per_block(s), blocks = (s.T + tq - 1) / tq;
   const int64_t qb = task % blocks, kvh = task / blocks % s.KVH, b = task / blocks / s.KVH;
   const Block blk = make_block(s, a.kv_start, b, kvh, qb * tq, imin(tq, s.T - qb * tq));
+  if (blk.nq == blk.G) return decode_task(a, blk);  // a single query position
   const int64_t D = blk.D, nq = blk.nq;
   float* qt = attention_scratch(2 * D * nq + kAttentionKeys * nq + 3 * nq);  // Qs^T [D, nq]
   float* o = qt + D * nq;                                                       // O [nq, D]

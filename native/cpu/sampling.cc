@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "parallel.h"
@@ -106,55 +107,95 @@ int32_t sample_full(const SampleKernels& kernels, const float* z, int64_t V, flo
   return static_cast<int32_t>(last_block * kSampleBlock);
 }
 
+// Inverse CDF over kept tokens in index order (the unfiltered walk's order): draws the token
+// where the running mass first exceeds u * (their total).
+int32_t walk(const std::vector<std::pair<int32_t, double>>& kept, double u) {
+  double total = 0.0;
+  for (const auto& k : kept) total += k.second;
+  const double target = u * total;
+  double cumulative = 0.0;
+  for (const auto& k : kept) {
+    cumulative += k.second;
+    if (cumulative > target) return k.first;
+  }
+  return kept.back().first;
+}
+
+// Top-k (then top-p within it): the heap's k candidates, cut to the nucleus, redrawn in index order.
+int32_t sample_top_k(const SampleKernels& kernels, const SampleArgs& a, const float* z, float m, double scale_d,
+                     double u) {
+  std::vector<Candidate> candidates;
+  top_candidates(kernels, z, a.V, a.top_k, candidates);
+  std::vector<std::pair<int32_t, double>> kept;
+  double mass = 0.0;
+  for (const Candidate& c : candidates) {
+    kept.push_back({c.index, std::exp2((static_cast<double>(c.value) - m) * scale_d)});
+    mass += kept.back().second;
+  }
+  if (a.top_p < 1.0) {
+    size_t keep = 1;
+    for (double cumulative = kept[0].second; keep < kept.size() && cumulative < a.top_p * mass;) cumulative += kept[keep++].second;
+    kept.resize(keep);
+  }
+  std::sort(kept.begin(), kept.end());
+  return walk(kept, u);
+}
+
+// Top-p alone: a histogram of the row by t = (max - z) * log2(e) / temperature (buckets of 1/16 in
+// log2 of the relative probability; the last one holds everything below 2^-64) finds the bucket
+// where the nucleus mass is reached. Tokens of the buckets above it are all kept; only that
+// boundary bucket is sorted to place the exact cut; then the kept tokens are walked in index order.
+constexpr int kBucketsPerUnit = 16, kBuckets = 64 * kBucketsPerUnit;
+
+int32_t sample_top_p(const SampleKernels& kernels, const SampleArgs& a, const float* z, float m, float scale, double u) {
+  const int64_t V = a.V;
+  std::vector<float> e(static_cast<size_t>(V));
+  kernels.exp2_values(e.data(), z, V, scale, -m * scale);
+  std::vector<uint16_t> bucket(static_cast<size_t>(V));
+  std::vector<double> mass(kBuckets + 1, 0.0);
+  for (int64_t i = 0; i < V; ++i) {
+    const float t = (m - z[i]) * scale * kBucketsPerUnit;  // >= 0; +inf for -inf logits
+    bucket[i] = static_cast<uint16_t>(t < static_cast<float>(kBuckets) ? static_cast<int>(t) : kBuckets);
+    mass[bucket[i]] += e[i];
+  }
+  double total = 0.0;
+  for (double b : mass) total += b;
+  const double wanted = a.top_p * total;
+  int last = 0;
+  double kept_mass = 0.0;  // the buckets above `last`, then the kept part of `last`
+  while (last < kBuckets && kept_mass + mass[last] < wanted) kept_mass += mass[last++];
+  std::vector<Candidate> boundary;
+  for (int64_t i = 0; i < V; ++i)
+    if (bucket[i] == last) boundary.push_back({z[i], static_cast<int32_t>(i)});
+  if (boundary.empty()) return sample_full(kernels, z, V, scale, -m * scale, u);  // rounding at topP ~ 1
+  std::sort(boundary.begin(), boundary.end(), ranks_above);
+  size_t keep = 0;
+  while (keep < boundary.size() && (keep == 0 || kept_mass < wanted)) kept_mass += e[boundary[keep++].index];
+  const Candidate threshold = boundary[keep - 1];  // the lowest-ranked kept boundary token
+  const double target = u * kept_mass;
+  double cumulative = 0.0;
+  int32_t last_kept = threshold.index;
+  for (int64_t i = 0; i < V; ++i) {
+    if (bucket[i] > last || (bucket[i] == last && ranks_above(threshold, {z[i], static_cast<int32_t>(i)}))) continue;
+    last_kept = static_cast<int32_t>(i);
+    cumulative += e[i];
+    if (cumulative > target) return last_kept;
+  }
+  return last_kept;
+}
+
 int32_t sample_row(const SampleKernels& kernels, const SampleArgs& a, int64_t row) {
   const float* z = a.logits + row * a.V;
-  const int64_t V = a.V;
-  const float m = kernels.row_max(z, V);
+  const float m = kernels.row_max(z, a.V);
   if (!std::isfinite(m)) return -1;
   const double scale_d = 1.4426950408889634 / a.temperature;  // log2(e) / temperature
   if (a.temperature == 0.0 || !std::isfinite(scale_d) || !std::isfinite(static_cast<float>(scale_d)))
-    return static_cast<int32_t>(kernels.find_at_least(z, 0, V, m));  // greedy: first maximum
-  const float scale = static_cast<float>(scale_d), bias = -m * scale;
+    return static_cast<int32_t>(kernels.find_at_least(z, 0, a.V, m));  // greedy: first maximum
+  const float scale = static_cast<float>(scale_d);
   const double u = sample_uniform(a.seed, a.counter, static_cast<uint64_t>(row));
-  const bool top_k = a.top_k > 0 && a.top_k < V, top_p = a.top_p < 1.0;
-  if (!top_k && !top_p) return sample_full(kernels, z, V, scale, bias, u);
-
-  // Candidates best first with unnormalized probabilities e = 2^((z - max) * log2(e) / temperature).
-  double row_mass = 0.0;  // nucleus denominator without top-k: the whole row's mass
-  if (!top_k)
-    for (int64_t b = 0; b < V; b += kSampleBlock) row_mass += kernels.exp2_sum(z + b, std::min(kSampleBlock, V - b), scale, bias);
-  std::vector<Candidate> candidates;
-  std::vector<double> e;
-  int64_t k = top_k ? a.top_k : std::min<int64_t>(V, 64);
-  int64_t keep = 0;
-  for (;;) {
-    top_candidates(kernels, z, V, k, candidates);
-    e.resize(candidates.size());
-    double mass = 0.0;
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      e[i] = std::exp2((static_cast<double>(candidates[i].value) - m) * scale_d);
-      mass += e[i];
-    }
-    if (!top_p) {
-      keep = k;
-      break;
-    }
-    const double denominator = top_k ? mass : row_mass, wanted = a.top_p * denominator;
-    double cumulative = e[0];
-    keep = 1;
-    while (keep < k && cumulative < wanted) cumulative += e[keep++];
-    if (cumulative >= wanted || top_k || k == V) break;
-    k = std::min(V, k * 8);  // the nucleus is wider than these candidates: take more
-  }
-  double kept = 0.0;
-  for (int64_t i = 0; i < keep; ++i) kept += e[i];
-  const double target = u * kept;
-  double cumulative = 0.0;
-  for (int64_t i = 0; i < keep; ++i) {
-    cumulative += e[i];
-    if (cumulative > target) return candidates[i].index;
-  }
-  return candidates[keep - 1].index;
+  if (a.top_k > 0 && a.top_k < a.V) return sample_top_k(kernels, a, z, m, scale_d, u);
+  if (a.top_p < 1.0) return sample_top_p(kernels, a, z, m, scale, u);
+  return sample_full(kernels, z, a.V, scale, -m * scale, u);
 }
 
 }  // namespace

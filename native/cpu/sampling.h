@@ -3,11 +3,13 @@
 //   else p = softmax(logits / temperature), restricted to the topK largest (ties by lower index),
 //   then to the nucleus: the shortest prefix of those, in decreasing probability, whose mass
 //   (renormalized over the top-k set) reaches topP (at least one token); the token is drawn from
-//   the renormalized remainder by inverse CDF with u = uniform(seed, counter, row).
+//   the renormalized remainder by inverse CDF in token-index order with u = uniform(seed, counter,
+//   row): the first kept token where the running mass exceeds u times the kept total.
 // u comes from a counter-based hash (SplitMix64 finalizer chained over seed, counter, row), so a
 // row's draw depends on nothing else: not the thread count, not the other rows.
 // Cost: one max pass and one exp pass over V per row when neither filter is on; top-k keeps a
-// heap of k and scans for values above its minimum (vectorized), so only candidates are sorted.
+// heap of k and scans for values above its minimum (vectorized); top-p alone histograms the row
+// once: in every case only candidates are sorted.
 #pragma once
 
 #include <cstdint>

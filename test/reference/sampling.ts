@@ -22,7 +22,7 @@ export interface SampleReferenceOptions {
   topP: number;
 }
 
-/** Candidate indices in draw order and their probabilities (summing to 1). */
+/** Kept token indices in draw order (increasing index) and their probabilities (summing to 1). */
 export function sampleDistribution(z: ArrayLike<number>, o: SampleReferenceOptions): { order: number[]; p: number[] } {
   const V = z.length;
   let max = -Infinity;
@@ -42,6 +42,7 @@ export function sampleDistribution(z: ArrayLike<number>, o: SampleReferenceOptio
     while (keep < order.length && (keep === 0 || cumulative < o.topP * mass)) cumulative += e[order[keep++]];
     order = order.slice(0, keep);
   }
+  order.sort((a, b) => a - b);
   const kept = order.reduce((a, i) => a + e[i], 0);
   return { order, p: order.map((i) => e[i] / kept) };
 }
