@@ -144,6 +144,34 @@ export interface NativeBinding {
     k: number, lambda: number, peak: number, minSteps: number,
   ): NativeFloat32;
 
+  // Advantage and reward ops (ALGORITHMS.md §1.6, §1.8, §2, §4.3, §5.2, §5.4); masks are float32 or uint8.
+  prlAdvantages(
+    outcomeAdvantages: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage, mask: NativeStorage,
+    stepEnds: NativeStorage | null, rows: number, tokens: number, eta: number, mode: 'step' | 'token',
+    suffixStart: 'inclusive' | 'next_step',
+  ): NativeFloat32;
+  prpoAdvantages(
+    tokenScores: NativeStorage, rewards: NativeStorage, groupIds: NativeStorage, mask: NativeStorage, rows: number,
+    tokens: number, prior: 'fixed' | 'empirical', mu0: number, sigma0: number, eps: number, compat: boolean,
+  ): NativeFloat32;
+  /** int32 segment ids (Int32Array on the cpu). */
+  entropySegments(
+    entropy: NativeStorage, mask: NativeStorage, rows: number, tokens: number, maxBranches: number, minGap: number,
+    compat: boolean,
+  ): Int32Array | NativeDeviceBuffer;
+  processGrpoAdvantages(
+    stepRewards: NativeStorage, stepEnds: NativeStorage, stepOffsets: NativeStorage, groupIds: NativeStorage,
+    mask: NativeStorage, steps: number, rows: number, tokens: number, eps: number,
+  ): NativeFloat32;
+  gae(
+    rewards: NativeStorage, values: NativeStorage, mask: NativeStorage, rows: number, tokens: number, gamma: number,
+    lambda: number, whiten: boolean,
+  ): { advantages: NativeFloat32; returns: NativeFloat32 };
+  prmScore(
+    stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
+    aggregate: 'product' | 'min' | 'geomean' | 'last',
+  ): NativeFloat32;
+
   // Model kernels (cpu). Outputs are caller-allocated; backward gradients accumulate unless noted.
   matmul(out: NativeStorage, inp: NativeStorage, weight: NativeStorage, bias: NativeStorage | null,
     residual: NativeStorage | null, N: number, C: number, OC: number): void;

@@ -23,6 +23,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_embedding(exports);
   steprl::register_adamw(exports);
   steprl::register_sampling(exports);
+  steprl::register_prl_advantage(exports);
+  steprl::register_prpo_advantage(exports);
+  steprl::register_entropy_segments(exports);
+  steprl::register_process_grpo_advantage(exports);
+  steprl::register_gae(exports);
+  steprl::register_prm_score(exports);
   return exports;
 }
 

@@ -102,7 +102,8 @@ function maskLooksBinary(values: Float32Array | Uint8Array): boolean {
   return true;
 }
 
-function checkMaskValues(mask: Tensor): void {
+/** A cpu mask holds only 0 and 1 (the message names the first other value); shared with the advantage ops. */
+export function checkMaskValues(mask: Tensor): void {
   const values = mask._storage('mask') as Float32Array | Uint8Array;
   if (maskLooksBinary(values)) return;
   for (let i = 0; i < values.length; i++) {

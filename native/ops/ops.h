@@ -19,6 +19,12 @@ void register_swiglu(Napi::Object exports);
 void register_embedding(Napi::Object exports);
 void register_adamw(Napi::Object exports);
 void register_sampling(Napi::Object exports);
+void register_prl_advantage(Napi::Object exports);
+void register_prpo_advantage(Napi::Object exports);
+void register_entropy_segments(Napi::Object exports);
+void register_process_grpo_advantage(Napi::Object exports);
+void register_gae(Napi::Object exports);
+void register_prm_score(Napi::Object exports);
 void register_device(Napi::Object exports);  // CUDA and simulator builds only (STEPRL_WITH_CUDA)
 
 }  // namespace steprl

@@ -1,0 +1,70 @@
+// gae.cc: GAE and masked whitening (see gae.h): a backward pass per row, then the batch mean and
+// variance of the masked advantages (row partials in row order), then one scaling pass.
+#include "gae.h"
+
+#include <cmath>
+#include <vector>
+
+#include "advantage_rows.h"
+#include "parallel.h"
+
+namespace steprl::cpu {
+
+void gae_cpu(const GaeArgs& a, int64_t R) {
+  const MaskView mask{a.mask, a.mask_u8};
+  const int64_t T = a.T;
+  const double decay = a.gamma * a.lambda;
+  std::vector<double> row_count(static_cast<size_t>(R)), row_sum(static_cast<size_t>(R));
+  parallel_for(R, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t base = i * T;
+      double next_value = 0.0, advantage = 0.0, count = 0.0, sum = 0.0;
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const bool on = mask.on(base + t);
+        const double r = on ? a.rewards[base + t] : 0.0, v = on ? a.values[base + t] : 0.0;
+        advantage = r + a.gamma * next_value - v + decay * advantage;
+        next_value = v;
+        const float stored = on ? static_cast<float>(advantage) : 0.0f;
+        a.advantages[base + t] = stored;
+        a.returns[base + t] = on ? static_cast<float>(advantage + v) : 0.0f;
+        if (on) {
+          count += 1.0;
+          sum += stored;
+        }
+      }
+      row_count[static_cast<size_t>(i)] = count;
+      row_sum[static_cast<size_t>(i)] = sum;
+    }
+  });
+  if (!a.whiten) return;
+
+  double n = 0.0, total = 0.0;
+  for (int64_t i = 0; i < R; ++i) {
+    n += row_count[static_cast<size_t>(i)];
+    total += row_sum[static_cast<size_t>(i)];
+  }
+  if (n == 0.0) return;  // nothing valid: every advantage is already 0
+  const double mean = total / n;
+  std::vector<double>& row_squares = row_sum;  // reused: one partial per row again
+  parallel_for(R, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      double squares = 0.0;
+      for (int64_t t = 0; t < T; ++t)
+        if (mask.on(i * T + t)) {
+          const double centred = a.advantages[i * T + t] - mean;
+          squares += centred * centred;
+        }
+      row_squares[static_cast<size_t>(i)] = squares;
+    }
+  });
+  double squares = 0.0;
+  for (int64_t i = 0; i < R; ++i) squares += row_squares[static_cast<size_t>(i)];
+  const double variance = n > 1.0 ? squares / (n - 1.0) : 0.0;
+  const double inv_std = 1.0 / std::sqrt(variance + kWhitenEps);
+  parallel_for(R * T, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k)
+      a.advantages[k] = mask.on(k) ? static_cast<float>((a.advantages[k] - mean) * inv_std) : 0.0f;
+  });
+}
+
+}  // namespace steprl::cpu

@@ -1,0 +1,33 @@
+// prpo_advantage.h: PRPO token advantages, PRM token scores aligned with the outcome by a location
+// shift (ALGORITHMS.md §5.4, §6.4):
+//   β_i = r_i − mean_{j∈g} r_j  (no std; a singleton group gives β = 0),  g = groupIds[i]
+//   z[i,t] = (s[i,t] − μ0)/σ0   fixed prior (srpo2: μ0 = 0.5, σ0 = sqrt(1/24)), or
+//            (s − μ_g)/(σ_g + eps) empirical (srpo4): μ_g and the unbiased σ_g of the scores
+//            pooled over the valid tokens of every row of the group (float64 two-pass);
+//   A[i,t] = (z[i,t] + β_i)·m[i,t].
+// compat reproduces the reference quirk: the last valid token (t = L_i − 1) keeps s + β and is left
+// out of the empirical pool. A pool of one token has σ_g = 0; σ_g + eps = 0 gives z = 0 (every
+// pooled score then equals μ_g). Threads over groups; each group's sums run in row order.
+#pragma once
+
+#include <cstdint>
+
+namespace steprl::cpu {
+
+struct PrpoAdvantageArgs {
+  float* advantages;          // [R,T]  0 where m = 0
+  const float* token_scores;  // [R,T]  s: the PRM score of each token's segment
+  const float* rewards;       // [R]    r (outcome), finite
+  const int32_t* group_ids;   // [R]
+  const void* mask;           // [R,T]  float32, or uint8 when mask_u8; values 0/1
+  bool mask_u8;
+  int64_t T;
+  bool empirical;             // prior 'empirical' (srpo4) instead of 'fixed' (srpo2)
+  double mu0, sigma0;         // the fixed prior, σ0 > 0
+  double eps;                 // added to σ_g (empirical only)
+  bool compat;
+};
+
+void prpo_advantage_cpu(const PrpoAdvantageArgs& args, int64_t R);
+
+}  // namespace steprl::cpu
