@@ -8,98 +8,10 @@
 // operands (C[r, :] (+)= sum_k A(r, k) B[k, :], B rows contiguous), no key packing is needed, and
 // the softmax statistics of a query are vertical vector operations over key rows:
 //   S^T = K Qs^T   O += P V   dP^T = V dO^T   dV += P^T dO   dK += dS^T Q   dQ += dS K
-// Diagonal blocks skip the micro-tiles that the causal mask empties entirely.
-// Included inside an anonymous namespace of an ISA translation unit (no std templates here).
-
-constexpr int kTileRows = 6;
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2 = 0.693147180559945309f;
-
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-
-using Mask = Vec::Mask;
-using TileFn = void (*)(int64_t kdim, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb,
-                        float* c, int64_t ldc, Mask last, bool accumulate);
-
-// c[r*ldc + j] (+)= sum_k a[r*a_rs + k*a_ks] * b[k*ldb + j],  r < R, j < 16*(NV-1) + |last|.
-template <int R, int NV>
-void tile(int64_t kdim, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb, float* c,
-          int64_t ldc, Mask last, bool accumulate) {
-  using F = typename Vec::F;
-  constexpr int W = Vec::kWidth;
-  F acc[R][NV];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = Vec::zero();
-  for (int64_t k = 0; k < kdim; ++k) {
-    F bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV - 1; ++v) bv[v] = Vec::load(b + v * W);
-    bv[NV - 1] = Vec::load_tail(b + (NV - 1) * W, last);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const F av = Vec::set1(a[r * a_rs]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = Vec::fmadd(av, bv[v], acc[r][v]);
-    }
-    a += a_ks;
-    b += ldb;
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    float* row = c + r * ldc;
-#pragma GCC unroll 4
-    for (int v = 0; v < NV - 1; ++v)
-      Vec::store(row + v * W, accumulate ? Vec::add(Vec::load(row + v * W), acc[r][v]) : acc[r][v]);
-    float* tail = row + (NV - 1) * W;
-    Vec::store(tail, last, accumulate ? Vec::add(Vec::load_tail(tail, last), acc[r][NV - 1]) : acc[r][NV - 1]);
-  }
-}
-
-template <int R>
-TileFn tile_for(int nv) {
-  if constexpr (Vec::kTileVectors >= 4) if (nv == 4) return tile<R, 4>;
-  if constexpr (Vec::kTileVectors >= 3) if (nv == 3) return tile<R, 3>;
-  if (nv == 2) return tile<R, 2>;
-  return tile<R, 1>;
-}
-
-TileFn tile_for(int rows, int nv) {
-  switch (rows) {
-    case 1: return tile_for<1>(nv);
-    case 2: return tile_for<2>(nv);
-    case 3: return tile_for<3>(nv);
-    case 4: return tile_for<4>(nv);
-    case 5: return tile_for<5>(nv);
-    default: return tile_for<6>(nv);
-  }
-}
-
-// C[r, j] (+)= sum_{k0 <= k < k1} A(r, k) B[k, j] for r < rows and j in [j0, n), where
-// range(r0, r1, k0, k1, j0) states the k range and first column of rows [r0, r1) (j0 is rounded
-// down to a vector; columns before it are not written).
-template <typename Range>
-void gemm(int64_t rows, int64_t n, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb, float* c,
-          int64_t ldc, bool accumulate, Range range) {
-  constexpr int64_t W = Vec::kWidth, chunk = Vec::kTileVectors * Vec::kWidth;
-  for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-    const int R = static_cast<int>(imin(kTileRows, rows - r0));
-    int64_t k0 = 0, k1 = 0, j0 = 0;
-    range(r0, r0 + R, k0, k1, j0);
-    if (k1 <= k0) {
-      if (accumulate) continue;
-      k1 = k0;
-    }
-    for (int64_t c0 = j0 / W * W; c0 < n; c0 += chunk) {
-      const int64_t cols = imin(chunk, n - c0);
-      const int nv = static_cast<int>((cols + W - 1) / W);
-      tile_for(R, nv)(k1 - k0, a + r0 * a_rs + k0 * a_ks, a_rs, a_ks, b + k0 * ldb + c0, ldb, c + r0 * ldc + c0, ldc,
-                      Vec::tail(cols - (nv - 1) * W), accumulate);
-    }
-  }
-}
+// Diagonal blocks skip the micro-tiles that the causal mask empties entirely (attention_tile.inl
+// holds the micro-kernel; decoding, one query position per task, takes a GEMV path instead).
+// Included inside an anonymous namespace of an ISA translation unit (no std templates here),
+// after attention_tile.inl.
 
 // What a task needs to know about its query block.
 struct Block {
@@ -131,14 +43,18 @@ void prefetch_columns(const Block& blk, const float* base, int64_t T, int64_t H)
 }
 
 // dst[d * nq + c] = scale * (row of column c)[d]: the block's rows transposed into a B operand,
-// 16 columns at a time so that stores stay contiguous (scattered single-float stores stall).
+// full W x W blocks by in-register transposes (Vec::transpose), edges element by element.
 void transpose_columns(float* dst, const Block& blk, const float* base, int64_t T, int64_t H, float scale) {
+  constexpr int64_t W = Vec::kWidth;
   const int64_t nq = blk.nq, D = blk.D;
-  for (int64_t c0 = 0; c0 < nq; c0 += 16) {
-    const int64_t n = imin(16, nq - c0);
-    const float* rows[16];
+  for (int64_t c0 = 0; c0 < nq; c0 += W) {
+    const int64_t n = imin(W, nq - c0);
+    const float* rows[W];
     for (int64_t i = 0; i < n; ++i) rows[i] = blk.row(base, c0 + i, T, H);
-    for (int64_t d = 0; d < D; ++d) {
+    int64_t d = 0;
+    if (n == W)
+      for (; d + W <= D; d += W) Vec::transpose(rows, d, dst + d * nq + c0, nq, scale);
+    for (; d < D; ++d) {
       float* out = dst + d * nq + c0;
       for (int64_t i = 0; i < n; ++i) out[i] = rows[i][d] * scale;
     }
