@@ -54,6 +54,7 @@ function prepare(t: { q?: unknown; k?: unknown; v?: unknown; kvStart?: unknown }
   const o = options ?? {};
   const q = checkTensor('q', t.q, ['float32']);
   const [B, T, H, D] = checkDims('q', q, 4, '[B, T, H, D]');
+  if (H < 1 || D < 1) throw new ShapeError('q', `Expected q of shape [B, T, H, D] with H >= 1 and D >= 1 but received ${describe(q)}`);
   const k = checkTensor('k', t.k, ['float32']);
   const [kB, Smax, KVH, kD] = checkDims('k', k, 4, '[B, Smax, KVH, D]');
   if (kB !== B || kD !== D)

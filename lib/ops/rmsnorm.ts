@@ -5,6 +5,7 @@ import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { callNative, checkNumber, checkOptionsObject, checkTensor } from './validate';
 import { checkElements, checkTensorsObject, cpuOnly, rowsOf } from './tensor_args';
+import { ShapeError, describe } from '../errors';
 
 export interface RmsnormTensors {
   /** float32 [N, C], written; may be `inp` itself. */
@@ -38,6 +39,7 @@ function sizes(inp: unknown, weight: unknown) {
   const w = checkTensor('weight', weight, ['float32']);
   const x = checkTensor('inp', inp, ['float32']);
   const C = w.numel;
+  if (C < 1) throw new ShapeError('weight', `Expected a weight of C >= 1 elements but received ${describe(w)}`);
   return { w, x, C, N: rowsOf('inp', x, C, String(C)) };
 }
 

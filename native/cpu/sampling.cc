@@ -30,14 +30,14 @@ float row_max_scalar(const float* z, int64_t n) {
   return m;
 }
 
-float exp2_sum_scalar(const float* z, int64_t n, float scale, float bias) {
+float exp2_sum_scalar(const float* z, int64_t n, float max, float scale) {
   float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp2(z[i] * scale + bias);
+  for (int64_t i = 0; i < n; ++i) sum += std::exp2((z[i] - max) * scale);
   return sum;
 }
 
-void exp2_values_scalar(float* out, const float* z, int64_t n, float scale, float bias) {
-  for (int64_t i = 0; i < n; ++i) out[i] = std::exp2(z[i] * scale + bias);
+void exp2_values_scalar(float* out, const float* z, int64_t n, float max, float scale) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::exp2((z[i] - max) * scale);
 }
 
 int64_t find_at_least_scalar(const float* z, int64_t begin, int64_t n, float threshold) {
@@ -73,12 +73,12 @@ void top_candidates(const SampleKernels& kernels, const float* z, int64_t V, int
 }
 
 // Inverse CDF over the whole row: block sums first, then the elements of the block that holds u.
-int32_t sample_full(const SampleKernels& kernels, const float* z, int64_t V, float scale, float bias, double u) {
+int32_t sample_full(const SampleKernels& kernels, const float* z, int64_t V, float max, float scale, double u) {
   const int64_t blocks = task_count(V, kSampleBlock);
   std::vector<double> sums(static_cast<size_t>(blocks));
   double total = 0.0;
   for (int64_t b = 0; b < blocks; ++b) {
-    sums[b] = kernels.exp2_sum(z + b * kSampleBlock, std::min(kSampleBlock, V - b * kSampleBlock), scale, bias);
+    sums[b] = kernels.exp2_sum(z + b * kSampleBlock, std::min(kSampleBlock, V - b * kSampleBlock), max, scale);
     total += sums[b];
   }
   const double target = u * total;
@@ -92,7 +92,7 @@ int32_t sample_full(const SampleKernels& kernels, const float* z, int64_t V, flo
       continue;
     }
     const int64_t n = std::min(kSampleBlock, V - b * kSampleBlock);
-    kernels.exp2_values(values, z + b * kSampleBlock, n, scale, bias);
+    kernels.exp2_values(values, z + b * kSampleBlock, n, max, scale);
     for (int64_t j = 0; j < n; ++j) {
       cumulative += values[j];
       if (cumulative > target) return static_cast<int32_t>(b * kSampleBlock + j);
@@ -101,7 +101,7 @@ int32_t sample_full(const SampleKernels& kernels, const float* z, int64_t V, flo
     break;
   }
   const int64_t n = std::min(kSampleBlock, V - last_block * kSampleBlock);
-  kernels.exp2_values(values, z + last_block * kSampleBlock, n, scale, bias);
+  kernels.exp2_values(values, z + last_block * kSampleBlock, n, max, scale);
   for (int64_t j = n - 1; j > 0; --j)
     if (values[j] > 0.0f) return static_cast<int32_t>(last_block * kSampleBlock + j);
   return static_cast<int32_t>(last_block * kSampleBlock);
@@ -150,7 +150,7 @@ constexpr int kBucketsPerUnit = 16, kBuckets = 64 * kBucketsPerUnit;
 int32_t sample_top_p(const SampleKernels& kernels, const SampleArgs& a, const float* z, float m, float scale, double u) {
   const int64_t V = a.V;
   std::vector<float> e(static_cast<size_t>(V));
-  kernels.exp2_values(e.data(), z, V, scale, -m * scale);
+  kernels.exp2_values(e.data(), z, V, m, scale);
   std::vector<uint16_t> bucket(static_cast<size_t>(V));
   std::vector<double> mass(kBuckets + 1, 0.0);
   for (int64_t i = 0; i < V; ++i) {
@@ -167,7 +167,7 @@ int32_t sample_top_p(const SampleKernels& kernels, const SampleArgs& a, const fl
   std::vector<Candidate> boundary;
   for (int64_t i = 0; i < V; ++i)
     if (bucket[i] == last) boundary.push_back({z[i], static_cast<int32_t>(i)});
-  if (boundary.empty()) return sample_full(kernels, z, V, scale, -m * scale, u);  // rounding at topP ~ 1
+  if (boundary.empty()) return sample_full(kernels, z, V, m, scale, u);  // rounding at topP ~ 1
   std::sort(boundary.begin(), boundary.end(), ranks_above);
   size_t keep = 0;
   while (keep < boundary.size() && (keep == 0 || kept_mass < wanted)) kept_mass += e[boundary[keep++].index];
@@ -195,7 +195,7 @@ int32_t sample_row(const SampleKernels& kernels, const SampleArgs& a, int64_t ro
   const double u = sample_uniform(a.seed, a.counter, static_cast<uint64_t>(row));
   if (a.top_k > 0 && a.top_k < a.V) return sample_top_k(kernels, a, z, m, scale_d, u);
   if (a.top_p < 1.0) return sample_top_p(kernels, a, z, m, scale, u);
-  return sample_full(kernels, z, a.V, scale, -m * scale, u);
+  return sample_full(kernels, z, a.V, m, scale, u);
 }
 
 }  // namespace

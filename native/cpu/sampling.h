@@ -38,10 +38,11 @@ double sample_uniform(uint32_t seed, uint64_t counter, uint64_t row);
 struct SampleKernels {
   // max over z[0, n); NaN if any element is NaN.
   float (*row_max)(const float* z, int64_t n);
-  // sum of 2^(z[i] * scale + bias), i < n (fp32 lanes, then a horizontal sum).
-  float (*exp2_sum)(const float* z, int64_t n, float scale, float bias);
-  // out[i] = 2^(z[i] * scale + bias), i < n: the same values exp2_sum adds.
-  void (*exp2_values)(float* out, const float* z, int64_t n, float scale, float bias);
+  // sum of 2^((z[i] - max) * scale), i < n (fp32 lanes, then a horizontal sum). Subtracting the
+  // maximum first keeps its term exactly 1 for any scale (z * scale - max * scale would not).
+  float (*exp2_sum)(const float* z, int64_t n, float max, float scale);
+  // out[i] = 2^((z[i] - max) * scale), i < n: the same values exp2_sum adds.
+  void (*exp2_values)(float* out, const float* z, int64_t n, float max, float scale);
   // First i in [begin, n) with z[i] >= threshold, or n.
   int64_t (*find_at_least)(const float* z, int64_t begin, int64_t n, float threshold);
 };

@@ -24,28 +24,28 @@ float row_max(const float* z, int64_t n) {
   return Vec::any(nan) ? NAN : Vec::reduce_max(Vec::max(m0, m1));
 }
 
-float exp2_sum(const float* z, int64_t n, float scale, float bias) {
+float exp2_sum(const float* z, int64_t n, float max, float scale) {
   using F = Vec::F;
   constexpr int64_t W = Vec::kWidth;
-  const F vs = Vec::set1(scale), vb = Vec::set1(bias);
+  const F vs = Vec::set1(scale), vm = Vec::set1(max);
   F s0 = Vec::zero(), s1 = Vec::zero();
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
-    s0 = Vec::add(s0, Vec::exp2(Vec::fmadd(Vec::load(z + i), vs, vb)));
-    s1 = Vec::add(s1, Vec::exp2(Vec::fmadd(Vec::load(z + i + W), vs, vb)));
+    s0 = Vec::add(s0, Vec::exp2(Vec::mul(Vec::sub(Vec::load(z + i), vm), vs)));
+    s1 = Vec::add(s1, Vec::exp2(Vec::mul(Vec::sub(Vec::load(z + i + W), vm), vs)));
   }
   for (; i < n; i += W) {
     const auto m = Vec::tail(n - i);
-    s0 = Vec::add(s0, Vec::keep(m, Vec::exp2(Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vs, vb))));
+    s0 = Vec::add(s0, Vec::keep(m, Vec::exp2(Vec::mul(Vec::sub(Vec::load(z + i, m, vm), vm), vs))));
   }
   return Vec::reduce_add(Vec::add(s0, s1));
 }
 
-void exp2_values(float* out, const float* z, int64_t n, float scale, float bias) {
-  const Vec::F vs = Vec::set1(scale), vb = Vec::set1(bias);
+void exp2_values(float* out, const float* z, int64_t n, float max, float scale) {
+  const Vec::F vs = Vec::set1(scale), vm = Vec::set1(max);
   for (int64_t i = 0; i < n; i += Vec::kWidth) {
     const auto m = Vec::tail(n - i);
-    Vec::store(out + i, m, Vec::exp2(Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vs, vb)));
+    Vec::store(out + i, m, Vec::exp2(Vec::mul(Vec::sub(Vec::load(z + i, m, vm), vm), vs)));
   }
 }
 

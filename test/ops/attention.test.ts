@@ -125,6 +125,7 @@ describe('attention errors', () => {
   const out = Tensor.zeros([2, 4, 4, 8]), lse = Tensor.zeros([2, 4, 4]);
   test('shapes, options, kvStart range and overlap', () => {
     expect(() => ops.attention({ out, lse, q: Tensor.zeros([2, 4, 32]), k, v })).toThrow('Expected a 4-d tensor [B, T, H, D] for q but received Tensor float32 [2, 4, 32] on cpu');
+    expect(() => ops.attention({ out: Tensor.zeros([2, 4, 4, 0]), lse, q: Tensor.zeros([2, 4, 4, 0]), k, v })).toThrow('Expected q of shape [B, T, H, D] with H >= 1 and D >= 1');
     expect(() => ops.attention({ out, lse, q, k: Tensor.zeros([2, 6, 3, 8]), v })).toThrow('Expected k with a number of kv heads dividing H = 4');
     expect(() => ops.attention({ out, lse, q, k: Tensor.zeros([2, 6, 2, 4]), v })).toThrow('Expected k of shape [2, Smax, KVH, 8] (B and D of q)');
     expect(() => ops.attention({ out, lse, q, k, v: Tensor.zeros([2, 5, 2, 8]) })).toThrow('Expected shape [2, 6, 2, 8] (that of k) for v');

@@ -84,6 +84,7 @@ describe('rmsnorm errors', () => {
     expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 3]), rstd: Tensor.zeros([3]), inp, weight })).toThrow('Expected 4 elements ([4]) for rstd but received Tensor float32 [3] on cpu');
     expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 3]), rstd: Tensor.zeros([4]), inp: Tensor.zeros([4, 4]), weight })).toThrow('Expected inp of shape [N, 3]');
     expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 3]), rstd: Tensor.zeros([4]), inp, weight: Tensor.zeros([3], { dtype: 'int32' }) })).toThrow(DTypeError);
+    expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 0]), rstd: Tensor.zeros([4]), inp: Tensor.zeros([4, 0]), weight: Tensor.zeros([0]) })).toThrow('Expected a weight of C >= 1 elements');
     expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 3]), rstd: Tensor.zeros([4]), inp, weight }, { eps: -1 })).toThrow('Expected a finite number >= 0 for options.eps but received -1 of type number');
     expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 3]), rstd: Tensor.zeros([4]), inp, weight }, { epsilon: 1 } as never)).toThrow('unknown option "epsilon"');
     const arena = Tensor.zeros([40]);

@@ -84,6 +84,15 @@ describe('sample behaviour', () => {
     expect(chi2).toBeLessThan(30);  // order.length - 1 degrees of freedom (<= 7): p(chi2 > 30) < 1e-4
   });
 
+  test('a tiny or huge temperature stays well defined (the maximum keeps probability mass exactly 1)', () => {
+    const z = Tensor.from([1, 2, 3, -Infinity], [1, 4]);
+    for (let counter = 0; counter < 20; counter++) {
+      expect(ops.sample(z, { seed: 5, counter, temperature: 1e-30 }).toArray()[0]).toBe(2);
+      expect(ops.sample(z, { seed: 5, counter, temperature: 1e-30, topP: 0.5 }).toArray()[0]).toBe(2);
+      expect(ops.sample(z, { seed: 5, counter, temperature: 1e30 }).toArray()[0]).not.toBe(3);
+    }
+  });
+
   test('leading dimensions are kept', () => {
     expect(ops.sample(Tensor.zeros([2, 3, 5]), { temperature: 0 }).shape).toEqual([2, 3]);
   });
