@@ -25,6 +25,8 @@ export { adamw, gradNorm } from './adamw';
 export type { AdamwTensors, AdamwOptions } from './adamw';
 export { sample } from './sampling';
 export type { SampleOptions } from './sampling';
+export { crossEntropy } from './cross_entropy';
+export type { CrossEntropyResult } from './cross_entropy';
 export { prlAdvantages } from './prl_advantage';
 export type { PrlAdvantagesInputs, PrlAdvantagesOptions } from './prl_advantage';
 export { prpoAdvantages } from './prpo_advantage';

@@ -1,0 +1,67 @@
+// algorithm.ts: what an RL algorithm is to the pipeline: an advantage estimator plus the loss
+// settings it fixes or defaults. The pipeline (base.ts) does everything else the same way for all.
+import type { StepSplitter } from '../reward/splitters';
+import type { ProcessRewardModel } from '../reward/prm';
+import type { KlEstimatorName, LossAggregationName } from '../native';
+import type { RolloutBatch } from './batch';
+
+export interface LossSettings {
+  clipLow: number;
+  clipHigh: number;
+  dualClip?: number;
+  /** β of the KL term in the loss (§1.7); 0 = none. */
+  klCoef: number;
+  klEstimator: KlEstimatorName;
+  aggregation: LossAggregationName;
+  /** Passes over each rollout batch (PPO: 4; on-policy GRPO/PRL/PRPO: 1). */
+  epochs: number;
+  /** Optimizer steps per pass (the batch is split into this many mini-batches). */
+  miniBatches: number;
+  /** Weight of the clipped value loss (critic algorithms). */
+  valueCoef: number;
+  /** Value clip range around the rollout values. */
+  valueClip: number;
+}
+
+export interface AdvantageContext {
+  prm?: ProcessRewardModel;
+  /** Current β of a KL penalty folded into the reward (PPO's adaptive controller). */
+  rewardKlCoef: number;
+}
+
+export interface Advantages {
+  /** [R * T] per-token advantages, 0 on padding (constants in the loss). */
+  advantages: Float32Array;
+  /** [R * T] value targets (critic algorithms). */
+  returns?: Float32Array;
+  /** [R] the scalar each row was scored with (for metrics; e.g. a shaped reward). */
+  scores?: Float32Array;
+}
+
+export interface Algorithm {
+  readonly name: string;
+  /** What the batch must carry before advantages() runs. */
+  readonly needs: {
+    ref?: boolean;
+    values?: boolean;
+    /** How to split responses into steps; with a PRM, steps are scored. 'entropy' is PRPO's segmentation. */
+    steps?: StepSplitter | 'entropy';
+    prm?: boolean;
+  };
+  readonly loss: LossSettings;
+  /** The KL coefficient a critic algorithm puts into the per-token reward, and how it adapts. */
+  readonly rewardKl?: { initial: number; target?: number; horizon?: number };
+  advantages(batch: RolloutBatch, context: AdvantageContext): Promise<Advantages> | Advantages;
+}
+
+export const DEFAULT_LOSS: LossSettings = {
+  clipLow: 0.2,
+  clipHigh: 0.2,
+  klCoef: 0,
+  klEstimator: 'k3',
+  aggregation: 'token-mean',
+  epochs: 1,
+  miniBatches: 1,
+  valueCoef: 0.1,
+  valueClip: 0.2,
+};

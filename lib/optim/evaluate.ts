@@ -1,0 +1,98 @@
+// evaluate.ts: held-out evaluation of a policy on a task: n samples per problem give avg@n (mean
+// correctness) and pass@n (any sample correct), as PRL's eval defines them (§4.4); and best-of-N
+// selection (Lightman et al., §2) of one answer per problem by a PRM's solution score, an
+// outcome-only scorer (ORM) or majority vote, for several N from the same samples.
+import type { PolicyModel } from '../model/policy';
+import type { Tokenizer } from '../model/tokenizer';
+import { bestOfN, majorityVote, solutionScore } from '../reward/selection';
+import type { ProcessRewardModel } from '../reward/prm';
+import { splitLines, type Problem, type Task } from '../tasks/task';
+import { promptTokens } from './rollout';
+
+export interface Samples {
+  problems: Problem[];
+  /** [problem][sample] response text and correctness. */
+  texts: string[][];
+  correct: boolean[][];
+  answers: (string | null)[][];
+}
+
+export async function sampleResponses(
+  policy: PolicyModel, tokenizer: Tokenizer, task: Task, problems: readonly Problem[],
+  options: { n: number; maxNewTokens: number; temperature?: number; seed?: number; rowsPerBatch?: number; onProgress?: (done: number, total: number) => void },
+): Promise<Samples> {
+  const n = options.n, rowsPerBatch = options.rowsPerBatch ?? 128;
+  const rows = problems.flatMap((p, i) => Array.from({ length: n }, () => i));
+  const texts = problems.map(() => [] as string[]), correct = problems.map(() => [] as boolean[]), answers = problems.map(() => [] as (string | null)[]);
+  for (let first = 0; first < rows.length; first += rowsPerBatch) {
+    const chunk = rows.slice(first, first + rowsPerBatch);
+    const out = await policy.generate(chunk.map((i) => promptTokens(tokenizer, problems[i])), {
+      maxNewTokens: options.maxNewTokens, temperature: options.temperature ?? 1, seed: ((options.seed ?? 0) + first) >>> 0, stopTokens: [tokenizer.eosId],
+    });
+    const T = out.tokens.shape[1], tokens = out.tokens.toArray() as Int32Array;
+    chunk.forEach((i, r) => {
+      const text = tokenizer.decode(tokens.subarray(r * T, r * T + out.lengths[r]));
+      const verdict = task.verify(problems[i], text);
+      texts[i].push(text);
+      correct[i].push(verdict.correct);
+      answers[i].push(verdict.answer);
+    });
+    for (const t of [out.tokens, out.mask, out.logprobs, out.entropy]) t.dispose();
+    options.onProgress?.(Math.min(first + rowsPerBatch, rows.length), rows.length);
+  }
+  return { problems: [...problems], texts, correct, answers };
+}
+
+export interface AccuracyReport {
+  n: number;
+  problems: number;
+  /** mean over problems of the fraction of correct samples */
+  avg: number;
+  /** fraction of problems with at least one correct sample */
+  pass: number;
+}
+
+export function accuracy(samples: Samples): AccuracyReport {
+  const n = samples.correct[0]?.length ?? 0, P = samples.problems.length;
+  let avg = 0, pass = 0;
+  for (const c of samples.correct) {
+    avg += c.filter(Boolean).length / Math.max(c.length, 1);
+    if (c.some(Boolean)) pass++;
+  }
+  return { n, problems: P, avg: avg / Math.max(P, 1), pass: pass / Math.max(P, 1) };
+}
+
+export type Selector = 'prm' | 'orm' | 'majority';
+
+/**
+ * Best-of-N accuracy for each N in `sizes` (N ≤ the samples per problem; the first N samples are
+ * the candidates): PRM = product of step scores, ORM = the outcome score of the last step alone
+ * (what an outcome-only reward model sees), majority = the most frequent answer.
+ */
+export async function bestOfNAccuracy(samples: Samples, prm: ProcessRewardModel, sizes: readonly number[]): Promise<Record<Selector, Record<number, number>>> {
+  const scores: { prm: number; orm: number }[][] = [];
+  for (let i = 0; i < samples.problems.length; i++) {
+    const row: { prm: number; orm: number }[] = [];
+    for (const text of samples.texts[i]) {
+      const steps = splitLines(text);
+      const stepScores = steps.length ? await prm.scoreSteps(samples.problems[i].prompt, steps.map((s) => s + '\n')) : [];
+      row.push({ prm: steps.length ? solutionScore(stepScores, 'product') : 0, orm: stepScores.length ? stepScores[stepScores.length - 1] : 0 });
+    }
+    scores.push(row);
+  }
+  const result: Record<Selector, Record<number, number>> = { prm: {}, orm: {}, majority: {} };
+  for (const N of sizes) {
+    let prmHits = 0, ormHits = 0, majorityHits = 0;
+    samples.problems.forEach((problem, i) => {
+      const candidates = scores[i].slice(0, N);
+      if (samples.correct[i][bestOfN(candidates.map((c) => c.prm))]) prmHits++;
+      if (samples.correct[i][bestOfN(candidates.map((c) => c.orm))]) ormHits++;
+      if (majorityVote(samples.answers[i].slice(0, N)) === problem.answer) majorityHits++;
+    });
+    const P = Math.max(samples.problems.length, 1);
+    result.prm[N] = prmHits / P;
+    result.orm[N] = ormHits / P;
+    result.majority[N] = majorityHits / P;
+  }
+  return result;
+}

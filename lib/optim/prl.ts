@@ -1,0 +1,45 @@
+// prl.ts: PRL, Process Reward Learning (arXiv 2601.10201; ALGORITHMS.md §4): the process reward
+// of a step is the outcome advantage minus (1/η)·the policy/reference log-ratio still to come, so
+// no PRM is needed; the KL enters only through it (β = 0 in the loss). On-policy, token-mean.
+import { ops } from '../index';
+import { Tensor } from '../tensor';
+import { fixedLengthSplitter, type StepSplitter } from '../reward/splitters';
+import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { stepEndMask, type RolloutBatch } from './batch';
+import { outcomeAdvantages } from './grpo';
+
+export interface PRLOptions extends Partial<LossSettings> {
+  eta?: number;
+  mode?: 'step' | 'token';
+  suffixStart?: 'inclusive' | 'next_step';
+  /** Step split; the paper's best is a fixed length of 256 tokens. */
+  splitter?: StepSplitter;
+}
+
+export function prl(options: PRLOptions = {}): Algorithm {
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0, ...options };
+  return {
+    name: 'prl',
+    needs: { ref: true, steps: options.splitter ?? fixedLengthSplitter(256) },
+    loss,
+    advantages(batch: RolloutBatch) {
+      const { R, T } = batch;
+      const groupSizes = new Map<number, number>();
+      for (const g of batch.groupIds) groupSizes.set(g, (groupSizes.get(g) ?? 0) + 1);
+      // G = 1: the reference skips normalization (Â = r).
+      const single = [...groupSizes.values()].every((n) => n === 1);
+      const outcome = single ? Float32Array.from(batch.rewards) : outcomeAdvantages(batch.rewards, batch.groupIds);
+      const advantages = ops.prlAdvantages(
+        {
+          outcomeAdvantages: Tensor.from(outcome, [R]), oldLogprobs: Tensor.from(batch.oldLogprobs, [R, T]),
+          refLogprobs: Tensor.from(batch.refLogprobs!, [R, T]), mask: Tensor.from(batch.mask, [R, T]),
+          stepEnds: Tensor.from(stepEndMask(batch.steps!, T), [R, T]),
+        },
+        { eta: options.eta ?? 200, mode: options.mode ?? 'step', suffixStart: options.suffixStart ?? 'inclusive' },
+      );
+      const out = advantages.toArray() as Float32Array;
+      advantages.dispose();
+      return { advantages: out, scores: Float32Array.from(batch.rewards) };
+    },
+  };
+}

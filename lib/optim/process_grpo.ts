@@ -1,0 +1,37 @@
+// process_grpo.ts: process-supervised GRPO (DeepSeekMath §4.1.3; ALGORITHMS.md §1.6): the PRM's
+// step rewards of a whole group are normalized together, and a token's advantage is the sum of the
+// normalized rewards of the steps that end at or after it.
+import { ops } from '../index';
+import { Tensor } from '../tensor';
+import { newlineSplitter, type StepSplitter } from '../reward/splitters';
+import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { ragged, type RolloutBatch } from './batch';
+
+export interface ProcessGRPOOptions extends Partial<LossSettings> {
+  splitter?: StepSplitter;
+  eps?: number;
+}
+
+export function processGrpo(options: ProcessGRPOOptions = {}): Algorithm {
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
+  return {
+    name: 'process-grpo',
+    needs: { ref: loss.klCoef > 0, steps: options.splitter ?? newlineSplitter, prm: true },
+    loss,
+    advantages(batch: RolloutBatch) {
+      const { R, T } = batch;
+      const rewards = ragged(batch.stepScores!);
+      const ends = ragged(batch.steps!.map((s) => s.ends));
+      const advantages = ops.processGrpoAdvantages(
+        {
+          stepRewards: Tensor.from(rewards.values, [rewards.values.length]), stepEnds: Tensor.from(Int32Array.from(ends.values), [ends.values.length]),
+          stepOffsets: Tensor.from(rewards.offsets, [R + 1]), groupIds: Tensor.from(batch.groupIds, [R]), mask: Tensor.from(batch.mask, [R, T]),
+        },
+        { eps: options.eps ?? 1e-6 },
+      );
+      const out = advantages.toArray() as Float32Array;
+      advantages.dispose();
+      return { advantages: out, scores: Float32Array.from(batch.stepScores!, (s) => (s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0)) };
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// pspo.ts: PSPO-WRS (arXiv 2411.11681; ALGORITHMS.md §3): a PRM scores each step, the scores are
+// accumulated nonlinearly (geometric mean) and shaped by the step count (adjusted Weibull, or the
+// released code's `pspo_ff`, or `linear`), and that scalar is the sequence reward. Two modes (§3.4):
+// with a critic (default, the paper's PPO) or critic-free (the reward group-normalized as in GRPO).
+import { ops } from '../index';
+import { Tensor } from '../tensor';
+import { numberedListSplitter, type StepSplitter } from '../reward/splitters';
+import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { broadcastRows, ragged, type RolloutBatch } from './batch';
+import { outcomeAdvantages } from './grpo';
+import { ppoWithScore, type PPOOptions } from './ppo';
+
+export interface PSPOOptions extends PPOOptions {
+  critic?: boolean;
+  splitter?: StepSplitter;
+  shaping?: 'weibull' | 'pspo_ff' | 'linear';
+  aggregate?: 'geomean' | 'product' | 'min' | 'last';
+  k?: number;
+  lambdaWeibull?: number;
+  peak?: number;
+  minSteps?: number;
+}
+
+/** R_i = s̄_i · h(K_i) from the batch's PRM step scores. */
+export function shapedRewards(batch: RolloutBatch, o: PSPOOptions): Float32Array {
+  const { values, offsets } = ragged(batch.stepScores!);
+  const rewards = ops.weibullReward(Tensor.from(values, [values.length]), Tensor.from(offsets, [offsets.length]), {
+    shaping: o.shaping ?? 'weibull', aggregate: o.aggregate ?? 'geomean', k: o.k, lambda: o.lambdaWeibull, peak: o.peak, minSteps: o.minSteps,
+  });
+  const out = rewards.toArray() as Float32Array;
+  rewards.dispose();
+  return out;
+}
+
+export function pspo(options: PSPOOptions = {}): Algorithm {
+  const needs = { steps: options.splitter ?? numberedListSplitter, prm: true };
+  if (options.critic ?? true) return ppoWithScore('pspo', options, (batch) => shapedRewards(batch, options), needs);
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
+  return {
+    name: 'pspo',
+    needs: { ...needs, ref: loss.klCoef > 0 },
+    loss,
+    advantages(batch) {
+      const scores = shapedRewards(batch, options);
+      return { advantages: broadcastRows(outcomeAdvantages(scores, batch.groupIds), batch.mask, batch.T), scores };
+    },
+  };
+}

@@ -1,0 +1,158 @@
+// arithmetic.ts: multi-step arithmetic word problems, the embedded default task.
+//   "Ana has 7 coins. She finds 5. She loses 3. How many now?"
+//   solution: "7+5=12\n12-3=9\nAnswer: 9"
+// Configurable steps (2-8), operators and number range; every intermediate value stays in
+// [0, maxValue]. Step k is right when it reads "a op b=c" with a the previous value (the start for
+// k = 0), op and b the problem's k-th operation, and c = a op b; the answer line is right when it
+// gives the final value.
+import { ArgumentError } from '../errors';
+import { Random } from '../util/random';
+import { answerOf, type Problem, type Task, type Verdict } from './task';
+
+export type Operator = '+' | '-' | '*';
+
+export interface ArithmeticProblem extends Problem {
+  start: number;
+  operations: { op: Operator; operand: number }[];
+}
+
+export interface ArithmeticOptions {
+  minSteps?: number;
+  maxSteps?: number;
+  operators?: readonly Operator[];
+  /** Operands of + and − and the starting value are drawn from [1, maxOperand]. */
+  maxOperand?: number;
+  /** Operands of × are drawn from [2, maxMultiplier]. */
+  maxMultiplier?: number;
+  /** Every intermediate value stays in [0, maxValue]. */
+  maxValue?: number;
+}
+
+const PEOPLE: readonly [string, string][] = [
+  ['Ana', 'She'], ['Ben', 'He'], ['Cai', 'He'], ['Dee', 'She'], ['Eli', 'He'], ['Fay', 'She'], ['Gus', 'He'], ['Ivy', 'She'],
+];
+const ITEMS = ['coins', 'apples', 'cards', 'pens', 'eggs', 'cups'];
+const PHRASES: Record<Operator, readonly string[]> = {
+  '+': ['gets {n}', 'finds {n}', 'buys {n}'],
+  '-': ['loses {n}', 'gives {n} away', 'sells {n}'],
+  '*': ['gets {n} times as many', 'ends with {n} times as many'],
+};
+
+const apply = (a: number, op: Operator, b: number): number => (op === '+' ? a + b : op === '-' ? a - b : a * b);
+
+export class ArithmeticTask implements Task<ArithmeticProblem> {
+  readonly name = 'arithmetic';
+  readonly description = 'multi-step arithmetic word problems (one step per line, then "Answer: N")';
+  readonly options: Required<ArithmeticOptions>;
+
+  constructor(options: ArithmeticOptions = {}) {
+    const o = {
+      minSteps: options.minSteps ?? 2,
+      maxSteps: options.maxSteps ?? 3,
+      operators: options.operators ?? (['+', '-'] as Operator[]),
+      maxOperand: options.maxOperand ?? 9,
+      maxMultiplier: options.maxMultiplier ?? 3,
+      maxValue: options.maxValue ?? 30,
+    };
+    if (!Number.isInteger(o.minSteps) || o.minSteps < 1 || o.minSteps > 8)
+      throw ArgumentError.expected('options.minSteps', 'an integer between 1 and 8', o.minSteps);
+    if (!Number.isInteger(o.maxSteps) || o.maxSteps < o.minSteps || o.maxSteps > 8)
+      throw ArgumentError.expected('options.maxSteps', `an integer between minSteps (${o.minSteps}) and 8`, o.maxSteps);
+    if (!Array.isArray(o.operators) || o.operators.length === 0 || o.operators.some((op) => !(op in PHRASES)))
+      throw ArgumentError.expected('options.operators', "a non-empty array of '+', '-', '*'", o.operators);
+    if (!Number.isInteger(o.maxOperand) || o.maxOperand < 1) throw ArgumentError.expected('options.maxOperand', 'an integer >= 1', o.maxOperand);
+    if (!Number.isInteger(o.maxValue) || o.maxValue < o.maxOperand) throw ArgumentError.expected('options.maxValue', `an integer >= maxOperand (${o.maxOperand})`, o.maxValue);
+    this.options = o as Required<ArithmeticOptions>;
+  }
+
+  #generate(random: Random): ArithmeticProblem {
+    const o = this.options;
+    const steps = random.int(o.minSteps, o.maxSteps + 1);
+    const start = random.int(1, o.maxOperand + 1);
+    const operations: { op: Operator; operand: number }[] = [];
+    let value = start;
+    for (let k = 0; k < steps; k++) {
+      // Draw until the operation keeps the value in range (subtraction needs a > 0, × small values).
+      for (let attempt = 0; ; attempt++) {
+        const op = random.pick(o.operators);
+        const operand = op === '*' ? random.int(2, o.maxMultiplier + 1) : random.int(1, o.maxOperand + 1);
+        const next = apply(value, op, operand);
+        if ((next >= 0 && next <= o.maxValue) || attempt > 50) {
+          if (next < 0 || next > o.maxValue) operations.push({ op: '+', operand: 0 });
+          else operations.push({ op, operand });
+          value = next < 0 || next > o.maxValue ? value : next;
+          break;
+        }
+      }
+    }
+    const [name, pronoun] = random.pick(PEOPLE);
+    const item = random.pick(ITEMS);
+    const sentences = [`${name} has ${start} ${item}.`];
+    for (const { op, operand } of operations) sentences.push(`${pronoun} ${random.pick(PHRASES[op]).replace('{n}', String(operand))}.`);
+    sentences.push('How many now?');
+    const key = `${start}${operations.map((s) => s.op + s.operand).join('')}`;
+    return { id: key, prompt: sentences.join(' '), answer: String(value), start, operations };
+  }
+
+  problems(split: 'train' | 'test', count: number, seed = 0): ArithmeticProblem[] {
+    if (!Number.isInteger(count) || count < 0) throw ArgumentError.expected('count', 'a non-negative integer', count);
+    // Held-out problems come from their own stream and never share a computation with training.
+    const heldOut = new Set<string>();
+    const testRandom = new Random(0x7e57 ^ seed);
+    const wantTest = split === 'test' ? count : 512;
+    const test: ArithmeticProblem[] = [];
+    for (let i = 0; test.length < wantTest && i < wantTest * 20; i++) {
+      const p = this.#generate(testRandom);
+      if (!heldOut.has(p.id)) {
+        heldOut.add(p.id);
+        test.push(p);
+      }
+    }
+    if (split === 'test') return test;
+    const random = new Random(0x7a1 ^ seed);
+    const train: ArithmeticProblem[] = [];
+    for (let i = 0; train.length < count && i < count * 50 + 1000; i++) {
+      const p = this.#generate(random);
+      if (!heldOut.has(p.id)) train.push(p);
+    }
+    return train;
+  }
+
+  solution(problem: ArithmeticProblem, options: { flawed?: boolean; random?: Random } = {}): string {
+    const random = options.random ?? new Random(1);
+    const wrongAt = options.flawed ? random.int(0, problem.operations.length) : -1;
+    const lines: string[] = [];
+    let value = problem.start;
+    problem.operations.forEach(({ op, operand }, k) => {
+      let next = apply(value, op, operand);
+      if (k === wrongAt) next += random.pick([-2, -1, 1, 2, 10, -10].filter((d) => next + d >= 0));
+      lines.push(`${value}${op}${operand}=${next}`);
+      value = next;
+    });
+    lines.push(`Answer: ${value}`);
+    return lines.join('\n');
+  }
+
+  verify(problem: ArithmeticProblem, response: string): Verdict {
+    const answer = answerOf(response);
+    const correct = answer !== null && answer === problem.answer;
+    return { correct, reward: correct ? 1 : 0, answer };
+  }
+
+  verifySteps(problem: ArithmeticProblem, steps: readonly string[]): boolean[] {
+    let expected = problem.start;
+    let consistent = true;
+    return steps.map((step, k) => {
+      const line = step.trim();
+      const answer = /^Answer:\s*(-?\d+)$/.exec(line);
+      if (answer) return consistent && k === problem.operations.length && Number(answer[1]) === expected;
+      const m = /^(-?\d+)([+\-*])(\d+)=(-?\d+)$/.exec(line);
+      const operation = problem.operations[k];
+      const ok = m !== null && operation !== undefined && Number(m[1]) === expected && m[2] === operation.op &&
+        Number(m[3]) === operation.operand && Number(m[4]) === apply(expected, operation.op, operation.operand);
+      if (ok) expected = Number(m![4]);
+      else consistent = false;
+      return ok;
+    });
+  }
+}
