@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // main.ts: the `steprl` command. Until the trainer lands, `demo` (what `npm start` runs) says so,
 // and `doctor` reports the backend in use.
-import { backendInfo } from '../index';
+import { doctor } from './doctor';
 
 const HELP = `steprl <command>
 
 Commands:
   demo     the main job: SFT, then every RL algorithm on an embedded task, eval and report
-  doctor   the backend in use, SIMD level, threads
+  doctor   the backend in use and why, SIMD level, threads, CUDA: driver, package, probe
+           (--probe probes CUDA now, --json)
   help     this text
 `;
 
@@ -18,13 +19,8 @@ function main(argv: string[]): number {
       console.log('steprl demo: the main job (SFT, GRPO/PPO/PSPO/PRL/PRPO training, eval, report) arrives with the trainer.');
       console.log('The kernels are ready: `npm test` checks them, `npm run bench` times them.');
       return 0;
-    case 'doctor': {
-      const info = backendInfo();
-      console.log(`backend   ${info.backend} (${info.source})`);
-      console.log(`simd      ${info.simd} (cpu supports ${info.simdSupported})`);
-      console.log(`threads   ${info.threads}`);
-      return 0;
-    }
+    case 'doctor':
+      return doctor(argv.slice(1));
     case 'help':
     case '--help':
     case '-h':
