@@ -1,13 +1,19 @@
 // parallel.cc: a small persistent thread pool (condition-variable wake-up, caller participates).
 //
 // One job runs at a time: concurrent callers (several AsyncWorkers) queue on job_mutex_. A
-// parallel_for called from inside a task runs inline, so kernels may nest without deadlock.
+// parallel_for called from inside a task runs inline, so kernels may nest without deadlock. An
+// exception thrown by a task (e.g. bad_alloc of a scratch buffer) stops the remaining chunks and
+// is rethrown in the caller, where the N-API layer turns it into a JS error; it never escapes a
+// pool thread (which would terminate the process).
 #include "parallel.h"
+
+#include <utility>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -63,6 +69,7 @@ class Pool {
       n_tasks_ = n_tasks;
       grain_ = grain;
       next_.store(0);
+      failure_ = nullptr;
       active_helpers_ = want - 1;
       pending_ = want - 1;
       ++generation_;
@@ -72,6 +79,7 @@ class Pool {
     std::unique_lock<std::mutex> lock(state_mutex_);
     done_.wait(lock, [&] { return pending_ == 0; });
     fn_ = nullptr;
+    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
   }
 
  private:
@@ -82,13 +90,19 @@ class Pool {
     }
   }
 
-  // Claims chunks until the range is exhausted.
+  // Claims chunks until the range is exhausted (or a chunk threw: then the rest are skipped).
   void work_loop() {
     in_pool_task = true;
     for (;;) {
       int64_t begin = next_.fetch_add(grain_);
       if (begin >= n_tasks_) break;
-      (*fn_)(begin, std::min(begin + grain_, n_tasks_));
+      try {
+        (*fn_)(begin, std::min(begin + grain_, n_tasks_));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(state_mutex_);
+        if (!failure_) failure_ = std::current_exception();
+        next_.store(n_tasks_);
+      }
     }
     in_pool_task = false;
   }
@@ -120,6 +134,7 @@ class Pool {
   int64_t n_tasks_ = 0;
   int64_t grain_ = 1;
   std::atomic<int64_t> next_{0};
+  std::exception_ptr failure_;
   int active_helpers_ = 0;
   int pending_ = 0;
   uint64_t generation_ = 0;
