@@ -1,17 +1,21 @@
 // matmul.cc: sgemm driver: C = alpha * op(A) * op(B) + beta * C (row-major, cblas semantics).
 //
-// Loop nest (Goto / BLIS): for each kc-block of K (in order) and nc-block of N, pack op(B) into
-// NR-column panels; pack op(A) into MR-row panels only when it is transposed (an untransposed A
-// is already k-contiguous per row and is read in place); then split the block of C into MC x NT
-// tasks over the thread pool, each handed to the micro-kernel of the active SIMD level
-// (matmul_avx512.cc, matmul_avx2.cc, or the scalar one below). K is never split across threads
-// and its blocking depends only on K, so results are bit-identical for any thread count.
+// Loop nest after Goto / BLIS: K is cut into kc-slices (in order) and N into nc-slices; per
+// slice, op(B) is packed into NR-column panels shared by all threads, and each task takes a range
+// of rows of C, packs its rows of op(A) into MR-row panels in a thread-local buffer (only when A
+// is transposed: an untransposed A is k-contiguous per row and read in place) and runs the
+// micro-kernel of the active SIMD level (matmul_avx512.cc, matmul_avx2.cc, or the scalar one
+// below). Each slice is one pool job that also packs the next slice's B. K is never split across
+// threads and its slicing depends only on K, so every element sums its products in one fixed
+// order: results are bit-identical for any thread count.
 #include "matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <thread>
 
 #include "parallel.h"
 #include "simd.h"
@@ -19,15 +23,13 @@
 namespace steprl::cpu {
 namespace {
 
-#ifndef XKC
-#define XKC 512
-#endif
-constexpr int64_t kKC = XKC;                // K block: an MR x kc A panel stays in L1
-constexpr int64_t kNC = 4096;               // N block packed at once (kc x nc floats <= 8 MiB)
-constexpr int64_t kMB = 2048;               // rows of a transposed A packed at once
-constexpr int64_t kL2Floats = 128 * 1024;   // kc x NT floats of packed B a task keeps in L2
-constexpr int64_t kMCMax = 192;             // rows per task
-constexpr int64_t kTargetTasks = 16;        // tasks per block, for load balance
+// Sizes for Zen 4/5 class cores (48 KiB L1d, 1 MiB L2 per core, shared L3); measured, not
+// sensitive within a factor of ~2.
+constexpr int64_t kKC = 1024;               // K slice: an MR x kc A micro-panel (24 KiB) in L1
+constexpr int64_t kBFloats = 1 << 20;       // kc x nc floats of packed B per slice (4 MiB, L3)
+constexpr int64_t kL2FloatsB = 128 * 1024;  // kc x nt floats of packed B a task keeps in L2
+constexpr int64_t kL2FloatsA = 64 * 1024;   // rows x kc floats of packed A a task keeps in L2
+constexpr int64_t kTasksPerThread = 4;      // tasks per slice and thread, for load balance
 constexpr int64_t kSerialFlops = 1 << 19;   // below this, threads cost more than they save
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -54,58 +56,33 @@ class PackBuffer {
 };
 
 thread_local PackBuffer a_buffer;
-thread_local PackBuffer b_buffer;
-
-// ---------------------------------------------------------------------------------------------
-// Packing
-
-// op(B)[p0 : p0+kc, j0 + q*nr : ...] -> panel q: kc steps of nr floats, columns past n zeroed.
-void pack_b_panel(bool trans_b, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-                  int64_t n, int64_t nr, int64_t q, float* dst) {
-  const int64_t c0 = j0 + q * nr, cols = std::min(nr, j0 + n - c0);
-  float* out = dst + q * nr * kc;
-  if (!trans_b) {  // op(B)(k, j) = B[k*ldb + j]: each k step is a contiguous run
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* src = B + (p0 + k) * ldb + c0;
-      float* o = out + k * nr;
-      for (int64_t j = 0; j < cols; ++j) o[j] = src[j];
-      for (int64_t j = cols; j < nr; ++j) o[j] = 0.0f;
-    }
-    return;
-  }
-  // op(B)(k, j) = B[j*ldb + k]: a transpose, done in k-chunks so the written chunk stays in L1.
-  constexpr int64_t kChunk = 16;
-  for (int64_t k0 = 0; k0 < kc; k0 += kChunk) {
-    const int64_t kn = std::min(kChunk, kc - k0);
-    for (int64_t j = 0; j < cols; ++j) {
-      const float* src = B + (c0 + j) * ldb + p0 + k0;
-      float* o = out + k0 * nr + j;
-      for (int64_t k = 0; k < kn; ++k) o[k * nr] = src[k];
-    }
-    for (int64_t k = 0; k < kn; ++k)
-      for (int64_t j = cols; j < nr; ++j) out[(k0 + k) * nr + j] = 0.0f;
-  }
-}
-
-// Transposed A ([K,M]): op(A)(i, k) = A[k*lda + i]. Panel p: kc steps of mr floats (rows past m
-// zeroed), so each step is a contiguous copy.
-void pack_a_panel_trans(const float* A, int64_t lda, int64_t i0, int64_t m, int64_t p0,
-                        int64_t kc, int64_t mr, int64_t p, float* dst) {
-  const int64_t r0 = i0 + p * mr, rows = std::min(mr, i0 + m - r0);
-  float* out = dst + p * mr * kc;
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* src = A + (p0 + k) * lda + r0;
-    float* o = out + k * mr;
-    for (int64_t i = 0; i < rows; ++i) o[i] = src[i];
-    for (int64_t i = rows; i < mr; ++i) o[i] = 0.0f;
-  }
-}
+thread_local PackBuffer b_buffers[2];
 
 // ---------------------------------------------------------------------------------------------
 // Scalar micro-kernel: the portable fallback and the readable statement of what the SIMD ones do.
 
 constexpr int kScalarMR = 4;
-constexpr int kScalarNR = 16;
+constexpr int kScalarNR = 8;
+
+void pack_a_trans_scalar(float* dst, const float* src, int64_t lda, int64_t rows, int64_t kc) {
+  for (int64_t p = 0; p * kScalarMR < rows; ++p)
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t i = 0; i < kScalarMR; ++i) {
+        const int64_t r = p * kScalarMR + i;
+        dst[p * kScalarMR * kc + k * kScalarMR + i] = r < rows ? src[k * lda + r] : 0.0f;
+      }
+}
+
+void pack_b_scalar(float* dst, const float* src, int64_t ldb, bool trans, int64_t cols,
+                   int64_t kc) {
+  for (int64_t q = 0; q * kScalarNR < cols; ++q)
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t j = 0; j < kScalarNR; ++j) {
+        const int64_t c = q * kScalarNR + j;
+        dst[q * kScalarNR * kc + k * kScalarNR + j] =
+            c >= cols ? 0.0f : trans ? src[c * ldb + k] : src[k * ldb + c];
+      }
+}
 
 void compute_scalar(const detail::GemmBlock& blk) {
   for (int64_t i = 0; i < blk.m; i += kScalarMR) {
@@ -114,12 +91,15 @@ void compute_scalar(const detail::GemmBlock& blk) {
     for (int64_t j = 0; j < blk.n; j += kScalarNR) {
       const int64_t cols = std::min<int64_t>(kScalarNR, blk.n - j);
       const float* b = blk.b_packed + j * blk.kc;
+      // Fixed trip counts (rows past the edge multiply zeros) so the compiler keeps acc in
+      // registers and vectorizes the c loop for whatever baseline SIMD the target has.
       float acc[kScalarMR][kScalarNR] = {};
       for (int64_t k = 0; k < blk.kc; ++k) {
-        for (int64_t r = 0; r < rows; ++r) {
-          const float av = a[r * blk.a_row_stride + k * blk.a_k_stride];
-          for (int c = 0; c < kScalarNR; ++c) acc[r][c] += av * b[k * kScalarNR + c];
-        }
+        float av[kScalarMR];
+        for (int r = 0; r < kScalarMR; ++r)
+          av[r] = r < rows ? a[r * blk.a_row_stride + k * blk.a_k_stride] : 0.0f;
+        for (int r = 0; r < kScalarMR; ++r)
+          for (int c = 0; c < kScalarNR; ++c) acc[r][c] += av[r] * b[k * kScalarNR + c];
       }
       for (int64_t r = 0; r < rows; ++r) {
         float* row = blk.c + (i + r) * blk.ldc + j;
@@ -139,7 +119,20 @@ detail::GemmKernel select_kernel() {
     default: break;
   }
 #endif
-  return {kScalarMR, kScalarNR, compute_scalar};
+  return {kScalarMR, kScalarNR, pack_a_trans_scalar, pack_b_scalar, compute_scalar};
+}
+
+// Waiting for another thread's packing, which takes microseconds: pause, and only after a
+// while give the core away.
+void spin_pause(int spins) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (spins < 4096) {
+    __builtin_ia32_pause();
+    return;
+  }
+#endif
+  (void)spins;
+  std::this_thread::yield();
 }
 
 // C = beta * C, with beta == 0 writing zeros (the K == 0 / alpha == 0 case).
@@ -165,67 +158,99 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const bool serial = 2.0 * M * N * K < kSerialFlops;
 
-  // Even K blocks: the blocking (and so every rounding) depends on K alone.
+  // Slices: kc of K times nc of N, run in order, K outer. The K cuts are even and depend on K
+  // alone, so every element sums its products in one order on any thread count.
   const int64_t kc_max = ceil_div(K, ceil_div(K, kKC));
-  const int64_t nc_max = std::min(N, kNC);
-  const int64_t mb_max = trans_a ? std::min(M, kMB) : M;
-  float* b_packed = b_buffer.reserve(kc_max * round_up(nc_max, nr));
-  float* a_packed = trans_a ? a_buffer.reserve(kc_max * round_up(mb_max, mr)) : nullptr;
+  const int64_t nc_max = std::min(N, std::max<int64_t>(nr, kBFloats / kc_max / nr * nr));
+  const int64_t n_slices = ceil_div(N, nc_max), slices = ceil_div(K, kc_max) * n_slices;
+  auto pc_of = [&](int64_t q) { return q / n_slices * kc_max; };
+  auto jc_of = [&](int64_t q) { return q % n_slices * nc_max; };
+  auto kc_of = [&](int64_t q) { return std::min(kc_max, K - pc_of(q)); };
+  auto nc_of = [&](int64_t q) { return std::min(nc_max, N - jc_of(q)); };
 
-  for (int64_t pc = 0; pc < K; pc += kc_max) {
-    const int64_t kc = std::min(kc_max, K - pc);
-    const float beta_block = pc == 0 ? beta : 1.0f;  // later K blocks accumulate onto C
-    for (int64_t jc = 0; jc < N; jc += nc_max) {
-      const int64_t nc = std::min(nc_max, N - jc);
-      const int64_t b_panels = ceil_div(nc, nr);
-      for (int64_t ic = 0; ic < M; ic += mb_max) {
-        const int64_t mb = std::min(mb_max, M - ic);
-        const int64_t a_panels = trans_a ? ceil_div(mb, mr) : 0;
-        const int64_t pack_b_now = ic == 0 ? b_panels : 0;
-        const int64_t pack_tasks = pack_b_now + a_panels;
-        parallel_for(pack_tasks, serial ? pack_tasks : 1, [&](int64_t begin, int64_t end) {
-          for (int64_t t = begin; t < end; ++t) {
-            if (t < pack_b_now) pack_b_panel(trans_b, B, ldb, pc, kc, jc, nc, nr, t, b_packed);
-            else pack_a_panel_trans(A, lda, ic, mb, pc, kc, mr, t - pack_b_now, a_packed);
-          }
-        });
+  // Packed B of slice q lives in buffer q % 2: slice q's pool job also packs slice q + 1.
+  const int64_t b_floats = kc_max * round_up(nc_max, nr);
+  float* b_packed[2] = {b_buffers[0].reserve(b_floats),
+                        slices > 1 ? b_buffers[1].reserve(b_floats) : nullptr};
+  auto pack_b_panel = [&](int64_t q, int64_t panel) {  // columns [j, j + nr) of slice q
+    const int64_t pc = pc_of(q), jc = jc_of(q), kc = kc_of(q), j = panel * nr;
+    const float* src = trans_b ? B + (jc + j) * ldb + pc : B + pc * ldb + jc + j;
+    kernel.pack_b(b_packed[q % 2] + j * kc, src, ldb, trans_b, std::min(nr, nc_of(q) - j), kc);
+  };
 
-        // Tasks: NT columns (whose packed B fits in L2) x MC rows, column-block-major so that
-        // concurrently running tasks share the same B columns.
-        const int64_t nt = std::max(nr, kL2Floats / kc / nr * nr);
-        const int64_t tiles_n = ceil_div(nc, nt);
-        const int64_t mc = std::clamp(round_up(ceil_div(mb * tiles_n, kTargetTasks), mr), mr,
-                                      std::max(mr, kMCMax / mr * mr));
-        const int64_t tiles_m = ceil_div(mb, mc);
-        const int64_t tasks = tiles_m * tiles_n;
-        parallel_for(tasks, serial ? tasks : 1, [&](int64_t begin, int64_t end) {
-          for (int64_t t = begin; t < end; ++t) {
-            const int64_t i = (t % tiles_m) * mc, j = (t / tiles_m) * nt;
-            detail::GemmBlock blk;
-            if (trans_a) {
-              blk.a = a_packed + i * kc;
-              blk.a_panel_stride = mr * kc;
-              blk.a_row_stride = 1;
-              blk.a_k_stride = mr;
-            } else {
-              blk.a = A + (ic + i) * lda + pc;
-              blk.a_panel_stride = mr * lda;
-              blk.a_row_stride = lda;
-              blk.a_k_stride = 1;
-            }
-            blk.b_packed = b_packed + j * kc;
-            blk.c = C + (ic + i) * ldc + jc + j;
-            blk.ldc = ldc;
-            blk.m = std::min(mc, mb - i);
-            blk.n = std::min(nt, nc - j);
-            blk.kc = kc;
-            blk.alpha = alpha;
-            blk.beta = beta_block;
-            kernel.compute(blk);
-          }
-        });
-      }
+  // Tasks: row ranges of C (their packed A, at most mc_max_panels panels, stays in L2), split
+  // into column ranges only when rows alone give too few tasks; both in whole panels, spread
+  // evenly. Within a task, nt columns of packed B at a time stay in L2. (The split depends on the
+  // thread count, which is fine: it never changes any element's summation order.)
+  const int64_t target_tasks = kTasksPerThread * num_threads();
+  const int64_t panels_m = ceil_div(M, mr);
+  const int64_t mc_max_panels = std::max<int64_t>(1, kL2FloatsA / kc_max / mr);
+  const int64_t tiles_m =
+      std::min(panels_m, std::max(target_tasks, ceil_div(panels_m, mc_max_panels)));
+  const int64_t nt = std::max(nr, kL2FloatsB / kc_max / nr * nr);
+  auto tiles_n_of = [&](int64_t q) {
+    return tiles_m >= target_tasks ? 1
+        : std::min(ceil_div(nc_of(q), nr), ceil_div(target_tasks, tiles_m));
+  };
+  auto compute_task = [&](int64_t q, int64_t task) {
+    const int64_t pc = pc_of(q), jc = jc_of(q), kc = kc_of(q), nc = nc_of(q);
+    const int64_t tiles_n = tiles_n_of(q), panels_n = ceil_div(nc, nr);
+    const int64_t tm = task / tiles_n, tn = task % tiles_n;
+    const int64_t i = tm * panels_m / tiles_m * mr;
+    const int64_t i_end = std::min(M, (tm + 1) * panels_m / tiles_m * mr);
+    const int64_t j = tn * panels_n / tiles_n * nr;
+    const int64_t j_end = std::min(nc, (tn + 1) * panels_n / tiles_n * nr);
+    detail::GemmBlock blk;
+    blk.m = i_end - i;
+    if (trans_a) {  // pack rows [i, i + m) of op(A)[:, pc:] into this thread's buffer
+      float* a_packed = a_buffer.reserve(round_up(blk.m, mr) * kc_max);
+      kernel.pack_a_trans(a_packed, A + pc * lda + i, lda, blk.m, kc);
+      blk.a = a_packed;
+      blk.a_panel_stride = mr * kc;
+      blk.a_row_stride = 1;
+      blk.a_k_stride = mr;
+    } else {  // an untransposed A is read in place
+      blk.a = A + i * lda + pc;
+      blk.a_panel_stride = mr * lda;
+      blk.a_row_stride = lda;
+      blk.a_k_stride = 1;
     }
+    blk.ldc = ldc;
+    blk.kc = kc;
+    blk.alpha = alpha;
+    blk.beta = pc == 0 ? beta : 1.0f;  // later K slices accumulate onto C
+    for (int64_t jj = j; jj < j_end; jj += nt) {
+      blk.b_packed = b_packed[q % 2] + jj * kc;
+      blk.c = C + i * ldc + jc + jj;
+      blk.n = std::min(nt, j_end - jj);
+      kernel.compute(blk);
+    }
+  };
+
+  // One pool job per slice (a job costs a thread wake-up, not negligible next to a small GEMM):
+  // [pack B of slice 0, first job only] [compute tasks] [pack B of slice q + 1]. Tasks are
+  // claimed in index order, so a compute task only waits for packing already under way; the next
+  // slice's packing fills the tail where threads would otherwise idle.
+  for (int64_t q = 0; q < slices; ++q) {
+    const int64_t head = q == 0 ? ceil_div(nc_of(q), nr) : 0;
+    const int64_t tasks = tiles_m * tiles_n_of(q);
+    const int64_t tail = q + 1 < slices ? ceil_div(nc_of(q + 1), nr) : 0;
+    const int64_t total = head + tasks + tail;
+    std::atomic<int64_t> packed{0};
+    parallel_for(total, serial ? total : 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        if (t < head) {
+          pack_b_panel(q, t);
+          packed.fetch_add(1, std::memory_order_release);
+        } else if (t < head + tasks) {
+          for (int spins = 0; packed.load(std::memory_order_acquire) < head; ++spins)
+            spin_pause(spins);
+          compute_task(q, t - head);
+        } else {
+          pack_b_panel(q + 1, t - head - tasks);
+        }
+      }
+    });
   }
 }
 

@@ -40,6 +40,12 @@ struct GemmBlock {
 
 struct GemmKernel {
   int mr, nr;  // micro-tile shape the packed panels must follow
+  // ceil(rows/mr) A panels from a transposed A: panel p gets dst[p*mr*kc + k*mr + i] =
+  // src[k*lda + p*mr + i] (0 past the last row).
+  void (*pack_a_trans)(float* dst, const float* src, int64_t lda, int64_t rows, int64_t kc);
+  // ceil(cols/nr) B panels: dst[q*nr*kc + k*nr + j] = op(src)(k, q*nr + j) (0 past the last
+  // column), op(src)(k, j) = trans ? src[j*ldb + k] : src[k*ldb + j]. dst is 64-byte aligned.
+  void (*pack_b)(float* dst, const float* src, int64_t ldb, bool trans, int64_t cols, int64_t kc);
   void (*compute)(const GemmBlock& block);
 };
 
