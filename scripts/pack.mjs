@@ -20,20 +20,14 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { readFatbin, summarize, buildRecord } = require('./fatbin.cjs');
+const { debrisIn, CUDA_PACKAGE_FILES, REQUIRED_ARCHITECTURES: REQUIRED } = require('./package_contents.cjs');
 
 const argv = process.argv.slice(2);
 const outArg = argv.indexOf('--out');
 const out = path.resolve(root, outArg >= 0 ? argv[outArg + 1] : 'build-pack');
-const REQUIRED = { sass: ['sm_80', 'sm_86', 'sm_89', 'sm_90'], ptx: ['compute_90'] };
 const cudaPackageDir = path.join(root, 'packages', 'linux-x64-cuda');
 const cudaBuild = path.join(root, 'build-cuda', 'Release', 'steprl.node');
 const withCuda = !argv.includes('--no-cuda') && process.platform === 'linux' && process.arch === 'x64';
-
-/** Paths no tarball may hold: tests, benches, build output, caches, run folders, objects. */
-export const DEBRIS = [
-  /^(test|bench|scripts|\.ci|coverage|runs|node_modules|build|build-[^/]*|packages|lib)\//,
-  /(^|\/)\.(cache|git|github|vscode)\//, /\.(o|obj|a|lib|tgz|log|tsbuildinfo)$/, /_bench_main\.cc$/, /(^|\/)selftest/, /\.test\.[cm]?[jt]s$/,
-];
 
 const fail = (message) => {
   console.error(`pack: ${message}`);
@@ -65,7 +59,7 @@ function npmPack(cwd) {
 }
 
 function checkDebris(report) {
-  const bad = report.files.map((f) => f.path).filter((p) => DEBRIS.some((re) => re.test(p)));
+  const bad = debrisIn(report.files.map((f) => f.path));
   if (bad.length) fail(`${report.filename} holds test or build debris:\n  ${bad.join('\n  ')}`);
 }
 
@@ -140,7 +134,7 @@ if (withCuda) {
   const embedded = fatbin.containers.map((c) => path.basename(c.source)).sort();
   if (embedded.join() !== cuFiles.join()) problems.push(`containers (${embedded.join(' ')}) do not match cuda/*.cu (${cuFiles.join(' ')})`);
   if (problems.length) fail(`the CUDA addon's architectures are not what steprl promises:\n  ${problems.join('\n  ')}`);
-  console.log('pack: architectures proved: every cuda/*.cu is embedded with SASS sm_80 sm_86 sm_89 sm_90 and PTX compute_90');
+  console.log(`pack: architectures proved: every cuda/*.cu is embedded with SASS ${REQUIRED.sass.join(' ')} and PTX ${REQUIRED.ptx.join(' ')}`);
 
   // It must load without a driver (static runtime), in a child so nothing here can crash.
   const { runProbe } = require(path.join(root, 'dist', 'backend', 'cuda_probe.js'));
@@ -157,7 +151,7 @@ if (withCuda) {
     architectures: { sass: summary.sass, ptx: summary.ptx },
     proof: {
       method: 'scripts/fatbin.cjs: .nv_fatbin container and entry headers, each cubin e_flags and PTX .target, against build-cuda/build.ninja',
-      containers: embedded.map((f) => f),
+      containers: embedded,
       payloadsChecked: summary.payloadsChecked,
       buildRecord: record ? { sass: record.sass, ptx: record.ptx } : null,
     },
@@ -168,9 +162,8 @@ if (withCuda) {
   fs.writeFileSync(path.join(stage, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   console.log('\npack: npm pack @steprl/linux-x64-cuda');
   const cuda = npmPack(stage);
-  const expected = ['README.md', 'manifest.json', 'package.json', 'steprl.node'];
   const files = cuda.files.map((f) => f.path).sort();
-  if (files.join() !== expected.join()) fail(`${cuda.filename} holds ${files.join(', ')}; expected ${expected.join(', ')}`);
+  if (files.join() !== CUDA_PACKAGE_FILES.join()) fail(`${cuda.filename} holds ${files.join(', ')}; expected ${CUDA_PACKAGE_FILES.join(', ')}`);
   tarballs.push(cuda);
   proof = manifest.architectures;
 } else {

@@ -184,6 +184,8 @@ export interface CudaCandidate {
 export interface CudaLookup {
   /** The platform package for this machine, or null when none is published for it. */
   packageName: string | null;
+  /** 'linked' = found without a binary: a checkout's workspace link (npm run pack stages the binary). */
+  packageState: 'installed' | 'not installed' | 'other version' | 'linked' | 'none for this platform';
   candidates: CudaCandidate[];
   /** Why the package (or dev build) is not a candidate, one sentence each. */
   notes: string[];
@@ -213,12 +215,14 @@ export function findCudaBinaries(options: LookupOptions): CudaLookup {
   const packageName = cudaPackageName(host);
   const candidates: CudaCandidate[] = [];
   const notes: string[] = [];
+  let packageState: CudaLookup['packageState'] = 'none for this platform';
 
   if (packageName === null) {
     notes.push(`no CUDA package is published for ${host.platform}-${host.arch}${host.platform === 'linux' ? ` ${libcOf(host)}` : ''}`);
   } else {
     const manifestPath = (options.resolvePackage ?? defaultResolve(options.packageRoot))(packageName);
     if (manifestPath === null) {
+      packageState = 'not installed';
       notes.push(`${packageName} is not installed`);
     } else {
       const dir = path.dirname(manifestPath);
@@ -226,10 +230,13 @@ export function findCudaBinaries(options: LookupOptions): CudaLookup {
       const manifest = readJson<CudaManifest>(path.join(dir, 'manifest.json')) ?? undefined;
       const file = path.join(dir, manifest?.binary ?? 'steprl.node');
       if (pkg.version !== options.version) {
+        packageState = 'other version';
         notes.push(`${packageName} ${pkg.version} does not match steprl ${options.version} (npm install ${packageName}@${options.version})`);
       } else if (!fs.existsSync(file)) {
+        packageState = 'linked';
         notes.push(`${packageName} at ${dir} holds no ${path.basename(file)} (in a checkout it is a workspace link; npm run pack stages the binary)`);
       } else {
+        packageState = 'installed';
         candidates.push({ file, origin: 'cuda package', label: `${packageName}@${pkg.version}`, manifest });
       }
     }
@@ -237,5 +244,5 @@ export function findCudaBinaries(options: LookupOptions): CudaLookup {
 
   const devBuild = path.join(options.packageRoot, 'build-cuda', 'Release', 'steprl.node');
   if (fs.existsSync(devBuild)) candidates.push({ file: devBuild, origin: 'cuda dev build', label: 'the CUDA dev build (build-cuda/)' });
-  return { packageName, candidates, notes };
+  return { packageName, packageState, candidates, notes };
 }

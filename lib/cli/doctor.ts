@@ -127,8 +127,9 @@ export function formatDoctor(r: DoctorReport): string {
     row('  package', `${pkg.label} installed (${rel(path.dirname(pkg.file))})`);
     if (m) row('', `SASS ${m.architectures.sass.join(' ')}, PTX ${m.architectures.ptx.join(' ')}; nvcc ${m.cuda.nvcc}, static CUDA runtime`);
   } else {
-    row('  package', c.lookup.notes.find((n) => n.includes(c.lookup.packageName ?? '@steprl/')) ?? c.lookup.notes[0] ?? 'none');
-    if (c.lookup.packageName) row('', `to get it: npm install ${c.lookup.packageName}@${r.steprl.version} (or npm install --include=optional)`);
+    row('  package', c.lookup.notes[0] ?? 'none');
+    if (c.lookup.packageState === 'not installed' || c.lookup.packageState === 'other version')
+      row('', `to get it: npm install ${c.lookup.packageName}@${r.steprl.version} (or npm install --include=optional)`);
   }
   const dev = c.lookup.candidates.find((x) => x.origin === 'cuda dev build');
   if (dev) row('  dev build', rel(dev.file));
