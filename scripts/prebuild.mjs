@@ -8,7 +8,9 @@
 // prebuildify runs `node-gyp rebuild` in its working folder, which would delete build/Release
 // while other work (jest, a running trainer) may be loading it; so it builds in a staging copy,
 // build-prebuild/, with binding.gyp, native/ and cuda/ headers, and writes into ./prebuilds.
-// Options: --check-fresh exits 0 when the prebuild is newer than every source (pack.mjs uses it).
+// Options: --check-fresh exits 0 when the prebuild is newer than every source, 1 otherwise;
+// --if-stale builds only when it is not (the `prepack` script: `npm pack` and `npm publish` never
+// ship a package without a current prebuild; `npm pack --ignore-scripts` skips it).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -67,7 +69,8 @@ function build() {
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'), os.platform() === 'win32' ? 'junction' : 'dir');
 
   const env = { ...process.env, JOBS: process.env.JOBS ?? 'max' };
-  const gyp = nodeGyp();
+  // On Windows prebuildify runs node-gyp.cmd through a shell, which npm's PATH provides.
+  const gyp = process.platform === 'win32' ? null : nodeGyp();
   if (gyp) env.PREBUILD_NODE_GYP = gyp;
   // prebuildify points node-gyp at its own header folder (a download) unless nodedir is set; this
   // node's own headers (<prefix>/include/node) serve when they are installed.
@@ -103,5 +106,9 @@ function build() {
 
 if (path.resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--check-fresh')) process.exit(prebuildIsFresh() ? 0 : 1);
-  build();
+  if (process.argv.includes('--if-stale') && prebuildIsFresh()) {
+    console.log(`prebuild: ${path.relative(root, prebuildFile())} is newer than every native source; kept`);
+  } else {
+    build();
+  }
 }

@@ -355,3 +355,67 @@ describe('the child-process probe', () => {
     expect(hang).toMatchObject({ ok: false, reason: 'timeout: no answer in 1.5 s (killed)' });
   });
 });
+
+describe('binding.ts', () => {
+  type BindingModule = typeof import('../../lib/binding');
+  // A fresh copy of lib/binding.ts (its loaded-addon state), with STEPRL_* set as given.
+  function freshBinding(env: Record<string, string | undefined>, use: (m: BindingModule) => void): void {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+    try {
+      jest.isolateModules(() => use(jest.requireActual<BindingModule>('../../lib/binding')));
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  // The isolated module has its own error classes: check name and code, not instanceof.
+  function expectBackendError(fn: () => unknown, message?: RegExp): void {
+    let error: unknown;
+    try {
+      fn();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ name: 'BackendError', code: 'STEPRL_BACKEND' });
+    if (message) expect((error as Error).message).toMatch(message);
+  }
+
+  test('an embedder\'s binding object comes first and is named by useBinding', () => {
+    freshBinding({ STEPRL_BACKEND: 'gpu' }, (m) => {
+      const custom = { info: () => ({ backend: 'cpu' }) } as unknown as ReturnType<BindingModule['binding']>;
+      m.useBinding(custom, 'my-engine');
+      expect(m.binding()).toBe(custom); // STEPRL_BACKEND=gpu would throw: nothing was selected
+      expect(m.bindingSource()).toBe('my-engine');
+      expect(m.loadReport()).toMatchObject({ origin: 'embedder', file: null, decision: null, notice: null });
+      expectBackendError(() => m.useBinding({ ...custom }), /must be called before any tensor or op is used/);
+    });
+  });
+
+  test('STEPRL_BINARY loads that file; STEPRL_BACKEND=cpu goes through node-gyp-build', () => {
+    let cpuFile = '';
+    freshBinding({ STEPRL_BACKEND: 'cpu', STEPRL_BINARY: undefined }, (m) => {
+      cpuFile = m.resolveCpuAddon();
+      expect(m.loadReport()).toMatchObject({ origin: m.cpuOrigin(cpuFile), file: cpuFile, notice: null, decision: { mode: 'explicit' } });
+      expect(m.bindingSource()).toBe(`${m.cpuOrigin(cpuFile)} ${cpuFile}`);
+    });
+    freshBinding({ STEPRL_BACKEND: 'cuda', STEPRL_BINARY: cpuFile }, (m) => {
+      expect(m.loadReport()).toMatchObject({ origin: 'STEPRL_BINARY', file: cpuFile });
+      expect(m.binding().info().backend).toBe('cpu');
+    });
+  });
+
+  test('a STEPRL_BINARY that does not load: a BackendError listing what was tried and how to fix it', () => {
+    freshBinding({ STEPRL_BINARY: path.join(temp, 'nothing-here.node') }, (m) => {
+      expectBackendError(() => m.binding(), /Tried:\n {2}STEPRL_BINARY=.*nothing-here\.node\nFix: run `npm rebuild steprl`/);
+    });
+  });
+
+  test('prebuild or source build is told by the path node-gyp-build picked', () => {
+    freshBinding({}, (m) => {
+      expect(m.cpuOrigin('/app/node_modules/steprl/prebuilds/linux-x64/steprl.glibc.node')).toBe('prebuild');
+      expect(m.cpuOrigin('/app/node_modules/steprl/build/Release/steprl.node')).toBe('source build');
+    });
+  });
+});
