@@ -1,0 +1,24 @@
+// tasks/index.ts: the embedded tasks by name, and task files ("file:<path>.jsonl").
+import { ArgumentError } from '../errors';
+import { ArithmeticTask } from './arithmetic';
+import { FileTask } from './file_task';
+import { SortingTask } from './sorting';
+import type { Task } from './task';
+
+export { ArithmeticTask, FileTask, SortingTask };
+export type { ArithmeticOptions, ArithmeticProblem, Operator } from './arithmetic';
+export type { Problem, Task, Verdict } from './task';
+export { answerOf, splitLines } from './task';
+
+export const TASKS: Record<string, () => Task> = {
+  arithmetic: () => new ArithmeticTask(),
+  'arithmetic-long': () => new ArithmeticTask({ minSteps: 3, maxSteps: 6, operators: ['+', '-', '*'], maxValue: 60 }),
+  sorting: () => new SortingTask(),
+};
+
+export function createTask(name: string): Task {
+  if (name.startsWith('file:')) return new FileTask(name.slice(5));
+  const make = TASKS[name];
+  if (!make) throw ArgumentError.expected('task', `one of ${Object.keys(TASKS).join(', ')} or file:<path.jsonl>`, name);
+  return make();
+}
