@@ -360,13 +360,18 @@ describe('binding.ts', () => {
   type BindingModule = typeof import('../../lib/binding');
   // A fresh copy of lib/binding.ts (its loaded-addon state), with STEPRL_* set as given.
   function freshBinding(env: Record<string, string | undefined>, use: (m: BindingModule) => void): void {
-    const saved = { ...process.env };
-    Object.assign(process.env, env);
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    const set = (values: Record<string, string | undefined>) => {
+      for (const [k, v] of Object.entries(values)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    set(env);
     try {
       jest.isolateModules(() => use(jest.requireActual<BindingModule>('../../lib/binding')));
     } finally {
-      process.env = saved;
+      set(saved);
     }
   }
 
