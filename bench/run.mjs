@@ -47,12 +47,21 @@ for (const task of suite.tasks) {
     task.dispose?.(result);
   }
   const bench = new Bench({ time: quick ? 300 : 2000, iterations: quick ? 3 : 10, warmupIterations: 2 });
-  bench.add(task.name, () => {
-    const result = task.run();
-    task.dispose?.(result);
-  });
+  // Async rows (model steps) are awaited; sync rows stay sync so tinybench times them tightly.
+  const isAsync = task.run.constructor.name === 'AsyncFunction';
+  bench.add(task.name, isAsync
+    ? async () => {
+      const result = await task.run();
+      task.dispose?.(result);
+    }
+    : () => {
+      const result = task.run();
+      task.dispose?.(result);
+    });
   await bench.run();
-  const median = bench.tasks[0].result.latency.p50;
+  const result = bench.tasks[0].result;
+  if (result.state !== 'completed') throw new Error(`bench ${task.name} ${result.state}: ${result.error?.stack ?? ''}`);
+  const median = result.latency.p50;
   rows.push({ task, median, extra });
   process.stdout.write('.');
 }
@@ -75,9 +84,10 @@ const lines = [];
 // "% of BW": of this machine's read probe for cpu rows, of the H100's 3.35 TB/s for cuda rows.
 // "H100 floor": the bytes the kernel must move at 3.35 TB/s, for every row (cpu rows included), so
 // a GPU user can compare a measured CUDA time with the least it can take.
-// A compute-bound row states `flops` (its GFLOP/s column) instead of, or besides, `bytes`.
-lines.push(`| task | median ms | MB moved | GB/s | % of BW | H100 floor µs | GFLOP/s | extra host memory | torch ms | speedup vs torch |`);
-lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+// A compute-bound row states `flops` (its GFLOP/s column) instead of, or besides, `bytes`; a model
+// row states `tokens` (its tokens/s column).
+lines.push(`| task | median ms | MB moved | GB/s | % of BW | H100 floor µs | GFLOP/s | tokens/s | extra host memory | torch ms | speedup vs torch |`);
+lines.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const { task, median, extra } of rows) {
   const gbs = task.bytes === undefined ? null : task.bytes / (median * 1e6);
   const t = torch?.results[task.name];
@@ -85,7 +95,8 @@ for (const { task, median, extra } of rows) {
   const share = gbs === null ? '' : cuda ? `${fmt((100 * gbs * 1e9) / H100_BYTES_PER_SECOND, 0)}% of H100` : `${fmt((100 * gbs) / bandwidth, 0)}%`;
   const floor = task.bytes === undefined ? null : (task.bytes / H100_BYTES_PER_SECOND) * 1e6;
   const gflops = task.flops === undefined ? null : task.flops / (median * 1e6);
-  lines.push(`| ${task.name} | ${fmt(median, 3)} | ${task.bytes === undefined ? '' : fmt(task.bytes / 1e6, 1)} | ${fmt(gbs, 1)} | ${share} | ${fmt(floor, 1)} | ${fmt(gflops, 0)} | ${extra === null ? '' : `${(extra / 1024).toFixed(0)} KiB`} | ${fmt(t, 3)} | ${t ? `${fmt(t / median, 1)}x` : ''} |`);
+  const tokens = task.tokens === undefined ? null : task.tokens / (median / 1e3);
+  lines.push(`| ${task.name} | ${fmt(median, 3)} | ${task.bytes === undefined ? '' : fmt(task.bytes / 1e6, 1)} | ${fmt(gbs, 1)} | ${share} | ${fmt(floor, 1)} | ${fmt(gflops, 0)} | ${fmt(tokens, 0)} | ${extra === null ? '' : `${(extra / 1024).toFixed(0)} KiB`} | ${fmt(t, 3)} | ${t ? `${fmt(t / median, 1)}x` : ''} |`);
 }
 console.log(`\nread bandwidth (best of the probes before and after): ${bandwidth.toFixed(1)} GB/s` +
   (torch ? `; PyTorch ${torch.torch}, ${torch.threads} threads` : ''));

@@ -200,7 +200,93 @@ def sample(job, top_p=None):
     return draw
 
 
+class Llama(torch.nn.Module):
+    """The TinyLM architecture (Llama: RMSNorm, RoPE rotate_half, SwiGLU, tied head) in plain torch."""
+
+    def __init__(self, j):
+        super().__init__()
+        C, F, V, self.H = j["hiddenSize"], j["intermediateSize"], j["vocabSize"], j["numHeads"]
+        self.D = C // self.H
+        self.embed = torch.nn.Embedding(V, C)
+        self.layers = torch.nn.ModuleList()
+        for _ in range(j["numLayers"]):
+            self.layers.append(torch.nn.ModuleDict({
+                "qkv": torch.nn.Linear(C, 3 * C, bias=False), "o": torch.nn.Linear(C, C, bias=False),
+                "gu": torch.nn.Linear(C, 2 * F, bias=False), "down": torch.nn.Linear(F, C, bias=False),
+            }))
+        self.norm_w = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(C)) for _ in range(2 * j["numLayers"] + 1)])
+        inv = 1.0 / (10000 ** (torch.arange(0, self.D, 2).float() / self.D))
+        freqs = torch.arange(512).float()[:, None] * inv[None]
+        emb = torch.cat((freqs, freqs), -1)
+        self.cos, self.sin = emb.cos(), emb.sin()
+
+    def rms(self, x, i):
+        return self.norm_w[i] * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+    def rope(self, x, pos):
+        half = x.shape[-1] // 2
+        rot = torch.cat((-x[..., half:], x[..., :half]), -1)
+        return x * self.cos[pos][:, None] + rot * self.sin[pos][:, None]
+
+    def forward(self, tokens, cache=None, start=0):
+        B, T = tokens.shape
+        x = self.embed(tokens)
+        pos = torch.arange(start, start + T)
+        for i, layer in enumerate(self.layers):
+            h = self.rms(x, 2 * i)
+            q, k, v = layer["qkv"](h).view(B, T, 3, self.H, self.D).unbind(2)
+            q, k = self.rope(q, pos), self.rope(k, pos)
+            q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+            if cache is not None:
+                if i in cache:
+                    k, v = torch.cat((cache[i][0], k), 2), torch.cat((cache[i][1], v), 2)
+                cache[i] = (k, v)
+            S = k.shape[2]
+            att = (q @ k.transpose(-1, -2)) / self.D ** 0.5
+            mask = torch.ones(T, S, dtype=torch.bool).tril(S - T)
+            att = att.masked_fill(~mask, float("-inf")).softmax(-1)
+            x = x + layer["o"]((att @ v).transpose(1, 2).reshape(B, T, -1))
+            g, u = layer["gu"](self.rms(x, 2 * i + 1)).chunk(2, -1)
+            x = x + layer["down"](torch.nn.functional.silu(g) * u)
+        return self.rms(x, 2 * len(self.layers)) @ self.embed.weight.T
+
+
+def llama_train_step(job):
+    model = Llama(job)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    tokens = torch.randint(0, job["vocabSize"], (job["B"], job["T"]))
+    targets = torch.randint(0, job["vocabSize"], (job["B"] * job["T"],))
+
+    def run():
+        logits = model(tokens)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, job["vocabSize"]), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return run
+
+
+def llama_generate(job):
+    model = Llama(job)
+    prompts = torch.randint(0, 256, (job["B"], job["P"]))
+
+    def run():
+        with torch.no_grad():
+            cache = {}
+            logits = model(prompts, cache, 0)
+            for t in range(job["N"]):
+                probs = torch.softmax(logits[:, -1], -1)
+                nxt = torch.multinomial(probs, 1)
+                torch.log_softmax(logits[:, -1], -1).gather(-1, nxt)
+                logits = model(nxt, cache, job["P"] + t)
+
+    return run
+
+
 BUILDERS = {
+    "llama_train_step": llama_train_step,
+    "llama_generate": llama_generate,
     "linear_forward": lambda j: linear(j),
     "linear_backward": lambda j: linear(j, backward=True),
     "attention_forward": lambda j: attention(j),
