@@ -3,7 +3,7 @@
 // a failed load is reported like everything else.
 //   steprl doctor            the report (a cached probe result when there is one)
 //   steprl doctor --probe    also probe every CUDA build now (a child process), refreshing the cache
-//   steprl doctor --json     the same, as JSON
+//   steprl doctor --json     the same, as JSON        (--help: the options)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -146,11 +146,26 @@ export function formatDoctor(r: DoctorReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+const HELP = `steprl doctor — which native addon steprl runs on and why, and what CUDA would need
+
+Options:
+  --probe                       probe every CUDA build now in a child process (refreshes the cache)
+  --json                        print the report as JSON
+  --help                        this text
+
+Environment: STEPRL_BACKEND=auto|cpu|cuda|cuda-sim, STEPRL_BINARY=/path/steprl.node,
+STEPRL_CACHE_DIR (where probe results are cached). Exit code 1 when no addon could be loaded.
+`;
+
 /** The `steprl doctor` command; returns the exit code (0, or 1 when no addon could be loaded). */
 export function doctor(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const unknown = argv.filter((a) => !['--probe', '--json'].includes(a));
   if (unknown.length) {
-    process.stderr.write(`steprl doctor: unknown option ${JSON.stringify(unknown[0])} (options: --probe, --json)\n`);
+    process.stderr.write(`steprl doctor: unknown option ${JSON.stringify(unknown[0])} (options: --probe, --json, --help)\n`);
     return 2;
   }
   const report = doctorReport({ probe: argv.includes('--probe') });

@@ -136,6 +136,9 @@ describe('steprl doctor in this checkout', () => {
     expect(bad.stdout).toContain('  driver ');
     const unknown = doctor(['--fast']);
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toBe('steprl doctor: unknown option "--fast" (options: --probe, --json)\n');
+    expect(unknown.stderr).toBe('steprl doctor: unknown option "--fast" (options: --probe, --json, --help)\n');
+    const help = doctor(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^steprl doctor — .*\n\nOptions:\n {2}--probe/);
   });
 });
