@@ -4,7 +4,7 @@
 // step runs one token per row against the cache. Log-probs and entropies are those of
 // softmax(logits / temperature) (the distribution the tokens were sampled from before top-k/top-p),
 // i.e. what a teacher-forced forward of the same tokens gives.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor, type Device } from '../tensor';
 import type { TinyLMConfig } from './config';
 import type { Rollouts, SamplingOptions } from './policy';

@@ -1,7 +1,7 @@
 // sft.ts: supervised fine-tuning of any PolicyModel: next-token cross-entropy on the completion
 // tokens of (prompt, completion) pairs, AdamW with warmup and cosine decay, gradient clipping.
 // Sequences are right-padded per batch; the loss never sees the prompt or the padding.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { AdamW } from '../optim/adamw';
 import { Random } from '../util/random';

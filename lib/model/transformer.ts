@@ -2,7 +2,7 @@
 // attention, SwiGLU; Hugging Face modeling_llama / modeling_qwen2 semantics), written llm.c style:
 // every op writes into preallocated activations, every backward op accumulates into gradients,
 // and each backward step sits in the reverse order of its forward step.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import type { Tensor } from '../tensor';
 import type { Activations } from './activations';
 import type { TinyLMConfig } from './config';

@@ -1,7 +1,7 @@
 // adamw.ts: AdamW over a model's parameters (torch.optim.AdamW semantics: decoupled weight decay,
 // bias-corrected moments), with global gradient-norm clipping. Moments live beside the parameters
 // on their device; matrices decay, vectors (norms, biases) do not.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import type { Parameter } from '../model/policy';
 

@@ -3,7 +3,7 @@
 // Dr. GRPO and DAPO are settings of it, not copies: `variant: 'dr-grpo'` (no σ, constant-length
 // normalizer, β = 0) and `variant: 'dapo'` (clip-higher 0.28, no KL, dynamic sampling, soft
 // overlong penalty).
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import { broadcastRows, type RolloutBatch } from './batch';

@@ -2,7 +2,7 @@
 // −β·(ℓold − ℓref) plus the sequence score at the last response token, GAE (γ = 1, λ = 0.95),
 // whitened advantages, clipped surrogate and clipped value loss, 4 epochs, adaptive KL controller.
 // `score` lets PSPO (pspo.ts) put its shaped PRM reward where the outcome reward would go.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { DEFAULT_LOSS, type AdvantageContext, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';

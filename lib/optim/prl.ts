@@ -1,7 +1,7 @@
 // prl.ts: PRL, Process Reward Learning (arXiv 2601.10201; ALGORITHMS.md §4): the process reward
 // of a step is the outcome advantage minus (1/η)·the policy/reference log-ratio still to come, so
 // no PRM is needed; the KL enters only through it (β = 0 in the loss). On-policy, token-mean.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { fixedLengthSplitter, type StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';

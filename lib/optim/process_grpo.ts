@@ -1,7 +1,7 @@
 // process_grpo.ts: process-supervised GRPO (DeepSeekMath §4.1.3; ALGORITHMS.md §1.6): the PRM's
 // step rewards of a whole group are normalized together, and a token's advantage is the sum of the
 // normalized rewards of the steps that end at or after it.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { newlineSplitter, type StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';

@@ -2,7 +2,7 @@
 // a PRM scores each segment, the scores are normalized into token advantages (fixed triangular
 // prior, or empirical group statistics) and shifted by the outcome advantage β_i = r_i − mean_g r
 // (r = ±1), which keeps correct rollouts pushed up on average. GRPO loss with k3 KL β = 0.001.
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';

@@ -2,7 +2,7 @@
 // accumulated nonlinearly (geometric mean) and shaped by the step count (adjusted Weibull, or the
 // released code's `pspo_ff`, or `linear`), and that scalar is the sequence reward. Two modes (§3.4):
 // with a critic (default, the paper's PPO) or critic-free (the reward group-normalized as in GRPO).
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { numberedListSplitter, type StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';

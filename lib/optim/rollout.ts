@@ -1,7 +1,7 @@
 // rollout.ts: from prompts to a scored RolloutBatch: generate G completions per prompt, lay the
 // rows out as [left-padded prompt | response], decode and verify them, and attach what the
 // algorithm needs (reference log-probs, rollout values, steps and their PRM scores).
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import type { PolicyModel, SamplingOptions } from '../model/policy';
 import type { Tokenizer } from '../model/tokenizer';

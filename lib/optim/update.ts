@@ -1,7 +1,7 @@
 // update.ts: the policy (and value) update over one rollout batch, the same for every algorithm:
 // epochs × mini-batches (one optimizer step each) × micro-batches (forward/backward), with the
 // loss aggregated exactly over the mini-batch (tokenCount/rowCount passed to policyLoss).
-import { ops } from '../index';
+import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import type { PolicyModel } from '../model/policy';
 import type { AdamW } from './adamw';
