@@ -38,6 +38,8 @@ export { accuracy, bestOfNAccuracy, sampleResponses } from './optim/evaluate';
 export { fixedLengthSplitter, newlineSplitter, numberedListSplitter, stepsFromEnds } from './reward/splitters';
 export type { StepSplit, StepSplitter } from './reward/splitters';
 export { RuleBasedPRM } from './reward/prm';
+export { LearnedPRM, labelledSolutions } from './reward/learned_prm';
+export type { LabelledSolution, LearnedPRMOptions } from './reward/learned_prm';
 export type { ProcessRewardModel } from './reward/prm';
 export { bestOfN, majorityVote, solutionScore } from './reward/selection';
 
