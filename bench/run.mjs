@@ -101,7 +101,7 @@ for (const { task, median, extra } of rows) {
 console.log(`\nread bandwidth (best of the probes before and after): ${bandwidth.toFixed(1)} GB/s` +
   (torch ? `; PyTorch ${torch.torch}, ${torch.threads} threads` : ''));
 console.log(lines.join('\n'));
-for (const note of suite.notes) console.log(`\n${note}`);
+for (const note of suite.notes) console.log(`\n${typeof note === 'function' ? note() : note}`);
 
 const out = path.join(root, 'build', 'bench-results.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
