@@ -2,11 +2,12 @@
 // model (or a Hugging Face folder), the rule-based PRM and each algorithm with the settings the
 // embedded task uses (its responses are ~30 tokens: steps are lines, PRPO's min gap is 4 tokens).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { TinyLM } from '../model/tinylm';
 import { ByteTokenizer } from '../model/tokenizer';
-import type { TinyLMConfigInput } from '../model/config';
+import type { TinyLMConfig, TinyLMConfigInput } from '../model/config';
 import type { Device } from '../tensor';
 import { createTask, type Task } from '../tasks/index';
 import { RuleBasedPRM } from '../reward/prm';
@@ -71,4 +72,28 @@ export function loadModel(spec: string, device: Device, command: string, seed = 
 
 export function createPrm(task: Task, noise: number, seed: number): RuleBasedPRM<never> {
   return new RuleBasedPRM(task as Task<never>, { noise, seed });
+}
+
+/**
+ * Bytes one RL step needs at its peak, roughly: the weights, gradients, AdamW moments and a frozen
+ * reference (5 copies of the parameters), the KV cache and workspace of generating every rollout
+ * at once, and the activations of one training micro-batch.
+ */
+export function estimateStepBytes(config: TinyLMConfig, rows: number, sequence: number, microBatchRows: number): number {
+  const { hiddenSize: C, intermediateSize: F, numLayers: L, numHeads: H, numKvHeads: KVH, headDim: D, vocabSize: V } = config;
+  const params = L * (2 * C * H * D + 2 * C * KVH * D + 3 * C * F) + 2 * V * C;
+  const kvCache = 2 * L * rows * sequence * KVH * D;
+  const generation = rows * sequence * (4 * C + 2 * H * D + 2 * KVH * D + 3 * F) + rows * V;
+  const perLayer = 4 * C + 2 * H * D + 2 * KVH * D + 3 * F + H;
+  const training = Math.min(rows, microBatchRows) * sequence * (L * perLayer + 12 * C + 3 * F + 2 * V);
+  return 4 * (5 * params + kvCache + generation + training);
+}
+
+/** Stops with one clear message when a step cannot fit in this machine's memory. */
+export function checkFitsMemory(config: TinyLMConfig, rows: number, sequence: number, microBatchRows: number, command: string, flags: string): void {
+  const need = estimateStepBytes(config, rows, sequence, microBatchRows), have = os.totalmem();
+  if (need > 0.8 * have) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    throw new UsageError(`${flags} need about ${gib(need)} per step (${rows} rollouts of up to ${sequence} tokens), more than this machine's ${gib(have)} allows; lower them`, command);
+  }
 }

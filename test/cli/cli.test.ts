@@ -42,6 +42,13 @@ describe('unusable input', () => {
     expect(fs.existsSync(path.join(tmp, 'bad-task', 'checkpoint'))).toBe(false);
   });
 
+  test('a config that does not fit memory', () => {
+    const r = steprl(['train', '--algo', 'grpo', '--model', 'tiny', '--prompts', '100000', '--group', '64', '--out', path.join(tmp, 'huge')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--prompts 100000 x --group 64 with --max-new-tokens 40 need about [\d.]+ GiB per step .* more than this machine's [\d.]+ GiB allows/);
+    expect(fs.existsSync(path.join(tmp, 'huge'))).toBe(false);
+  });
+
   test('an existing run is not overwritten without --resume', () => {
     const out = path.join(tmp, 'existing');
     expect(steprl(['train', '--algo', 'grpo', ...SMALL, '--steps', '1', '--out', out]).status).toBe(0);

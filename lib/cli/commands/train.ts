@@ -11,7 +11,9 @@ import type { StepMetrics } from '../../optim/metrics';
 import { writeFileAtomic } from '../../util/atomic';
 import { type Flags, helpText, parse, UsageError } from '../args';
 import { Progress } from '../progress';
-import { ALGORITHMS, type AlgorithmName, createAlgorithm, createPrm, DEFAULT_LR, isCheckpoint, loadModel, loadTask, needsValueHead, tokenizer } from '../setup';
+import {
+  ALGORITHMS, type AlgorithmName, checkFitsMemory, createAlgorithm, createPrm, DEFAULT_LR, isCheckpoint, loadModel, loadTask, needsValueHead, tokenizer,
+} from '../setup';
 
 export const TRAIN_FLAGS = {
   algo: { type: 'string', description: 'the algorithm', choices: ALGORITHMS },
@@ -77,8 +79,11 @@ export async function runTrain(argv: readonly string[], options: { label?: strin
   if (state && state.run.algo !== algo)
     throw new UsageError(`--resume: ${dir} is a ${String(state.run.algo)} run, not ${algo}`, 'train');
   const task = loadTask(flags.task!, 'train');
+  const probe = task.problems('train', 64, flags.seed).reduce((n, p) => Math.max(n, tokenizer.encode(p.prompt).length + 2), 0);
   const start = state ? String(state.run.from) : flags.model === 'tiny' ? 'tiny' : path.resolve(flags.model!);
   const initial = loadModel(start, device, 'train', flags.seed);
+  checkFitsMemory(initial.config, flags.prompts! * flags.group!, probe + flags['max-new-tokens']!, 64, 'train',
+    `--prompts ${flags.prompts} x --group ${flags.group} with --max-new-tokens ${flags['max-new-tokens']}`);
   const reference = initial.clone();
   const policy = state ? TinyLM.load(checkpoint, { device }) : initial.clone({ valueHead: needsValueHead(algo) });
   initial.dispose();
