@@ -41,7 +41,7 @@ export { RuleBasedPRM } from './reward/prm';
 export { LearnedPRM, labelledSolutions } from './reward/learned_prm';
 export type { LabelledSolution, LearnedPRMOptions } from './reward/learned_prm';
 export type { ProcessRewardModel } from './reward/prm';
-export { bestOfN, majorityVote, solutionScore } from './reward/selection';
+export { bestOfN, majorityVote } from './reward/selection';
 
 // Tasks with verifiers.
 export { ArithmeticTask, FileTask, SortingTask, createTask } from './tasks/index';

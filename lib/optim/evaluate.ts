@@ -4,7 +4,9 @@
 // outcome-only scorer (ORM) or majority vote, for several N from the same samples.
 import type { PolicyModel } from '../model/policy';
 import type { Tokenizer } from '../model/tokenizer';
-import { bestOfN, majorityVote, solutionScore } from '../reward/selection';
+import * as ops from '../ops/index';
+import { Tensor } from '../tensor';
+import { bestOfN, majorityVote } from '../reward/selection';
 import type { ProcessRewardModel } from '../reward/prm';
 import { splitLines, type Problem, type Task } from '../tasks/task';
 import { promptTokens } from './rollout';
@@ -70,16 +72,27 @@ export type Selector = 'prm' | 'orm' | 'majority';
  * (what an outcome-only reward model sees), majority = the most frequent answer.
  */
 export async function bestOfNAccuracy(samples: Samples, prm: ProcessRewardModel, sizes: readonly number[]): Promise<Record<Selector, Record<number, number>>> {
-  const scores: { prm: number; orm: number }[][] = [];
-  for (let i = 0; i < samples.problems.length; i++) {
-    const row: { prm: number; orm: number }[] = [];
+  // Step scores of every sample, then the PRM's solution score (product, §2) of all of them at once.
+  const stepScores: number[][] = [];
+  for (let i = 0; i < samples.problems.length; i++)
     for (const text of samples.texts[i]) {
       const steps = splitLines(text);
-      const stepScores = steps.length ? await prm.scoreSteps(samples.problems[i].prompt, steps.map((s) => s + '\n')) : [];
-      row.push({ prm: steps.length ? solutionScore(stepScores, 'product') : 0, orm: stepScores.length ? stepScores[stepScores.length - 1] : 0 });
+      stepScores.push(steps.length ? await prm.scoreSteps(samples.problems[i].prompt, steps.map((s) => s + '\n')) : []);
     }
-    scores.push(row);
-  }
+  const offsets = new Int32Array(stepScores.length + 1);
+  stepScores.forEach((s, i) => (offsets[i + 1] = offsets[i] + s.length));
+  const product = ops.prmScore(Tensor.from(Float32Array.from(stepScores.flat()), [offsets[stepScores.length]]),
+    Tensor.from(offsets, [offsets.length]), { aggregate: 'product' }).toArray() as Float32Array;
+  const scores: { prm: number; orm: number }[][] = [];
+  let k = 0;
+  for (let i = 0; i < samples.problems.length; i++)
+    scores.push(samples.texts[i].map(() => {
+      const s = stepScores[k];
+      // A response without steps scores -1: never preferred over one with steps.
+      const out = { prm: s.length ? product[k] : -1, orm: s.length ? s[s.length - 1] : -1 };
+      k++;
+      return out;
+    }));
   const result: Record<Selector, Record<number, number>> = { prm: {}, orm: {}, majority: {} };
   for (const N of sizes) {
     let prmHits = 0, ormHits = 0, majorityHits = 0;

@@ -1,5 +1,6 @@
 // selection.ts: picking one answer out of N samples: best-of-N by a score (PRM or ORM; ties go to
 // the lowest index) and majority voting over final answers (Lightman et al.; ALGORITHMS.md §2).
+// Solution scores from step scores are ops.prmScore.
 
 /** Index of the highest score (ties: the lowest index); -1 for no candidates. */
 export function bestOfN(scores: readonly number[]): number {
@@ -11,26 +12,11 @@ export function bestOfN(scores: readonly number[]): number {
 /** The most frequent non-null answer (ties: the one seen first); null when none. */
 export function majorityVote(answers: readonly (string | null)[]): string | null {
   const counts = new Map<string, number>();
+  for (const a of answers) if (a !== null) counts.set(a, (counts.get(a) ?? 0) + 1);
   let winner: string | null = null, top = 0;
-  for (const a of answers) {
-    if (a === null) continue;
-    const n = (counts.get(a) ?? 0) + 1;
-    counts.set(a, n);
-    if (n > top) {
-      top = n;
-      winner = a;
-    }
+  for (const [answer, n] of counts) if (n > top) {  // Map iterates in first-seen order
+    top = n;
+    winner = answer;
   }
   return winner;
-}
-
-/** Solution score of Lightman et al. from step scores: product (default), min, geomean or last. */
-export function solutionScore(stepScores: readonly number[], aggregate: 'product' | 'min' | 'geomean' | 'last' = 'product'): number {
-  if (stepScores.length === 0) return NaN;
-  switch (aggregate) {
-    case 'min': return Math.min(...stepScores);
-    case 'last': return stepScores[stepScores.length - 1];
-    case 'geomean': return Math.exp(stepScores.reduce((s, p) => s + Math.log(Math.max(p, 1e-12)), 0) / stepScores.length);
-    default: return Math.exp(stepScores.reduce((s, p) => s + Math.log(Math.max(p, 1e-12)), 0));
-  }
 }
