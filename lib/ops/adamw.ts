@@ -4,8 +4,8 @@
 // gradient L2 norm for clipping (fp64, deterministic).
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkNumber, checkOptionsObject, checkTensor } from './validate';
-import { checkElements, checkTensorsObject, cpuOnly } from './tensor_args';
+import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
+import { checkElements, checkTensorsObject } from './tensor_args';
 import { ArgumentError } from '../errors';
 
 export interface AdamwTensors {
@@ -57,7 +57,7 @@ export function adamw(tensors: AdamwTensors, options: AdamwOptions): void {
   const grads = checkElements('grads', t.grads, n, [n]);
   const m = checkElements('m', t.m, n, [n]);
   const v = checkElements('v', t.v, n, [n]);
-  cpuOnly('adamw', { params, grads, m, v });
+  commonDevice({ params, grads, m, v });
   callNative(() => binding().adamw(params._storage('params'), grads._storage('grads'), m._storage('m'), v._storage('v'), n,
     lr, beta1, beta2, eps, weightDecay, step, gradScale));
 }
@@ -65,6 +65,6 @@ export function adamw(tensors: AdamwTensors, options: AdamwOptions): void {
 /** sqrt(Σ grads²), summed in float64 over fixed chunks (the same for any thread count). */
 export function gradNorm(grads: Tensor): number {
   const g = checkTensor('grads', grads, ['float32']);
-  cpuOnly('gradNorm', { grads: g });
+  commonDevice({ grads: g });
   return callNative(() => binding().gradNorm(g._storage('grads'), g.numel));
 }

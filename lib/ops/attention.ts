@@ -5,11 +5,12 @@
 //   (S = kvLength; kvStart masks left padding). A query with no valid key gets out = 0, lse = −inf.
 // lse (natural log of the softmax denominator) is what the backward needs. The backward
 // ACCUMULATES dq, dk and dv (+=). fp32 online softmax (flash-attention style), deterministic.
+// On cuda the kernels hold tiles of whole heads in shared memory: head sizes up to 256.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, shapeText } from './validate';
-import { checkDims, checkElements, checkTensorsObject, cpuOnly, optionalElements } from './tensor_args';
+import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice, shapeText } from './validate';
+import { checkDims, checkElements, checkTensorsObject, optionalElements } from './tensor_args';
 
 export interface AttentionTensors {
   /** float32 [B, T, H, D], written. */
@@ -70,13 +71,21 @@ function prepare(t: { q?: unknown; k?: unknown; v?: unknown; kvStart?: unknown }
   return { q, k, v, kvStart, B, T, H, KVH, D, S, Smax, scale };
 }
 
+/** The CUDA kernels keep 32-row tiles of whole heads in shared memory. */
+export const CUDA_MAX_HEAD_DIM = 256;
+
+function checkDevice(device: string, p: { q: Tensor; D: number }): void {
+  if (device === 'cuda' && p.D > CUDA_MAX_HEAD_DIM)
+    throw new ShapeError('q', `Expected a head size D <= ${CUDA_MAX_HEAD_DIM} on cuda but received ${describe(p.q)}`);
+}
+
 /** Causal GQA attention; writes out and lse, returns out. */
 export function attention(tensors: AttentionTensors, options: AttentionOptions = {}): Tensor {
   const t = checkTensorsObject(tensors, ['out', 'lse', 'q', 'k', 'v', 'kvStart'], '{ out, lse, q, k, v, kvStart? }');
   const p = prepare(t, options);
   const out = checkElements('out', t.out, p.q.numel, [p.B, p.T, p.H, p.D]);
   const lse = checkElements('lse', t.lse, p.B * p.H * p.T, [p.B, p.H, p.T]);
-  cpuOnly('attention', { out, lse, q: p.q, k: p.k, v: p.v, kvStart: p.kvStart });
+  checkDevice(commonDevice({ out, lse, q: p.q, k: p.k, v: p.v, kvStart: p.kvStart }), p);
   callNative(() => binding().attention(out._storage('out'), lse._storage('lse'), p.q._storage('q'), p.k._storage('k'),
     p.v._storage('v'), p.kvStart?._storage('kvStart') ?? null, p.B, p.T, p.H, p.KVH, p.D, p.S, p.Smax, p.scale));
   return out;
@@ -94,7 +103,7 @@ export function attentionBackward(tensors: AttentionBackwardTensors, options: At
   const dout = checkElements('dout', t.dout, p.q.numel, qShape);
   const out = checkElements('out', t.out, p.q.numel, qShape);
   const lse = checkElements('lse', t.lse, p.B * p.H * p.T, [p.B, p.H, p.T]);
-  cpuOnly('attentionBackward', { dq, dk, dv, dout, out, lse, q: p.q, k: p.k, v: p.v, kvStart: p.kvStart });
+  checkDevice(commonDevice({ dq, dk, dv, dout, out, lse, q: p.q, k: p.k, v: p.v, kvStart: p.kvStart }), p);
   callNative(() => binding().attentionBackward(dq._storage('dq'), dk._storage('dk'), dv._storage('dv'), dout._storage('dout'),
     out._storage('out'), lse._storage('lse'), p.q._storage('q'), p.k._storage('k'), p.v._storage('v'),
     p.kvStart?._storage('kvStart') ?? null, p.B, p.T, p.H, p.KVH, p.D, p.S, p.Smax, p.scale));

@@ -3,8 +3,8 @@
 // row summed by one task in token order; no atomics). Tokens are range-checked natively.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkTensor } from './validate';
-import { checkDims, checkElements, checkTensorsObject, cpuOnly } from './tensor_args';
+import { callNative, checkTensor, commonDevice } from './validate';
+import { checkDims, checkElements, checkTensorsObject } from './tensor_args';
 
 export interface EmbeddingTensors {
   /** float32 [N, C], written. */
@@ -31,7 +31,7 @@ export function embedding(tensors: EmbeddingTensors): Tensor {
   const tokens = checkTensor('tokens', t.tokens, ['int32']);
   const N = tokens.numel;
   const out = checkElements('out', t.out, N * C, [N, C]);
-  cpuOnly('embedding', { out, tokens, table });
+  commonDevice({ out, tokens, table });
   callNative(() => binding().embedding(out._storage('out'), tokens._storage('tokens'), table._storage('table'), N, C, V));
   return out;
 }
@@ -44,6 +44,6 @@ export function embeddingBackward(tensors: EmbeddingBackwardTensors): void {
   const tokens = checkTensor('tokens', t.tokens, ['int32']);
   const N = tokens.numel;
   const dout = checkElements('dout', t.dout, N * C, [N, C]);
-  cpuOnly('embeddingBackward', { dtable, dout, tokens });
+  commonDevice({ dtable, dout, tokens });
   callNative(() => binding().embeddingBackward(dtable._storage('dtable'), dout._storage('dout'), tokens._storage('tokens'), N, C, V));
 }

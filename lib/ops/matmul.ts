@@ -3,8 +3,8 @@
 // thread count. Outputs are caller-allocated; every gradient is accumulated (+=), llm.c style.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkTensor } from './validate';
-import { checkDims, checkElements, checkTensorsObject, cpuOnly, optionalElements, rowsOf } from './tensor_args';
+import { callNative, checkTensor, commonDevice } from './validate';
+import { checkDims, checkElements, checkTensorsObject, optionalElements, rowsOf } from './tensor_args';
 import { ArgumentError } from '../errors';
 
 export interface MatmulTensors {
@@ -47,7 +47,7 @@ export function matmul(tensors: MatmulTensors): Tensor {
   const out = checkElements('out', t.out, N * OC, [N, OC]);
   const bias = optionalElements('bias', t.bias, OC, [OC]);
   const residual = optionalElements('residual', t.residual, N * OC, [N, OC]);
-  cpuOnly('matmul', { out, inp: x, weight: w, bias, residual });
+  commonDevice({ out, inp: x, weight: w, bias, residual });
   callNative(() => binding().matmul(out._storage('out'), x._storage('inp'), w._storage('weight'),
     bias?._storage('bias') ?? null, residual?._storage('residual') ?? null, N, C, OC));
   return out;
@@ -64,7 +64,7 @@ export function matmulBackward(tensors: MatmulBackwardTensors): void {
   const dbias = optionalElements('dbias', t.dbias, OC, [OC]);
   if (!dinp && !dweight && !dbias)
     throw new ArgumentError('tensors', 'Expected at least one of dinp, dweight, dbias in tensors but received none');
-  cpuOnly('matmulBackward', { dinp, dweight, dbias, dout, inp: x, weight: w });
+  commonDevice({ dinp, dweight, dbias, dout, inp: x, weight: w });
   callNative(() => binding().matmulBackward(dinp?._storage('dinp') ?? null, dweight?._storage('dweight') ?? null,
     dbias?._storage('dbias') ?? null, dout._storage('dout'), x._storage('inp'), w._storage('weight'), N, C, OC));
 }

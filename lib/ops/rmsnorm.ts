@@ -3,8 +3,8 @@
 // and its backward (dinp and dweight accumulated, +=; dweight summed deterministically).
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkNumber, checkOptionsObject, checkTensor } from './validate';
-import { checkElements, checkTensorsObject, cpuOnly, rowsOf } from './tensor_args';
+import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
+import { checkElements, checkTensorsObject, rowsOf } from './tensor_args';
 import { ShapeError, describe } from '../errors';
 
 export interface RmsnormTensors {
@@ -51,7 +51,7 @@ export function rmsnorm(tensors: RmsnormTensors, options: RmsnormOptions = {}): 
   const { w, x, C, N } = sizes(t.inp, t.weight);
   const out = checkElements('out', t.out, N * C, [N, C]);
   const rstd = checkElements('rstd', t.rstd, N, [N]);
-  cpuOnly('rmsnorm', { out, rstd, inp: x, weight: w });
+  commonDevice({ out, rstd, inp: x, weight: w });
   callNative(() => binding().rmsnorm(out._storage('out'), rstd._storage('rstd'), x._storage('inp'), w._storage('weight'), N, C, eps));
   return out;
 }
@@ -64,7 +64,7 @@ export function rmsnormBackward(tensors: RmsnormBackwardTensors): void {
   const dweight = checkElements('dweight', t.dweight, C, [C]);
   const dout = checkElements('dout', t.dout, N * C, [N, C]);
   const rstd = checkElements('rstd', t.rstd, N, [N]);
-  cpuOnly('rmsnormBackward', { dinp, dweight, dout, inp: x, weight: w, rstd });
+  commonDevice({ dinp, dweight, dout, inp: x, weight: w, rstd });
   callNative(() => binding().rmsnormBackward(dinp._storage('dinp'), dweight._storage('dweight'), dout._storage('dout'),
     x._storage('inp'), w._storage('weight'), rstd._storage('rstd'), N, C));
 }

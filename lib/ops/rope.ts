@@ -6,11 +6,13 @@
 // options.invFreq replaces theta's frequencies: for HF rope_scaling variants (Llama 3 rescales
 // inv_freq), or to reuse PyTorch's exact inv_freq bits (its CPU pow is 1-ulp, not correctly
 // rounded; a 1-ulp difference moves the angle at position p by up to p·6e-8).
+// On cuda, cos/sin come from a double-precision reduction written for fp32 angles (cuda/rope.cu)
+// and equal the CPU's; head sizes up to 8192 (a shared-memory table of D floats).
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ArgumentError, ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor } from './validate';
-import { checkElements, checkTensorsObject, cpuOnly, optionalElements } from './tensor_args';
+import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
+import { checkElements, checkTensorsObject, optionalElements } from './tensor_args';
 
 export interface RopeOptions {
   /** D, the head size (even); rows hold heads·D values. Required. */
@@ -53,12 +55,19 @@ function prepare(values: unknown, valuesName: string, positions: unknown, option
   return { p, x, N, D, heads: N === 0 ? 0 : x.numel / (N * D), theta, invFreq };
 }
 
+const CUDA_MAX_HEAD_DIM = 8192;
+
+function checkCudaHead(device: string, D: number): void {
+  if (device === 'cuda' && D > CUDA_MAX_HEAD_DIM)
+    throw ArgumentError.expected('options.headDim', `an even integer between 2 and ${CUDA_MAX_HEAD_DIM} on cuda`, D);
+}
+
 /** Rotates every head of every row by its position; returns out. */
 export function rope(tensors: RopeTensors, options: RopeOptions): Tensor {
   const t = checkTensorsObject(tensors, ['out', 'inp', 'positions'], '{ out, inp, positions }');
   const { p, x, N, D, heads, theta, invFreq } = prepare(t.inp, 'inp', t.positions, options);
   const out = checkElements('out', t.out, x.numel, [N, heads * D]);
-  cpuOnly('rope', { out, inp: x, positions: p, 'options.invFreq': invFreq });
+  checkCudaHead(commonDevice({ out, inp: x, positions: p, 'options.invFreq': invFreq }), D);
   callNative(() => binding().rope(out._storage('out'), x._storage('inp'), p._storage('positions'), N, heads, D, theta,
     invFreq?._storage('options.invFreq') ?? null));
   return out;
@@ -69,7 +78,7 @@ export function ropeBackward(tensors: RopeBackwardTensors, options: RopeOptions)
   const t = checkTensorsObject(tensors, ['dinp', 'dout', 'positions'], '{ dinp, dout, positions }');
   const { p, x, N, D, heads, theta, invFreq } = prepare(t.dout, 'dout', t.positions, options);
   const dinp = checkElements('dinp', t.dinp, x.numel, [N, heads * D]);
-  cpuOnly('ropeBackward', { dinp, dout: x, positions: p, 'options.invFreq': invFreq });
+  checkCudaHead(commonDevice({ dinp, dout: x, positions: p, 'options.invFreq': invFreq }), D);
   callNative(() => binding().ropeBackward(dinp._storage('dinp'), x._storage('dout'), p._storage('positions'), N, heads, D, theta,
     invFreq?._storage('options.invFreq') ?? null));
 }

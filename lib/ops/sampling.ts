@@ -7,8 +7,7 @@
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
 import { ArgumentError, ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor } from './validate';
-import { cpuOnly } from './tensor_args';
+import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
 
 export interface SampleOptions {
   /** >= 0; 0 means greedy. Default 1. */
@@ -38,7 +37,7 @@ export function sample(logits: Tensor, options: SampleOptions = {}): Tensor {
     throw ArgumentError.expected('options.seed', 'an integer between 0 and 4294967295 (required when temperature > 0)', undefined);
   const seed = checkNumber('options.seed', o.seed, 0, { integer: true, min: 0, max: 0xffffffff });
   const counter = checkNumber('options.counter', o.counter, 0, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  cpuOnly('sample', { logits: z });
+  commonDevice({ logits: z });
   const tokens = callNative(() => binding().sample(z._storage('logits'), B, V, temperature, topK, topP, seed, counter));
   return Tensor._wrap(tokens, z.shape.slice(0, -1), 'int32');
 }

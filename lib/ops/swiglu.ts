@@ -5,8 +5,8 @@
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';
-import { callNative, checkTensor } from './validate';
-import { checkElements, checkTensorsObject, cpuOnly } from './tensor_args';
+import { callNative, checkTensor, commonDevice } from './validate';
+import { checkElements, checkTensorsObject } from './tensor_args';
 
 export interface SwigluTensors {
   /** float32 [N, F], written. */
@@ -37,7 +37,7 @@ export function swiglu(tensors: SwigluTensors): Tensor {
   const t = checkTensorsObject(tensors, ['out', 'inp'], '{ out, inp }');
   const { x, F, N } = sizes(t.inp);
   const out = checkElements('out', t.out, N * F, [N, F]);
-  cpuOnly('swiglu', { out, inp: x });
+  commonDevice({ out, inp: x });
   callNative(() => binding().swiglu(out._storage('out'), x._storage('inp'), N, F));
   return out;
 }
@@ -48,6 +48,6 @@ export function swigluBackward(tensors: SwigluBackwardTensors): void {
   const { x, F, N } = sizes(t.inp);
   const dinp = checkElements('dinp', t.dinp, 2 * N * F, [N, 2 * F]);
   const dout = checkElements('dout', t.dout, N * F, [N, F]);
-  cpuOnly('swigluBackward', { dinp, dout, inp: x });
+  commonDevice({ dinp, dout, inp: x });
   callNative(() => binding().swigluBackward(dinp._storage('dinp'), dout._storage('dout'), x._storage('inp'), N, F));
 }

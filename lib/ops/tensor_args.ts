@@ -2,9 +2,9 @@
 // swiglu, embedding, adamw, sampling). These ops write into tensors the caller allocated (the
 // model owns one activation buffer and carves views out of it), so most tensors are checked by
 // element count against the sizes the defining tensors (weights, q/k/v) fix, not by shape.
-import { ArgumentError, DeviceError, ShapeError, describe } from '../errors';
+import { ArgumentError, ShapeError, describe } from '../errors';
 import type { Tensor, DType } from '../tensor';
-import { checkOptionsObject, checkTensor, commonDevice, optionalTensor, shapeText } from './validate';
+import { checkOptionsObject, checkTensor, optionalTensor, shapeText } from './validate';
 
 /** The object of named tensors an op takes: rejects non-objects and unknown names. */
 export function checkTensorsObject<T>(value: T, allowed: readonly string[], expected: string): T {
@@ -41,10 +41,4 @@ export function rowsOf(argument: string, tensor: Tensor, width: number, what: st
     throw new ShapeError(argument, `Expected ${argument} of shape [N, ${what}] (a multiple of ${width} elements) but received ${describe(tensor)}`);
   // Rows of width 0 hold no elements: the leading dimensions say how many there are.
   return width === 0 ? tensor.shape.slice(0, -1).reduce((a, b) => a * b, tensor.shape.length > 0 ? 1 : 0) : tensor.numel / width;
-}
-
-/** The model kernels run on the cpu only so far; all tensors must share one device. */
-export function cpuOnly(op: string, tensors: Record<string, Tensor | undefined>): void {
-  const device = commonDevice(tensors);
-  if (device !== 'cpu') throw new DeviceError(`Expected cpu tensors for ${op} but received tensors on ${device}: its CUDA kernel is not built yet`);
 }

@@ -2,6 +2,8 @@
 //   adamw(params, grads, m, v (each n f32, any shape), n, lr, beta1, beta2, eps, weightDecay,
 //         step, gradScale)                       params, m, v updated in place
 //   gradNorm(grads, n) -> number                 sqrt(sum grads^2), fp64
+// Typed arrays run the CPU loops, DeviceBuffers (CUDA and simulator builds) cuda/adamw.cu with the
+// scalars folded by the CPU's adamw_args (gradNorm on cuda waits for its result).
 #include <cmath>
 #include <string>
 
@@ -9,6 +11,10 @@
 #include "../napi_util.h"
 #include "memory_checks.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/adamw.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -33,13 +39,23 @@ Napi::Value Adamw(const Napi::CallbackInfo& info) {
   const double grad_scale = finite_arg(info, 11, "gradScale");
   if (!(beta1 >= 0.0 && beta1 < 1.0)) throw ArgumentError("beta1", "Expected beta1 in [0, 1) but received " + std::to_string(beta1));
   if (!(beta2 >= 0.0 && beta2 < 1.0)) throw ArgumentError("beta2", "Expected beta2 in [0, 1) but received " + std::to_string(beta2));
-  require_cpu("adamw", {&params, &grads, &m, &v});
+  const Device device = common_device({&params, &grads, &m, &v});
   const TensorArg* all[] = {&params, &grads, &m, &v};
   const char* names[] = {"params", "grads", "m", "v"};
   for (int i = 0; i < 4; ++i)
     for (int j = i + 1; j < 4; ++j) require_disjoint(*all[i], names[i], *all[j], names[j]);
   const cpu::AdamwArgs args = cpu::adamw_args(params.as<float>(), m.as<float>(), v.as<float>(), grads.as<float>(), lr,
                                               beta1, beta2, eps, weight_decay, step, grad_scale);
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    const cuda::AdamwScalars scalars{args.decay,     args.beta1,          args.one_minus_beta1,
+                                     args.beta2,     args.one_minus_beta2, args.step_size,
+                                     args.inv_bias2_sqrt, args.eps,        args.grad_scale};
+    cuda::adamw_step_cuda(args.params, args.m, args.v, args.grads, n, scalars);
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::adamw_step_cpu(args, n);
   return info.Env().Undefined();
 }
@@ -48,7 +64,9 @@ Napi::Value GradNorm(const Napi::CallbackInfo& info) {
   require_arity(info, 2, "gradNorm");
   const int64_t n = int_arg(info, 1, "n", 0, int64_t{1} << 53);
   TensorArg grads = tensor_arg(info, 0, "grads", DType::float32, n);
-  require_cpu("gradNorm", {&grads});
+#if defined(STEPRL_WITH_CUDA)
+  if (common_device({&grads}) == Device::cuda) return Napi::Number::New(info.Env(), cuda::grad_norm_cuda(grads.as<float>(), n));
+#endif
   return Napi::Number::New(info.Env(), cpu::grad_norm_cpu(grads.as<float>(), n));
 }
 

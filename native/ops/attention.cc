@@ -3,6 +3,9 @@
 //             B, T, H, KVH, D, S, Smax, scale)
 //   attentionBackward(dq [B,T,H,D] +=, dk [B,Smax,KVH,D] +=, dv +=, dout, out, lse, q, k, v,
 //                     kvStart|null, B, T, H, KVH, D, S, Smax, scale)
+// Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/attention.cu
+// (head sizes up to 256 there); kvStart is range-checked on the host either way (copied back
+// from the device, B ints).
 #include <cmath>
 #include <string>
 #include <utility>
@@ -11,6 +14,10 @@
 #include "../napi_util.h"
 #include "memory_checks.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/attention.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -36,12 +43,22 @@ cpu::AttentionShape shape_args(const Napi::CallbackInfo& info, size_t first) {
 }
 
 void check_kv_start(const TensorArg& kv_start, int64_t S) {
-  const int32_t* p = kv_start.as<int32_t>();
+  const HostInts host(kv_start);
+  const int32_t* p = host.data();
   for (int64_t b = 0; kv_start.present && b < kv_start.numel; ++b)
     if (p[b] < 0 || p[b] > S)
       throw ArgumentError("kvStart", "Expected every kvStart in [0, " + std::to_string(S) + "] but received " +
                                          std::to_string(p[b]) + " at index " + std::to_string(b));
 }
+
+#if defined(STEPRL_WITH_CUDA)
+cuda::AttentionShape cuda_shape(const cpu::AttentionShape& s) {
+  if (s.D > cuda::kAttentionMaxHeadDim)
+    throw ArgumentError("D", "Expected a head size D <= " + std::to_string(cuda::kAttentionMaxHeadDim) +
+                                 " for attention on cuda but received " + std::to_string(s.D));
+  return {s.B, s.T, s.H, s.KVH, s.D, s.S, s.Smax, s.scale};
+}
+#endif
 
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   require_arity(info, 14, "attention");
@@ -53,7 +70,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   TensorArg k = tensor_arg(info, 3, "k", DType::float32, nkv);
   TensorArg v = tensor_arg(info, 4, "v", DType::float32, nkv);
   TensorArg kv_start = optional_tensor_arg(info, 5, "kvStart", DType::int32, s.B);
-  require_cpu("attention", {&out, &lse, &q, &k, &v, &kv_start});
+  const Device device = common_device({&out, &lse, &q, &k, &v, &kv_start});
   for (const auto& [o, name] : {std::pair<const TensorArg*, const char*>{&out, "out"}, {&lse, "lse"}}) {
     require_disjoint(*o, name, q, "q");
     require_disjoint(*o, name, k, "k");
@@ -62,6 +79,14 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   }
   require_disjoint(out, "out", lse, "lse");
   check_kv_start(kv_start, s.S);
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::attention_forward_cuda({out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(),
+                                  kv_start.as<int32_t>(), cuda_shape(s)});
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   const cpu::AttentionForwardArgs args{out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(),
                                        kv_start.as<int32_t>(), s};
   cpu::attention_forward_cpu(args);
@@ -82,7 +107,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   TensorArg k = tensor_arg(info, 7, "k", DType::float32, nkv);
   TensorArg v = tensor_arg(info, 8, "v", DType::float32, nkv);
   TensorArg kv_start = optional_tensor_arg(info, 9, "kvStart", DType::int32, s.B);
-  require_cpu("attentionBackward", {&dq, &dk, &dv, &dout, &out, &lse, &q, &k, &v, &kv_start});
+  const Device device = common_device({&dq, &dk, &dv, &dout, &out, &lse, &q, &k, &v, &kv_start});
   using Named = std::pair<const TensorArg*, const char*>;
   const Named grads[] = {{&dq, "dq"}, {&dk, "dk"}, {&dv, "dv"}};
   const Named inputs[] = {{&dout, "dout"}, {&out, "out"}, {&lse, "lse"}, {&q, "q"}, {&k, "k"}, {&v, "v"}, {&kv_start, "kvStart"}};
@@ -92,6 +117,15 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
       if (other.first != g.first) require_disjoint(*g.first, g.second, *other.first, other.second);
   }
   check_kv_start(kv_start, s.S);
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::attention_backward_cuda({dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<float>(), out.as<float>(),
+                                   lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(), kv_start.as<int32_t>(),
+                                   cuda_shape(s)});
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   const cpu::AttentionBackwardArgs args{dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<float>(),
                                         out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(),
                                         v.as<float>(), kv_start.as<int32_t>(), s};

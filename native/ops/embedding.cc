@@ -2,6 +2,8 @@
 // range-checked here: they index into the table.
 //   embedding(out [N,C], tokens [N] i32, table [V,C], N, C, V)
 //   embeddingBackward(dtable [V,C] +=, dout [N,C], tokens [N] i32, N, C, V)
+// Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/embedding.cu;
+// device tokens are copied back (N ints) for the range check before any kernel reads the table.
 #include <string>
 
 #include "../cpu/embedding.h"
@@ -9,11 +11,16 @@
 #include "memory_checks.h"
 #include "ops.h"
 
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/embedding.h"
+#endif
+
 namespace steprl {
 namespace {
 
 void check_tokens(const TensorArg& tokens, int64_t V) {
-  const int32_t* t = tokens.as<int32_t>();
+  const HostInts host(tokens);
+  const int32_t* t = host.data();
   for (int64_t i = 0; i < tokens.numel; ++i)
     if (t[i] < 0 || t[i] >= V)
       throw ArgumentError("tokens", "Expected every token in [0, " + std::to_string(V) + ") but received " +
@@ -27,10 +34,17 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   TensorArg out = tensor_arg(info, 0, "out", DType::float32, elements({N, C}));
   TensorArg tokens = tensor_arg(info, 1, "tokens", DType::int32, N);
   TensorArg table = tensor_arg(info, 2, "table", DType::float32, elements({V, C}));
-  require_cpu("embedding", {&out, &tokens, &table});
+  const Device device = common_device({&out, &tokens, &table});
   require_disjoint(out, "out", table, "table");
   require_disjoint(out, "out", tokens, "tokens");
   check_tokens(tokens, V);
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::embedding_forward_cuda(out.as<float>(), tokens.as<int32_t>(), table.as<float>(), N, C);
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::embedding_forward_cpu(out.as<float>(), tokens.as<int32_t>(), table.as<float>(), N, C);
   return info.Env().Undefined();
 }
@@ -42,10 +56,17 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   TensorArg dtable = tensor_arg(info, 0, "dtable", DType::float32, elements({V, C}));
   TensorArg dout = tensor_arg(info, 1, "dout", DType::float32, elements({N, C}));
   TensorArg tokens = tensor_arg(info, 2, "tokens", DType::int32, N);
-  require_cpu("embeddingBackward", {&dtable, &dout, &tokens});
+  const Device device = common_device({&dtable, &dout, &tokens});
   require_disjoint(dtable, "dtable", dout, "dout");
   require_disjoint(dtable, "dtable", tokens, "tokens");
   check_tokens(tokens, V);
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::embedding_backward_cuda(dtable.as<float>(), dout.as<float>(), tokens.as<int32_t>(), N, C);
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::embedding_backward_cpu(dtable.as<float>(), dout.as<float>(), tokens.as<int32_t>(), N, C);
   return info.Env().Undefined();
 }

@@ -3,12 +3,18 @@
 //     out = inp . weight^T + bias + residual; residual may be out itself (accumulate)
 //   matmulBackward(dinp [N,C]|null, dweight [OC,C]|null, dbias [OC]|null, dout [N,OC], inp, weight,
 //                  N, C, OC)                                   every gradient accumulated (+=)
+// Typed arrays run the CPU sgemm, DeviceBuffers (CUDA and simulator builds) cuda/matmul.cu; both
+// only queue work on the device's stream there.
 #include <utility>
 
 #include "../cpu/matmul_bias.h"
 #include "../napi_util.h"
 #include "memory_checks.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/matmul.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -22,11 +28,19 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   TensorArg weight = tensor_arg(info, 2, "weight", DType::float32, elements({OC, C}));
   TensorArg bias = optional_tensor_arg(info, 3, "bias", DType::float32, OC);
   TensorArg residual = optional_tensor_arg(info, 4, "residual", DType::float32, elements({N, OC}));
-  require_cpu("matmul", {&out, &inp, &weight, &bias, &residual});
+  const Device device = common_device({&out, &inp, &weight, &bias, &residual});
   require_disjoint(out, "out", inp, "inp");
   require_disjoint(out, "out", weight, "weight");
   require_disjoint(out, "out", bias, "bias");
   require_same_or_disjoint(out, "out", residual, "residual");
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::matmul_forward_cuda({out.as<float>(), inp.as<float>(), weight.as<float>(), bias.as<float>(), residual.as<float>(),
+                               N, C, OC});
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::matmul_forward_cpu(out.as<float>(), inp.as<float>(), weight.as<float>(), bias.as<float>(),
                           residual.as<float>(), N, C, OC);
   return info.Env().Undefined();
@@ -42,7 +56,7 @@ Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
   TensorArg dout = tensor_arg(info, 3, "dout", DType::float32, elements({N, OC}));
   TensorArg inp = tensor_arg(info, 4, "inp", DType::float32, elements({N, C}));
   TensorArg weight = tensor_arg(info, 5, "weight", DType::float32, elements({OC, C}));
-  require_cpu("matmulBackward", {&dinp, &dweight, &dbias, &dout, &inp, &weight});
+  const Device device = common_device({&dinp, &dweight, &dbias, &dout, &inp, &weight});
   const std::pair<const TensorArg*, const char*> outputs[] = {{&dinp, "dinp"}, {&dweight, "dweight"}, {&dbias, "dbias"}};
   const std::pair<const TensorArg*, const char*> inputs[] = {{&dout, "dout"}, {&inp, "inp"}, {&weight, "weight"}};
   for (const auto& o : outputs) {
@@ -50,6 +64,14 @@ Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
     for (const auto& other : outputs)
       if (other.first != o.first) require_disjoint(*o.first, o.second, *other.first, other.second);
   }
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::matmul_backward_cuda({dinp.as<float>(), dweight.as<float>(), dbias.as<float>(), dout.as<float>(), inp.as<float>(),
+                                weight.as<float>(), N, C, OC});
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::matmul_backward_cpu(dinp.as<float>(), dweight.as<float>(), dbias.as<float>(), dout.as<float>(),
                            inp.as<float>(), weight.as<float>(), N, C, OC);
   return info.Env().Undefined();

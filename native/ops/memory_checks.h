@@ -1,22 +1,42 @@
 // memory_checks.h: checks the model ops (matmul, rmsnorm, rope, attention, swiglu, embedding,
-// adamw, sampling) make before a kernel writes into caller-provided tensors: CPU storage only
-// (these families have no CUDA kernels yet), outputs that do not overlap the inputs they are
-// computed from (unless the op documents in-place use), and element counts whose products cannot
-// overflow.
+// adamw, sampling) make before a kernel writes into caller-provided tensors: outputs that do not
+// overlap the inputs they are computed from (unless the op documents in-place use), element counts
+// whose products cannot overflow, and host access to the small index tensors (tokens, positions,
+// kvStart) the glue range-checks, wherever they live.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "../napi_util.h"
 
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/device.h"
+#endif
+
 namespace steprl {
 
-inline void require_cpu(const char* op, std::initializer_list<const TensorArg*> tensors) {
-  if (common_device(tensors) != Device::cpu)
-    throw DeviceError(std::string("steprl: ") + op + " runs on cpu tensors only in this build (no CUDA kernel yet)");
-}
+// The int32 values of `t` on the host: the typed array itself on the cpu; on cuda a copy, which
+// waits for the kernels queued before it (the values may still be being written).
+class HostInts {
+ public:
+  explicit HostInts(const TensorArg& t) : data_(t.as<const int32_t>()) {
+#if defined(STEPRL_WITH_CUDA)
+    if (t.present && t.device == Device::cuda) {
+      copy_.resize(static_cast<size_t>(t.numel));
+      cuda::copy_to_host(copy_.data(), t.data, copy_.size() * sizeof(int32_t));
+      data_ = copy_.data();
+    }
+#endif
+  }
+  const int32_t* data() const { return data_; }
+
+ private:
+  const int32_t* data_;
+  std::vector<int32_t> copy_;
+};
 
 inline bool overlaps(const TensorArg& a, const TensorArg& b) {
   if (!a.present || !b.present || a.numel == 0 || b.numel == 0) return false;

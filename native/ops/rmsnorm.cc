@@ -1,12 +1,17 @@
 // ops/rmsnorm.cc: N-API glue for RMSNorm (cpu/rmsnorm.h).
 //   rmsnorm(out [N,C], rstd [N], inp [N,C], weight [C], N, C, eps)   out may be inp (in place)
 //   rmsnormBackward(dinp [N,C] +=, dweight [C] +=, dout [N,C], inp, weight, rstd, N, C)
+// Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/rmsnorm.cu.
 #include <cmath>
 
 #include "../cpu/rmsnorm.h"
 #include "../napi_util.h"
 #include "memory_checks.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/rmsnorm.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -21,12 +26,20 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   TensorArg rstd = tensor_arg(info, 1, "rstd", DType::float32, N);
   TensorArg inp = tensor_arg(info, 2, "inp", DType::float32, elements({N, C}));
   TensorArg weight = tensor_arg(info, 3, "weight", DType::float32, C);
-  require_cpu("rmsnorm", {&out, &rstd, &inp, &weight});
+  const Device device = common_device({&out, &rstd, &inp, &weight});
   require_same_or_disjoint(out, "out", inp, "inp");
   require_disjoint(out, "out", weight, "weight");
   require_disjoint(out, "out", rstd, "rstd");
   require_disjoint(rstd, "rstd", inp, "inp");
   require_disjoint(rstd, "rstd", weight, "weight");
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::rmsnorm_forward_cuda({out.as<float>(), rstd.as<float>(), inp.as<float>(), weight.as<float>(), N, C,
+                                static_cast<float>(eps)});
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   const cpu::RmsnormForwardArgs args{out.as<float>(), rstd.as<float>(), inp.as<float>(), weight.as<float>(), C,
                                      static_cast<float>(eps)};
   cpu::rmsnorm_forward_cpu(args, N);
@@ -42,7 +55,7 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
   TensorArg inp = tensor_arg(info, 3, "inp", DType::float32, elements({N, C}));
   TensorArg weight = tensor_arg(info, 4, "weight", DType::float32, C);
   TensorArg rstd = tensor_arg(info, 5, "rstd", DType::float32, N);
-  require_cpu("rmsnormBackward", {&dinp, &dweight, &dout, &inp, &weight, &rstd});
+  const Device device = common_device({&dinp, &dweight, &dout, &inp, &weight, &rstd});
   for (const TensorArg* o : {&dinp, &dweight}) {
     const char* name = o == &dinp ? "dinp" : "dweight";
     require_disjoint(*o, name, dout, "dout");
@@ -51,6 +64,14 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
     require_disjoint(*o, name, rstd, "rstd");
   }
   require_disjoint(dinp, "dinp", dweight, "dweight");
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::rmsnorm_backward_cuda({dinp.as<float>(), dweight.as<float>(), dout.as<float>(), inp.as<float>(),
+                                 weight.as<float>(), rstd.as<float>(), N, C});
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::rmsnorm_backward_cpu(dinp.as<float>(), dweight.as<float>(), dout.as<float>(), inp.as<float>(),
                             weight.as<float>(), rstd.as<float>(), N, C);
   return info.Env().Undefined();

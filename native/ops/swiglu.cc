@@ -1,10 +1,15 @@
 // ops/swiglu.cc: N-API glue for the SwiGLU gate (cpu/swiglu.h).
 //   swiglu(out [N,F], inp [N,2F] = [gate | up], N, F)
 //   swigluBackward(dinp [N,2F] (written), dout [N,F], inp [N,2F], N, F)
+// Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/swiglu.cu.
 #include "../cpu/swiglu.h"
 #include "../napi_util.h"
 #include "memory_checks.h"
 #include "ops.h"
+
+#if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/swiglu.h"
+#endif
 
 namespace steprl {
 namespace {
@@ -14,8 +19,15 @@ Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   const int64_t N = int_arg(info, 2, "N", 0, kMaxDim), F = int_arg(info, 3, "F", 0, kMaxDim);
   TensorArg out = tensor_arg(info, 0, "out", DType::float32, elements({N, F}));
   TensorArg inp = tensor_arg(info, 1, "inp", DType::float32, elements({N, 2, F}));
-  require_cpu("swiglu", {&out, &inp});
+  const Device device = common_device({&out, &inp});
   require_disjoint(out, "out", inp, "inp");
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::swiglu_forward_cuda(out.as<float>(), inp.as<float>(), N, F);
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::swiglu_forward_cpu(out.as<float>(), inp.as<float>(), N, F);
   return info.Env().Undefined();
 }
@@ -26,9 +38,16 @@ Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   TensorArg dinp = tensor_arg(info, 0, "dinp", DType::float32, elements({N, 2, F}));
   TensorArg dout = tensor_arg(info, 1, "dout", DType::float32, elements({N, F}));
   TensorArg inp = tensor_arg(info, 2, "inp", DType::float32, elements({N, 2, F}));
-  require_cpu("swigluBackward", {&dinp, &dout, &inp});
+  const Device device = common_device({&dinp, &dout, &inp});
   require_disjoint(dinp, "dinp", dout, "dout");
   require_disjoint(dinp, "dinp", inp, "inp");
+#if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda) {
+    cuda::swiglu_backward_cuda(dinp.as<float>(), dout.as<float>(), inp.as<float>(), N, F);
+    return info.Env().Undefined();
+  }
+#endif
+  (void)device;
   cpu::swiglu_backward_cpu(dinp.as<float>(), dout.as<float>(), inp.as<float>(), N, F);
   return info.Env().Undefined();
 }

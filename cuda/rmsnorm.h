@@ -1,0 +1,34 @@
+// rmsnorm.h: launchers of the RMSNorm CUDA kernels (cuda/rmsnorm.cu), callable from host code that
+// includes no CUDA header (native/ops/rmsnorm.cc). Semantics of native/cpu/rmsnorm.h:
+//   rstd = 1 / sqrt(mean_c(x_c^2) + eps),  y_c = x_c * rstd * w_c          (out may be inp)
+//   dx_c += rstd * w_c * g_c - x_c * rstd^3 / C * sum_j g_j w_j x_j,  dw_c += sum_n g_c x_c rstd
+// The dweight column sums run in a fixed order (cuda/column_sum.cuh): the same bits on every run.
+#pragma once
+
+#include <cstdint>
+
+namespace steprl::cuda {
+
+struct RmsnormForwardArgs {
+  float* out;           // [N,C]  may be inp itself
+  float* rstd;          // [N]
+  const float* inp;     // [N,C]
+  const float* weight;  // [C]
+  int64_t N, C;
+  float eps;
+};
+
+struct RmsnormBackwardArgs {
+  float* dinp;          // [N,C] +=
+  float* dweight;       // [C]   +=
+  const float* dout;    // [N,C]
+  const float* inp;     // [N,C]
+  const float* weight;  // [C]
+  const float* rstd;    // [N]
+  int64_t N, C;
+};
+
+void rmsnorm_forward_cuda(const RmsnormForwardArgs& args);
+void rmsnorm_backward_cuda(const RmsnormBackwardArgs& args);
+
+}  // namespace steprl::cuda
