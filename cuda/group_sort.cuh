@@ -1,6 +1,6 @@
 // group_sort.cuh: rows grouped by arbitrary int32 ids on the device, for the group statistics of
-// prpo_advantage and process_grpo_advantage (ALGORITHMS.md §0: groups keyed by id, not by
-// contiguity). The method of cuda/group_advantage.cu:
+// group_advantage, prpo_advantage and process_grpo_advantage (ALGORITHMS.md §0: groups keyed by id,
+// not by contiguity):
 //   1. keys = (id as an ordered unsigned) << 32 | row, so sorting groups the rows and keeps each
 //      group's rows ascending, deterministically (every key is distinct);
 //   2. a bitonic sort: 2048-key tiles in shared memory, then one global compare-exchange launch per
@@ -9,8 +9,11 @@
 //      `body(start, end)` with the whole warp for each, so per-group sums are lane-strided plus a
 //      butterfly in a fixed order.
 // R < 2^31 (rows fit the key's low word). O(R log² R) compare-exchanges: microseconds at RL batch sizes.
+// The key pass reads every row once, so it can also note the first row whose value is not finite
+// (groupAdvantages' rewards), saving that op a launch.
 #pragma once
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -29,11 +32,15 @@ constexpr int kGroupThreads = 256;  // threads per block of a for_each_group ker
 __device__ __forceinline__ uint32_t key_group(Key k) { return static_cast<uint32_t>(k >> 32); }
 __device__ __forceinline__ int64_t key_row(Key k) { return static_cast<int64_t>(k & 0xffffffffull); }
 
-__global__ void group_keys_kernel(Key* keys, const int32_t* group_ids, int64_t R, int64_t n) {  // keys [n], ids [R]
+// values may be null; otherwise the first i < R with a non-finite values[i] goes to *bad_value.
+__global__ void group_keys_kernel(Key* keys, const int32_t* group_ids,       // [n], [R]
+                                  const float* values, unsigned long long* bad_value,  // [R] or null
+                                  int64_t R, int64_t n) {
   const int64_t stride = int64_t{gridDim.x} * blockDim.x;
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += stride) {
     const uint32_t ordered = static_cast<uint32_t>(group_ids[i < R ? i : 0]) ^ 0x80000000u;  // signed order
     keys[i] = i < R ? (static_cast<Key>(ordered) << 32) | static_cast<Key>(i) : ~Key{0};  // padding sorts last
+    if (values != nullptr && i < R && !isfinite(values[i])) atomicMin(bad_value, static_cast<unsigned long long>(i));
   }
 }
 
@@ -85,14 +92,17 @@ inline unsigned grid_for(int64_t n, int threads) {
 }
 
 // The R row keys sorted by (group id, row), in a device allocation of at least R keys. R >= 1.
-inline std::shared_ptr<DeviceAllocation> sorted_keys(const int32_t* group_ids, int64_t R) {
+// `op` names the caller in the row-count error; with `values` [R], the first row whose value is not
+// finite is noted in *bad_value (an ErrorIndex word), read by the caller.
+inline std::shared_ptr<DeviceAllocation> sorted_keys(const int32_t* group_ids, int64_t R, const char* op = "a group op",
+                                                     const float* values = nullptr, unsigned long long* bad_value = nullptr) {
   if (R >= (int64_t{1} << 31))
-    throw ArgumentError("rows", "Expected fewer than 2^31 rows for a group op on cuda but received " + std::to_string(R));
+    throw ArgumentError("rows", std::string("Expected fewer than 2^31 rows for ") + op + " on cuda but received " + std::to_string(R));
   int64_t n = 2;
   while (n < R) n <<= 1;
   auto memory = allocate(static_cast<size_t>(n) * sizeof(Key));
   Key* keys = memory->as<Key>();
-  STEPRL_LAUNCH(group_keys_kernel, grid_for(n, 256), 256, 0, stream(), keys, group_ids, R, n);
+  STEPRL_LAUNCH(group_keys_kernel, grid_for(n, 256), 256, 0, stream(), keys, group_ids, values, bad_value, R, n);
   const int64_t tile_n = n < kTile ? n : kTile;
   const unsigned tiles = static_cast<unsigned>(n / tile_n);
   const int threads = static_cast<int>(tile_n / 2 < kSortThreads ? tile_n / 2 : kSortThreads);

@@ -11,7 +11,7 @@
 //            32 steps from the right, float64);
 //   tokens   one block per row: A[t] = P_j for the first step j of the row with e_j ≥ t (a binary
 //            search, the ends being sorted), 0 past the last step and where m = 0.
-// Every read through the offsets is guarded (0 <= o_i <= o_i+1 <= S), so malformed offsets are
+// Every read through the offsets is guarded (cuda/step_offsets.cuh), so malformed offsets are
 // reported, never followed. Bytes: the mask once (+ once from L2), 4 B out per token, O(S) for the
 // steps; the token pass is a coalesced stream with log2(K) cached reads per token.
 #include "process_grpo_advantage.h"
@@ -21,14 +21,13 @@
 
 #include "advantage_rows.cuh"
 #include "group_sort.cuh"
+#include "step_offsets.cuh"
 
 namespace steprl::cuda {
 namespace {
 
 using group_sort::Key;
 using group_sort::key_row;
-
-__device__ __forceinline__ bool offsets_ok(int64_t begin, int64_t end, int64_t S) { return begin >= 0 && begin <= end && end <= S; }
 
 template <bool kU8>
 __global__ void __launch_bounds__(kRowThreads)
@@ -82,9 +81,8 @@ step_suffix_kernel(double* suffix,                                     // [S]  P
   const int lane = threadIdx.x % kWarpSize;
   const int64_t warps = int64_t{gridDim.x} * (blockDim.x / kWarpSize);
   for (int64_t row = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) / kWarpSize; row < R; row += warps) {
-    const int64_t begin = offsets[row], stop = offsets[row + 1];
-    if (stop < begin && lane == 0) atomicMin(bad_offset, static_cast<unsigned long long>(row + 1));
-    if (!offsets_ok(begin, stop, S)) continue;
+    int64_t begin, stop;
+    if (!row_steps(offsets, row, S, lane == 0, bad_offset, begin, stop)) continue;
     const int64_t L = lengths[row];
     const double mean = row_mean[row], scale = row_scale[row];
     double carry = 0.0;  // Σ r̃ of the steps right of the chunk
@@ -189,21 +187,7 @@ void process_grpo_advantage_cuda(const ProcessGrpoAdvantageArgs& a) {
     }
   }
   // Reports in the TypeScript layer's order: offsets, mask, step ends, step rewards.
-  int32_t first = 0, last = 0;
-  copy_to_host(&first, a.step_offsets, sizeof first);  // waits for the kernels
-  copy_to_host(&last, a.step_offsets + a.R, sizeof last);
-  if (first != 0)
-    throw ArgumentError("stepOffsets", "Expected 0 for stepOffsets[0] but received " + std::to_string(first) + " of type number");
-  const uint64_t decrease = bad_offset.read();
-  if (decrease != ErrorIndex::kNone) {
-    int32_t pair[2];
-    copy_to_host(pair, a.step_offsets + decrease - 1, sizeof pair);
-    throw ArgumentError("stepOffsets", "Expected non-decreasing values for stepOffsets but received " + std::to_string(pair[1]) +
-                                           " after " + std::to_string(pair[0]) + " at index " + std::to_string(decrease));
-  }
-  if (last != a.S)
-    throw ArgumentError("stepOffsets", "Expected " + std::to_string(a.S) + " (the number of steps) for stepOffsets[" +
-                                           std::to_string(a.R) + "] but received " + std::to_string(last) + " of type number");
+  throw_if_bad_offsets(bad_offset, a.step_offsets, a.R, a.S, "steps");
   throw_if_bad_mask(bad_mask, a.mask, a.mask_u8);
   if (a.R > 0) throw_if_bad_end(bad_end, a, lengths->as<int64_t>());
   throw_if_not_finite(bad_reward, a.step_rewards, "stepRewards", false);

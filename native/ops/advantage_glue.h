@@ -1,7 +1,7 @@
 // advantage_glue.h: argument helpers shared by the N-API glue of the advantage and reward
 // families (prl_advantage, prpo_advantage, entropy_segments, process_grpo_advantage, gae,
-// prm_score). Like every glue file they re-check only what keeps memory safe, plus the option
-// values a kernel divides by or loops over; TypeScript explains everything else first.
+// prm_score, weibull_reward). Like every glue file they re-check only what keeps memory safe, plus
+// the option values a kernel divides by or loops over; TypeScript explains everything else first.
 #pragma once
 
 #include <cmath>
@@ -25,6 +25,19 @@ inline double positive_arg(const Napi::CallbackInfo& info, size_t index, const c
     throw ArgumentError(name, std::string("Expected a finite number ") + (zero_ok ? ">= 0" : "> 0") + " for " + name +
                                   " but received " + std::to_string(value));
   return value;
+}
+
+// The ragged step scores that prmScore and weibullReward take as their first four arguments:
+//   stepScores [S] f32, stepOffsets [R+1] i32, S, R.
+struct StepScoreArgs {
+  int64_t S, R;
+  TensorArg scores;   // [S]
+  TensorArg offsets;  // [R+1]
+};
+inline StepScoreArgs step_score_args(const Napi::CallbackInfo& info) {
+  const int64_t S = int_arg(info, 2, "steps", 0, kMaxSteps - 1);
+  const int64_t R = int_arg(info, 3, "rows", 0, kMaxSteps);
+  return {S, R, tensor_arg(info, 0, "stepScores", DType::float32, S), tensor_arg(info, 1, "stepOffsets", DType::int32, R + 1)};
 }
 
 // Ragged offsets into S items: offsets[0] = 0, non-decreasing, offsets[R] = S (the TypeScript words).

@@ -19,10 +19,9 @@ using namespace advantage_glue;
 
 Napi::Value PrmScore(const Napi::CallbackInfo& info) {
   require_arity(info, 5, "prmScore");
-  const int64_t S = int_arg(info, 2, "steps", 0, kMaxSteps - 1);
-  const int64_t R = int_arg(info, 3, "rows", 0, kMaxSteps);
-  TensorArg scores = tensor_arg(info, 0, "stepScores", DType::float32, S);
-  TensorArg offsets = tensor_arg(info, 1, "stepOffsets", DType::int32, R + 1);
+  const StepScoreArgs steps = step_score_args(info);
+  const int64_t S = steps.S, R = steps.R;
+  const TensorArg &scores = steps.scores, &offsets = steps.offsets;
   cpu::StepAggregate aggregate{};
   if (!cpu::step_aggregate_from_name(string_arg(info, 4).c_str(), &aggregate))
     throw ArgumentError("aggregate", "Expected one of product, min, geomean, last for aggregate but received " + string_arg(info, 4));

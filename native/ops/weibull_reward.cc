@@ -4,11 +4,10 @@
 // The offsets index into stepScores, so they are checked here (start 0, non-decreasing, end S)
 // before the kernel reads anything; on cuda (DeviceBuffers) the kernel checks them on the device,
 // along with the scores' range, and reports them as the TypeScript layer does for the cpu.
-#include <cmath>
 #include <string>
 
 #include "../cpu/weibull_reward.h"
-#include "../napi_util.h"
+#include "advantage_glue.h"
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
@@ -19,19 +18,12 @@
 namespace steprl {
 namespace {
 
-constexpr int64_t kMaxSteps = int64_t{1} << 31;  // offsets are int32
+using advantage_glue::positive_arg;
+using advantage_glue::step_score_args;
+using advantage_glue::StepScoreArgs;
+using advantage_glue::string_arg;
 
-std::string string_arg(const Napi::CallbackInfo& info, size_t index) {
-  return info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : "";
-}
-
-double positive_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  const double value = number_arg(info, index, name);
-  if (!(value > 0.0) || !std::isfinite(value))
-    throw ArgumentError(name, std::string("Expected a finite number > 0 for ") + name + " but received " + std::to_string(value));
-  return value;
-}
-
+// Not advantage_glue::check_offsets: this op's native words predate it and a test states them.
 void check_offsets(const int32_t* offsets, int64_t R, int64_t S) {
   if (offsets[0] != 0)
     throw ArgumentError("stepOffsets", "Expected stepOffsets[0] = 0 but received " + std::to_string(offsets[0]));
@@ -46,10 +38,9 @@ void check_offsets(const int32_t* offsets, int64_t R, int64_t S) {
 
 Napi::Value WeibullReward(const Napi::CallbackInfo& info) {
   require_arity(info, 10, "weibullReward");
-  const int64_t S = int_arg(info, 2, "steps", 0, kMaxSteps - 1);
-  const int64_t R = int_arg(info, 3, "rows", 0, kMaxSteps);
-  TensorArg scores = tensor_arg(info, 0, "stepScores", DType::float32, S);
-  TensorArg offsets = tensor_arg(info, 1, "stepOffsets", DType::int32, R + 1);
+  const StepScoreArgs steps = step_score_args(info);
+  const int64_t S = steps.S, R = steps.R;
+  const TensorArg &scores = steps.scores, &offsets = steps.offsets;
   cpu::WeibullRewardArgs args{};
   if (!cpu::reward_shaping_from_name(string_arg(info, 4).c_str(), &args.shaping))
     throw ArgumentError("shaping", "Expected one of weibull, pspo_ff, linear for shaping but received " + string_arg(info, 4));
@@ -58,7 +49,7 @@ Napi::Value WeibullReward(const Napi::CallbackInfo& info) {
   args.k = positive_arg(info, 6, "k");
   args.lambda = positive_arg(info, 7, "lambda");
   args.peak = positive_arg(info, 8, "peak");
-  args.min_steps = int_arg(info, 9, "minSteps", 0, kMaxSteps);
+  args.min_steps = int_arg(info, 9, "minSteps", 0, advantage_glue::kMaxSteps);
 #if defined(STEPRL_WITH_CUDA)
   if (common_device({&scores, &offsets}) == Device::cuda) {  // cuda/weibull_reward.cu checks the offsets itself
     DeviceTensor rewards(DType::float32, R);
