@@ -45,7 +45,9 @@ embedding_backward_kernel(float* dtable, const float* dout,        // [V,C] +=, 
                           const group_sort::Key* keys, int64_t N, int64_t C) {  // keys [N] sorted
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   group_sort::for_each_group(keys, N, [&](int64_t start, int64_t end) {
-    float* row = dtable + static_cast<int64_t>(group_sort::key_group(keys[start])) * C;
+    // The key's high word is the id with its sign bit flipped (signed order as unsigned).
+    const int64_t token = static_cast<int32_t>(group_sort::key_group(keys[start]) ^ 0x80000000u);
+    float* row = dtable + token * C;
     if constexpr (kVec) {
       for (int64_t c = 4 * lane; c < C; c += 4 * kWarpSize) {
         float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);

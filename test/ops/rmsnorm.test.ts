@@ -1,11 +1,13 @@
-// rmsnorm.test.ts: rmsnorm / rmsnormBackward against the float64 reference on every SIMD level,
-// tiny, model-sized and odd widths, in place, gradients accumulated into non-zero buffers with an
-// upstream gradient other than 1, thread-count determinism of the dweight reduction, and errors.
-import { ArgumentError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// rmsnorm.test.ts: rmsnorm / rmsnormBackward against the float64 reference on every device (the
+// cpu at every SIMD level; cuda on its 16-byte and scalar paths), tiny, model-sized and odd widths,
+// in place, gradients accumulated into non-zero buffers with an upstream gradient other than 1,
+// more rows than one dweight chunk, determinism of the dweight reduction (thread counts on the
+// cpu, repeated runs on cuda), and errors.
+import { ArgumentError, DeviceError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
 import { rmsnormBackwardReference, rmsnormReference } from '../reference/rmsnorm';
 import { expectClose } from '../util/close';
+import { describeOn, describeTargets, onTarget } from '../util/devices';
 import { Rng } from '../util/random';
-import { simdLevels, withSimd } from '../util/simd';
 
 const TOL = { rtol: 2e-5, atol: 1e-7 };
 const SHAPES = [
@@ -14,44 +16,86 @@ const SHAPES = [
   { N: 65, C: 256, eps: 1e-6 },
   { N: 130, C: 33, eps: 1e-6 },
   { N: 17, C: 1001, eps: 0 },
+  { N: 600, C: 12, eps: 1e-6 },  // more rows than one 256-row dweight chunk (cuda's two-pass sum)
 ];
 const plus = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (x, i) => x + b[i]);
 
-describe.each(simdLevels())('rmsnorm on the cpu (%s)', (level) => {
+describeTargets('rmsnorm', (target) => {
+  const device = target.device;
   test.each(SHAPES)('forward matches float64: N=$N C=$C eps=$eps', ({ N, C, eps }) => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const rng = new Rng(N * 17 + C);
       const x = rng.floats(N * C, 3), w = rng.floats(C);
-      const out = Tensor.zeros([N, C]), rstd = Tensor.zeros([N]);
-      const returned = ops.rmsnorm({ out, rstd, inp: Tensor.from(x, [N, C]), weight: Tensor.from(w, [C]) }, { eps });
+      const out = Tensor.zeros([N, C], { device }), rstd = Tensor.zeros([N], { device });
+      const returned = ops.rmsnorm({ out, rstd, inp: Tensor.from(x, [N, C], { device }), weight: Tensor.from(w, [C], { device }) }, { eps });
       expect(returned).toBe(out);
       const ref = rmsnormReference(x, w, N, C, eps);
       expectClose(out.toArray(), ref.out, TOL);
       expectClose(rstd.toArray(), ref.rstd, TOL);
       // In place: out is inp itself.
-      const inplace = Tensor.from(x.slice(), [N, C]);
-      ops.rmsnorm({ out: inplace, rstd: Tensor.zeros([N]), inp: inplace, weight: Tensor.from(w, [C]) }, { eps });
+      const inplace = Tensor.from(x.slice(), [N, C], { device });
+      ops.rmsnorm({ out: inplace, rstd: Tensor.zeros([N], { device }), inp: inplace, weight: Tensor.from(w, [C], { device }) }, { eps });
       expectClose(inplace.toArray(), ref.out, TOL);
     });
   });
 
   test.each(SHAPES)('backward accumulates: N=$N C=$C', ({ N, C, eps }) => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const rng = new Rng(N + C * 5);
       const x = rng.floats(N * C, 2), w = rng.floats(C), g = rng.floats(N * C, 1.3);
       const d0 = rng.floats(N * C), dw0 = rng.floats(C);
-      const inp = Tensor.from(x, [N, C]), weight = Tensor.from(w, [C]), rstd = Tensor.zeros([N]);
-      ops.rmsnorm({ out: Tensor.zeros([N, C]), rstd, inp, weight }, { eps });
-      const dinp = Tensor.from(d0.slice(), [N, C]), dweight = Tensor.from(dw0.slice(), [C]);
-      ops.rmsnormBackward({ dinp, dweight, dout: Tensor.from(g, [N, C]), inp, weight, rstd });
+      const inp = Tensor.from(x, [N, C], { device }), weight = Tensor.from(w, [C], { device }), rstd = Tensor.zeros([N], { device });
+      ops.rmsnorm({ out: Tensor.zeros([N, C], { device }), rstd, inp, weight }, { eps });
+      const dinp = Tensor.from(d0.slice(), [N, C], { device }), dweight = Tensor.from(dw0.slice(), [C], { device });
+      ops.rmsnormBackward({ dinp, dweight, dout: Tensor.from(g, [N, C], { device }), inp, weight, rstd });
       const ref = rmsnormBackwardReference(g, x, w, N, C, eps);
       expectClose(dinp.toArray(), plus(ref.dinp, d0), { ...TOL, scale: plus(ref.dinpScale, d0.map(Math.abs)) });
       expectClose(dweight.toArray(), plus(ref.dweight, dw0), { ...TOL, scale: plus(ref.dweightScale, dw0.map(Math.abs)) });
     });
   });
+
+  test('views at unaligned offsets (the element-wise path)', () => {
+    onTarget(target, () => {
+      const rng = new Rng(21), N = 9, C = 16;
+      const x = rng.floats(N * C), w = rng.floats(C), g = rng.floats(N * C);
+      const arena = Tensor.zeros([3 + 3 * N * C + N], { device });
+      const inp = arena.view(1, [N, C]).copyFrom(Tensor.from(x, [N, C], { device }));
+      const out = arena.view(1 + N * C, [N, C]), rstd = arena.view(2 + 2 * N * C, [N]);
+      ops.rmsnorm({ out, rstd, inp, weight: Tensor.from(w, [C], { device }) });
+      const ref = rmsnormReference(x, w, N, C, 1e-6);
+      expectClose(out.toArray(), ref.out, TOL);
+      const dinp = arena.view(3 + 2 * N * C + N, [N, C]).fill(0), dweight = Tensor.zeros([C], { device });
+      ops.rmsnormBackward({ dinp, dweight, dout: Tensor.from(g, [N, C], { device }), inp, weight: Tensor.from(w, [C], { device }), rstd });
+      const dref = rmsnormBackwardReference(g, x, w, N, C, 1e-6);
+      expectClose(dinp.toArray(), dref.dinp, { ...TOL, scale: dref.dinpScale });
+      expectClose(dweight.toArray(), dref.dweight, { ...TOL, scale: dref.dweightScale });
+    });
+  });
 });
 
-describe('rmsnorm behaviour', () => {
+describeOn('cuda', 'rmsnorm on cuda', () => {
+  test('the same bits on repeated runs (the dweight reduction included)', () => {
+    const N = 700, C = 96, rng = new Rng(8), device = 'cuda' as const;
+    const inp = Tensor.from(rng.floats(N * C), [N, C], { device }), weight = Tensor.from(rng.floats(C), [C], { device });
+    const dout = Tensor.from(rng.floats(N * C), [N, C], { device }), rstd = Tensor.zeros([N], { device });
+    ops.rmsnorm({ out: Tensor.zeros([N, C], { device }), rstd, inp, weight });
+    const run = () => {
+      const dinp = Tensor.zeros([N, C], { device }), dweight = Tensor.zeros([C], { device });
+      ops.rmsnormBackward({ dinp, dweight, dout, inp, weight, rstd });
+      return [dinp, dweight].map((t) => Buffer.from(t.toArray().buffer));
+    };
+    const first = run(), second = run();
+    first.forEach((b, i) => expect(Buffer.compare(b, second[i])).toBe(0));
+  });
+
+  test('mixing devices is a DeviceError', () => {
+    const inp = Tensor.zeros([4, 3], { device: 'cuda' });
+    expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 3], { device: 'cuda' }), rstd: Tensor.zeros([4], { device: 'cuda' }), inp, weight: Tensor.zeros([3]) }))
+      .toThrow(DeviceError);
+  });
+});
+
+describeOn('cpu', 'rmsnorm behaviour', () => {
   test('dweight (a reduction over rows) does not depend on the thread count', () => {
     const N = 1000, C = 96, rng = new Rng(8);
     const inp = Tensor.from(rng.floats(N * C), [N, C]), weight = Tensor.from(rng.floats(C), [C]);
@@ -77,7 +121,7 @@ describe('rmsnorm behaviour', () => {
   });
 });
 
-describe('rmsnorm errors', () => {
+describeOn('cpu', 'rmsnorm errors', () => {
   const inp = Tensor.zeros([4, 3]), weight = Tensor.zeros([3]);
   test('shapes, dtypes, options and overlap', () => {
     expect(() => ops.rmsnorm({ out: Tensor.zeros([4, 3]), rstd: Tensor.zeros([3]), inp, weight })).toThrow(ShapeError);

@@ -1,10 +1,13 @@
 // rope.test.ts: rope / ropeBackward against the reference (HF's fp32 angles, float64 rotation):
 // small and large positions (where fp32 angles matter), several thetas and head sizes, in place,
 // the backward as the transpose (it writes dinp), repeated positions (the cos/sin table) and
-// scattered ones, thread-count determinism, and the error paths.
-import { ArgumentError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// scattered ones, thread-count determinism, and the error paths; on every device (cuda: 16-byte
+// and element-wise paths, its own double-precision sin/cos of the fp32 angles, which must equal
+// the CPU's).
+import { ArgumentError, DeviceError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
 import { ropeAngles, ropeReference, ropeScale } from '../reference/rope';
 import { expectClose } from '../util/close';
+import { describeOn, describeTargets, onTarget } from '../util/devices';
 import { Rng } from '../util/random';
 
 const TOL = { rtol: 2e-6, atol: 1e-7 };
@@ -21,36 +24,39 @@ function positionsFor(rng: Rng, N: number, maxPos: number): Int32Array {
   return maxPos <= N ? Int32Array.from({ length: N }, (_, n) => n % maxPos) : rng.ints(N, 0, maxPos);
 }
 
-describe('rope on the cpu', () => {
+describeTargets('rope', (target) => {
+  const device = target.device;
   test.each(CASES)('forward and backward match: N=$N heads=$heads D=$D theta=$theta positions < $maxPos', ({ N, heads, D, theta, maxPos }) => {
-    const rng = new Rng(N + D + maxPos);
-    const x = rng.floats(N * heads * D, 2), p = positionsFor(rng, N, maxPos);
-    const positions = Tensor.from(p, [N]);
-    const out = ops.rope({ out: Tensor.zeros([N, heads * D]), inp: Tensor.from(x, [N, heads, D]), positions }, { headDim: D, theta });
-    const scale = ropeScale(x, p, N, heads, D, theta);
-    expectClose(out.toArray(), ropeReference(x, p, N, heads, D, theta), { ...TOL, scale });
-    // In place.
-    const inplace = Tensor.from(x.slice(), [N, heads * D]);
-    ops.rope({ out: inplace, inp: inplace, positions }, { headDim: D, theta });
-    expect(inplace.toArray()).toEqual(out.toArray());
-    // Backward: rotation by -angle, written (not accumulated), also in place.
-    const g = rng.floats(N * heads * D);
-    const dinp = Tensor.from(new Float32Array(N * heads * D).fill(7), [N, heads * D]);
-    ops.ropeBackward({ dinp, dout: Tensor.from(g, [N, heads * D]), positions }, { headDim: D, theta });
-    expectClose(dinp.toArray(), ropeReference(g, p, N, heads, D, theta, -1), { ...TOL, scale: ropeScale(g, p, N, heads, D, theta) });
-    const dinplace = Tensor.from(g.slice(), [N, heads * D]);
-    ops.ropeBackward({ dinp: dinplace, dout: dinplace, positions }, { headDim: D, theta });
-    expect(dinplace.toArray()).toEqual(dinp.toArray());
+    onTarget(target, () => {
+      const rng = new Rng(N + D + maxPos);
+      const x = rng.floats(N * heads * D, 2), p = positionsFor(rng, N, maxPos);
+      const positions = Tensor.from(p, [N], { device });
+      const out = ops.rope({ out: Tensor.zeros([N, heads * D], { device }), inp: Tensor.from(x, [N, heads, D], { device }), positions }, { headDim: D, theta });
+      const scale = ropeScale(x, p, N, heads, D, theta);
+      expectClose(out.toArray(), ropeReference(x, p, N, heads, D, theta), { ...TOL, scale });
+      // In place.
+      const inplace = Tensor.from(x.slice(), [N, heads * D], { device });
+      ops.rope({ out: inplace, inp: inplace, positions }, { headDim: D, theta });
+      expect(inplace.toArray()).toEqual(out.toArray());
+      // Backward: rotation by -angle, written (not accumulated), also in place.
+      const g = rng.floats(N * heads * D);
+      const dinp = Tensor.from(new Float32Array(N * heads * D).fill(7), [N, heads * D], { device });
+      ops.ropeBackward({ dinp, dout: Tensor.from(g, [N, heads * D], { device }), positions }, { headDim: D, theta });
+      expectClose(dinp.toArray(), ropeReference(g, p, N, heads, D, theta, -1), { ...TOL, scale: ropeScale(g, p, N, heads, D, theta) });
+      const dinplace = Tensor.from(g.slice(), [N, heads * D], { device });
+      ops.ropeBackward({ dinp: dinplace, dout: dinplace, positions }, { headDim: D, theta });
+      expect(dinplace.toArray()).toEqual(dinp.toArray());
+    });
   });
 
   test('the backward is the transpose: <rope(x), g> = <x, ropeBackward(g)>', () => {
     const rng = new Rng(5);
     const N = 20, heads = 2, D = 16, p = rng.ints(N, 0, 1000);
     const x = rng.floats(N * heads * D), g = rng.floats(N * heads * D);
-    const positions = Tensor.from(p, [N]);
-    const y = ops.rope({ out: Tensor.zeros([N, heads * D]), inp: Tensor.from(x, [N, heads * D]), positions }, { headDim: D }).toArray();
-    const dx = Tensor.zeros([N, heads * D]);
-    ops.ropeBackward({ dinp: dx, dout: Tensor.from(g, [N, heads * D]), positions }, { headDim: D });
+    const positions = Tensor.from(p, [N], { device });
+    const y = ops.rope({ out: Tensor.zeros([N, heads * D], { device }), inp: Tensor.from(x, [N, heads * D], { device }), positions }, { headDim: D }).toArray();
+    const dx = Tensor.zeros([N, heads * D], { device });
+    ops.ropeBackward({ dinp: dx, dout: Tensor.from(g, [N, heads * D], { device }), positions }, { headDim: D });
     let a = 0, b = 0;
     dx.toArray().forEach((v, i) => { b += v * x[i]; a += y[i] * g[i]; });
     expect(Math.abs(a - b)).toBeLessThan(1e-4 * Math.abs(a) + 1e-4);
@@ -59,8 +65,8 @@ describe('rope on the cpu', () => {
   test('options.invFreq replaces the frequencies of theta (e.g. HF rope_scaling)', () => {
     const rng = new Rng(9), N = 12, D = 8, p = rng.ints(N, 0, 50), x = rng.floats(N * D);
     const scaled = Float32Array.from(ropeAngles(1, D, 10000), (f) => f / 8);  // a uniform rescale
-    const out = ops.rope({ out: Tensor.zeros([N, D]), inp: Tensor.from(x, [N, D]), positions: Tensor.from(p, [N]) },
-      { headDim: D, invFreq: Tensor.from(scaled, [D / 2]) });
+    const out = ops.rope({ out: Tensor.zeros([N, D], { device }), inp: Tensor.from(x, [N, D], { device }), positions: Tensor.from(p, [N], { device }) },
+      { headDim: D, invFreq: Tensor.from(scaled, [D / 2], { device }) });
     const expected = new Float64Array(N * D);
     for (let n = 0; n < N; n++)
       for (let i = 0; i < D / 2; i++) {
@@ -69,10 +75,32 @@ describe('rope on the cpu', () => {
         expected[n * D + D / 2 + i] = x[n * D + D / 2 + i] * c + x[n * D + i] * s;
       }
     expectClose(out.toArray(), expected, { rtol: 2e-6, atol: 1e-6 });
-    expect(() => ops.rope({ out: Tensor.zeros([N, D]), inp: Tensor.from(x, [N, D]), positions: Tensor.from(p, [N]) },
-      { headDim: D, invFreq: Tensor.zeros([D]) })).toThrow('Expected 4 elements ([4]) for options.invFreq');
+    expect(() => ops.rope({ out: Tensor.zeros([N, D], { device }), inp: Tensor.from(x, [N, D], { device }), positions: Tensor.from(p, [N], { device }) },
+      { headDim: D, invFreq: Tensor.zeros([D], { device }) })).toThrow('Expected 4 elements ([4]) for options.invFreq');
+  });
+});
+
+describeOn('cuda', 'rope on cuda', () => {
+  const device = 'cuda' as const;
+  test('equals the cpu bit for bit (same fp32 angles, same rounded cos/sin, no FMA) and repeats itself', () => {
+    const rng = new Rng(12), N = 300, heads = 3, D = 64;
+    const x = rng.floats(N * heads * D), p = rng.ints(N, 0, 100000);
+    const run = (on: 'cpu' | 'cuda') => ops.rope({ out: Tensor.zeros([N, heads * D], { device: on }), inp: Tensor.from(x, [N, heads * D], { device: on }),
+      positions: Tensor.from(p, [N], { device: on }) }, { headDim: D, theta: 1e6 }).toArray();
+    const cpu = run('cpu'), cuda = run('cuda');
+    expect(Buffer.compare(Buffer.from(cuda.buffer), Buffer.from(cpu.buffer))).toBe(0);
+    expect(Buffer.compare(Buffer.from(run('cuda').buffer), Buffer.from(cuda.buffer))).toBe(0);
   });
 
+  test('positions are checked on the host; mixing devices is a DeviceError', () => {
+    const inp = Tensor.zeros([4, 8], { device });
+    const negative = Tensor.from(new Int32Array([0, 1, -2, 3]), [4], { device });
+    expect(() => ops.rope({ out: Tensor.zeros([4, 8], { device }), inp, positions: negative }, { headDim: 4 })).toThrow('Expected every position >= 0 but received -2 at index 2');
+    expect(() => ops.rope({ out: Tensor.zeros([4, 8], { device }), inp, positions: Tensor.from(new Int32Array(4), [4]) }, { headDim: 4 })).toThrow(DeviceError);
+  });
+});
+
+describeOn('cpu', 'rope behaviour', () => {
   test('results do not depend on the thread count', () => {
     const rng = new Rng(2);
     const N = 4096, heads = 4, D = 64;
@@ -85,7 +113,7 @@ describe('rope on the cpu', () => {
   });
 });
 
-describe('rope errors', () => {
+describeOn('cpu', 'rope errors', () => {
   const inp = Tensor.zeros([4, 8]), positions = Tensor.from(new Int32Array(4), [4]);
   test('options, shapes, positions and overlap', () => {
     expect(() => ops.rope({ out: Tensor.zeros([4, 8]), inp, positions }, {} as never)).toThrow('Expected an even integer >= 2 (the head size) for options.headDim but received undefined');

@@ -1,11 +1,12 @@
-// swiglu.test.ts: swiglu / swigluBackward against the float64 reference on every SIMD level, over
-// tiny, model-sized and odd widths and large |gate| (the exp clamp), with an upstream gradient
-// other than 1; the backward writes dinp (no accumulation); thread-count determinism; errors.
-import { DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// swiglu.test.ts: swiglu / swigluBackward against the float64 reference on every device (the cpu at
+// every SIMD level, cuda on its 16-byte and scalar paths), over tiny, model-sized and odd widths
+// and large |gate| (the exp clamp), with an upstream gradient other than 1; the backward writes
+// dinp (no accumulation); determinism (thread counts, repeated cuda runs); errors.
+import { DeviceError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
 import { swigluBackwardReference, swigluReference } from '../reference/swiglu';
 import { expectClose } from '../util/close';
+import { describeOn, describeTargets, onTarget } from '../util/devices';
 import { Rng } from '../util/random';
-import { simdLevels, withSimd } from '../util/simd';
 
 // atol 1e-30: for gate << 0 silu(gate) underflows (~1e-38 and below); float32 answers 0 or ~1e-35.
 const TOL = { rtol: 2e-5, atol: 1e-30 };
@@ -14,25 +15,42 @@ const SHAPES = [
   { N: 3, F: 7, scale: 2 },
   { N: 64, F: 688, scale: 3 },
   { N: 33, F: 129, scale: 40 },
+  { N: 5, F: 260, scale: 2 },
 ];
 
-describe.each(simdLevels())('swiglu on the cpu (%s)', (level) => {
+describeTargets('swiglu', (target) => {
+  const device = target.device;
   test.each(SHAPES)('forward and backward match float64: N=$N F=$F |gate|~$scale', ({ N, F, scale }) => {
-    withSimd(level, () => {
+    onTarget(target, () => {
       const rng = new Rng(N * 3 + F);
       const x = rng.floats(N * 2 * F, scale), g = rng.floats(N * F, 1.4);
-      const inp = Tensor.from(x, [N, 2 * F]);
-      const out = ops.swiglu({ out: Tensor.zeros([N, F]), inp });
+      const inp = Tensor.from(x, [N, 2 * F], { device });
+      const out = ops.swiglu({ out: Tensor.zeros([N, F], { device }), inp });
       expectClose(out.toArray(), swigluReference(x, N, F), TOL);
-      const dinp = Tensor.from(new Float32Array(N * 2 * F).fill(5), [N, 2 * F]);
-      ops.swigluBackward({ dinp, dout: Tensor.from(g, [N, F]), inp });
+      const dinp = Tensor.from(new Float32Array(N * 2 * F).fill(5), [N, 2 * F], { device });
+      ops.swigluBackward({ dinp, dout: Tensor.from(g, [N, F], { device }), inp });
       const ref = swigluBackwardReference(g, x, N, F);
       expectClose(dinp.toArray(), ref.dinp, { ...TOL, scale: ref.scale });
     });
   });
 });
 
-describe('swiglu behaviour and errors', () => {
+describeOn('cuda', 'swiglu on cuda', () => {
+  test('the same bits on repeated runs; mixing devices is a DeviceError', () => {
+    const rng = new Rng(4), N = 64, F = 256, device = 'cuda' as const;
+    const inp = Tensor.from(rng.floats(N * 2 * F), [N, 2 * F], { device }), dout = Tensor.from(rng.floats(N * F), [N, F], { device });
+    const run = () => {
+      const out = ops.swiglu({ out: Tensor.zeros([N, F], { device }), inp }), dinp = Tensor.zeros([N, 2 * F], { device });
+      ops.swigluBackward({ dinp, dout, inp });
+      return [out, dinp].map((t) => Buffer.from(t.toArray().buffer));
+    };
+    const first = run(), second = run();
+    first.forEach((b, i) => expect(Buffer.compare(b, second[i])).toBe(0));
+    expect(() => ops.swiglu({ out: Tensor.zeros([N, F]), inp })).toThrow(DeviceError);
+  });
+});
+
+describeOn('cpu', 'swiglu behaviour and errors', () => {
   test('results do not depend on the thread count', () => {
     const rng = new Rng(4), N = 512, F = 256;
     const inp = Tensor.from(rng.floats(N * 2 * F), [N, 2 * F]), dout = Tensor.from(rng.floats(N * F), [N, F]);
