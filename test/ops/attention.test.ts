@@ -2,12 +2,14 @@
 // level: MHA and GQA (G = 1, 2, 3, 8), odd head sizes, training (S = T), chunked prefill and T = 1
 // decoding against a KV cache with kvLength < Smax, left padding through kvStart (including a row
 // with no valid key: out 0, lse -inf, no NaN), gradients accumulated into non-zero buffers with a
-// random upstream gradient, cache rows past kvLength untouched, thread-count determinism, errors.
-import { ArgumentError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// random upstream gradient, cache rows past kvLength untouched, thread-count determinism, errors;
+// on every device (cuda: head sizes padded to 32/64/128/256, stacked GQA query tiles, 16-byte and
+// scalar paths, the same bits on repeated runs, head sizes above 256 refused).
+import { ArgumentError, DeviceError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
 import { type AttentionShape, attentionBackwardReference, attentionReference } from '../reference/attention';
 import { expectClose } from '../util/close';
+import { describeOn, describeTargets, onTarget } from '../util/devices';
 import { Rng } from '../util/random';
-import { simdLevels, withSimd } from '../util/simd';
 
 // Forward within 2e-5 of the magnitude of the terms summed. The backward's dq and dk come from
 // dS = P (dP - Di), a difference of two fp32 sums over the head and the keys, amplified by |q|,|k|:
@@ -22,6 +24,7 @@ const CASES: Case[] = [
   { name: 'GQA G=8 training', B: 2, T: 130, H: 8, KVH: 1, D: 64, S: 130, Smax: 130, padded: true },
   { name: 'GQA G=2 decode T=1', B: 4, T: 1, H: 8, KVH: 4, D: 64, S: 200, Smax: 256, padded: true },
   { name: 'MHA chunk T=5', B: 2, T: 5, H: 2, KVH: 2, D: 80, S: 40, Smax: 48, padded: true },
+  { name: 'GQA G=2 D=200 (256-wide tiles)', B: 1, T: 37, H: 4, KVH: 2, D: 200, S: 45, Smax: 45, padded: false },
 ];
 
 function makeInputs(c: Case, seed: number) {
@@ -51,14 +54,15 @@ function prepare(c: Case) {
 }
 const preparedCase = (c: Case) => prepared.get(c.name) ?? prepared.set(c.name, prepare(c)).get(c.name)!;
 
-describe.each(simdLevels())('attention on the cpu (%s)', (level) => {
+describeTargets('attention', (target) => {
+  const device = target.device;
   test.each(CASES)('$name: forward and backward match float64', (c) => {
     const p = preparedCase(c);
-    withSimd(level, () => {
+    onTarget(target, () => {
       const qShape = [c.B, c.T, c.H, c.D], kShape = [c.B, c.Smax, c.KVH, c.D];
-      const tq = Tensor.from(p.q, qShape), tk = Tensor.from(p.k, kShape), tv = Tensor.from(p.v, kShape);
-      const tStart = p.kvStart ? Tensor.from(p.kvStart, [c.B]) : undefined;
-      const out = Tensor.from(new Float32Array(p.q.length).fill(NaN), qShape), lse = Tensor.zeros([c.B, c.H, c.T]);
+      const tq = Tensor.from(p.q, qShape, { device }), tk = Tensor.from(p.k, kShape, { device }), tv = Tensor.from(p.v, kShape, { device });
+      const tStart = p.kvStart ? Tensor.from(p.kvStart, [c.B], { device }) : undefined;
+      const out = Tensor.from(new Float32Array(p.q.length).fill(NaN), qShape, { device }), lse = Tensor.zeros([c.B, c.H, c.T], { device });
       ops.attention({ out, lse, q: tq, k: tk, v: tv, kvStart: tStart }, { kvLength: c.S });
       expectClose(out.toArray(), p.ref.out, { ...TOL, scale: p.ref.outScale });
       expectClose(lse.toArray(), p.ref.lse, { ...TOL, scale: p.ref.lseScale });
@@ -67,8 +71,9 @@ describe.each(simdLevels())('attention on the cpu (%s)', (level) => {
         expect(last.every((x) => x === 0)).toBe(true);
       }
 
-      const dq = Tensor.from(p.dq0.slice(), qShape), dk = Tensor.from(p.dk0.slice(), kShape), dv = Tensor.from(p.dv0.slice(), kShape);
-      ops.attentionBackward({ dq, dk, dv, dout: Tensor.from(p.g, qShape), out, lse, q: tq, k: tk, v: tv, kvStart: tStart }, { kvLength: c.S });
+      const dq = Tensor.from(p.dq0.slice(), qShape, { device }), dk = Tensor.from(p.dk0.slice(), kShape, { device });
+      const dv = Tensor.from(p.dv0.slice(), kShape, { device });
+      ops.attentionBackward({ dq, dk, dv, dout: Tensor.from(p.g, qShape, { device }), out, lse, q: tq, k: tk, v: tv, kvStart: tStart }, { kvLength: c.S });
       expectClose(dq.toArray(), p.dq, { ...TOL, scale: p.dqScale });
       expectClose(dk.toArray(), p.dk, { ...TOL, scale: p.dkScale });
       expectClose(dv.toArray(), p.dv, { ...TOL, scale: p.dvScale });
@@ -80,9 +85,81 @@ describe.each(simdLevels())('attention on the cpu (%s)', (level) => {
       expect(touched).toBe(0);
     });
   });
+
+  test('views at odd offsets of one buffer (the element-wise path) match the aligned result', () => {
+    onTarget(target, () => {
+      const c: Case = { name: 'views', B: 2, T: 9, H: 4, KVH: 2, D: 16, S: 12, Smax: 12, padded: true };
+      const { rng, q, k, v, kvStart } = makeInputs(c, 31);
+      const qShape = [c.B, c.T, c.H, c.D], kShape = [c.B, c.Smax, c.KVH, c.D];
+      const s: AttentionShape = { ...c, scale: 1 / Math.sqrt(c.D) };
+      const arena = Tensor.zeros([1 + 3 * q.length + 4 * k.length + c.B * c.H * c.T], { device });
+      let offset = 1;
+      const take = (shape: number[], data?: Float32Array) => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const t = arena.view(offset, shape);
+        offset += n;
+        return data ? t.copyFrom(Tensor.from(data, shape, { device })) : t;
+      };
+      const tq = take(qShape, q), tk = take(kShape, k), tv = take(kShape, v), out = take(qShape), lse = take([c.B, c.H, c.T]);
+      const tStart = Tensor.from(kvStart!, [c.B], { device });
+      ops.attention({ out, lse, q: tq, k: tk, v: tv, kvStart: tStart }, { kvLength: c.S });
+      const ref = attentionReference(q, k, v, kvStart, s);
+      expectClose(out.toArray(), ref.out, { ...TOL, scale: ref.outScale });
+      const g = rng.floats(q.length);
+      const dq = take(qShape).fill(0), dk = take(kShape).fill(0), dv = take(kShape).fill(0);
+      ops.attentionBackward({ dq, dk, dv, dout: Tensor.from(g, qShape, { device }), out, lse, q: tq, k: tk, v: tv, kvStart: tStart }, { kvLength: c.S });
+      const dref = attentionBackwardReference(g, q, k, v, kvStart, s);
+      expectClose(dq.toArray(), dref.dq, { ...TOL, scale: dref.dqScale });
+      expectClose(dk.toArray(), dref.dk, { ...TOL, scale: dref.dkScale });
+      expectClose(dv.toArray(), dref.dv, { ...TOL, scale: dref.dvScale });
+    });
+  });
 });
 
-describe('attention behaviour', () => {
+describeOn('cuda', 'attention on cuda', () => {
+  const device = 'cuda' as const;
+  const c: Case = { name: 'det', B: 2, T: 70, H: 6, KVH: 2, D: 32, S: 80, Smax: 90, padded: true };
+  test('the same bits on repeated runs; decoding one token equals the last row of the full pass', () => {
+    const { rng, q, k, v, kvStart } = makeInputs(c, 41);
+    const qShape = [c.B, c.T, c.H, c.D], kShape = [c.B, c.Smax, c.KVH, c.D];
+    const t = { q: Tensor.from(q, qShape, { device }), k: Tensor.from(k, kShape, { device }), v: Tensor.from(v, kShape, { device }),
+      kvStart: Tensor.from(kvStart!, [c.B], { device }) };
+    const dout = Tensor.from(rng.floats(q.length), qShape, { device });
+    const run = () => {
+      const out = Tensor.zeros(qShape, { device }), lse = Tensor.zeros([c.B, c.H, c.T], { device });
+      ops.attention({ out, lse, ...t }, { kvLength: c.S });
+      const grads = { dq: Tensor.zeros(qShape, { device }), dk: Tensor.zeros(kShape, { device }), dv: Tensor.zeros(kShape, { device }) };
+      ops.attentionBackward({ ...grads, dout, out, lse, ...t }, { kvLength: c.S });
+      return [out, lse, grads.dq, grads.dk, grads.dv].map((x) => Buffer.from(x.toArray().buffer));
+    };
+    const first = run(), second = run();
+    first.forEach((b, i) => expect(Buffer.compare(b, second[i])).toBe(0));
+    // One query per row at key position S - 1 against the same cache.
+    const full = new Float32Array(first[0].buffer, first[0].byteOffset, q.length);
+    const qLast = new Float32Array(c.B * c.H * c.D);
+    for (let b = 0; b < c.B; b++) qLast.set(q.subarray(((b * c.T + c.T - 1) * c.H) * c.D, ((b * c.T + c.T) * c.H) * c.D), b * c.H * c.D);
+    const one = Tensor.zeros([c.B, 1, c.H, c.D], { device });
+    ops.attention({ out: one, lse: Tensor.zeros([c.B, c.H, 1], { device }), q: Tensor.from(qLast, [c.B, 1, c.H, c.D], { device }), k: t.k, v: t.v, kvStart: t.kvStart },
+      { kvLength: c.S });
+    for (let b = 0; b < c.B; b++) {
+      const expected = full.subarray(((b * c.T + c.T - 1) * c.H) * c.D, ((b * c.T + c.T) * c.H) * c.D);
+      expectClose(one.toArray().subarray(b * c.H * c.D, (b + 1) * c.H * c.D), Float64Array.from(expected), { rtol: 1e-5, atol: 1e-6 });
+    }
+  });
+
+  test('kvStart is checked on the host, head sizes above 256 are refused, devices do not mix', () => {
+    const q = Tensor.zeros([2, 4, 4, 8], { device }), k = Tensor.zeros([2, 6, 2, 8], { device }), v = Tensor.zeros([2, 6, 2, 8], { device });
+    const out = Tensor.zeros([2, 4, 4, 8], { device }), lse = Tensor.zeros([2, 4, 4], { device });
+    expect(() => ops.attention({ out, lse, q, k, v, kvStart: Tensor.from(new Int32Array([0, 7]), [2], { device }) }, { kvLength: 5 }))
+      .toThrow('Expected every kvStart in [0, 5] but received 7 at index 1');
+    const wide = Tensor.zeros([1, 1, 1, 264], { device }), kw = Tensor.zeros([1, 1, 1, 264], { device });
+    expect(() => ops.attention({ out: Tensor.zeros([1, 1, 1, 264], { device }), lse: Tensor.zeros([1, 1, 1], { device }), q: wide, k: kw, v: kw }))
+      .toThrow('Expected a head size D <= 256 on cuda but received Tensor float32 [1, 1, 1, 264] on cuda');
+    expect(() => ops.attention({ out, lse, q, k: Tensor.zeros([2, 6, 2, 8]), v })).toThrow(DeviceError);
+  });
+});
+
+describeOn('cpu', 'attention behaviour', () => {
   const c: Case = { name: 'det', B: 3, T: 96, H: 4, KVH: 2, D: 32, S: 96, Smax: 96, padded: true };
   const { rng, q, k, v, kvStart } = makeInputs(c, 77);
   const qShape = [c.B, c.T, c.H, c.D], kShape = [c.B, c.Smax, c.KVH, c.D];
@@ -120,7 +197,7 @@ describe('attention behaviour', () => {
   });
 });
 
-describe('attention errors', () => {
+describeOn('cpu', 'attention errors', () => {
   const q = Tensor.zeros([2, 4, 4, 8]), k = Tensor.zeros([2, 6, 2, 8]), v = Tensor.zeros([2, 6, 2, 8]);
   const out = Tensor.zeros([2, 4, 4, 8]), lse = Tensor.zeros([2, 4, 4]);
   test('shapes, options, kvStart range and overlap', () => {
