@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // test.mjs: `npm test` — every test on every device this machine can run, in three steps:
 //   1. the whole jest suite with the CPU addon (build/Release, what `npm install` builds);
-//   2. the device suites (test/ops and test/device files that use test/util/devices.ts) again on
+//   2. the device suites (test/ops, test/device and test/model files that use test/util/devices.ts) again on
 //      device 'cuda' through the SIMT simulator (STEPRL_BACKEND=cuda-sim, STEPRL_TEST_DEVICES=cuda),
 //      building build-cuda-sim/ first when it is missing or older than its sources (cmake-js,
 //      STEPRL_CUDA=SIM);
@@ -72,7 +72,7 @@ if (process.env.STEPRL_TEST_SIM === '0') {
   // `npm test -- <filter>` narrows them, other jest flags pass through.
   const filters = jestArgs.filter((a) => !a.startsWith('-'));
   const flags = jestArgs.filter((a) => a.startsWith('-'));
-  const deviceSuites = ['ops', 'device'].flatMap((dir) => {
+  const deviceSuites = ['ops', 'device', 'model'].flatMap((dir) => {
     const folder = path.join(root, 'test', dir);
     return fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.test.ts')).map((f) => path.join(folder, f)) : [];
   }).filter((file) => fs.readFileSync(file, 'utf8').includes('util/devices'))

@@ -57,10 +57,13 @@ function step(
         from.dispose();
       }
     }
-    ops.attention(
-      { out: ws.att.reshape([B, T, H, D]), lse: ws.lse, q: ws.q.reshape([B, T, H, D]), k: cache.k, v: cache.v, kvStart },
-      { kvLength: pos + T },
-    );
+    const att = ws.att.reshape([B, T, H, D]), q = ws.q.reshape([B, T, H, D]);
+    try {
+      ops.attention({ out: att, lse: ws.lse, q, k: cache.k, v: cache.v, kvStart }, { kvLength: pos + T });
+    } finally {
+      att.dispose();  // a reshape holds its storage: release it now, not at garbage collection
+      q.dispose();
+    }
     ops.matmul({ out: ws.x, inp: ws.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: ws.x });
     ops.rmsnorm({ out: ws.h, rstd: ws.rstd, inp: ws.x, weight: lw.ln2 }, { eps });
     ops.matmul({ out: ws.gu, inp: ws.h, weight: lw.wgu });

@@ -20,6 +20,13 @@ interface Pass {
   tokens: Tensor | null;
 }
 
+/** Frees a layout's tensors (tokens is a reshape: the caller's own tensor stays alive). */
+function disposeLayout(layout: SequenceLayout | null): void {
+  layout?.tokens.dispose();
+  layout?.positions.dispose();
+  layout?.kvStart.dispose();
+}
+
 export class TinyLM implements PolicyModel {
   readonly config: TinyLMConfig;
   readonly device: Device;
@@ -104,7 +111,13 @@ export class TinyLM implements PolicyModel {
   /** Copies another TinyLM's weights (same architecture) into this one. */
   loadWeightsFrom(other: TinyLM): void {
     if (other.weightBuffer.numel !== this.weightBuffer.numel) throw new ShapeError('other', 'Expected a model of the same architecture');
-    this.weightBuffer.copyFrom(other.weightBuffer.device === this.device ? other.weightBuffer : other.weightBuffer.to(this.device));
+    if (other.weightBuffer.device === this.device) {
+      this.weightBuffer.copyFrom(other.weightBuffer);
+    } else {
+      const moved = other.weightBuffer.to(this.device);
+      this.weightBuffer.copyFrom(moved);
+      moved.dispose();
+    }
   }
 
   get vocabSize(): number {
@@ -168,9 +181,14 @@ export class TinyLM implements PolicyModel {
     if (T > this.config.maxPositions)
       throw new ShapeError('tokens', `Expected at most maxPositions = ${this.config.maxPositions} tokens per row but received ${T}`);
     const pass = this.#pass(options.train ? 'train' : 'eval', B, T);
-    pass.layout?.positions.dispose();
-    pass.layout?.kvStart.dispose();
-    pass.layout = this.#layout(t.device === this.device ? t : t.to(this.device), options);
+    disposeLayout(pass.layout);
+    // Tokens on another device are copied once; the layout's reshape keeps the copy alive.
+    const onDevice = t.device === this.device ? t : t.to(this.device);
+    try {
+      pass.layout = this.#layout(onDevice, options);
+    } finally {
+      if (onDevice !== t) onDevice.dispose();
+    }
     pass.tokens = t;
     transformerForward(this.config, this.#weights, pass.activations, pass.layout);
     if (options.train) this.#trainedSinceForward = false;
@@ -190,7 +208,15 @@ export class TinyLM implements PolicyModel {
       checkTensor('dvalues', dvalues, ['float32']);
       if (dvalues.numel !== B * T) throw new ShapeError('dvalues', `Expected dvalues of shape [${B}, ${T}] but received [${dvalues.shape.join(', ')}]`);
     }
-    transformerBackward(this.config, this.#weights, this.#grads, pass.activations, pass.layout, d, dvalues);
+    // Gradients from another device (e.g. computed on the host) are copied for the pass, then freed.
+    const dOn = d.device === this.device ? d : d.to(this.device);
+    const vOn = dvalues === undefined || dvalues.device === this.device ? dvalues : dvalues.to(this.device);
+    try {
+      transformerBackward(this.config, this.#weights, this.#grads, pass.activations, pass.layout, dOn, vOn);
+    } finally {
+      if (dOn !== d) dOn.dispose();
+      if (vOn !== dvalues) vOn?.dispose();
+    }
     this.#trainedSinceForward = true;
   }
 
@@ -224,6 +250,7 @@ export class TinyLM implements PolicyModel {
 
   /** Frees the model's buffers; the model cannot be used afterwards. */
   dispose(): void {
+    for (const pass of [this.#train, this.#eval]) disposeLayout(pass?.layout ?? null);
     this.#train?.activations.dispose();
     this.#eval?.activations.dispose();
     this.#train = this.#eval = null;

@@ -14,7 +14,34 @@ export interface SequenceLayout {
   kvStart: Tensor;     // int32 [B]  first attended position per row (left padding)
 }
 
+/**
+ * Reshaped views made for one pass. A reshape holds a reference to its storage, so each is
+ * released when the pass ends: on cuda, disposing the activation arena must free device memory at
+ * once, not whenever the garbage collector gets to the views.
+ */
+export class PassViews {
+  #made: Tensor[] = [];
+  of(tensor: Tensor, shape: number[]): Tensor {
+    const view = tensor.reshape(shape);
+    this.#made.push(view);
+    return view;
+  }
+  dispose(): void {
+    for (const view of this.#made) view.dispose();
+    this.#made = [];
+  }
+}
+
 export function transformerForward(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout): void {
+  const views = new PassViews();
+  try {
+    forwardPass(config, w, a, seq, views);
+  } finally {
+    views.dispose();
+  }
+}
+
+function forwardPass(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout, views: PassViews): void {
   const { B, T } = a;
   const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta, rmsNormEps: eps } = config;
   ops.embedding({ out: a.layers[0].x, tokens: seq.tokens, table: w.embed });
@@ -28,8 +55,8 @@ export function transformerForward(config: TinyLMConfig, w: Weights, a: Activati
     ops.rope({ out: x.q, inp: x.q, positions: seq.positions }, { headDim: D, theta });
     ops.rope({ out: x.k, inp: x.k, positions: seq.positions }, { headDim: D, theta });
     ops.attention({
-      out: x.att.reshape([B, T, H, D]), lse: x.lse, q: x.q.reshape([B, T, H, D]),
-      k: x.k.reshape([B, T, KVH, D]), v: x.v.reshape([B, T, KVH, D]), kvStart: seq.kvStart,
+      out: views.of(x.att, [B, T, H, D]), lse: x.lse, q: views.of(x.q, [B, T, H, D]),
+      k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart: seq.kvStart,
     });
     ops.matmul({ out: x.xm, inp: x.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: x.x });
     ops.rmsnorm({ out: x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
@@ -38,7 +65,7 @@ export function transformerForward(config: TinyLMConfig, w: Weights, a: Activati
     ops.matmul({ out: next, inp: x.s, weight: lw.wdown, residual: x.xm });
   }
   ops.rmsnorm({ out: a.hf, rstd: a.rstdf, inp: a.out, weight: w.norm }, { eps });
-  ops.matmul({ out: a.logits.reshape([B * T, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  ops.matmul({ out: views.of(a.logits, [B * T, config.vocabSize]), inp: a.hf, weight: w.lmHead });
   if (a.values !== null) ops.matmul({ out: a.values, inp: a.hf, weight: w.vHead!, bias: w.vHeadBias! });
 }
 
@@ -46,14 +73,26 @@ export function transformerForward(config: TinyLMConfig, w: Weights, a: Activati
 export function transformerBackward(
   config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor, dvalues?: Tensor,
 ): void {
+  const views = new PassViews();
+  try {
+    backwardPass(config, w, g, a, seq, dlogits, dvalues, views);
+  } finally {
+    views.dispose();
+  }
+}
+
+function backwardPass(
+  config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor, dvalues: Tensor | undefined,
+  views: PassViews,
+): void {
   const { B, T } = a;
   const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta } = config;
   const N = B * T;
   // The final norm's input gradient: lm_head (and the value head) first.
   a.dh.fill(0);
-  ops.matmulBackward({ dinp: a.dh, dweight: g.lmHead, dout: dlogits.reshape([N, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  ops.matmulBackward({ dinp: a.dh, dweight: g.lmHead, dout: views.of(dlogits, [N, config.vocabSize]), inp: a.hf, weight: w.lmHead });
   if (dvalues !== undefined && a.values !== null)
-    ops.matmulBackward({ dinp: a.dh, dweight: g.vHead!, dbias: g.vHeadBias!, dout: dvalues.reshape([N, 1]), inp: a.hf, weight: w.vHead! });
+    ops.matmulBackward({ dinp: a.dh, dweight: g.vHead!, dbias: g.vHeadBias!, dout: views.of(dvalues, [N, 1]), inp: a.hf, weight: w.vHead! });
   a.dx.fill(0);
   ops.rmsnormBackward({ dinp: a.dx, dweight: g.norm, dout: a.dh, inp: a.out, weight: w.norm, rstd: a.rstdf });
   for (let l = config.numLayers - 1; l >= 0; l--) {
@@ -72,9 +111,9 @@ export function transformerBackward(
     a.dk.fill(0);
     a.dv.fill(0);
     ops.attentionBackward({
-      dq: a.dq.reshape([B, T, H, D]), dk: a.dk.reshape([B, T, KVH, D]), dv: a.dv.reshape([B, T, KVH, D]),
-      dout: a.datt.reshape([B, T, H, D]), out: x.att.reshape([B, T, H, D]), lse: x.lse,
-      q: x.q.reshape([B, T, H, D]), k: x.k.reshape([B, T, KVH, D]), v: x.v.reshape([B, T, KVH, D]), kvStart: seq.kvStart,
+      dq: views.of(a.dq, [B, T, H, D]), dk: views.of(a.dk, [B, T, KVH, D]), dv: views.of(a.dv, [B, T, KVH, D]),
+      dout: views.of(a.datt, [B, T, H, D]), out: views.of(x.att, [B, T, H, D]), lse: x.lse,
+      q: views.of(x.q, [B, T, H, D]), k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart: seq.kvStart,
     });
     ops.ropeBackward({ dinp: a.dq, dout: a.dq, positions: seq.positions }, { headDim: D, theta });  // in place
     ops.ropeBackward({ dinp: a.dk, dout: a.dk, positions: seq.positions }, { headDim: D, theta });
