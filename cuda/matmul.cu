@@ -14,9 +14,10 @@
 // one __syncthreads per slab suffices. Each thread keeps a TM x TN register block of C: per k it
 // reads TM + TN floats as 16-byte shared loads and does TM*TN FMAs (8x8: 64 FMAs per 4 LDS.128).
 // Its rows and columns are two groups of 4 half a tile apart, so 8 neighbouring threads read 8
-// consecutive 16-byte words (no bank conflicts). Tiles: 128x128x8 (8x8 per thread) when that
-// gives at least one block per H100 SM, else 64x64x16 (4x4): small GEMMs (decode, tiny models)
-// still fill the GPU. Every C element is accumulated by one thread with fmaf over k = 0..K-1 in
+// consecutive 16-byte words (no bank conflicts). Tiles: 128x128x8 (8x8 per thread, <= 139
+// registers: one block of 8 warps per SM) when that gives at least one block per H100 SM, else
+// 64x64x16 (4x4, <= 89 registers, two blocks per SM): small GEMMs (decode, tiny models) still
+// fill the GPU. Every C element is accumulated by one thread with fmaf over k = 0..K-1 in
 // order, in either tile shape: bit-identical results whatever the tiling, no atomics, no split-K.
 // H100 (fp32 CUDA cores, 67 TFLOP/s FMA peak; no tensor cores: TF32 would miss the 1e-4 contract):
 // 2*M*N*K FLOPs against (M*K + K*N)*(4 bytes) * (N/BN + M/BM re-reads, mostly from L2) + M*N*8.

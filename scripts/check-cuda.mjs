@@ -23,6 +23,14 @@ const MEMORY_BOUND = {
   'token_logprobs.cu': [/^token_logprobs_forward_kernel</, /^token_logprobs_backward_kernel</],
   'kl_penalty.cu': [/^kl_penalty_kernel/],
   'policy_loss.cu': [/^policy_loss_tokens_kernel/],
+  // Model kernels: their <true> instantiations are the 16-byte paths (taken when rows are aligned).
+  'rmsnorm.cu': [/^rmsnorm_forward_kernel<true>/, /^rmsnorm_backward_kernel<true>/, /^column_partial_kernel<.*, true>/],
+  'swiglu.cu': [/^swiglu_forward_kernel<true>/, /^swiglu_backward_kernel<true>/],
+  'rope.cu': [/^rope_kernel<true>/],
+  'adamw.cu': [/^adamw_kernel/, /^grad_norm_partial_kernel/],
+  'embedding.cu': [/^embedding_forward_kernel<true>/, /^embedding_backward_kernel<true>/],
+  'matmul.cu': [/^sgemm_kernel<.*, true>/, /^column_partial_kernel<.*, true>/],
+  'attention.cu': [/^attention_forward_kernel</, /^attention_dkdv_kernel</, /^attention_dq_kernel</, /^attention_delta_kernel/],
 };
 
 const nvcc = process.env.CUDACXX || 'nvcc';
