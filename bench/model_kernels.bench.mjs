@@ -5,9 +5,91 @@
 // 4M parameters (4 reads + 3 writes per parameter) and sampling over a 32K vocabulary. PyTorch rows
 // run the same operation the usual way (F.linear, bmm + masked softmax, the HF formulas,
 // torch.optim.AdamW, softmax + multinomial) with 2 threads.
-import { Rng, assertClose, reference, steprl } from './common.mjs';
+// CUDA rows (only when a real GPU is loaded, STEPRL_BACKEND=cuda; never on the simulator) run the
+// same shapes on device cuda, synchronized inside the timed function; each states the bytes it must
+// move (its H100 floor at 3.35 TB/s) and, for the GEMMs and attention, the FLOPs, whose floor at
+// the H100's ~67 TFLOP/s fp32 FMA rate the note lists (the kernels use no tensor cores).
+import { Rng, assertClose, realCudaDevice, reference, steprl } from './common.mjs';
 
-const { Tensor, ops } = steprl;
+const { Tensor, ops, synchronize } = steprl;
+
+/** CUDA rows at the cpu rows' shapes: the same tensors on the device, each run synchronized. */
+function cudaRows(suite, rng, { N, C, quick }) {
+  const device = 'cuda';
+  const keep = [];
+  const on = (shape, scale = 1) => {
+    const t = Tensor.from(rng.floats(shape.reduce((a, b) => a * b, 1), scale), shape, { device });
+    keep.push(t);
+    return t;
+  };
+  const zeros = (shape) => {
+    const t = Tensor.zeros(shape, { device });
+    keep.push(t);
+    return t;
+  };
+  const timed = (run) => () => { const r = run(); synchronize(); return r; };
+  for (const [n, c, oc, backward] of [[512, 512, 512, false], [N, C, 768, true], [N, C, 1024, false]]) {
+    const inp = on([n, c]), weight = on([oc, c], 0.05), out = zeros([n, oc]), dout = on([n, oc]), dinp = zeros([n, c]), dweight = zeros([oc, c]);
+    const bytes = 4 * (n * c + oc * c + n * oc);
+    suite.add({ name: `matmul/forward/cuda/${n}x${c}x${oc}`, flops: 2 * n * c * oc, bytes, run: timed(() => ops.matmul({ out, inp, weight })) });
+    if (backward)
+      suite.add({ name: `matmul/backward(dinp+dweight)/cuda/${n}x${c}x${oc}`, flops: 4 * n * c * oc, bytes: bytes + 4 * (n * c + oc * c),
+        run: timed(() => ops.matmulBackward({ dinp, dweight, dout, inp, weight })) });
+  }
+  {
+    const B = quick ? 8 : 64, T = 128, H = 4, D = 64, shape = [B, T, H, D];
+    const q = on(shape), k = on(shape), v = on(shape), out = zeros(shape), lse = zeros([B, H, T]);
+    const dout = on(shape), dq = zeros(shape), dk = zeros(shape), dv = zeros(shape);
+    const flops = 4 * B * H * D * (T * (T + 1)) / 2, bytes = 4 * 4 * B * T * H * D;
+    ops.attention({ out, lse, q, k, v });
+    suite.add({ name: `attention/forward/cuda/B${B}xT${T}xH${H}xD${D}`, flops, bytes, run: timed(() => ops.attention({ out, lse, q, k, v })) });
+    suite.add({ name: `attention/backward/cuda/B${B}xT${T}xH${H}xD${D}`, flops: 2.5 * flops, bytes: 2 * bytes + 4 * 3 * B * T * H * D,
+      run: timed(() => ops.attentionBackward({ dq, dk, dv, dout, out, lse, q, k, v })) });
+    const S = 256;
+    const qd = on([B, 1, H, D]), kc = on([B, S, H, D]), vc = on([B, S, H, D]), od = zeros([B, 1, H, D]), ld = zeros([B, H, 1]);
+    suite.add({ name: `attention/decode/cuda/B${B}xS${S}xH${H}xD${D}`, bytes: 2 * B * S * H * D * 4, flops: 4 * B * H * S * D,
+      run: timed(() => ops.attention({ out: od, lse: ld, q: qd, k: kc, v: vc })) });
+  }
+  {
+    const x = on([N, C]), w = on([C]), out = zeros([N, C]), rstd = zeros([N]), dout = on([N, C]), dinp = zeros([N, C]), dweight = zeros([C]);
+    ops.rmsnorm({ out, rstd, inp: x, weight: w });
+    suite.add({ name: `rmsnorm/forward/cuda/${N}x${C}`, bytes: 2 * N * C * 4, run: timed(() => ops.rmsnorm({ out, rstd, inp: x, weight: w })) });
+    // dinp read + written, dout and inp read twice (the dweight column pass re-reads them).
+    suite.add({ name: `rmsnorm/backward/cuda/${N}x${C}`, bytes: 6 * N * C * 4,
+      run: timed(() => ops.rmsnormBackward({ dinp, dweight, dout, inp: x, weight: w, rstd })) });
+    const F = 688, gu = on([N, 2 * F]), h = zeros([N, F]), dh = on([N, F]), dgu = zeros([N, 2 * F]);
+    suite.add({ name: `swiglu/forward/cuda/${N}x${F}`, bytes: 3 * N * F * 4, run: timed(() => ops.swiglu({ out: h, inp: gu })) });
+    suite.add({ name: `swiglu/backward/cuda/${N}x${F}`, bytes: 5 * N * F * 4, run: timed(() => ops.swigluBackward({ dinp: dgu, dout: dh, inp: gu })) });
+    const positions = Tensor.from(Int32Array.from({ length: N }, (_, n) => n % 128), [N], { device });
+    keep.push(positions);
+    suite.add({ name: `rope/forward(in place)/cuda/${N}x4x64`, bytes: 2 * N * C * 4,
+      run: timed(() => ops.rope({ out: x, inp: x, positions }, { headDim: 64 })) });
+    const V = 32000, table = on([V, C]), tokens = Tensor.from(rng.ints(N, 0, V), [N], { device }), emb = zeros([N, C]), dtable = zeros([V, C]);
+    keep.push(tokens);
+    // The range check copies the N tokens back to the host (it synchronizes): part of the cost.
+    suite.add({ name: `embedding/forward/cuda/${N}x${C}`, bytes: 2 * N * C * 4 + 4 * N, run: timed(() => ops.embedding({ out: emb, tokens, table })) });
+    suite.add({ name: `embedding/backward/cuda/${N}x${C}`, bytes: 3 * N * C * 4 + 16 * N,
+      run: timed(() => ops.embeddingBackward({ dtable, dout: emb, tokens })) });
+  }
+  {
+    const n = quick ? 1 << 20 : 1 << 22;
+    const params = on([n]), grads = on([n], 0.01), m = zeros([n]), v = zeros([n]);
+    let step = 0;
+    suite.add({ name: `adamw/step/cuda/${n}`, bytes: 7 * n * 4,
+      run: timed(() => ops.adamw({ params, grads, m, v }, { lr: 1e-4, weightDecay: 0.01, step: ++step })) });
+    suite.add({ name: `adamw/gradNorm/cuda/${n}`, bytes: n * 4, run: () => ops.gradNorm(grads) });  // returns a host number: waits
+  }
+  {
+    const B = 64, V = 32768, logits = on([B, V], 3);
+    let counter = 0;
+    // The bisections re-read each row ~36 times (top-p) from L2; the floor is one HBM read.
+    suite.add({ name: `sample/topP0.9/cuda/${B}x${V}`, bytes: B * V * 4,
+      run: () => ops.sample(logits, { seed: 1, counter: counter++, topP: 0.9 }), dispose: (t) => t.dispose() });
+    suite.add({ name: `sample/plain/cuda/${B}x${V}`, bytes: B * V * 4,
+      run: () => ops.sample(logits, { seed: 1, counter: counter++ }), dispose: (t) => t.dispose() });
+  }
+  return keep;
+}
 
 function tensor(rng, shape, scale = 1) {
   return Tensor.from(rng.floats(shape.reduce((a, b) => a * b, 1), scale), shape);
@@ -108,9 +190,13 @@ export function register(suite, { quick }) {
       torch: { op: 'sample_plain', B, V } });
     keep.push(logits);
   }
+  if (realCudaDevice() !== null) keep.push(...cudaRows(suite, rng, { N, C, quick }));
   return () => {
     for (const t of keep) t.dispose();
   };
 }
 
-export const note = 'model kernels: matmul rows are GEMMs on the built-in sgemm (no BLAS); PyTorch runs them on its BLAS. Attention in PyTorch is the eager path (bmm, masked softmax over all T×T scores, bmm); steprl computes only the causal half.';
+export const note = 'model kernels: matmul rows are GEMMs on the built-in sgemm (no BLAS); PyTorch runs them on its BLAS. Attention in PyTorch is the eager path (bmm, masked softmax over all T×T scores, bmm); steprl computes only the causal half. ' +
+  'CUDA rows (a real GPU only) are fp32 CUDA-core kernels: on an H100 their FLOP floor at ~67 TFLOP/s is 2·N·C·OC/67e12 s for a GEMM ' +
+  '(8192x256x768: 48 µs; expected ~60-70% of it with the 128x128 tiles, ~40% with 64x64) and 4·B·H·D·T²/2/67e12 for causal attention ' +
+  '(B64 T128 H4 D64: 8.1 µs forward; expected ~25-35% of peak); the other rows are bandwidth-bound (H100 floor column, expected ~80% of it).';
