@@ -69,11 +69,15 @@ export async function supervisedFineTune(model: PolicyModel, examples: readonly 
           if (t + 1 >= e.prompt.length) mask[b * T + t] = 1;
         }
       });
-      const logits = await model.forward(Tensor.from(ids, [B, T]), { train: true });
-      const ce = ops.crossEntropy(logits.reshape([B * T, V]), Tensor.from(targets, [B * T]), Tensor.from(mask, [B * T]));
+      const input = Tensor.from(ids, [B, T]);
+      const logits = await model.forward(input, { train: true });
+      // Reshapes share storage; disposing them at once returns device memory without waiting for GC.
+      const flat = logits.reshape([B * T, V]), targetTensor = Tensor.from(targets, [B * T]), maskTensor = Tensor.from(mask, [B * T]);
+      const ce = ops.crossEntropy(flat, targetTensor, maskTensor);
       model.zeroGrad ? model.zeroGrad() : model.parameters().forEach((p) => p.grad?.fill(0));
-      await model.backward(ce.dlogits.reshape([B, T, V]));
-      ce.dlogits.dispose();
+      const dlogits = ce.dlogits.reshape([B, T, V]);
+      await model.backward(dlogits);
+      for (const t of [input, flat, targetTensor, maskTensor, ce.dlogits, dlogits]) t.dispose();
       const rate = scheduledLr(lr, step, steps, options.warmup ?? 0.05);
       optimizer.step(rate);
       finalLoss = ce.loss;

@@ -71,12 +71,10 @@ export async function updatePolicy(
         const targets = Tensor.from(rowsTensor(batch.tokens, rows, T, (k) => new Int32Array(k)), [n * T], { device });
         const { logprobs, logZ } = ops.tokenLogprobs(picked, targets, { temperature: options.temperature });
         const rowData = (source: Float32Array) => Tensor.from(rowsTensor(source, rows, T, (k) => new Float32Array(k)), [n, T], { device });
-        const mask = rowData(batch.mask);
+        const mask = rowData(batch.mask), logprobRows = logprobs.reshape([n, T]), oldLogprobs = rowData(batch.oldLogprobs);
+        const rowAdvantages = rowData(advantages), refLogprobs = batch.refLogprobs ? rowData(batch.refLogprobs) : undefined;
         const result = ops.policyLoss(
-          {
-            logprobs: logprobs.reshape([n, T]), oldLogprobs: rowData(batch.oldLogprobs), advantages: rowData(advantages), mask,
-            refLogprobs: batch.refLogprobs ? rowData(batch.refLogprobs) : undefined,
-          },
+          { logprobs: logprobRows, oldLogprobs, advantages: rowAdvantages, mask, refLogprobs },
           {
             clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, klCoef: loss.klCoef, klEstimator: loss.klEstimator,
             aggregation: loss.aggregation, tokenCount, rowCount: mini.length, maxLength: options.maxLength,
@@ -107,11 +105,13 @@ export async function updatePolicy(
           stats.loss += valueLoss;
           dvalues = Tensor.from(dv, [n, width], { device });
         }
-        const dpicked = ops.tokenLogprobsBackward(picked, targets, logZ, result.dlogprobs.reshape([n * T]), { temperature: options.temperature });
+        const dlogprobs = result.dlogprobs.reshape([n * T]);
+        const dpicked = ops.tokenLogprobsBackward(picked, targets, logZ, dlogprobs, { temperature: options.temperature });
         const dlogits = scatterResponseGrad(dpicked, n, P, T);
         await policy.backward(dlogits, dvalues);
-        for (const t of [sequence, picked, targets, logprobs, logZ, mask, result.dlogprobs, dpicked, dlogits]) t.dispose();
-        dvalues?.dispose();
+        // Reshaped views share storage: dispose them too so device memory returns at once.
+        for (const t of [sequence, picked, targets, logprobs, logprobRows, logZ, mask, oldLogprobs, rowAdvantages, refLogprobs, result.dlogprobs, dlogprobs, dpicked, dlogits, dvalues])
+          t?.dispose();
       }
       stats.gradNorm = optimizer.step(options.lr);
       stats.optimizerSteps++;
