@@ -11,7 +11,7 @@
 // reshape() share the storage, which is released when the last of them is disposed, and never
 // while an async op is still reading it.
 import { binding } from './binding';
-import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, describe, fromNative } from './errors';
+import { ArgumentError, DeviceError, DisposedError, ShapeError, describe, fromNative } from './errors';
 import type { NativeDeviceBuffer, NativeStorage } from './native';
 import {
   allocate, checkDevice, checkNumbers, checkOptionsObject, checkShape, DTYPES, dtypeOfArray, fromBFloat16, numelOf, toBFloat16,

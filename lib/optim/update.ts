@@ -49,7 +49,7 @@ export async function updatePolicy(
 ): Promise<UpdateStats> {
   const { batch, advantages, returns } = inputs;
   const { R, P, T } = batch;
-  const width = P + T, V = policy.vocabSize;
+  const width = P + T;
   const stats: UpdateStats = { loss: 0, pgLoss: 0, klLoss: 0, valueLoss: 0, clipFraction: 0, kl: 0, approxKl: 0, gradNorm: 0, optimizerSteps: 0 };
   let tokensSeen = 0;
   for (let epoch = 0; epoch < loss.epochs; epoch++) {
