@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// test.mjs: `npm test` — every test on every device this machine can run, in three steps:
+// test.mjs: `npm test` — every test on every device this machine can run, in three steps (after
+// compiling lib/ to dist/, which the CLI and package tests run):
 //   1. the whole jest suite with the CPU addon (build/Release, what `npm install` builds);
 //   2. the device suites (test/ops, test/device and test/model files that use test/util/devices.ts) again on
 //      device 'cuda' through the SIMT simulator (STEPRL_BACKEND=cuda-sim, STEPRL_TEST_DEVICES=cuda),
@@ -47,6 +48,9 @@ function newestSource(dirs, files) {
   for (const f of files) if (fs.existsSync(f)) visit(f);
   return newest;
 }
+
+// 0. dist/ is what the CLI and package tests run: compile it from lib/ first so it is never stale.
+run('compile TypeScript (dist/)', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')]);
 
 // 1. CPU
 if (fs.existsSync(cpuAddon)) {
