@@ -11,7 +11,8 @@ import type { Problem, Task } from '../tasks/task';
 import type { RolloutBatch } from './batch';
 
 export function promptTokens(tokenizer: Tokenizer, problem: Problem): Int32Array {
-  return Int32Array.from([tokenizer.bosId, ...tokenizer.encode(`${problem.prompt}\n`)]);
+  const text = tokenizer.encode(`${problem.prompt}\n`);
+  return tokenizer.bosId === null ? text : Int32Array.from([tokenizer.bosId, ...text]);
 }
 
 export interface RolloutOptions {
