@@ -43,6 +43,17 @@ export type { LabelledSolution, LearnedPRMOptions } from './reward/learned_prm';
 export type { ProcessRewardModel } from './reward/prm';
 export { bestOfN, majorityVote } from './reward/selection';
 
+// Text-level training: samples, prompt formats, reward functions, PRM functions.
+export { checkSample, loadSamples, promptText, readJsonl, splitOf } from './text/dataset';
+export type { LoadedSample, Sample, SampleSource } from './text/dataset';
+export { chatPromptFormat, defaultPromptFormat, plainPromptFormat, promptFormatFor } from './text/prompt';
+export type { ChatPromptOptions, PlainPromptOptions, PromptFormat } from './text/prompt';
+export { combineRewards, textSplitter, toPrm } from './text/reward';
+export type { CombineOptions, PrmFunction, RewardFunction, RewardResult, Verifier, WeightedReward } from './text/reward';
+export { taskReward, taskSamples } from './text/task';
+export type { RolloutSource } from './optim/rollout';
+export type { ChatMessage } from './model/tokenizer';
+
 // Tasks with verifiers.
 export { ArithmeticTask, FileTask, SortingTask, createTask } from './tasks/index';
 export type { Problem, Task, Verdict } from './tasks/index';

@@ -1,18 +1,25 @@
 // base.ts: the one RL pipeline every algorithm runs in (ARCHITECTURE.md "One RL step, as data"):
-// rollout G completions per prompt -> outcome rewards from the task's verifier -> steps and PRM
+// rollout G completions per prompt -> outcome rewards from the reward functions (or the task's
+// verifier) -> steps and PRM
 // scores where the algorithm needs them -> reference log-probs / rollout values -> the algorithm's
 // advantages -> policy (and value) loss -> backward -> AdamW, in epochs and mini-batches; KL in the
 // loss or in the reward (adaptive controller); metrics for every step.
 import type { PolicyModel } from '../model/policy';
 import type { Tokenizer } from '../model/tokenizer';
+import { ArgumentError } from '../errors';
 import type { ProcessRewardModel } from '../reward/prm';
-import type { Problem, Task } from '../tasks/task';
+import type { StepSplitter } from '../reward/splitters';
+import type { Task } from '../tasks/task';
+import { loadSamples, readJsonl, splitOf, type LoadedSample, type Sample, type SampleSource } from '../text/dataset';
+import { promptFormatFor, type PromptFormat } from '../text/prompt';
+import { combineRewards, toPrm, type PrmFunction, type RewardFunction, type Verifier, type WeightedReward } from '../text/reward';
+import { taskReward } from '../text/task';
 import { Random } from '../util/random';
 import { AdamW } from './adamw';
 import type { Algorithm } from './algorithm';
 import type { RolloutBatch } from './batch';
 import { stepMetrics, type StepMetrics } from './metrics';
-import { collectRollouts, responseLogprobs, responseValues, scoreSteps } from './rollout';
+import { collectRollouts, responseLogprobs, responseValues, scoreSteps, type RolloutSource } from './rollout';
 import { updatePolicy } from './update';
 
 export interface TrainerOptions {
@@ -20,9 +27,27 @@ export interface TrainerOptions {
   /** Frozen reference policy, required when the algorithm or a KL term needs one. */
   reference?: PolicyModel;
   algorithm: Algorithm;
-  task: Task;
   tokenizer: Tokenizer;
-  prm?: ProcessRewardModel & { register?(problems: readonly Problem[]): void };
+  /**
+   * Training samples `{ prompt, answer?, ... }`: a JSONL path, an array, or a (sync or async)
+   * iterable (read up to `trainProblems` samples). Samples with `split: "test"` are left out.
+   * Default: `trainProblems` problems of `task`.
+   */
+  dataset?: SampleSource;
+  /** Reward function(s) of (completion, sample), summed with weights; default: the task's verifier. */
+  reward?: RewardFunction<LoadedSample> | readonly (RewardFunction<LoadedSample> | WeightedReward<LoadedSample>)[];
+  /** A reward sum at or above this counts as correct (unless a reward function says). Default 1. */
+  correctThreshold?: number;
+  /** One way to provide both samples and rewards: a Task (its problems and verifier). */
+  task?: Task;
+  /** Prompt rendering: default the tokenizer's chat template when it has one, else plainPromptFormat(). */
+  promptFormat?: PromptFormat | 'chat' | 'plain';
+  /** Step splitter for algorithms that score steps (overrides the algorithm's own, e.g. PRPO's entropy segments). */
+  splitter?: StepSplitter | 'entropy';
+  /** Process reward model: an object with scoreSteps, or a function (prompt, steps, sample) => scores. */
+  prm?: (ProcessRewardModel & { register?(problems: readonly never[]): void }) | PrmFunction;
+  /** Completions from elsewhere (e.g. a served model); the policy recomputes their log-probs. */
+  rolloutSource?: RolloutSource;
   /** B prompts per step and G rollouts per prompt. */
   promptsPerStep?: number;
   groupSize?: number;
@@ -40,10 +65,16 @@ export interface TrainerOptions {
   seed?: number;
 }
 
+type Defaulted = 'promptsPerStep' | 'groupSize' | 'maxNewTokens' | 'temperature' | 'topP' | 'topK' | 'lr' | 'weightDecay' | 'maxGradNorm' |
+  'microBatchRows' | 'trainProblems' | 'seed';
+
 export class Trainer {
-  readonly options: Required<Omit<TrainerOptions, 'reference' | 'prm'>> & Pick<TrainerOptions, 'reference' | 'prm'>;
+  readonly options: Required<Pick<TrainerOptions, Defaulted>> & Omit<TrainerOptions, Defaulted | 'prm'> & { prm?: ProcessRewardModel };
   readonly optimizer: AdamW;
-  #pool: Problem[];
+  readonly promptFormat: PromptFormat;
+  readonly verify: Verifier<LoadedSample>;
+  #pool: LoadedSample[] | null = null;
+  #loading: Promise<void> | null = null;
   #step = 0;
   #rewardKlCoef: number;
 
@@ -51,16 +82,42 @@ export class Trainer {
     this.options = {
       promptsPerStep: 16, groupSize: 8, maxNewTokens: 64, temperature: 1, topP: 1, topK: 0, lr: 1e-5, weightDecay: 0,
       maxGradNorm: 1, microBatchRows: 64, trainProblems: 4096, seed: 0, ...options,
+      prm: options.prm === undefined ? undefined : toPrm(options.prm),
     };
+    if (!options.dataset && !options.task) throw ArgumentError.expected('options.dataset', 'samples (or a task)', options.dataset);
+    if (!options.reward && !options.task) throw ArgumentError.expected('options.reward', 'a reward function (or a task)', options.reward);
     const { algorithm } = this.options;
     if ((algorithm.needs.ref || algorithm.loss.klCoef > 0) && !options.reference)
       throw new Error(`steprl: ${algorithm.name} needs a reference model (TrainerOptions.reference)`);
     if (algorithm.needs.prm && !options.prm) throw new Error(`steprl: ${algorithm.name} needs a process reward model (TrainerOptions.prm)`);
     if (algorithm.needs.values && !options.policy.values) throw new Error(`steprl: ${algorithm.name} needs a policy with a value head (values())`);
     this.optimizer = new AdamW(options.policy.parameters(), { lr: this.options.lr, weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm });
-    this.#pool = options.task.problems('train', this.options.trainProblems, this.options.seed);
-    options.prm?.register?.(this.#pool);
+    this.promptFormat = promptFormatFor(options.tokenizer, options.promptFormat);
+    this.verify = options.reward ? combineRewards(options.reward, { correctThreshold: options.correctThreshold }) : combineRewards(taskReward(options.task!));
+    const { dataset } = options;
+    if (dataset === undefined) this.#setPool(options.task!.problems('train', this.options.trainProblems, this.options.seed));
+    else if (typeof dataset === 'string') this.#setPool(splitOf(readJsonl(dataset), 'train'));
+    else if (Array.isArray(dataset)) this.#loading = loadSamples(dataset).then((s) => this.#setPool(splitOf(s, 'train')));
+    else this.#loading = loadSamples(dataset, { limit: this.options.trainProblems }).then((s) => this.#setPool(splitOf(s, 'train')));
     this.#rewardKlCoef = algorithm.rewardKl?.initial ?? 0;
+  }
+
+  #setPool(samples: LoadedSample[]): void {
+    if (samples.length === 0) throw ArgumentError.expected('options.dataset', 'at least one training sample', samples);
+    this.#pool = samples;
+    (this.options.prm as { register?(p: readonly LoadedSample[]): void } | undefined)?.register?.(samples);
+  }
+
+  /** Resolves once the training samples are loaded (an async iterable dataset is read here). */
+  async ready(): Promise<void> {
+    if (this.#loading) await this.#loading;
+    this.#loading = null;
+  }
+
+  /** The training samples (after ready()). */
+  get samples(): readonly LoadedSample[] {
+    if (!this.#pool) throw new ArgumentError('dataset', 'the training samples are still loading; await trainer.ready() first');
+    return this.#pool;
   }
 
   get step(): number {
@@ -68,12 +125,13 @@ export class Trainer {
   }
 
   /** The problems of step `step`: a seeded permutation of the pool per epoch. */
-  problemsFor(step: number): Problem[] {
-    const B = this.options.promptsPerStep, N = this.#pool.length;
-    const out: Problem[] = [];
+  problemsFor(step: number): LoadedSample[] {
+    const pool = this.samples;
+    const B = this.options.promptsPerStep, N = pool.length;
+    const out: LoadedSample[] = [];
     for (let j = 0; j < B; j++) {
       const index = step * B + j, epoch = Math.floor(index / N);
-      out.push(this.#pool[this.#permutation(epoch)[index % N]]);
+      out.push(pool[this.#permutation(epoch)[index % N]]);
     }
     return out;
   }
@@ -82,7 +140,7 @@ export class Trainer {
   #permutation(epoch: number): number[] {
     let p = this.#permutations.get(epoch);
     if (!p) {
-      p = new Random(this.options.seed * 7919 + epoch).shuffle(Array.from({ length: this.#pool.length }, (_, i) => i));
+      p = new Random(this.options.seed * 7919 + epoch).shuffle(Array.from({ length: this.samples.length }, (_, i) => i));
       this.#permutations.clear();
       this.#permutations.set(epoch, p);
     }
@@ -91,6 +149,7 @@ export class Trainer {
 
   /** One RL step; returns its metrics. */
   async trainStep(): Promise<StepMetrics> {
+    await this.ready();
     const o = this.options, { algorithm } = o;
     const seconds: Record<string, number> = {};
     const timed = async <T>(phase: string, run: () => Promise<T> | T): Promise<T> => {
@@ -100,13 +159,14 @@ export class Trainer {
       return result;
     };
     const stepSeed = (o.seed * 1000003 + this.#step * 7919) >>> 0;
-    const batch: RolloutBatch = await timed('rollout', () => collectRollouts(o.policy, o.tokenizer, o.task, this.problemsFor(this.#step), {
-      groupSize: o.groupSize,
-      sampling: { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, topK: o.topK, stopTokens: [o.tokenizer.eosId], seed: stepSeed },
+    const env = { promptFormat: this.promptFormat, verify: this.verify, source: o.rolloutSource };
+    const batch: RolloutBatch = await timed('rollout', () => collectRollouts(o.policy, o.tokenizer, env, this.problemsFor(this.#step), {
+      groupSize: o.groupSize, rowsPerPass: o.microBatchRows,
+      sampling: { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, topK: o.topK, stopTokens: o.tokenizer.stopIds ?? [o.tokenizer.eosId], seed: stepSeed },
     }));
     if (algorithm.needs.steps) {
       const segmentation = (algorithm as { segmentation?: { maxBranches: number; minGap: number } }).segmentation ?? { maxBranches: 5, minGap: 10 };
-      await timed('score', () => scoreSteps(batch, o.tokenizer, algorithm.needs.steps!, algorithm.needs.prm ? o.prm : undefined, segmentation));
+      await timed('score', () => scoreSteps(batch, o.tokenizer, o.splitter ?? algorithm.needs.steps!, algorithm.needs.prm ? o.prm : undefined, segmentation));
     }
     if (o.reference && (algorithm.needs.ref || algorithm.loss.klCoef > 0))
       batch.refLogprobs = await timed('reference', () => responseLogprobs(o.reference!, batch, o.temperature, o.microBatchRows));

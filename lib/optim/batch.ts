@@ -1,7 +1,8 @@
 // batch.ts: one rollout batch as the optimizers see it. R = B prompts × G rollouts, rows grouped
 // by explicit group ids; each row's sequence is [left-padded prompt (P) | response (T) | padding].
 // Everything here is host data (typed arrays); tensors are made where an op needs them.
-import type { Problem, Verdict } from '../tasks/task';
+import type { Verdict } from '../tasks/task';
+import type { LoadedSample } from '../text/dataset';
 import type { StepSplit } from '../reward/splitters';
 
 export interface RolloutBatch {
@@ -9,7 +10,8 @@ export interface RolloutBatch {
   /** Prompt block length (prompts left-padded to it) and response length (right-padded to it). */
   P: number;
   T: number;
-  problems: Problem[];
+  /** The sample of each row (a Task's problems are samples too). */
+  problems: LoadedSample[];
   groupIds: Int32Array;
   /** int32 [R * (P + T)]: the full sequences a training forward sees. */
   sequences: Int32Array;

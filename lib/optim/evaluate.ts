@@ -8,36 +8,46 @@ import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { bestOfN, majorityVote } from '../reward/selection';
 import type { ProcessRewardModel } from '../reward/prm';
-import { splitLines, type Problem, type Task } from '../tasks/task';
-import { promptTokens } from './rollout';
+import { splitLines, type Task } from '../tasks/task';
+import { promptText, type LoadedSample } from '../text/dataset';
+import { promptFormatFor, type PromptFormat } from '../text/prompt';
+import { combineRewards, type Verifier } from '../text/reward';
+import { taskReward } from '../text/task';
 
 export interface Samples {
-  problems: Problem[];
+  problems: LoadedSample[];
   /** [problem][sample] response text and correctness. */
   texts: string[][];
   correct: boolean[][];
   answers: (string | null)[][];
 }
 
+/** `judge`: a task (its verifier) or a verifier (e.g. combineRewards(...)); prompts as the Trainer renders them. */
 export async function sampleResponses(
-  policy: PolicyModel, tokenizer: Tokenizer, task: Task, problems: readonly Problem[],
-  options: { n: number; maxNewTokens: number; temperature?: number; seed?: number; rowsPerBatch?: number; onProgress?: (done: number, total: number) => void },
+  policy: PolicyModel, tokenizer: Tokenizer, judge: Task | Verifier<LoadedSample>, problems: readonly LoadedSample[],
+  options: {
+    n: number; maxNewTokens: number; temperature?: number; seed?: number; rowsPerBatch?: number; promptFormat?: PromptFormat | 'chat' | 'plain';
+    onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<Samples> {
   const n = options.n, rowsPerBatch = options.rowsPerBatch ?? 128;
+  const verify = typeof judge === 'function' ? judge : combineRewards(taskReward(judge));
+  const format = promptFormatFor(tokenizer, options.promptFormat);
   const rows = problems.flatMap((p, i) => Array.from({ length: n }, () => i));
   const texts = problems.map(() => [] as string[]), correct = problems.map(() => [] as boolean[]), answers = problems.map(() => [] as (string | null)[]);
   for (let first = 0; first < rows.length; first += rowsPerBatch) {
     const chunk = rows.slice(first, first + rowsPerBatch);
-    const out = await policy.generate(chunk.map((i) => promptTokens(tokenizer, problems[i])), {
-      maxNewTokens: options.maxNewTokens, temperature: options.temperature ?? 1, seed: ((options.seed ?? 0) + first) >>> 0, stopTokens: [tokenizer.eosId],
+    const out = await policy.generate(chunk.map((i) => format(problems[i], tokenizer)), {
+      maxNewTokens: options.maxNewTokens, temperature: options.temperature ?? 1, seed: ((options.seed ?? 0) + first) >>> 0,
+      stopTokens: tokenizer.stopIds ?? [tokenizer.eosId],
     });
     const T = out.tokens.shape[1], tokens = out.tokens.toArray() as Int32Array;
+    const rowTexts = chunk.map((_, r) => tokenizer.decode(tokens.subarray(r * T, r * T + out.lengths[r])));
+    const verdicts = await Promise.all(chunk.map((i, r) => verify(rowTexts[r], problems[i])));
     chunk.forEach((i, r) => {
-      const text = tokenizer.decode(tokens.subarray(r * T, r * T + out.lengths[r]));
-      const verdict = task.verify(problems[i], text);
-      texts[i].push(text);
-      correct[i].push(verdict.correct);
-      answers[i].push(verdict.answer);
+      texts[i].push(rowTexts[r]);
+      correct[i].push(verdicts[r].correct);
+      answers[i].push(verdicts[r].answer);
     });
     for (const t of [out.tokens, out.mask, out.logprobs, out.entropy]) t.dispose();
     options.onProgress?.(Math.min(first + rowsPerBatch, rows.length), rows.length);
@@ -77,7 +87,7 @@ export async function bestOfNAccuracy(samples: Samples, prm: ProcessRewardModel,
   for (let i = 0; i < samples.problems.length; i++)
     for (const text of samples.texts[i]) {
       const steps = splitLines(text);
-      stepScores.push(steps.length ? await prm.scoreSteps(samples.problems[i].prompt, steps.map((s) => s + '\n')) : []);
+      stepScores.push(steps.length ? await prm.scoreSteps(promptText(samples.problems[i]), steps.map((s) => s + '\n'), samples.problems[i]) : []);
     }
   const offsets = new Int32Array(stepScores.length + 1);
   stepScores.forEach((s, i) => (offsets[i + 1] = offsets[i] + s.length));

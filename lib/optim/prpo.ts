@@ -1,9 +1,11 @@
-// prpo.ts: PRPO (arXiv 2601.07182; ALGORITHMS.md §5): responses are segmented at entropy spikes,
+// prpo.ts: PRPO (arXiv 2601.07182; ALGORITHMS.md §5): responses are segmented at entropy spikes
+// (or by the splitter the user names),
 // a PRM scores each segment, the scores are normalized into token advantages (fixed triangular
 // prior, or empirical group statistics) and shifted by the outcome advantage β_i = r_i − mean_g r
 // (r = ±1), which keeps correct rollouts pushed up on average. GRPO loss with k3 KL β = 0.001.
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
+import type { StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';
 
@@ -12,6 +14,8 @@ export interface PRPOOptions extends Partial<LossSettings> {
   maxBranches?: number;
   minGap?: number;
   compat?: boolean;
+  /** How responses are split into the segments the PRM scores: entropy spikes (the paper's, default) or any splitter. */
+  splitter?: StepSplitter | 'entropy';
 }
 
 /** s[i,t]: the PRM score of the segment token t belongs to. */
@@ -33,7 +37,7 @@ export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmenta
   const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
   return {
     name: 'prpo',
-    needs: { ref: loss.klCoef > 0, steps: 'entropy', prm: true },
+    needs: { ref: loss.klCoef > 0, steps: options.splitter ?? 'entropy', prm: true },
     segmentation: { maxBranches: options.maxBranches ?? 5, minGap: options.minGap ?? 10 },
     loss,
     advantages(batch: RolloutBatch) {

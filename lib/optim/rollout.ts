@@ -7,38 +7,82 @@ import type { PolicyModel, SamplingOptions } from '../model/policy';
 import type { Tokenizer } from '../model/tokenizer';
 import type { ProcessRewardModel } from '../reward/prm';
 import { stepsFromEnds, type StepSplit, type StepSplitter } from '../reward/splitters';
-import type { Problem, Task } from '../tasks/task';
+import { ArgumentError } from '../errors';
+import { promptText, type LoadedSample, type Sample } from '../text/dataset';
+import { defaultPromptFormat, type PromptFormat } from '../text/prompt';
+import type { Verifier } from '../text/reward';
 import type { RolloutBatch } from './batch';
 
-export function promptTokens(tokenizer: Tokenizer, problem: Problem): Int32Array {
-  const text = tokenizer.encode(`${problem.prompt}\n`);
-  return tokenizer.bosId === null ? text : Int32Array.from([tokenizer.bosId, ...text]);
+/** `[bos, ...encode(prompt + "\n")]`: the default prompt format (text/prompt.ts), kept for callers. */
+export function promptTokens(tokenizer: Tokenizer, problem: Pick<Sample, 'prompt'>): Int32Array {
+  return defaultPromptFormat(problem, tokenizer);
+}
+
+/** Where completions come from when not from the policy itself (e.g. an OpenAI-compatible server). */
+export interface RolloutSource {
+  /**
+   * One completion per request, as token ids of the policy's tokenizer; a completion that stopped
+   * on a stop token ends with it. Log-probs are recomputed by the policy, so only tokens matter.
+   */
+  generate(requests: readonly { prompt: Int32Array; sample: LoadedSample }[], sampling: SamplingOptions): Promise<Int32Array[]>;
+}
+
+/** What turns samples into prompts and completions into verdicts. */
+export interface RolloutEnvironment {
+  promptFormat: PromptFormat;
+  verify: Verifier<LoadedSample>;
+  /** Completions from elsewhere; default: the policy generates them. */
+  source?: RolloutSource;
 }
 
 export interface RolloutOptions {
   groupSize: number;
   sampling: SamplingOptions;
+  /** Rows per recomputing forward when completions come from a RolloutSource. */
+  rowsPerPass?: number;
 }
 
 export async function collectRollouts(
-  policy: PolicyModel, tokenizer: Tokenizer, task: Task, problems: readonly Problem[], options: RolloutOptions,
+  policy: PolicyModel, tokenizer: Tokenizer, env: RolloutEnvironment, problems: readonly LoadedSample[], options: RolloutOptions,
 ): Promise<RolloutBatch> {
   const G = options.groupSize;
   const prompts: Int32Array[] = [];
-  const rowProblems: Problem[] = [];
+  const rowProblems: LoadedSample[] = [];
   const groupIds = new Int32Array(problems.length * G);
   problems.forEach((p, g) => {
-    const ids = promptTokens(tokenizer, p);
+    const ids = env.promptFormat(p, tokenizer);
     for (let i = 0; i < G; i++) {
       groupIds[prompts.length] = g;
       prompts.push(ids);
       rowProblems.push(p);
     }
   });
-  const out = await policy.generate(prompts, options.sampling);
-  const R = prompts.length, T = out.tokens.shape[1];
+  const R = prompts.length;
   const P = Math.max(...prompts.map((p) => p.length));
-  const tokens = out.tokens.toArray() as Int32Array;
+  let T: number, tokens: Int32Array, mask: Float32Array, oldLogprobs: Float32Array, entropy: Float32Array, lengths: Int32Array;
+  if (env.source) {
+    const completions = await env.source.generate(prompts.map((prompt, r) => ({ prompt, sample: rowProblems[r] })), options.sampling);
+    if (completions.length !== R) throw new ArgumentError('source', `Expected ${R} completions from the rollout source but received ${completions.length}`);
+    T = Math.max(1, ...completions.map((c) => c.length));
+    tokens = new Int32Array(R * T).fill(tokenizer.padId);
+    mask = new Float32Array(R * T);
+    lengths = Int32Array.from(completions, (c) => c.length);
+    completions.forEach((c, r) => {
+      tokens.set(c, r * T);
+      mask.fill(1, r * T, r * T + c.length);
+    });
+    oldLogprobs = new Float32Array(R * T);
+    entropy = new Float32Array(R * T);
+  } else {
+    const out = await policy.generate(prompts, options.sampling);
+    T = out.tokens.shape[1];
+    tokens = out.tokens.toArray() as Int32Array;
+    mask = out.mask.toArray() as Float32Array;
+    oldLogprobs = out.logprobs.toArray() as Float32Array;
+    entropy = out.entropy.toArray() as Float32Array;
+    lengths = out.lengths;
+    for (const t of [out.tokens, out.mask, out.logprobs, out.entropy]) t.dispose();
+  }
   const sequences = new Int32Array(R * (P + T)).fill(tokenizer.padId);
   const attentionStart = new Int32Array(R);
   const texts: string[] = [];
@@ -46,16 +90,21 @@ export async function collectRollouts(
     attentionStart[r] = P - prompts[r].length;
     sequences.set(prompts[r], r * (P + T) + attentionStart[r]);
     sequences.set(tokens.subarray(r * T, (r + 1) * T), r * (P + T) + P);
-    texts.push(tokenizer.decode(tokens.subarray(r * T, r * T + out.lengths[r])));
+    texts.push(tokenizer.decode(tokens.subarray(r * T, r * T + lengths[r])));
   }
-  const verdicts = rowProblems.map((p, r) => task.verify(p, texts[r]));
+  const verdicts = await Promise.all(rowProblems.map((p, r) => env.verify(texts[r], p)));
   const batch: RolloutBatch = {
     R, P, T, problems: rowProblems, groupIds, sequences, attentionStart, tokens,
-    mask: out.mask.toArray() as Float32Array, oldLogprobs: out.logprobs.toArray() as Float32Array,
-    entropy: out.entropy.toArray() as Float32Array, lengths: out.lengths, texts, verdicts,
+    mask, oldLogprobs, entropy, lengths, texts, verdicts,
     rewards: Float32Array.from(verdicts, (v) => v.reward),
   };
-  for (const t of [out.tokens, out.mask, out.logprobs, out.entropy]) t.dispose();
+  if (env.source) {
+    // The policy's own log-probs and entropies of the outside completions (what the update's ratio needs).
+    const temperature = options.sampling.temperature || 1;
+    const recomputed = await responseLogprobs(policy, batch, temperature, options.rowsPerPass ?? 64, true);
+    batch.oldLogprobs = recomputed.logprobs;
+    batch.entropy = recomputed.entropy!;
+  }
   return batch;
 }
 
@@ -92,20 +141,32 @@ export function sequenceRows(batch: RolloutBatch, first: number, count: number, 
 }
 
 /** Log-probs [R * T] of the response tokens under `model` (no gradient), `rowsPerPass` rows at a time. */
-export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass = 64): Promise<Float32Array> {
+export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass?: number): Promise<Float32Array>;
+/** With `withEntropy`: also the entropy of softmax(logits / temperature) at each response position. */
+export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass: number, withEntropy: true): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
+export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass = 64, withEntropy = false):
+  Promise<Float32Array | { logprobs: Float32Array; entropy: Float32Array }> {
   const { R, P, T } = batch;
   const out = new Float32Array(R * T);
+  const entropy = withEntropy ? new Float32Array(R * T) : null;
   for (let first = 0; first < R; first += rowsPerPass) {
     const count = Math.min(rowsPerPass, R - first);
     const logits = await model.forward(sequenceRows(batch, first, count, model.device), { attentionStart: batch.attentionStart.slice(first, first + count) });
     const picked = gatherResponseLogits(logits, count, P, T);
     const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device: model.device });
-    const lp = ops.tokenLogprobs(picked, targets, { temperature });
+    const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: Boolean(entropy) });
     out.set(lp.logprobs.toArray() as Float32Array, first * T);
+    if (entropy) {
+      entropy.set(lp.entropy!.toArray() as Float32Array, first * T);
+      lp.entropy!.dispose();
+    }
     for (const t of [picked, targets, lp.logprobs, lp.logZ]) t.dispose();
   }
-  for (let i = 0; i < out.length; i++) if (batch.mask[i] === 0) out[i] = 0;
-  return out;
+  for (let i = 0; i < out.length; i++) if (batch.mask[i] === 0) {
+    out[i] = 0;
+    if (entropy) entropy[i] = 0;
+  }
+  return entropy ? { logprobs: out, entropy } : out;
 }
 
 /** Value estimates [R * T] at the positions that predict each response token (masked). */
@@ -144,5 +205,5 @@ export async function scoreSteps(
     }));
   }
   batch.steps = steps;
-  if (prm) batch.stepScores = await Promise.all(steps.map((s, r) => prm.scoreSteps(batch.problems[r].prompt, s.texts)));
+  if (prm) batch.stepScores = await Promise.all(steps.map((s, r) => prm.scoreSteps(promptText(batch.problems[r]), s.texts, batch.problems[r])));
 }

@@ -4,11 +4,15 @@
 // (lines, fixed-length or entropy segments): a chunk is judged by the lines it overlaps.
 import { Random } from '../util/random';
 import type { Problem, Task } from '../tasks/task';
+import type { Sample } from '../text/dataset';
 import { splitLines } from '../tasks/task';
 
 export interface ProcessRewardModel {
-  /** P(step k is correct | prompt, steps before it), one number in [0, 1] per step. */
-  scoreSteps(prompt: string, steps: readonly string[]): number[] | Promise<number[]>;
+  /**
+   * P(step k is correct | prompt, steps before it), one number in [0, 1] per step. `sample` is the
+   * whole training sample (its answer, metadata) when the trainer calls it.
+   */
+  scoreSteps(prompt: string, steps: readonly string[], sample?: Sample): number[] | Promise<number[]>;
 }
 
 export interface RuleBasedPRMOptions {
