@@ -54,6 +54,10 @@ export { taskReward, taskSamples } from './text/task';
 export type { RolloutSource } from './optim/rollout';
 export type { ChatMessage } from './model/tokenizer';
 
+// Remote engines over HTTP: a served PRM, an OpenAI-compatible completions server.
+export { CompletionsClient, HttpClient, RemoteError, RemotePRM } from './remote/index';
+export type { Completion, CompletionRequest, CompletionsOptions, CustomPrmFormat, HttpOptions, PrmItem, RemotePRMOptions } from './remote/index';
+
 // Tasks with verifiers.
 export { ArithmeticTask, FileTask, SortingTask, createTask } from './tasks/index';
 export type { Problem, Task, Verdict } from './tasks/index';

@@ -83,7 +83,8 @@ export function toPrm(prm: PrmFunction | ProcessRewardModel): ProcessRewardModel
       return scores;
     },
   };
-  if (typeof prm !== 'function' && 'register' in prm) wrapped.register = (prm as { register: unknown }).register;
+  const register = typeof prm !== 'function' ? (prm as { register?: unknown }).register : undefined;
+  if (typeof register === 'function') wrapped.register = register.bind(prm);
   return wrapped;
 }
 
