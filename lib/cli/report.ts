@@ -14,6 +14,8 @@ export interface ReportData {
   table?: { algo: string; before: Record<string, number>; after: Record<string, number> }[];
   bestOfN?: { model: string; results: Record<Selector, Record<number, number>> };
   notes?: string[];
+  /** Held-out evaluations (`steprl eval --out` files found with the runs). */
+  evals?: { name: string; model: string; task: string; n: number; problems: number; avg: number; pass: number }[];
 }
 
 const SERIES: { key: keyof StepMetrics; title: string }[] = [
@@ -61,6 +63,10 @@ export function renderReport(data: ReportData): string {
     ? `<table><tr><th>algorithm</th>${Object.keys(data.table[0].before).map((k) => `<th>${escape(k)} before</th><th>${escape(k)} after</th>`).join('')}</tr>${data.table
       .map((row) => `<tr><td>${escape(row.algo)}</td>${Object.keys(row.before).map((k) => `<td>${(row.before[k] * 100).toFixed(1)}%</td><td>${(row.after[k] * 100).toFixed(1)}%</td>`).join('')}</tr>`).join('')}</table>`
     : '';
+  const evals = data.evals?.length
+    ? `<h2>Held-out evaluation</h2><table><tr><th>evaluation</th><th>model</th><th>task</th><th>problems</th><th>avg@n</th><th>pass@n</th></tr>${data.evals
+      .map((e) => `<tr><td>${escape(e.name)}</td><td>${escape(e.model)}</td><td>${escape(e.task)}</td><td>${e.problems}</td><td>${(e.avg * 100).toFixed(1)}% (n=${e.n})</td><td>${(e.pass * 100).toFixed(1)}%</td></tr>`).join('')}</table>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(data.title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}canvas{border:1px solid #eee;margin:8px}
@@ -68,6 +74,7 @@ table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding
 </head><body data-charts-drawn="0">
 <h1>${escape(data.title)}</h1>
 ${table}
+${evals}
 ${(data.notes ?? []).map((n) => `<p class="notes">${escape(n)}</p>`).join('\n')}
 <div style="display:flex;flex-wrap:wrap">${charts.map((c) => `<canvas id="${c.id}" width="560" height="320" role="img" aria-label="${escape(c.title)}"></canvas>`).join('\n')}</div>
 <script>${chartScript()}</script>

@@ -1,5 +1,6 @@
 // report.ts: `steprl report` — the HTML report of a folder of runs (each <algo>/metrics.jsonl),
-// with the demo's summary.json table and best-of-n.json curves when present.
+// with the demo's summary.json table and best-of-n.json curves when present, and a table of the
+// held-out evaluations (`steprl eval --out <file>.json`) saved in the folder or its run folders.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -46,10 +47,35 @@ export function buildReport(runsDir: string, title: string): ReportData {
   return {
     title,
     runs,
+    evals: findEvals(runsDir),
     table: summary?.algorithms,
     bestOfN: readJson(path.join(runsDir, 'best-of-n.json')),
     notes: summary?.notes,
   };
+}
+
+/** `steprl eval --out` results in the folder and its sub-folders (files with a model, a task and an accuracy). */
+function findEvals(runsDir: string): NonNullable<ReportData['evals']> {
+  const files: string[] = [];
+  for (const entry of fs.readdirSync(runsDir, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith('.json')) files.push(path.join(runsDir, entry.name));
+    if (entry.isDirectory())
+      for (const inner of fs.readdirSync(path.join(runsDir, entry.name), { withFileTypes: true }))
+        if (inner.isFile() && inner.name.endsWith('.json')) files.push(path.join(runsDir, entry.name, inner.name));
+  }
+  const out: NonNullable<ReportData['evals']> = [];
+  for (const file of files.sort()) {
+    let json: { model?: unknown; task?: unknown; accuracy?: { n?: unknown; problems?: unknown; avg?: unknown; pass?: unknown } };
+    try {
+      json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      continue;  // not an evaluation
+    }
+    const a = json?.accuracy;
+    if (typeof json?.model !== 'string' || typeof json.task !== 'string' || typeof a?.avg !== 'number' || typeof a.pass !== 'number') continue;
+    out.push({ name: path.relative(runsDir, file), model: json.model, task: json.task, n: Number(a.n), problems: Number(a.problems), avg: a.avg, pass: a.pass });
+  }
+  return out;
 }
 
 export function runReport(argv: readonly string[]): string | null {
@@ -61,7 +87,8 @@ export function runReport(argv: readonly string[]): string | null {
   const runsDir = path.resolve(flags.runs!);
   if (!fs.existsSync(runsDir)) throw new UsageError(`--runs ${runsDir}: no such folder`, 'report');
   const data = buildReport(runsDir, flags.title!);
-  if (data.runs.length === 0 && !data.bestOfN) throw new UsageError(`--runs ${runsDir}: no runs (sub-folders with metrics.jsonl) to report`, 'report');
+  if (data.runs.length === 0 && !data.bestOfN && !data.evals?.length)
+    throw new UsageError(`--runs ${runsDir}: no runs (sub-folders with metrics.jsonl) or evaluations (steprl eval --out) to report`, 'report');
   const out = path.resolve(flags.out ?? path.join(runsDir, 'report.html'));
   writeFileAtomic(out, renderReport(data));
   process.stderr.write(`report: ${out}\n`);

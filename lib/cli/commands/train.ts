@@ -1,6 +1,9 @@
-// train.ts: `steprl train --algo <name>` — RL from a checkpoint on a task, with a progress bar and
-// live metrics, metrics.jsonl (one line per step), and an atomic checkpoint after every step (by
-// default), so `--resume` after any kill continues from the last completed step exactly.
+// train.ts: `steprl train --algo <name>` — RL from a checkpoint on an embedded task, or on the
+// user's own samples (--data file.jsonl) with the user's reward module (--reward) and PRM (--prm,
+// a module or a served PRM's URL); a progress bar and live metrics, metrics.jsonl (one line per
+// step), and an atomic checkpoint after every step (by default), so `--resume` after any kill
+// continues from the last completed step exactly. A resumed run refuses settings that differ from
+// the ones it was started with unless --force-resume.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -9,18 +12,30 @@ import { Trainer } from '../../optim/base';
 import { loadOptimizerState, readTrainingState, saveTrainingCheckpoint } from '../../optim/checkpoint';
 import type { StepMetrics } from '../../optim/metrics';
 import { writeFileAtomic } from '../../util/atomic';
+import type { LoadedSample } from '../../text/dataset';
+import { promptFormatFor } from '../../text/prompt';
 import { type Flags, helpText, parse, UsageError } from '../args';
+import { loadData, loadPrm, loadReward, loadSplitter, loadTokenizer } from '../user_modules';
 import { Progress } from '../progress';
 import {
-  ALGORITHMS, type AlgorithmName, checkFitsMemory, createAlgorithm, createPrm, DEFAULT_LR, isCheckpoint, loadModel, loadTask, needsValueHead, tokenizer,
+  ALGORITHMS, type AlgorithmName, checkFitsMemory, createAlgorithm, createPrm, DEFAULT_LR, isCheckpoint, loadModel, loadTask, needsValueHead,
 } from '../setup';
 
 export const TRAIN_FLAGS = {
   algo: { type: 'string', description: 'the algorithm', choices: ALGORITHMS },
   task: { type: 'string', description: 'arithmetic, arithmetic-long, sorting or file:<path.jsonl>', default: 'arithmetic' },
-  model: { type: 'string', description: 'starting checkpoint folder (e.g. from steprl sft) or "tiny"', default: 'runs/sft' },
+  data: { type: 'string', description: 'your samples, JSON Lines {"prompt": string | messages, "answer"?, "split"?: "train"|"test", ...} (instead of --task)' },
+  reward: { type: 'string', description: 'module whose default export is the reward: (completion, sample) => number | Promise<number>, or a list of them / {fn, weight}' },
+  prm: { type: 'string', description: 'process reward model: a module (default export (prompt, steps, sample) => scores) or a served PRM\'s URL' },
+  'prm-format': { type: 'string', description: 'request shape of a served PRM', default: 'pooling', choices: ['pooling', 'classify', 'tgi'] },
+  'prm-model': { type: 'string', description: 'model name sent to a served PRM' },
+  'prm-timeout': { type: 'integer', description: 'milliseconds per PRM request', default: 60000, min: 1 },
+  splitter: { type: 'string', description: 'step splitter: newline, numbered, fixed:<tokens>, entropy or a module (default: the algorithm\'s)' },
+  model: { type: 'string', description: 'starting checkpoint folder (steprl or Hugging Face layout) or "tiny"', default: 'runs/sft' },
+  tokenizer: { type: 'string', description: 'tokenizer folder (default: the model\'s)' },
   out: { type: 'string', description: 'run folder (checkpoint/, metrics.jsonl); default runs/<algo>' },
   resume: { type: 'boolean', description: 'continue the run in --out from its last checkpoint' },
+  'force-resume': { type: 'boolean', description: 'resume even when settings differ from the saved ones' },
   steps: { type: 'integer', description: 'RL steps (total, counting resumed ones)', default: 30, min: 1 },
   prompts: { type: 'integer', description: 'prompts per step', default: 16, min: 1 },
   group: { type: 'integer', description: 'rollouts per prompt (G)', default: 8, min: 1 },
@@ -78,19 +93,45 @@ export async function runTrain(argv: readonly string[], options: { label?: strin
   if (flags.resume && !state) throw new UsageError(`--resume: no checkpoint to resume in ${checkpoint}`, 'train');
   if (state && state.run.algo !== algo)
     throw new UsageError(`--resume: ${dir} is a ${String(state.run.algo)} run, not ${algo}`, 'train');
-  const task = loadTask(flags.task!, 'train');
-  const probe = task.problems('train', 64, flags.seed).reduce((n, p) => Math.max(n, tokenizer.encode(p.prompt).length + 2), 0);
+  if (flags.data && !flags.reward) throw new UsageError('--data needs --reward <module> (the reward function of a completion and its sample)', 'train');
+  const algorithm = createAlgorithm(algo);
+  if (flags.data && algorithm.needs.prm && !flags.prm)
+    throw new UsageError(`--algo ${algo} scores steps with a process reward model: pass --prm <module | URL>`, 'train');
+  const task = flags.data ? null : loadTask(flags.task!, 'train');
+  const data = flags.data ? loadData(flags.data, 'train') : null;
+  if (data && data.train.length === 0) throw new UsageError(`--data ${flags.data}: no training samples (every line has "split": "test", or the file is empty)`, 'train');
+  const reward = flags.reward ? await loadReward(flags.reward, 'train') : undefined;
+  const splitter = flags.splitter ? await loadSplitter(flags.splitter, 'train') : undefined;
   const start = state ? String(state.run.from) : flags.model === 'tiny' ? 'tiny' : path.resolve(flags.model!);
   const initial = loadModel(start, device, 'train', flags.seed);
+  const tokenizerDir = flags.tokenizer ? path.resolve(flags.tokenizer) : start === 'tiny' ? null : start;
+  const tokenizer = loadTokenizer(tokenizerDir, initial, 'train');
+  const format = promptFormatFor(tokenizer);
+  const probeSamples: readonly LoadedSample[] = data ? data.train.slice(0, 64) : task!.problems('train', 64, flags.seed);
+  const probe = probeSamples.reduce((n, p) => Math.max(n, format(p, tokenizer).length + 1), 0);
   checkFitsMemory(initial.config, flags.prompts! * flags.group!, probe + flags['max-new-tokens']!, 64, 'train',
     `--prompts ${flags.prompts} x --group ${flags.group} with --max-new-tokens ${flags['max-new-tokens']}`);
+  const lr = flags.lr ?? DEFAULT_LR[algo];
+  const run = {
+    algo, task: data ? `data:${path.resolve(flags.data!)}` : task!.name, from: start, seed: flags.seed, lr, prompts: flags.prompts, group: flags.group,
+    reward: flags.reward ? path.resolve(flags.reward) : null, prm: flags.prm ? (/^https?:/.test(flags.prm) ? flags.prm : path.resolve(flags.prm)) : null,
+    splitter: flags.splitter ?? null, tokenizer: tokenizerDir, maxNewTokens: flags['max-new-tokens'], temperature: flags.temperature,
+  };
+  if (state && !flags['force-resume']) {
+    const saved = state.run as Record<string, unknown>;
+    const changed = Object.entries(run).filter(([k, v]) => k in saved && k !== 'from' && JSON.stringify(saved[k]) !== JSON.stringify(v));
+    if (changed.length > 0)
+      throw new UsageError(`--resume: settings differ from the saved run's (${changed.map(([k, v]) => `${k}: ${JSON.stringify(saved[k])} saved, ${JSON.stringify(v)} now`).join('; ')}); pass the same flags, or --force-resume`, 'train');
+  }
+  const prm = flags.prm
+    ? await loadPrm(flags.prm, { format: flags['prm-format'], model: flags['prm-model'], timeoutMs: flags['prm-timeout'] }, 'train')
+    : task ? createPrm(task, flags['prm-noise']!, flags.seed!) : undefined;
   const reference = initial.clone();
   const policy = state ? TinyLM.load(checkpoint, { device }) : initial.clone({ valueHead: needsValueHead(algo) });
   initial.dispose();
-  const prm = createPrm(task, flags['prm-noise']!, flags.seed!);
-  const lr = flags.lr ?? DEFAULT_LR[algo];
   const trainer = new Trainer({
-    policy, reference, algorithm: createAlgorithm(algo), task, tokenizer, prm,
+    policy, reference, algorithm, tokenizer, prm, splitter,
+    ...(data ? { dataset: data.train } : { task: task! }), ...(reward ? { reward } : {}),
     promptsPerStep: flags.prompts, groupSize: flags.group, maxNewTokens: flags['max-new-tokens'], temperature: flags.temperature, lr, seed: flags.seed,
   });
   if (state) {
@@ -101,7 +142,6 @@ export async function runTrain(argv: readonly string[], options: { label?: strin
   // Lines past the checkpoint belong to steps that will be redone.
   const metrics = readMetrics(metricsFile, trainer.step);
   writeFileAtomic(metricsFile, metrics.map((m) => JSON.stringify(m) + '\n').join(''));
-  const run = { algo, task: task.name, from: start, seed: flags.seed, lr, prompts: flags.prompts, group: flags.group };
   let stop = false;
   const onSignal = () => {
     stop = true;
