@@ -44,7 +44,7 @@ export type { ProcessRewardModel } from './reward/prm';
 export { bestOfN, majorityVote } from './reward/selection';
 
 // Text-level training: samples, prompt formats, reward functions, PRM functions.
-export { checkSample, loadSamples, promptText, readJsonl, splitOf } from './text/dataset';
+export { checkSample, loadSamples, promptText, readJsonl, samplesOf, splitOf } from './text/dataset';
 export type { LoadedSample, Sample, SampleSource } from './text/dataset';
 export { chatPromptFormat, defaultPromptFormat, plainPromptFormat, promptFormatFor } from './text/prompt';
 export type { ChatPromptOptions, PlainPromptOptions, PromptFormat } from './text/prompt';

@@ -10,7 +10,7 @@ import { ArgumentError } from '../errors';
 import type { ProcessRewardModel } from '../reward/prm';
 import type { StepSplitter } from '../reward/splitters';
 import type { Task } from '../tasks/task';
-import { loadSamples, readJsonl, splitOf, type LoadedSample, type Sample, type SampleSource } from '../text/dataset';
+import { loadSamples, readJsonl, samplesOf, splitOf, type LoadedSample, type Sample, type SampleSource } from '../text/dataset';
 import { promptFormatFor, type PromptFormat } from '../text/prompt';
 import { combineRewards, toPrm, type PrmFunction, type RewardFunction, type Verifier, type WeightedReward } from '../text/reward';
 import { taskReward } from '../text/task';
@@ -97,8 +97,12 @@ export class Trainer {
     const { dataset } = options;
     if (dataset === undefined) this.#setPool(options.task!.problems('train', this.options.trainProblems, this.options.seed));
     else if (typeof dataset === 'string') this.#setPool(splitOf(readJsonl(dataset), 'train'));
-    else if (Array.isArray(dataset)) this.#loading = loadSamples(dataset).then((s) => this.#setPool(splitOf(s, 'train')));
-    else this.#loading = loadSamples(dataset, { limit: this.options.trainProblems }).then((s) => this.#setPool(splitOf(s, 'train')));
+    else if (Array.isArray(dataset)) this.#setPool(splitOf(samplesOf(dataset), 'train'));
+    else {
+      this.#loading = loadSamples(dataset, { limit: this.options.trainProblems }).then((s) => this.#setPool(splitOf(s, 'train')));
+      // A bad stream rejects at ready()/trainStep(), not as an unhandled rejection before them.
+      this.#loading.catch(() => undefined);
+    }
     this.#rewardKlCoef = algorithm.rewardKl?.initial ?? 0;
   }
 

@@ -81,13 +81,7 @@ export async function loadSamples(source: SampleSource, options: { limit?: numbe
     checkSample(s, where);
     out.push({ ...s, id: s.id ?? String(out.length) });
   };
-  if (Array.isArray(source)) {
-    for (const s of source) {
-      if (out.length >= limit) break;
-      add(s);
-    }
-    return out;
-  }
+  if (Array.isArray(source)) return samplesOf(source).slice(0, limit);
   if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
     for await (const s of source as AsyncIterable<Sample>) {
       if (out.length >= limit) break;
@@ -103,6 +97,15 @@ export async function loadSamples(source: SampleSource, options: { limit?: numbe
     return out;
   }
   throw ArgumentError.expected('samples', 'a JSONL path, an array or an (async) iterable of samples', source);
+}
+
+/** An array of samples checked, with ids (their position when they have none). */
+export function samplesOf(samples: readonly Sample[]): LoadedSample[] {
+  if (!Array.isArray(samples)) throw ArgumentError.expected('samples', 'an array of samples', samples);
+  return samples.map((s, i) => {
+    checkSample(s, `samples[${i}]`);
+    return { ...s, id: s.id ?? String(i) };
+  });
 }
 
 /** The samples of one split ("train" takes those without a split). */

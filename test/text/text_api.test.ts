@@ -203,6 +203,17 @@ describe('Trainer on plain functions', () => {
     expect(seen.some((s) => s.length > 1)).toBe(true);
   });
 
+  test('a bad sample in a stream fails the first step with a typed error', async () => {
+    const policy = make();
+    async function* stream() {
+      yield { prompt: 'b' };
+      yield { prompt: 7 } as never;
+    }
+    const trainer = new Trainer({ policy, algorithm: grpo({ klCoef: 0 }), tokenizer, dataset: stream(), reward: () => 1, ...common });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await expect(trainer.trainStep()).rejects.toThrow(/samples\[1\]/);
+  });
+
   test('bad options are typed errors', () => {
     const policy = make();
     expect(() => new Trainer({ policy, algorithm: grpo({ klCoef: 0 }), tokenizer, reward: () => 1 })).toThrow(/options.dataset/);
