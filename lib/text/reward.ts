@@ -93,8 +93,8 @@ export const prmPrompt = promptText;
 
 /**
  * A token-space splitter from a text one: `split(completion)` returns the steps in order (pieces
- * of the completion; text between them joins the step before). A step ends at the token that
- * holds its last character.
+ * of the completion; text between two pieces joins the later step, text after the last one the
+ * last step). A step ends at the token that holds its last character.
  */
 export function textSplitter(split: (completion: string) => readonly string[]): StepSplitter {
   return (input) => {

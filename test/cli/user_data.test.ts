@@ -64,6 +64,12 @@ test('PRPO with a PRM module and a named splitter; PRPO with a PRM served over H
   const local = steprl(['train', '--algo', 'prpo', '--data', data, '--reward', rewardModule, '--prm', prmModule, '--splitter', 'newline', ...SMALL_RUN, '--steps', '1', '--out', path.join(tmp, 'prpo-module')]);
   expect(local.stderr).toBe('');
   expect(local.status).toBe(0);
+  // A text splitter module: steps end after each sentence.
+  const splitter = path.join(tmp, 'sentences.mjs');
+  fs.writeFileSync(splitter, 'export default (text) => text.split(/(?<=[.?!])/);\n');
+  const prl = steprl(['train', '--algo', 'prl', '--data', data, '--reward', rewardModule, '--splitter', splitter, ...SMALL_RUN, '--steps', '1', '--out', path.join(tmp, 'prl-module')]);
+  expect(prl.stderr).toBe('');
+  expect(prl.status).toBe(0);
   const server = await startServer({ prm: learnedPrm() });
   try {
     const out = path.join(tmp, 'prpo-served');
@@ -123,7 +129,7 @@ test('a resumed run refuses changed settings unless --force-resume', () => {
   expect(changed.status).toBe(2);
   expect(changed.stderr).toContain('--resume: settings differ from the saved run\'s (group: 2 saved, 3 now; temperature: 1 saved, 0.7 now); pass the same flags, or --force-resume');
   expect(steprl([...args, '--steps', '2', '--resume']).status).toBe(0);
-  const forced = steprl([...args, '--steps', '3', '--resume', '--temperature', '0.7', '--force-resume']);
+  const forced = steprl([...args, '--steps', '3', '--temperature', '0.7', '--force-resume']);
   expect(forced.status).toBe(0);
   expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'trainer.json'), 'utf8')).step).toBe(3);
 });

@@ -35,14 +35,14 @@ export const TRAIN_FLAGS = {
   tokenizer: { type: 'string', description: 'tokenizer folder (default: the model\'s)' },
   out: { type: 'string', description: 'run folder (checkpoint/, metrics.jsonl); default runs/<algo>' },
   resume: { type: 'boolean', description: 'continue the run in --out from its last checkpoint' },
-  'force-resume': { type: 'boolean', description: 'resume even when settings differ from the saved ones' },
+  'force-resume': { type: 'boolean', description: '--resume even when settings differ from the saved ones' },
   steps: { type: 'integer', description: 'RL steps (total, counting resumed ones)', default: 30, min: 1 },
   prompts: { type: 'integer', description: 'prompts per step', default: 16, min: 1 },
   group: { type: 'integer', description: 'rollouts per prompt (G)', default: 8, min: 1 },
   lr: { type: 'number', description: 'learning rate (default: the algorithm\'s, 1e-4 or 5e-5 with a critic)', min: 0 },
   'max-new-tokens': { type: 'integer', description: 'response budget', default: 40, min: 1 },
   temperature: { type: 'number', description: 'sampling temperature', default: 1, min: 0 },
-  'prm-noise': { type: 'number', description: 'label noise of the rule-based PRM', default: 0.1, min: 0, max: 1 },
+  'prm-noise': { type: 'number', description: 'label noise of the rule-based PRM (embedded tasks without --prm)', default: 0.1, min: 0, max: 1 },
   'save-every': { type: 'integer', description: 'checkpoint every N steps (1 = no completed step is ever lost)', default: 1, min: 1 },
   seed: { type: 'integer', description: 'seed of problems and sampling', default: 0, min: 0 },
   device: { type: 'string', description: 'cpu or cuda', default: 'cpu', choices: ['cpu', 'cuda'] },
@@ -88,9 +88,10 @@ export async function runTrain(argv: readonly string[], options: { label?: strin
   const checkpoint = path.join(dir, 'checkpoint');
   const metricsFile = path.join(dir, 'metrics.jsonl');
   const state = isCheckpoint(checkpoint) ? readTrainingState(checkpoint) : null;
-  if (state && !flags.resume)
+  const resume = flags.resume || flags['force-resume'];
+  if (state && !resume)
     throw new UsageError(`${dir} already holds a run (step ${state.step}); pass --resume to continue it or choose another --out`, 'train');
-  if (flags.resume && !state) throw new UsageError(`--resume: no checkpoint to resume in ${checkpoint}`, 'train');
+  if (resume && !state) throw new UsageError(`--resume: no checkpoint to resume in ${checkpoint}`, 'train');
   if (state && state.run.algo !== algo)
     throw new UsageError(`--resume: ${dir} is a ${String(state.run.algo)} run, not ${algo}`, 'train');
   if (flags.data && !flags.reward) throw new UsageError('--data needs --reward <module> (the reward function of a completion and its sample)', 'train');
