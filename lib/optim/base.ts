@@ -1,16 +1,17 @@
 // base.ts: the one RL pipeline every algorithm runs in (ARCHITECTURE.md "One RL step, as data"):
 // rollout G completions per prompt -> outcome rewards from the reward functions (or the task's
-// verifier) -> steps and PRM
-// scores where the algorithm needs them -> reference log-probs / rollout values -> the algorithm's
-// advantages -> policy (and value) loss -> backward -> AdamW, in epochs and mini-batches; KL in the
-// loss or in the reward (adaptive controller); metrics for every step.
+// verifier) -> steps and PRM scores where the algorithm needs them -> reference log-probs / rollout
+// values -> the algorithm's advantages -> policy (and value) loss -> backward -> AdamW, in epochs
+// and mini-batches; KL in the loss or in the reward (adaptive controller); metrics for every step.
+// Samples, prompt formats and reward functions are text-level (lib/text/); a Task is one way to
+// give them.
 import type { PolicyModel } from '../model/policy';
 import type { Tokenizer } from '../model/tokenizer';
 import { ArgumentError } from '../errors';
 import type { ProcessRewardModel } from '../reward/prm';
 import type { StepSplitter } from '../reward/splitters';
 import type { Task } from '../tasks/task';
-import { loadSamples, readJsonl, samplesOf, splitOf, type LoadedSample, type Sample, type SampleSource } from '../text/dataset';
+import { loadSamples, readJsonl, samplesOf, splitOf, type LoadedSample, type SampleSource } from '../text/dataset';
 import { promptFormatFor, type PromptFormat } from '../text/prompt';
 import { combineRewards, toPrm, type PrmFunction, type RewardFunction, type Verifier, type WeightedReward } from '../text/reward';
 import { taskReward } from '../text/task';

@@ -1,8 +1,8 @@
-// prpo.ts: PRPO (arXiv 2601.07182; ALGORITHMS.md §5): responses are segmented at entropy spikes
-// (or by the splitter the user names),
+// prpo.ts: PRPO (arXiv 2601.07182; ALGORITHMS.md §5): responses are segmented at entropy spikes,
 // a PRM scores each segment, the scores are normalized into token advantages (fixed triangular
 // prior, or empirical group statistics) and shifted by the outcome advantage β_i = r_i − mean_g r
 // (r = ±1), which keeps correct rollouts pushed up on average. GRPO loss with k3 KL β = 0.001.
+// `splitter` replaces the entropy segmentation by any step splitter the user names.
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import type { StepSplitter } from '../reward/splitters';

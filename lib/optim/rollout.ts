@@ -1,6 +1,8 @@
-// rollout.ts: from prompts to a scored RolloutBatch: generate G completions per prompt, lay the
-// rows out as [left-padded prompt | response], decode and verify them, and attach what the
-// algorithm needs (reference log-probs, rollout values, steps and their PRM scores).
+// rollout.ts: from samples to a scored RolloutBatch: render each prompt (the environment's prompt
+// format), generate G completions per prompt (or take them from a RolloutSource and recompute
+// their log-probs with the policy), lay the rows out as [left-padded prompt | response], decode
+// and verify them (reward functions may be async), and attach what the algorithm needs
+// (reference log-probs, rollout values, steps and their PRM scores).
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import type { PolicyModel, SamplingOptions } from '../model/policy';
