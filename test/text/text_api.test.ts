@@ -203,6 +203,31 @@ describe('Trainer on plain functions', () => {
     expect(seen.some((s) => s.length > 1)).toBe(true);
   });
 
+  test('chat prompts through a chat template: the policy sees the rendered text, the PRM the user turn', async () => {
+    const chat = new ChatByteTokenizer();
+    const policy = TinyLM.create({ vocabSize: chat.vocabSize, hiddenSize: 32, numLayers: 1, numHeads: 2, intermediateSize: 64, maxPositions: 96 }, { seed: 2 });
+    const prompts: string[] = [];
+    const rendered: string[] = [];
+    const original = policy.generate.bind(policy);
+    policy.generate = async (ids, options) => {
+      rendered.push(...ids.map((p) => chat.decode(p)));
+      return original(ids, options);
+    };
+    const trainer = new Trainer({
+      policy, reference: policy.clone(), algorithm: prpo({ minGap: 1, splitter: newlineSplitter }), tokenizer: chat,
+      dataset: [{ prompt: [{ role: 'system', content: 'Add.' }, { role: 'user', content: '1+1' }], answer: '2' }],
+      reward: (c: string, s: { answer?: string }) => (c.includes(s.answer!) ? 1 : 0),
+      prm: (prompt: string, steps: readonly string[]) => {
+        prompts.push(prompt);
+        return steps.map(() => 0.5);
+      },
+      promptsPerStep: 1, groupSize: 2, maxNewTokens: 6, lr: 1e-3, seed: 1,
+    });
+    expect(Number.isFinite((await trainer.trainStep()).loss)).toBe(true);
+    expect(rendered[0]).toBe('<system>Add.</>\n<user>1+1</>\n<assistant>');
+    expect(new Set(prompts)).toEqual(new Set(['1+1']));
+  });
+
   test('a bad sample in a stream fails the first step with a typed error', async () => {
     const policy = make();
     async function* stream() {
