@@ -29,7 +29,7 @@ export class ByteTokenizer implements Tokenizer {
   /** Step separator for process reward models (placed after each step, like Qwen's <extra_0>). */
   static readonly STEP = 259;
   readonly vocabSize = 260;
-  readonly bosId = ByteTokenizer.BOS;
+  readonly bosId: number = ByteTokenizer.BOS;
   readonly eosId = ByteTokenizer.EOS;
   readonly padId = ByteTokenizer.PAD;
   readonly stepId = ByteTokenizer.STEP;

@@ -20,6 +20,11 @@ import { combineRewards } from '../../lib/text/reward';
 import { defaultPromptFormat } from '../../lib/text/prompt';
 import { learnedPrm, SMALL, startServer, tokenizer, type TestServer } from './server';
 
+/** Settles a call that must fail: its resolution is a test failure. */
+function unexpected(): never {
+  throw new Error('expected the call to fail');
+}
+
 const prm = learnedPrm();
 const lm = TinyLM.create(SMALL, { seed: 5 });
 let server: TestServer;
@@ -89,7 +94,7 @@ describe('HTTP failures', () => {
   test('a slow server times out after every attempt', async () => {
     const client = new HttpClient(`${server.url}/slow`, { timeoutMs: 100, retries: 1, backoffMs: 10 });
     const started = Date.now();
-    const error = await client.postJson('/pooling', body).catch((e) => e);
+    const error = await client.postJson('/pooling', body).then(unexpected, (e: RemoteError) => e);
     expect(error).toBeInstanceOf(RemoteError);
     expect(error.message).toBe(`POST ${server.url}/slow/pooling: no answer within 100 ms (after 2 attempts)`);
     expect(error.url).toBe(`${server.url}/slow/pooling`);
@@ -105,7 +110,7 @@ describe('HTTP failures', () => {
     expect(server.hits.get('/flaky/pooling')).toBe(3);
     expect(Date.now() - started).toBeGreaterThanOrEqual(20 + 40 - 5);
     const broken = new HttpClient(`${server.url}/error500`, { retries: 2, backoffMs: 1 });
-    const error = await broken.postJson('/pooling', body).catch((e) => e);
+    const error = await broken.postJson('/pooling', body).then(unexpected, (e: RemoteError) => e);
     expect(error).toBeInstanceOf(RemoteError);
     expect(error.status).toBe(500);
     expect(error.message).toBe(`POST ${server.url}/error500/pooling: HTTP 500 model crashed (after 3 attempts)`);
@@ -113,14 +118,14 @@ describe('HTTP failures', () => {
   });
 
   test('a 400 is not retried', async () => {
-    const error = await new HttpClient(`${server.url}/bad400`, { retries: 3, backoffMs: 1 }).postJson('/pooling', body).catch((e) => e);
+    const error = await new HttpClient(`${server.url}/bad400`, { retries: 3, backoffMs: 1 }).postJson('/pooling', body).then(unexpected, (e: RemoteError) => e);
     expect(error.status).toBe(400);
     expect(error.message).toBe(`POST ${server.url}/bad400/pooling: HTTP 400 {"error": "bad input"}`);
     expect(server.hits.get('/bad400/pooling')).toBe(1);
   });
 
   test('a closed connection is retried, then an error naming the URL; a refused one too', async () => {
-    const error = await new HttpClient(`${server.url}/close`, { retries: 1, backoffMs: 1 }).postJson('/pooling', body).catch((e) => e);
+    const error = await new HttpClient(`${server.url}/close`, { retries: 1, backoffMs: 1 }).postJson('/pooling', body).then(unexpected, (e: RemoteError) => e);
     expect(error).toBeInstanceOf(RemoteError);
     expect(error.message).toMatch(new RegExp(`^POST ${server.url}/close/pooling: .+ \\(after 2 attempts\\)$`));
     expect(server.hits.get('/close/pooling')).toBe(2);
@@ -129,7 +134,7 @@ describe('HTTP failures', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as net.AddressInfo;
     await new Promise((resolve) => probe.close(resolve));
-    const refused = await new HttpClient(`http://127.0.0.1:${port}`, { retries: 0 }).postJson('/pooling', body).catch((e) => e);
+    const refused = await new HttpClient(`http://127.0.0.1:${port}`, { retries: 0 }).postJson('/pooling', body).then(unexpected, (e: RemoteError) => e);
     expect(refused.message).toBe(`POST http://127.0.0.1:${port}/pooling: ECONNREFUSED (after 1 attempt)`);
   });
 
