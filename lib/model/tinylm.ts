@@ -1,5 +1,6 @@
-// tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE, GQA,
-// SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, optional value head) whose
+// tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE with optional
+// rope_scaling, GQA, SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, per-head q/k
+// norms as in Qwen3, optional value head) whose
 // layers run on steprl's kernels. Parameters, gradients (and the optimizer's moments) are flat
 // buffers described by one table (params.ts); checkpoints are Hugging Face folders.
 import { ArgumentError, ShapeError } from '../errors';
@@ -7,7 +8,7 @@ import { checkDevice, Tensor, type Device } from '../tensor';
 import { checkOptionsObject, checkTensor } from '../ops/validate';
 import { allocateActivations, type Activations } from './activations';
 import { readConfig, readWeights, writeCheckpoint, type SaveOptions } from './checkpoint';
-import { resolveConfig, type TinyLMConfig, type TinyLMConfigInput } from './config';
+import { resolveConfig, ropeInverseFrequencies, type TinyLMConfig, type TinyLMConfigInput } from './config';
 import { generateTokens } from './generate';
 import { initializeParameters, parameterSpecs, type ParamSpec } from './params';
 import type { ForwardOptions, Parameter, PolicyModel, Rollouts, SamplingOptions } from './policy';
@@ -37,6 +38,8 @@ export class TinyLM implements PolicyModel {
   readonly gradBuffer: Tensor;
   readonly #weights: Weights;
   readonly #grads: Weights;
+  /** float32 [D/2] RoPE inverse frequencies under rope_scaling; null for plain RoPE. */
+  readonly #invFreq: Tensor | null;
   /** Training and inference passes keep separate activations, so an evaluation between a training forward and its backward is harmless. */
   #train: Pass | null = null;
   #eval: Pass | null = null;
@@ -52,6 +55,8 @@ export class TinyLM implements PolicyModel {
     this.gradBuffer = Tensor.zeros([total], { device });
     this.#weights = carveWeights(this.weightBuffer, specs, config);
     this.#grads = carveWeights(this.gradBuffer, specs, config);
+    const invFreq = ropeInverseFrequencies(config);
+    this.#invFreq = invFreq === null ? null : Tensor.from(invFreq, [invFreq.length], { device });
   }
 
   /** A freshly initialized model (GPT-2 style N(0, 0.02) init), reproducible for a seed. */
@@ -66,7 +71,7 @@ export class TinyLM implements PolicyModel {
     return new TinyLM(resolved, values, device);
   }
 
-  /** Loads a Hugging Face-layout folder (config.json + model.safetensors) of a Llama or Qwen2 model. */
+  /** Loads a Hugging Face-layout folder (config.json + model.safetensors) of a Llama, Qwen2 or Qwen3 model. */
   static load(dir: string, options: { device?: Device; valueHead?: boolean } = {}): TinyLM {
     checkOptionsObject('options', options, ['device', 'valueHead']);
     const device = options.device ?? 'cpu';
@@ -154,6 +159,7 @@ export class TinyLM implements PolicyModel {
       tokens: tokens.reshape([B * T]),
       positions: Tensor.from(positions, [B * T], { device: this.device }),
       kvStart: Tensor.from(Int32Array.from(start), [B], { device: this.device }),
+      invFreq: this.#invFreq,
     };
   }
 
@@ -243,7 +249,7 @@ export class TinyLM implements PolicyModel {
     if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1 || longest + options.maxNewTokens > this.config.maxPositions)
       throw ArgumentError.expected('options.maxNewTokens', `an integer in [1, ${this.config.maxPositions - longest}] (maxPositions minus the longest prompt)`, options.maxNewTokens);
     return generateTokens(
-      { config: this.config, weights: this.#weights, device: this.device, padToken: this.config.padTokenId ?? this.config.eosTokenId ?? 0 },
+      { config: this.config, weights: this.#weights, invFreq: this.#invFreq, device: this.device, padToken: this.config.padTokenId ?? this.config.eosTokenId ?? 0 },
       prompts, options,
     );
   }
@@ -256,6 +262,7 @@ export class TinyLM implements PolicyModel {
     this.#train = this.#eval = null;
     disposeWeights(this.#weights);
     disposeWeights(this.#grads);
+    this.#invFreq?.dispose();
     this.weightBuffer.dispose();
     this.gradBuffer.dispose();
   }

@@ -1,6 +1,7 @@
 // tinylm.test.ts: TinyLM against an independent float64 PyTorch implementation of the Hugging Face
 // decoder (test/torch/tinylm.py), through Hugging Face-layout checkpoints: a Llama with grouped-query
-// attention and an untied head, and a Qwen2 with q/k/v bias and tied embeddings. Logits and the
+// attention and an untied head, a Qwen2 with q/k/v bias and tied embeddings, Qwen3s (per-head q/k
+// RMSNorm, head_dim unrelated to the width) and Llamas with rope_scaling (llama3, linear, dynamic). Logits and the
 // gradient of every parameter must agree within 1e-4 (relative to each tensor's largest element),
 // with left-padded rows. Also: save -> load is bit-exact, and generation is deterministic with the
 // log-probs of a teacher-forced forward. Everything runs on every device (test/util/devices.ts): on
@@ -25,6 +26,24 @@ const CONFIGS: Record<string, TinyLMConfigInput> = {
   'qwen2 q/k/v bias, tied embeddings': {
     architecture: 'qwen2', vocabSize: 50, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 4,
     tieEmbeddings: true, ropeTheta: 1e6, rmsNormEps: 1e-6,
+  },
+  'qwen3 q/k norm, GQA, head_dim != hidden/heads': {
+    architecture: 'qwen3', vocabSize: 53, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16,
+    tieEmbeddings: true, ropeTheta: 1e6, rmsNormEps: 1e-6,
+  },
+  // theta 5e5, D 16, original context 64: wavelengths 6.3 (kept), 32 (smoothed), 167 and up (interpolated).
+  'llama rope_scaling llama3': {
+    architecture: 'llama', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 16,
+    tieEmbeddings: false, ropeTheta: 5e5, rmsNormEps: 1e-5, maxPositions: 512,
+    ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 },
+  },
+  'llama rope_scaling linear': {
+    architecture: 'llama', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 4, numKvHeads: 4,
+    tieEmbeddings: true, ropeTheta: 1e4, rmsNormEps: 1e-5, ropeScaling: { type: 'linear', factor: 4 },
+  },
+  'qwen3 rope_scaling dynamic (plain within max_position_embeddings)': {
+    architecture: 'qwen3', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 4, numKvHeads: 2,
+    tieEmbeddings: false, ropeTheta: 1e4, rmsNormEps: 1e-6, maxPositions: 16, ropeScaling: { type: 'dynamic', factor: 2 },
   },
 };
 
