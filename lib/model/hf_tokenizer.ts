@@ -34,6 +34,8 @@ export interface HuggingFaceTokenizerFiles {
   generationConfig?: Record<string, unknown>;
   /** A chat template that overrides tokenizer_config.json's (chat_template.jinja). */
   chatTemplate?: string;
+  /** The files as read (name -> bytes), copied verbatim by savePretrained; built from the objects above when absent. */
+  raw?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface ChatTemplateOptions {
@@ -42,12 +44,6 @@ export interface ChatTemplateOptions {
   /** Further template variables, e.g. { enable_thinking: false } for Qwen3. */
   variables?: Record<string, unknown>;
 }
-
-/** The files a tokenizer directory may hold, in the order they are copied by savePretrained. */
-export const TOKENIZER_FILES = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json',
-  'chat_template.jinja', 'chat_template.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
-] as const;
 
 const SPECIAL_KEYS = ['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const;
 
@@ -89,11 +85,13 @@ export class HuggingFaceTokenizer implements Tokenizer {
   /** The special-token strings the template sees (bos_token, eos_token, ...), as in tokenizer_config.json. */
   readonly specialTokens: Readonly<Record<string, string>>;
   readonly #impl: HFTokenizerImpl;
+  readonly #files: HuggingFaceTokenizerFiles;
   #template: Template | null = null;
 
   constructor(files: HuggingFaceTokenizerFiles, source = 'tokenizer') {
     if (files === null || typeof files !== 'object' || files.tokenizer === null || typeof files.tokenizer !== 'object')
       throw ArgumentError.expected('files.tokenizer', 'the parsed tokenizer.json object', files?.tokenizer);
+    this.#files = files;
     const config = files.tokenizerConfig ?? {};
     const configFile = path.join(source, 'tokenizer_config.json');
     try {
@@ -156,6 +154,20 @@ export class HuggingFaceTokenizer implements Tokenizer {
     return this.#impl.decode(list, { skip_special_tokens: true });
   }
 
+  /**
+   * The tokenizer's files for a model directory (name -> contents): the files it was loaded from,
+   * byte for byte, or tokenizer.json / tokenizer_config.json / generation_config.json /
+   * chat_template.jinja written from the objects it was built from.
+   */
+  files(): Record<string, Uint8Array | string> {
+    if (this.#files.raw !== undefined) return Object.fromEntries(this.#files.raw);
+    const out: Record<string, string> = { 'tokenizer.json': JSON.stringify(this.#files.tokenizer) };
+    if (this.#files.tokenizerConfig !== undefined) out['tokenizer_config.json'] = JSON.stringify(this.#files.tokenizerConfig, null, 2) + '\n';
+    if (this.#files.generationConfig !== undefined) out['generation_config.json'] = JSON.stringify(this.#files.generationConfig, null, 2) + '\n';
+    if (this.#files.chatTemplate !== undefined) out['chat_template.jinja'] = this.#files.chatTemplate;
+    return out;
+  }
+
   /** The id of a token string (e.g. "<|im_end|>"), or undefined. */
   tokenToId(token: string): number | undefined {
     return this.#impl.token_to_id(token);
@@ -185,10 +197,12 @@ export class HuggingFaceTokenizer implements Tokenizer {
   }
 }
 
-function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
+function readJson(file: string, required: boolean, raw?: Map<string, Uint8Array>): Record<string, unknown> | undefined {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    const bytes = fs.readFileSync(file);
+    raw?.set(path.basename(file), bytes);
+    text = bytes.toString('utf8');
   } catch (error) {
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new FormatError(file, `cannot read the file (${(error as Error).message})`);
@@ -214,16 +228,25 @@ export function loadTokenizer(dir: string): HuggingFaceTokenizer {
       ? ' (only slow-tokenizer files are present; save the tokenizer with transformers to get tokenizer.json)' : '';
     throw new FormatError(path.join(dir, 'tokenizer.json'), `no such file${hint}`);
   }
+  const raw = new Map<string, Uint8Array>();
   const files: HuggingFaceTokenizerFiles = {
-    tokenizer: readJson(path.join(dir, 'tokenizer.json'), true)!,
-    tokenizerConfig: readJson(path.join(dir, 'tokenizer_config.json'), false),
-    generationConfig: readJson(path.join(dir, 'generation_config.json'), false),
+    tokenizer: readJson(path.join(dir, 'tokenizer.json'), true, raw)!,
+    tokenizerConfig: readJson(path.join(dir, 'tokenizer_config.json'), false, raw),
+    generationConfig: readJson(path.join(dir, 'generation_config.json'), false, raw),
+    raw,
   };
+  // Files the tokenizer does not read but a model directory carries (copied on save).
+  for (const name of ['special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt']) {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file)) raw.set(name, fs.readFileSync(file));
+  }
   const jinja = path.join(dir, 'chat_template.jinja');
   if (fs.existsSync(jinja)) {
-    files.chatTemplate = fs.readFileSync(jinja, 'utf8');
+    const bytes = fs.readFileSync(jinja);
+    raw.set('chat_template.jinja', bytes);
+    files.chatTemplate = bytes.toString('utf8');
   } else {
-    const json = readJson(path.join(dir, 'chat_template.json'), false);
+    const json = readJson(path.join(dir, 'chat_template.json'), false, raw);
     const template = json === undefined ? null : pickChatTemplate(json.chat_template, path.join(dir, 'chat_template.json'));
     if (template !== null) files.chatTemplate = template;
   }

@@ -123,8 +123,10 @@ for (const device of devices()) {
       expect(Buffer.compare(Buffer.from(copy.weightBuffer.toArray().buffer), Buffer.from(b.buffer))).toBe(0);
     });
 
-    test('generation is deterministic for a seed and its log-probs equal a teacher-forced forward', async () => {
-      const config = CONFIGS['llama GQA, untied head'];
+    // Qwen3's q/k norms and scaled RoPE run in generation's own KV-cache path too.
+    test.each(['llama GQA, untied head', 'qwen3 q/k norm, GQA, head_dim != hidden/heads', 'llama rope_scaling llama3'])(
+      '%s: generation is deterministic for a seed and its log-probs equal a teacher-forced forward', async (label) => {
+      const config = CONFIGS[label];
       const model = randomModel(config, 21, device);
       const prompts = [Int32Array.from([1, 2, 3, 4, 5]), Int32Array.from([7, 8]), Int32Array.from([9, 10, 11])];
       const options = { maxNewTokens: 12, temperature: 0.9, seed: 42, stopTokens: [0] };
