@@ -9,7 +9,10 @@
 //
 // encode(text) is transformers' `tokenizer.encode(text, add_special_tokens=False)`: special-token
 // strings inside the text (e.g. "<|im_start|>") become their ids, but no BOS/EOS is added; the
-// trainer places BOS itself where the model has one (bosId).
+// trainer places BOS itself where the tokenizer would (bosId is non-null only when tokenizer.json's
+// post-processor prepends the bos_token, as Llama's does and Qwen's does not). A chat template that
+// writes bos_token itself (Llama 3) already puts it in the rendered text, so a prompt rendered by
+// the template needs no second BOS (transformers tokenizes templates without special tokens too).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -76,6 +79,7 @@ function pickChatTemplate(value: unknown, file: string): string | null {
 export class HuggingFaceTokenizer implements Tokenizer {
   /** Ids 0..vocabSize-1 cover the vocabulary and the added tokens. */
   readonly vocabSize: number;
+  /** The bos_token's id when the tokenizer prepends it (add_special_tokens), else null. */
   readonly bosId: number | null;
   readonly eosId: number;
   readonly padId: number;
@@ -121,7 +125,9 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const eos = idOf('eos_token') ?? generationEos[0] ?? null;
     if (eos === null) throw new FormatError(configFile, 'expected an eos_token (tokenizer_config.json) or eos_token_id (generation_config.json) but found neither');
     this.eosId = eos;
-    this.bosId = idOf('bos_token') ?? (files.generationConfig?.bos_token_id === undefined ? null : idList(files.generationConfig.bos_token_id)[0] ?? null);
+    // generation_config.json's bos_token_id is not used: Qwen's names <|endoftext|> but no BOS is ever prepended.
+    const bos = idOf('bos_token');
+    this.bosId = bos !== null && this.#impl.encode('a', { add_special_tokens: true }).ids[0] === bos ? bos : null;
     this.padId = idOf('pad_token') ?? idList(files.generationConfig?.pad_token_id)[0] ?? eos;
     this.stopIds = [...new Set([eos, ...generationEos])];
     for (const id of this.stopIds)
@@ -141,14 +147,17 @@ export class HuggingFaceTokenizer implements Tokenizer {
     return Int32Array.from(this.#impl.encode(text, { add_special_tokens: false }).ids);
   }
 
-  /** Decodes ids; special tokens are dropped (skip_special_tokens), ids outside the vocabulary refused. */
+  /**
+   * Decodes ids; special tokens are dropped (skip_special_tokens). Ids the tokenizer does not know
+   * (a model's embedding is often padded past the vocabulary, e.g. Qwen's 151936 rows for 151669
+   * tokens) are skipped, as Hugging Face tokenizers skip them.
+   */
   decode(ids: ArrayLike<number>): string {
     const list: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (!Number.isSafeInteger(id) || id < 0 || id >= this.vocabSize)
-        throw ArgumentError.expected(`ids[${i}]`, `a token id in [0, ${this.vocabSize})`, id);
-      list.push(id);
+      if (!Number.isSafeInteger(id) || id < 0) throw ArgumentError.expected(`ids[${i}]`, 'a non-negative integer token id', id);
+      if (id < this.vocabSize && this.#impl.id_to_token(id) !== undefined) list.push(id);
     }
     if (list.length === 0) return '';
     return this.#impl.decode(list, { skip_special_tokens: true });

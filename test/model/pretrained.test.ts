@@ -48,9 +48,7 @@ describe('loadPretrained / savePretrained on a Qwen3-shaped directory', () => {
     const ids = Array.from(out.tokens.toArray() as Int32Array).slice(0, out.lengths[0]);
     expect(ids.length).toBeGreaterThan(0);
     expect(ids.every((id) => id >= 0 && id < QWEN3_VOCAB)).toBe(true);
-    // Ids past the tokenizer's 151669 (Qwen3 pads its embedding) are refused by decode, like transformers.
-    const decodable = ids.filter((id) => id < tokenizer.vocabSize);
-    expect(typeof tokenizer.decode(decodable)).toBe('string');
+    expect(typeof tokenizer.decode(ids)).toBe('string');
     model.dispose();
   });
 
