@@ -23,9 +23,10 @@ import { checkOptionsObject } from '../dtype';
 import { ArgumentError, FormatError, describe } from '../errors';
 import type { ChatMessage, Tokenizer } from './tokenizer';
 
-// Both packages ship CommonJS builds beside their ES modules; the types are those of the ES build.
-const { Template: JinjaTemplate } = require('@huggingface/jinja') as { Template: typeof Template };
-const { Tokenizer: TokenizerImpl } = require('@huggingface/tokenizers') as { Tokenizer: typeof HFTokenizerImpl };
+// Both packages ship CommonJS builds beside their ES modules (the types are those of the ES build);
+// they are loaded on first use, so require('steprl') does not load them.
+const jinja = (): { Template: typeof Template } => require('@huggingface/jinja');
+const tokenizers = (): { Tokenizer: typeof HFTokenizerImpl } => require('@huggingface/tokenizers');
 
 /** The parsed contents of a tokenizer's files (what `loadTokenizer` reads from a directory). */
 export interface HuggingFaceTokenizerFiles {
@@ -99,7 +100,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     const config = files.tokenizerConfig ?? {};
     const configFile = path.join(source, 'tokenizer_config.json');
     try {
-      this.#impl = new TokenizerImpl(files.tokenizer, config);
+      this.#impl = new (tokenizers().Tokenizer)(files.tokenizer, config);
     } catch (error) {
       throw new FormatError(path.join(source, 'tokenizer.json'), `cannot build the tokenizer (${(error as Error).message})`);
     }
@@ -135,7 +136,7 @@ export class HuggingFaceTokenizer implements Tokenizer {
     this.chatTemplate = files.chatTemplate ?? pickChatTemplate(config.chat_template, configFile);
     if (this.chatTemplate !== null) {
       try {
-        this.#template = new JinjaTemplate(this.chatTemplate);
+        this.#template = new (jinja().Template)(this.chatTemplate);
       } catch (error) {
         throw new FormatError(configFile, `the chat template does not parse (${(error as Error).message})`);
       }
