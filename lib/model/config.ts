@@ -197,6 +197,8 @@ export function fromHuggingFace(json: Record<string, unknown>, file = 'config.js
   if (json.mlp_bias === true) throw new FormatError(file, 'mlp_bias is not supported');
   if (json.use_sliding_window === true)
     throw new FormatError(file, `use_sliding_window: true (sliding_window ${JSON.stringify(json.sliding_window)}) is not supported: TinyLM attends to every earlier token`);
+  if (Array.isArray(json.layer_types) && json.layer_types.some((t) => t !== 'full_attention'))
+    throw new FormatError(file, `layer_types ${JSON.stringify([...new Set(json.layer_types)])} is not supported: TinyLM has full attention in every layer`);
   if (json.hidden_act !== undefined && json.hidden_act !== 'silu')
     throw new FormatError(file, `hidden_act ${JSON.stringify(json.hidden_act)} is not supported (SwiGLU with silu only)`);
   const partial = (json.partial_rotary_factor ?? (json.rope_parameters as Record<string, unknown> | undefined)?.partial_rotary_factor) as number | undefined;

@@ -160,6 +160,7 @@ describe('config.json: real configs parse, unsupported fields are refused per fi
     ['a factor below 1', { ...LLAMA_32_1B, rope_scaling: { rope_type: 'linear', factor: 0.5 } }, /rope_scaling.factor/],
     ['Qwen2 sliding window', { ...QWEN25_05B, use_sliding_window: true }, /use_sliding_window: true \(sliding_window 131072\) is not supported/],
     ['Qwen3 sliding window', { ...QWEN3_06B, use_sliding_window: true, sliding_window: 4096 }, /use_sliding_window/],
+    ['sliding layer types', { ...QWEN3_06B, layer_types: ['full_attention', 'sliding_attention'] }, /layer_types \["full_attention","sliding_attention"\] is not supported/],
     ['gelu', { ...LLAMA_32_1B, hidden_act: 'gelu' }, /hidden_act "gelu"/],
     ['partial rotary', { ...LLAMA_32_1B, partial_rotary_factor: 0.5 }, /partial_rotary_factor 0.5/],
     ['another model type', { ...LLAMA_32_1B, model_type: 'mistral', architectures: ['MistralForCausalLM'] }, /expected a llama, qwen2 or qwen3 model/],
