@@ -165,8 +165,9 @@ for (const device of devices()) {
 }
 
 describeOn('cuda', 'TinyLM on cuda', () => {
-  test('generation draws the cpu\'s tokens (greedy and sampled, top-k/top-p) and frees its per-step tensors', async () => {
-    const config = CONFIGS['qwen2 q/k/v bias, tied embeddings'];
+  test.each(['qwen2 q/k/v bias, tied embeddings', 'qwen3 q/k norm, GQA, head_dim != hidden/heads', 'llama rope_scaling llama3'])(
+    '%s: generation draws the cpu\'s tokens (greedy and sampled, top-k/top-p) and frees its per-step tensors', async (label) => {
+    const config = CONFIGS[label];
     const cpu = randomModel(config, 8), cuda = cpu.clone({ device: 'cuda' });
     const prompts = [Int32Array.from([3, 1, 4, 1, 5]), Int32Array.from([9, 2]), Int32Array.from([6])];
     const memory = () => cudaInfo()!.allocator.liveBytes;
