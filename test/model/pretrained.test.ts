@@ -67,6 +67,42 @@ describe('loadPretrained / savePretrained on a Qwen3-shaped directory', () => {
     again.model.dispose();
   });
 
+  test('a sharded checkpoint (model.safetensors.index.json) loads the same weights', async () => {
+    const sharded = path.join(tmp, 'sharded');
+    fs.cpSync(dir, sharded, { recursive: true });
+    // Split model.safetensors into two shards by hand (format: u64 header length, JSON header, data).
+    const file = fs.readFileSync(path.join(sharded, 'model.safetensors'));
+    const n = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    const names = Object.keys(header).filter((k) => k !== '__metadata__');
+    const weightMap: Record<string, string> = {};
+    const shards = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)];
+    shards.forEach((members, i) => {
+      const shardName = `model-0000${i + 1}-of-00002.safetensors`;
+      const own: Record<string, unknown> = {};
+      const parts: Buffer[] = [];
+      let offset = 0;
+      for (const name of members) {
+        const [begin, end] = header[name].data_offsets;
+        parts.push(file.subarray(8 + n + begin, 8 + n + end));
+        own[name] = { dtype: header[name].dtype, shape: header[name].shape, data_offsets: [offset, offset + end - begin] };
+        offset += end - begin;
+        weightMap[name] = shardName;
+      }
+      let json = JSON.stringify(own);
+      json += ' '.repeat((8 - (json.length % 8)) % 8);
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(BigInt(json.length));
+      fs.writeFileSync(path.join(sharded, shardName), Buffer.concat([length, Buffer.from(json), ...parts]));
+    });
+    fs.rmSync(path.join(sharded, 'model.safetensors'));
+    fs.writeFileSync(path.join(sharded, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const whole = await loadPretrained(dir), split = await loadPretrained(sharded);
+    expect(Buffer.compare(Buffer.from(split.model.weightBuffer.toArray().buffer), Buffer.from(whole.model.weightBuffer.toArray().buffer))).toBe(0);
+    whole.model.dispose();
+    split.model.dispose();
+  });
+
   test('bad arguments and mismatched directories are refused', async () => {
     await expect(loadPretrained(dir, { dtype: 'bfloat16' as never })).rejects.toThrow(ArgumentError);
     await expect(loadPretrained(dir, { device: 'tpu' as never })).rejects.toThrow(ArgumentError);
