@@ -122,8 +122,8 @@ function checkRopeScaling(input: unknown): RopeScaling | null {
       const scaling = {
         type: 'llama3' as const,
         factor: factor('factor', r.factor, 1),
-        lowFreqFactor: factor('lowFreqFactor', r.lowFreqFactor, Number.MIN_VALUE),
-        highFreqFactor: factor('highFreqFactor', r.highFreqFactor, Number.MIN_VALUE),
+        lowFreqFactor: positiveNumber('ropeScaling.lowFreqFactor', r.lowFreqFactor),
+        highFreqFactor: positiveNumber('ropeScaling.highFreqFactor', r.highFreqFactor),
         originalMaxPositions: positiveInteger('ropeScaling.originalMaxPositions', r.originalMaxPositions),
       };
       if (!(scaling.highFreqFactor > scaling.lowFreqFactor))
