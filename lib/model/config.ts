@@ -8,8 +8,9 @@ import { ArgumentError, FormatError } from '../errors';
 /**
  * rope_scaling as transformers' rope initialisation functions read it:
  * - linear: inv_freq / factor (positions interpolated by 1/factor);
- * - dynamic: NTK-aware scaling of the base once a sequence is longer than max_position_embeddings;
- *   TinyLM refuses sequences that long, and below it dynamic is exactly plain RoPE, as in transformers;
+ * - dynamic: NTK-aware scaling, base · (factor·S/maxPositions − (factor − 1))^(D/(D−2)) for a pass
+ *   whose longest row reaches S > maxPositions positions (plain RoPE up to maxPositions), as
+ *   transformers recomputes it per forward; sequences may then run to factor · maxPositions;
  * - llama3: Llama 3.1's wavelength-dependent interpolation (low frequencies / factor, high kept, a
  *   smooth ramp between wavelengths originalMaxPositions/highFreqFactor and .../lowFreqFactor).
  * No type here rescales attention (their attention_factor is 1).
@@ -135,17 +136,33 @@ function checkRopeScaling(input: unknown): RopeScaling | null {
   }
 }
 
+/** The longest sequence TinyLM runs: maxPositions, or factor · maxPositions under dynamic scaling. */
+export function contextLength(config: TinyLMConfig): number {
+  const scaling = config.ropeScaling;
+  return scaling?.type === 'dynamic' ? Math.floor(scaling.factor * config.maxPositions) : config.maxPositions;
+}
+
 /**
  * float32 [D/2] inverse frequencies of a scaled RoPE, or null when they are theta^(-2i/D) (no
- * scaling, or dynamic within maxPositions). Computed in float64 and rounded once.
+ * scaling, or dynamic within maxPositions). `sequenceLength` (the largest position of the pass
+ * plus one) matters only to dynamic scaling. Computed in float64 and rounded once.
  */
-export function ropeInverseFrequencies(config: TinyLMConfig): Float32Array | null {
+export function ropeInverseFrequencies(config: TinyLMConfig, sequenceLength = 0): Float32Array | null {
   const scaling = config.ropeScaling;
-  if (scaling === null || scaling.type === 'dynamic') return null;
+  if (scaling === null) return null;
   const D = config.headDim;
+  let theta = config.ropeTheta;
+  if (scaling.type === 'dynamic') {
+    if (sequenceLength <= config.maxPositions) return null;
+    theta *= Math.pow((scaling.factor * sequenceLength) / config.maxPositions - (scaling.factor - 1), D / (D - 2));
+  }
   const inv = new Float32Array(D / 2);
   for (let i = 0; i < D / 2; i++) {
-    const base = 1 / Math.pow(config.ropeTheta, (2 * i) / D);
+    const base = 1 / Math.pow(theta, (2 * i) / D);
+    if (scaling.type === 'dynamic') {
+      inv[i] = base;
+      continue;
+    }
     if (scaling.type === 'linear') {
       inv[i] = base / scaling.factor;
       continue;

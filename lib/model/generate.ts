@@ -98,8 +98,12 @@ function qkNorm(ws: Workspace, qNorm: Tensor, kNorm: Tensor, N: number, H: numbe
 
 export interface GenerateContext {
   config: TinyLMConfig;
-  /** float32 [D/2] scaled RoPE inverse frequencies, or null for theta's. */
-  invFreq: Tensor | null;
+  /**
+   * float32 [D/2] scaled RoPE inverse frequencies for a step whose positions reach length - 1, or
+   * null for theta's. Under dynamic scaling they change as the sequence grows; keys already in the
+   * cache keep the rotation they were stored with, as in transformers' generate.
+   */
+  invFreq: (length: number) => Tensor | null;
   weights: Weights;
   device: Device;
   padToken: number;
@@ -144,7 +148,7 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
     const run = (ws: Workspace, ids: Int32Array, positions: Int32Array, T: number, pos: number) => {
       const idsTensor = Tensor.from(ids, [ids.length], { device }), positionsTensor = Tensor.from(positions, [positions.length], { device });
       try {
-        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, Smax, ctx.invFreq);
+        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, Smax, ctx.invFreq(pos + T));
       } finally {
         idsTensor.dispose();
         positionsTensor.dispose();

@@ -202,7 +202,12 @@ describe('config.json: real configs parse, unsupported fields are refused per fi
     }
     expect([kept > 0, divided > 0, smoothed > 0]).toEqual([true, true, true]);
     expect(ropeInverseFrequencies(fromHuggingFace({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'linear', factor: 4 } }))![5]).toBe(Math.fround(base(5) / 4));
-    expect(ropeInverseFrequencies(fromHuggingFace({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'dynamic', factor: 4 } }))).toBeNull();
+    // dynamic: plain up to max_position_embeddings, then base · (factor·S/max − (factor − 1))^(D/(D−2)).
+    const dynamic = fromHuggingFace({ ...LLAMA_32_1B, rope_scaling: { rope_type: 'dynamic', factor: 4 } });
+    expect(ropeInverseFrequencies(dynamic)).toBeNull();
+    expect(ropeInverseFrequencies(dynamic, 131072)).toBeNull();
+    const grown = 500000 * Math.pow((4 * 2 * 131072) / 131072 - 3, 64 / 62);
+    expect(ropeInverseFrequencies(dynamic, 2 * 131072)![7]).toBe(Math.fround(1 / Math.pow(grown, 14 / 64)));
     expect(ropeInverseFrequencies(fromHuggingFace(QWEN3_06B))).toBeNull();
   });
 
@@ -221,6 +226,17 @@ describe('config.json: real configs parse, unsupported fields are refused per fi
   ])('%s is a FormatError', (_label, json, message) => {
     expect(() => fromHuggingFace(json as Record<string, unknown>)).toThrow(FormatError);
     expect(() => fromHuggingFace(json as Record<string, unknown>)).toThrow(message);
+  });
+
+  test('dynamic scaling runs sequences up to factor · max_position_embeddings, no further', async () => {
+    const model = TinyLM.create({ vocabSize: 8, hiddenSize: 8, intermediateSize: 8, numLayers: 1, numHeads: 2, maxPositions: 4, ropeScaling: { type: 'dynamic', factor: 2 } });
+    const logits = await model.forward(Tensor.from(new Int32Array(8), [1, 8]));
+    expect((logits.toArray() as Float32Array).every(Number.isFinite)).toBe(true);
+    await expect(model.forward(Tensor.from(new Int32Array(9), [1, 9]))).rejects.toThrow(/at most 8 tokens per row \(maxPositions · the dynamic rope factor\)/);
+    const out = await model.generate([Int32Array.from([1, 2, 3])], { maxNewTokens: 5, temperature: 0, seed: 0 });
+    expect(out.lengths[0]).toBe(5);
+    await expect(model.generate([Int32Array.from([1, 2, 3])], { maxNewTokens: 6, temperature: 0 })).rejects.toThrow(/maxNewTokens/);
+    model.dispose();
   });
 
   test('TinyLM.create checks ropeScaling', () => {

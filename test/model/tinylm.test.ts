@@ -41,9 +41,10 @@ const CONFIGS: Record<string, TinyLMConfigInput> = {
     architecture: 'llama', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 4, numKvHeads: 4,
     tieEmbeddings: true, ropeTheta: 1e4, rmsNormEps: 1e-5, ropeScaling: { type: 'linear', factor: 4 },
   },
-  'qwen3 rope_scaling dynamic (plain within max_position_embeddings)': {
+  // T = 9 rows against max_position_embeddings 8: the NTK-scaled base applies.
+  'qwen3 rope_scaling dynamic, past max_position_embeddings': {
     architecture: 'qwen3', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 4, numKvHeads: 2,
-    tieEmbeddings: false, ropeTheta: 1e4, rmsNormEps: 1e-6, maxPositions: 16, ropeScaling: { type: 'dynamic', factor: 2 },
+    tieEmbeddings: false, ropeTheta: 1e4, rmsNormEps: 1e-6, maxPositions: 8, ropeScaling: { type: 'dynamic', factor: 4 },
   },
 };
 
