@@ -1,7 +1,7 @@
 // tinylm.test.ts: TinyLM against an independent float64 PyTorch implementation of the Hugging Face
 // decoder (test/torch/tinylm.py), through Hugging Face-layout checkpoints: a Llama with grouped-query
 // attention and an untied head, a Qwen2 with q/k/v bias and tied embeddings, Qwen3s (per-head q/k
-// RMSNorm, head_dim unrelated to the width) and Llamas with rope_scaling (llama3, linear, dynamic). Logits and the
+// RMSNorm, head_dim unrelated to the width) and models with rope_scaling (llama3, linear, dynamic). Logits and the
 // gradient of every parameter must agree within 1e-4 (relative to each tensor's largest element),
 // with left-padded rows. Also: save -> load is bit-exact, and generation is deterministic with the
 // log-probs of a teacher-forced forward. Everything runs on every device (test/util/devices.ts): on
