@@ -15,7 +15,7 @@ export { TinyLM } from './model/tinylm';
 export type { TinyLMConfig, TinyLMConfigInput } from './model/config';
 export type { ForwardOptions, Parameter, PolicyModel, Rollouts, SamplingOptions } from './model/policy';
 export { ByteTokenizer } from './model/tokenizer';
-export type { ChatMessage, Tokenizer } from './model/tokenizer';
+export type { Tokenizer } from './model/tokenizer';
 export { HuggingFaceTokenizer, loadTokenizer } from './model/hf_tokenizer';
 export type { ChatTemplateOptions, HuggingFaceTokenizerFiles } from './model/hf_tokenizer';
 export { loadPretrained, savePretrained } from './model/pretrained';
