@@ -16,6 +16,11 @@ export type { TinyLMConfig, TinyLMConfigInput } from './model/config';
 export type { ForwardOptions, Parameter, PolicyModel, Rollouts, SamplingOptions } from './model/policy';
 export { ByteTokenizer } from './model/tokenizer';
 export type { Tokenizer } from './model/tokenizer';
+export { HuggingFaceTokenizer, loadTokenizer } from './model/hf_tokenizer';
+export type { ChatTemplateOptions, HuggingFaceTokenizerFiles } from './model/hf_tokenizer';
+export { loadPretrained, savePretrained } from './model/pretrained';
+export type { LoadPretrainedOptions, Pretrained, SavePretrainedOptions } from './model/pretrained';
+export type { Architecture, RopeScaling } from './model/config';
 export { supervisedFineTune } from './model/sft';
 export type { SftExample, SftOptions, SftResult } from './model/sft';
 

@@ -10,6 +10,11 @@ export interface LayerActivations {
   rstd1: Tensor;  // [N]
   q: Tensor;      // [N, H*D]   after rotary embedding
   k: Tensor;      // [N, KVH*D] after rotary embedding
+  /** Qwen3 (q/k norm) only, else null: the projections before the per-head norm, and its rstd. */
+  qRaw: Tensor | null;   // [N, H*D]
+  kRaw: Tensor | null;   // [N, KVH*D]
+  rstdq: Tensor | null;  // [N*H]
+  rstdk: Tensor | null;  // [N*KVH]
   v: Tensor;      // [N, KVH*D]
   att: Tensor;    // [N, H*D]   attention output, before o_proj
   lse: Tensor;    // [B, H, T]  attention log-sum-exp, for its backward
@@ -36,6 +41,8 @@ export interface Activations {
   dq: Tensor;      // [N, H*D]
   dk: Tensor;      // [N, KVH*D]
   dv: Tensor;      // [N, KVH*D]
+  dqRaw: Tensor | null;  // [N, H*D]    q/k norm only
+  dkRaw: Tensor | null;  // [N, KVH*D]
   ds: Tensor;      // [N, F]
   dgu: Tensor;     // [N, 2F]
   dispose(): void;
@@ -44,6 +51,7 @@ export interface Activations {
 export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device): Activations {
   const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F, vocabSize: V } = config;
   const N = B * T;
+  const qkNorm = config.architecture === 'qwen3';
   // One arena for everything: a first pass over the layout counts, the second carves views.
   let arena: Tensor | null = null;
   let offset = 0;
@@ -53,12 +61,15 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
     offset += numel;
     return t;
   };
+  const maybe = (shape: number[]): Tensor | null => (qkNorm ? take(shape) : null);
   const carve = () => {
     const layers: LayerActivations[] = [];
     for (let l = 0; l < config.numLayers; l++) {
       layers.push({
         x: take([N, C]), h1: take([N, C]), rstd1: take([N]),
-        q: take([N, H * D]), k: take([N, KVH * D]), v: take([N, KVH * D]), att: take([N, H * D]), lse: take([B, H, T]),
+        q: take([N, H * D]), k: take([N, KVH * D]),
+        qRaw: maybe([N, H * D]), kRaw: maybe([N, KVH * D]), rstdq: maybe([N * H]), rstdk: maybe([N * KVH]),
+        v: take([N, KVH * D]), att: take([N, H * D]), lse: take([B, H, T]),
         xm: take([N, C]), h2: take([N, C]), rstd2: take([N]), gu: take([N, 2 * F]), s: take([N, F]),
       });
     }
@@ -68,7 +79,7 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
       logits: take([B, T, V]),
       values: config.valueHead ? take([N, 1]) : null,
       dx: take([N, C]), dh: take([N, C]), datt: take([N, H * D]), dq: take([N, H * D]),
-      dk: take([N, KVH * D]), dv: take([N, KVH * D]), ds: take([N, F]), dgu: take([N, 2 * F]),
+      dk: take([N, KVH * D]), dv: take([N, KVH * D]), dqRaw: maybe([N, H * D]), dkRaw: maybe([N, KVH * D]), ds: take([N, F]), dgu: take([N, 2 * F]),
     };
   };
   carve();
@@ -79,7 +90,7 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
   return {
     B, T, ...views,
     dispose: () => {
-      for (const layer of views.layers) for (const t of Object.values(layer)) t.dispose();
+      for (const layer of views.layers) for (const t of Object.values(layer)) t?.dispose();
       for (const [key, t] of Object.entries(views)) if (key !== 'layers' && t !== null) (t as Tensor).dispose();
       owner.dispose();
     },

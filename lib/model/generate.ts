@@ -8,10 +8,11 @@ import * as ops from '../ops/index';
 import { Tensor, type Device } from '../tensor';
 import type { TinyLMConfig } from './config';
 import type { Rollouts, SamplingOptions } from './policy';
+import { ropeOptions } from './transformer';
 import type { Weights } from './weights';
 
 interface Workspace {
-  x: Tensor; h: Tensor; rstd: Tensor; q: Tensor; k: Tensor; v: Tensor; att: Tensor; lse: Tensor; gu: Tensor; s: Tensor;
+  x: Tensor; h: Tensor; rstd: Tensor; rstdqk: Tensor; q: Tensor; k: Tensor; v: Tensor; att: Tensor; lse: Tensor; gu: Tensor; s: Tensor;
   last: Tensor; hf: Tensor; rstdf: Tensor; logits: Tensor;
 }
 
@@ -19,7 +20,7 @@ function workspace(config: TinyLMConfig, B: number, T: number, device: Device): 
   const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F, vocabSize: V } = config;
   const N = B * T;
   const shapes: Record<keyof Workspace, number[]> = {
-    x: [N, C], h: [N, C], rstd: [N], q: [N, H * D], k: [N, KVH * D], v: [N, KVH * D], att: [N, H * D], lse: [B, H, T],
+    x: [N, C], h: [N, C], rstd: [N], rstdqk: [N * H], q: [N, H * D], k: [N, KVH * D], v: [N, KVH * D], att: [N, H * D], lse: [B, H, T],
     gu: [N, 2 * F], s: [N, F], last: [B, C], hf: [B, C], rstdf: [B], logits: [B, V],
   };
   const total = Object.values(shapes).reduce((sum, s) => sum + s.reduce((a, b) => a * b, 1), 0);
@@ -36,9 +37,10 @@ function workspace(config: TinyLMConfig, B: number, T: number, device: Device): 
 /** Runs T new tokens per row at cache position `pos`; leaves logits of each row's last token in ws.logits. */
 function step(
   config: TinyLMConfig, w: Weights, ws: Workspace, caches: { k: Tensor; v: Tensor }[],
-  tokens: Tensor, positions: Tensor, kvStart: Tensor, B: number, T: number, pos: number, Smax: number,
+  tokens: Tensor, positions: Tensor, kvStart: Tensor, B: number, T: number, pos: number, Smax: number, invFreq: Tensor | null,
 ): void {
-  const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta, rmsNormEps: eps, hiddenSize: C } = config;
+  const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps, hiddenSize: C } = config;
+  const rope = ropeOptions(config, invFreq);
   const KD = KVH * D;
   ops.embedding({ out: ws.x, tokens, table: w.embed });
   for (let l = 0; l < config.numLayers; l++) {
@@ -47,8 +49,9 @@ function step(
     ops.matmul({ out: ws.q, inp: ws.h, weight: lw.wq, bias: lw.bq ?? undefined });
     ops.matmul({ out: ws.k, inp: ws.h, weight: lw.wk, bias: lw.bk ?? undefined });
     ops.matmul({ out: ws.v, inp: ws.h, weight: lw.wv, bias: lw.bv ?? undefined });
-    ops.rope({ out: ws.q, inp: ws.q, positions }, { headDim: D, theta });
-    ops.rope({ out: ws.k, inp: ws.k, positions }, { headDim: D, theta });
+    if (lw.qNorm !== null) qkNorm(ws, lw.qNorm, lw.kNorm!, B * T, H, KVH, D, eps);
+    ops.rope({ out: ws.q, inp: ws.q, positions }, rope);
+    ops.rope({ out: ws.k, inp: ws.k, positions }, rope);
     for (let b = 0; b < B; b++) {
       for (const [dst, src] of [[cache.k, ws.k], [cache.v, ws.v]] as const) {
         const into = dst.view((b * Smax + pos) * KD, [T * KD]), from = src.view(b * T * KD, [T * KD]);
@@ -80,8 +83,27 @@ function step(
   ops.matmul({ out: ws.logits, inp: ws.hf, weight: w.lmHead });
 }
 
+/** Qwen3's per-head RMSNorm of q and k, in place (before RoPE). */
+function qkNorm(ws: Workspace, qNorm: Tensor, kNorm: Tensor, N: number, H: number, KVH: number, D: number, eps: number): void {
+  const q = ws.q.reshape([N * H, D]), k = ws.k.reshape([N * KVH, D]), rstdk = ws.rstdqk.view(0, [N * KVH]);
+  try {
+    ops.rmsnorm({ out: q, rstd: ws.rstdqk, inp: q, weight: qNorm }, { eps });
+    ops.rmsnorm({ out: k, rstd: rstdk, inp: k, weight: kNorm }, { eps });
+  } finally {
+    q.dispose();
+    k.dispose();
+    rstdk.dispose();
+  }
+}
+
 export interface GenerateContext {
   config: TinyLMConfig;
+  /**
+   * float32 [D/2] scaled RoPE inverse frequencies for a step whose positions reach length - 1, or
+   * null for theta's. Under dynamic scaling they change as the sequence grows; keys already in the
+   * cache keep the rotation they were stored with, as in transformers' generate.
+   */
+  invFreq: (length: number) => Tensor | null;
   weights: Weights;
   device: Device;
   padToken: number;
@@ -126,7 +148,7 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
     const run = (ws: Workspace, ids: Int32Array, positions: Int32Array, T: number, pos: number) => {
       const idsTensor = Tensor.from(ids, [ids.length], { device }), positionsTensor = Tensor.from(positions, [positions.length], { device });
       try {
-        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, Smax);
+        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, Smax, ctx.invFreq(pos + T));
       } finally {
         idsTensor.dispose();
         positionsTensor.dispose();

@@ -37,6 +37,11 @@ export function parameterSpecs(config: TinyLMConfig): { specs: ParamSpec[]; tota
     if (config.qkvBias) add(`${p}.self_attn.k_proj.bias`, [KVH * D], 'zeros');
     add(`${p}.self_attn.v_proj.weight`, [KVH * D, C], 'normal');
     if (config.qkvBias) add(`${p}.self_attn.v_proj.bias`, [KVH * D], 'zeros');
+    if (config.architecture === 'qwen3') {
+      // Qwen3: RMSNorm over each head of q and of k, before RoPE.
+      add(`${p}.self_attn.q_norm.weight`, [D], 'ones');
+      add(`${p}.self_attn.k_norm.weight`, [D], 'ones');
+    }
     add(`${p}.self_attn.o_proj.weight`, [C, H * D], 'residual');
     if (config.oBias) add(`${p}.self_attn.o_proj.bias`, [C], 'zeros');
     add(`${p}.post_attention_layernorm.weight`, [C], 'ones');

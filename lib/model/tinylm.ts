@@ -1,5 +1,6 @@
-// tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE, GQA,
-// SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, optional value head) whose
+// tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE with optional
+// rope_scaling, GQA, SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, per-head q/k
+// norms as in Qwen3, optional value head) whose
 // layers run on steprl's kernels. Parameters, gradients (and the optimizer's moments) are flat
 // buffers described by one table (params.ts); checkpoints are Hugging Face folders.
 import { ArgumentError, ShapeError } from '../errors';
@@ -7,7 +8,7 @@ import { checkDevice, Tensor, type Device } from '../tensor';
 import { checkOptionsObject, checkTensor } from '../ops/validate';
 import { allocateActivations, type Activations } from './activations';
 import { readConfig, readWeights, writeCheckpoint, type SaveOptions } from './checkpoint';
-import { resolveConfig, type TinyLMConfig, type TinyLMConfigInput } from './config';
+import { contextLength, resolveConfig, ropeInverseFrequencies, type TinyLMConfig, type TinyLMConfigInput } from './config';
 import { generateTokens } from './generate';
 import { initializeParameters, parameterSpecs, type ParamSpec } from './params';
 import type { ForwardOptions, Parameter, PolicyModel, Rollouts, SamplingOptions } from './policy';
@@ -37,6 +38,10 @@ export class TinyLM implements PolicyModel {
   readonly gradBuffer: Tensor;
   readonly #weights: Weights;
   readonly #grads: Weights;
+  /** float32 [D/2] RoPE inverse frequencies under rope_scaling; null for plain RoPE (and dynamic scaling). */
+  readonly #invFreq: Tensor | null;
+  /** Dynamic scaling's frequencies per sequence length beyond maxPositions (D/2 floats each). */
+  readonly #dynamicInvFreq = new Map<number, Tensor>();
   /** Training and inference passes keep separate activations, so an evaluation between a training forward and its backward is harmless. */
   #train: Pass | null = null;
   #eval: Pass | null = null;
@@ -52,6 +57,8 @@ export class TinyLM implements PolicyModel {
     this.gradBuffer = Tensor.zeros([total], { device });
     this.#weights = carveWeights(this.weightBuffer, specs, config);
     this.#grads = carveWeights(this.gradBuffer, specs, config);
+    const invFreq = ropeInverseFrequencies(config);
+    this.#invFreq = invFreq === null ? null : Tensor.from(invFreq, [invFreq.length], { device });
   }
 
   /** A freshly initialized model (GPT-2 style N(0, 0.02) init), reproducible for a seed. */
@@ -66,7 +73,7 @@ export class TinyLM implements PolicyModel {
     return new TinyLM(resolved, values, device);
   }
 
-  /** Loads a Hugging Face-layout folder (config.json + model.safetensors) of a Llama or Qwen2 model. */
+  /** Loads a Hugging Face-layout folder (config.json + model.safetensors) of a Llama, Qwen2 or Qwen3 model. */
   static load(dir: string, options: { device?: Device; valueHead?: boolean } = {}): TinyLM {
     checkOptionsObject('options', options, ['device', 'valueHead']);
     const device = options.device ?? 'cpu';
@@ -154,7 +161,20 @@ export class TinyLM implements PolicyModel {
       tokens: tokens.reshape([B * T]),
       positions: Tensor.from(positions, [B * T], { device: this.device }),
       kvStart: Tensor.from(Int32Array.from(start), [B], { device: this.device }),
+      invFreq: this.#invFreqFor(T - Math.min(...start)),
     };
+  }
+
+  /** The frequencies for a pass whose positions reach sequenceLength - 1. */
+  #invFreqFor(sequenceLength: number): Tensor | null {
+    if (this.config.ropeScaling?.type !== 'dynamic' || sequenceLength <= this.config.maxPositions) return this.#invFreq;
+    let table = this.#dynamicInvFreq.get(sequenceLength);
+    if (table === undefined) {
+      const values = ropeInverseFrequencies(this.config, sequenceLength)!;
+      table = Tensor.from(values, [values.length], { device: this.device });
+      this.#dynamicInvFreq.set(sequenceLength, table);
+    }
+    return table;
   }
 
   #pass(which: 'train' | 'eval', B: number, T: number): Pass {
@@ -178,8 +198,8 @@ export class TinyLM implements PolicyModel {
     if (t.shape.length !== 2) throw new ShapeError('tokens', `Expected tokens of shape [B, T] but received [${t.shape.join(', ')}]`);
     if (t.device !== this.device) t._storage('tokens');
     const [B, T] = t.shape;
-    if (T > this.config.maxPositions)
-      throw new ShapeError('tokens', `Expected at most maxPositions = ${this.config.maxPositions} tokens per row but received ${T}`);
+    if (T > contextLength(this.config))
+      throw new ShapeError('tokens', `Expected at most ${contextLength(this.config)} tokens per row (maxPositions${this.config.ropeScaling?.type === 'dynamic' ? ' · the dynamic rope factor' : ''}) but received ${T}`);
     const pass = this.#pass(options.train ? 'train' : 'eval', B, T);
     disposeLayout(pass.layout);
     // Tokens on another device are copied once; the layout's reshape keeps the copy alive.
@@ -240,10 +260,11 @@ export class TinyLM implements PolicyModel {
     }
     checkOptionsObject('options', options, ['maxNewTokens', 'temperature', 'topP', 'topK', 'stopTokens', 'seed']);
     const longest = Math.max(...prompts.map((p) => p.length));
-    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1 || longest + options.maxNewTokens > this.config.maxPositions)
-      throw ArgumentError.expected('options.maxNewTokens', `an integer in [1, ${this.config.maxPositions - longest}] (maxPositions minus the longest prompt)`, options.maxNewTokens);
+    const context = contextLength(this.config);
+    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1 || longest + options.maxNewTokens > context)
+      throw ArgumentError.expected('options.maxNewTokens', `an integer in [1, ${context - longest}] (the context length minus the longest prompt)`, options.maxNewTokens);
     return generateTokens(
-      { config: this.config, weights: this.#weights, device: this.device, padToken: this.config.padTokenId ?? this.config.eosTokenId ?? 0 },
+      { config: this.config, weights: this.#weights, invFreq: (length) => this.#invFreqFor(length), device: this.device, padToken: this.config.padTokenId ?? this.config.eosTokenId ?? 0 },
       prompts, options,
     );
   }
@@ -256,6 +277,9 @@ export class TinyLM implements PolicyModel {
     this.#train = this.#eval = null;
     disposeWeights(this.#weights);
     disposeWeights(this.#grads);
+    this.#invFreq?.dispose();
+    for (const table of this.#dynamicInvFreq.values()) table.dispose();
+    this.#dynamicInvFreq.clear();
     this.weightBuffer.dispose();
     this.gradBuffer.dispose();
   }

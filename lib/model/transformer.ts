@@ -1,5 +1,6 @@
 // transformer.ts: TinyLM's forward and backward passes (Llama: RMSNorm, RoPE, grouped-query
-// attention, SwiGLU; Hugging Face modeling_llama / modeling_qwen2 semantics), written llm.c style:
+// attention, SwiGLU; Hugging Face modeling_llama / modeling_qwen2 / modeling_qwen3 semantics, the
+// latter with a per-head RMSNorm of q and k before RoPE), written llm.c style:
 // every op writes into preallocated activations, every backward op accumulates into gradients,
 // and each backward step sits in the reverse order of its forward step.
 import * as ops from '../ops/index';
@@ -12,6 +13,13 @@ export interface SequenceLayout {
   tokens: Tensor;      // int32 [N]
   positions: Tensor;   // int32 [N]  rotary position of each token
   kvStart: Tensor;     // int32 [B]  first attended position per row (left padding)
+  /** float32 [D/2]: scaled RoPE inverse frequencies (rope_scaling), or null for theta's. Owned by the model. */
+  invFreq: Tensor | null;
+}
+
+/** The rope op's options for a config and a layout's inverse frequencies. */
+export function ropeOptions(config: TinyLMConfig, invFreq: Tensor | null): ops.RopeOptions {
+  return invFreq === null ? { headDim: config.headDim, theta: config.ropeTheta } : { headDim: config.headDim, invFreq };
 }
 
 /**
@@ -43,17 +51,27 @@ export function transformerForward(config: TinyLMConfig, w: Weights, a: Activati
 
 function forwardPass(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout, views: PassViews): void {
   const { B, T } = a;
-  const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta, rmsNormEps: eps } = config;
+  const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = config;
+  const N = B * T;
+  const rope = ropeOptions(config, seq.invFreq);
   ops.embedding({ out: a.layers[0].x, tokens: seq.tokens, table: w.embed });
   for (let l = 0; l < config.numLayers; l++) {
     const x = a.layers[l], lw = w.layers[l];
     const next = l + 1 < config.numLayers ? a.layers[l + 1].x : a.out;
     ops.rmsnorm({ out: x.h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
-    ops.matmul({ out: x.q, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
-    ops.matmul({ out: x.k, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+    if (lw.qNorm !== null) {
+      // Qwen3: q and k are RMS-normalized per head ([N·H, D] rows) before RoPE; the raw projections stay for the backward.
+      ops.matmul({ out: x.qRaw!, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
+      ops.matmul({ out: x.kRaw!, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+      ops.rmsnorm({ out: views.of(x.q, [N * H, D]), rstd: x.rstdq!, inp: views.of(x.qRaw!, [N * H, D]), weight: lw.qNorm }, { eps });
+      ops.rmsnorm({ out: views.of(x.k, [N * KVH, D]), rstd: x.rstdk!, inp: views.of(x.kRaw!, [N * KVH, D]), weight: lw.kNorm! }, { eps });
+    } else {
+      ops.matmul({ out: x.q, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
+      ops.matmul({ out: x.k, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+    }
     ops.matmul({ out: x.v, inp: x.h1, weight: lw.wv, bias: lw.bv ?? undefined });
-    ops.rope({ out: x.q, inp: x.q, positions: seq.positions }, { headDim: D, theta });
-    ops.rope({ out: x.k, inp: x.k, positions: seq.positions }, { headDim: D, theta });
+    ops.rope({ out: x.q, inp: x.q, positions: seq.positions }, rope);
+    ops.rope({ out: x.k, inp: x.k, positions: seq.positions }, rope);
     ops.attention({
       out: views.of(x.att, [B, T, H, D]), lse: x.lse, q: views.of(x.q, [B, T, H, D]),
       k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart: seq.kvStart,
@@ -86,8 +104,9 @@ function backwardPass(
   views: PassViews,
 ): void {
   const { B, T } = a;
-  const { numHeads: H, numKvHeads: KVH, headDim: D, ropeTheta: theta } = config;
+  const { numHeads: H, numKvHeads: KVH, headDim: D } = config;
   const N = B * T;
+  const rope = ropeOptions(config, seq.invFreq);
   // The final norm's input gradient: lm_head (and the value head) first.
   a.dh.fill(0);
   ops.matmulBackward({ dinp: a.dh, dweight: g.lmHead, dout: views.of(dlogits, [N, config.vocabSize]), inp: a.hf, weight: w.lmHead });
@@ -115,11 +134,27 @@ function backwardPass(
       dout: views.of(a.datt, [B, T, H, D]), out: views.of(x.att, [B, T, H, D]), lse: x.lse,
       q: views.of(x.q, [B, T, H, D]), k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart: seq.kvStart,
     });
-    ops.ropeBackward({ dinp: a.dq, dout: a.dq, positions: seq.positions }, { headDim: D, theta });  // in place
-    ops.ropeBackward({ dinp: a.dk, dout: a.dk, positions: seq.positions }, { headDim: D, theta });
+    ops.ropeBackward({ dinp: a.dq, dout: a.dq, positions: seq.positions }, rope);  // in place
+    ops.ropeBackward({ dinp: a.dk, dout: a.dk, positions: seq.positions }, rope);
+    let dq = a.dq, dk = a.dk;
+    if (lw.qNorm !== null) {
+      // Through Qwen3's per-head norms to the raw projections.
+      a.dqRaw!.fill(0);
+      a.dkRaw!.fill(0);
+      ops.rmsnormBackward({
+        dinp: views.of(a.dqRaw!, [N * H, D]), dweight: lg.qNorm!, dout: views.of(a.dq, [N * H, D]),
+        inp: views.of(x.qRaw!, [N * H, D]), weight: lw.qNorm, rstd: x.rstdq!,
+      });
+      ops.rmsnormBackward({
+        dinp: views.of(a.dkRaw!, [N * KVH, D]), dweight: lg.kNorm!, dout: views.of(a.dk, [N * KVH, D]),
+        inp: views.of(x.kRaw!, [N * KVH, D]), weight: lw.kNorm!, rstd: x.rstdk!,
+      });
+      dq = a.dqRaw!;
+      dk = a.dkRaw!;
+    }
     a.dh.fill(0);
-    ops.matmulBackward({ dinp: a.dh, dweight: lg.wq, dbias: lg.bq ?? undefined, dout: a.dq, inp: x.h1, weight: lw.wq });
-    ops.matmulBackward({ dinp: a.dh, dweight: lg.wk, dbias: lg.bk ?? undefined, dout: a.dk, inp: x.h1, weight: lw.wk });
+    ops.matmulBackward({ dinp: a.dh, dweight: lg.wq, dbias: lg.bq ?? undefined, dout: dq, inp: x.h1, weight: lw.wq });
+    ops.matmulBackward({ dinp: a.dh, dweight: lg.wk, dbias: lg.bk ?? undefined, dout: dk, inp: x.h1, weight: lw.wk });
     ops.matmulBackward({ dinp: a.dh, dweight: lg.wv, dbias: lg.bv ?? undefined, dout: a.dv, inp: x.h1, weight: lw.wv });
     ops.rmsnormBackward({ dinp: a.dx, dweight: lg.ln1, dout: a.dh, inp: x.x, weight: lw.ln1, rstd: x.rstd1 });
   }

@@ -12,6 +12,8 @@ export interface LayerWeights {
   bk: Tensor | null;
   wv: Tensor;           // [KVH*D, C]
   bv: Tensor | null;
+  qNorm: Tensor | null; // [D]  Qwen3's per-head RMSNorm of q (before RoPE)
+  kNorm: Tensor | null; // [D]  and of k
   wo: Tensor;           // [C, H*D]
   bo: Tensor | null;    // [C]
   ln2: Tensor;          // [C]
@@ -46,6 +48,7 @@ export function carveWeights(buffer: Tensor, specs: readonly ParamSpec[], config
       wq: get(`${p}.self_attn.q_proj.weight`), bq: maybe(`${p}.self_attn.q_proj.bias`),
       wk: get(`${p}.self_attn.k_proj.weight`), bk: maybe(`${p}.self_attn.k_proj.bias`),
       wv: get(`${p}.self_attn.v_proj.weight`), bv: maybe(`${p}.self_attn.v_proj.bias`),
+      qNorm: maybe(`${p}.self_attn.q_norm.weight`), kNorm: maybe(`${p}.self_attn.k_norm.weight`),
       wo: get(`${p}.self_attn.o_proj.weight`), bo: maybe(`${p}.self_attn.o_proj.bias`),
       ln2: get(`${p}.post_attention_layernorm.weight`),
       wgu: buffer.view(gate.offset, [2 * F, C]),

@@ -1,6 +1,7 @@
 // tinylm.test.ts: TinyLM against an independent float64 PyTorch implementation of the Hugging Face
 // decoder (test/torch/tinylm.py), through Hugging Face-layout checkpoints: a Llama with grouped-query
-// attention and an untied head, and a Qwen2 with q/k/v bias and tied embeddings. Logits and the
+// attention and an untied head, a Qwen2 with q/k/v bias and tied embeddings, Qwen3s (per-head q/k
+// RMSNorm, head_dim unrelated to the width) and models with rope_scaling (llama3, linear, dynamic). Logits and the
 // gradient of every parameter must agree within 1e-4 (relative to each tensor's largest element),
 // with left-padded rows. Also: save -> load is bit-exact, and generation is deterministic with the
 // log-probs of a teacher-forced forward. Everything runs on every device (test/util/devices.ts): on
@@ -25,6 +26,25 @@ const CONFIGS: Record<string, TinyLMConfigInput> = {
   'qwen2 q/k/v bias, tied embeddings': {
     architecture: 'qwen2', vocabSize: 50, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 4,
     tieEmbeddings: true, ropeTheta: 1e6, rmsNormEps: 1e-6,
+  },
+  'qwen3 q/k norm, GQA, head_dim != hidden/heads': {
+    architecture: 'qwen3', vocabSize: 53, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16,
+    tieEmbeddings: true, ropeTheta: 1e6, rmsNormEps: 1e-6,
+  },
+  // theta 5e5, D 16, original context 64: wavelengths 6.3 (kept), 32 (smoothed), 167 and up (interpolated).
+  'llama rope_scaling llama3': {
+    architecture: 'llama', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 16,
+    tieEmbeddings: false, ropeTheta: 5e5, rmsNormEps: 1e-5, maxPositions: 512,
+    ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 },
+  },
+  'llama rope_scaling linear': {
+    architecture: 'llama', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 4, numKvHeads: 4,
+    tieEmbeddings: true, ropeTheta: 1e4, rmsNormEps: 1e-5, ropeScaling: { type: 'linear', factor: 4 },
+  },
+  // T = 9 rows against max_position_embeddings 8: the NTK-scaled base applies.
+  'qwen3 rope_scaling dynamic, past max_position_embeddings': {
+    architecture: 'qwen3', vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 4, numKvHeads: 2,
+    tieEmbeddings: false, ropeTheta: 1e4, rmsNormEps: 1e-6, maxPositions: 8, ropeScaling: { type: 'dynamic', factor: 4 },
   },
 };
 
@@ -104,8 +124,10 @@ for (const device of devices()) {
       expect(Buffer.compare(Buffer.from(copy.weightBuffer.toArray().buffer), Buffer.from(b.buffer))).toBe(0);
     });
 
-    test('generation is deterministic for a seed and its log-probs equal a teacher-forced forward', async () => {
-      const config = CONFIGS['llama GQA, untied head'];
+    // Qwen3's q/k norms and scaled RoPE run in generation's own KV-cache path too.
+    test.each(['llama GQA, untied head', 'qwen3 q/k norm, GQA, head_dim != hidden/heads', 'llama rope_scaling llama3'])(
+      '%s: generation is deterministic for a seed and its log-probs equal a teacher-forced forward', async (label) => {
+      const config = CONFIGS[label];
       const model = randomModel(config, 21, device);
       const prompts = [Int32Array.from([1, 2, 3, 4, 5]), Int32Array.from([7, 8]), Int32Array.from([9, 10, 11])];
       const options = { maxNewTokens: 12, temperature: 0.9, seed: 42, stopTokens: [0] };
@@ -144,8 +166,9 @@ for (const device of devices()) {
 }
 
 describeOn('cuda', 'TinyLM on cuda', () => {
-  test('generation draws the cpu\'s tokens (greedy and sampled, top-k/top-p) and frees its per-step tensors', async () => {
-    const config = CONFIGS['qwen2 q/k/v bias, tied embeddings'];
+  test.each(['qwen2 q/k/v bias, tied embeddings', 'qwen3 q/k norm, GQA, head_dim != hidden/heads', 'llama rope_scaling llama3'])(
+    '%s: generation draws the cpu\'s tokens (greedy and sampled, top-k/top-p) and frees its per-step tensors', async (label) => {
+    const config = CONFIGS[label];
     const cpu = randomModel(config, 8), cuda = cpu.clone({ device: 'cuda' });
     const prompts = [Int32Array.from([3, 1, 4, 1, 5]), Int32Array.from([9, 2]), Int32Array.from([6])];
     const memory = () => cudaInfo()!.allocator.liveBytes;

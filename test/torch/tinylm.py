@@ -1,6 +1,7 @@
-# tinylm.py: an independent float64 PyTorch implementation of the Hugging Face Llama / Qwen2 decoder
-# (modeling_llama.py semantics: RMSNorm, rotate_half RoPE, repeat_kv GQA, SwiGLU, tied or untied
-# head), reading a checkpoint folder (config.json + model.safetensors) with its own safetensors
+# tinylm.py: an independent float64 PyTorch implementation of the Hugging Face Llama / Qwen2 / Qwen3
+# decoder (modeling_llama.py semantics: RMSNorm, rotate_half RoPE, repeat_kv GQA, SwiGLU, tied or
+# untied head; Qwen3's per-head q_norm / k_norm before RoPE; rope_scaling linear, dynamic and llama3
+# as transformers' modeling_rope_utils computes inv_freq), reading a checkpoint folder (config.json + model.safetensors) with its own safetensors
 # parser. Given tokens, per-row starts (left padding) and an upstream gradient for the logits, it
 # writes the logits and the gradient of every parameter by autograd.
 import json
@@ -48,6 +49,7 @@ theta = config["rope_theta"]
 L = config["num_hidden_layers"]
 V = config["vocab_size"]
 qwen = config["model_type"] == "qwen2"
+qk_norm = config["model_type"] == "qwen3"
 qkv_bias = qwen or config.get("attention_bias", False)
 o_bias = (not qwen) and config.get("attention_bias", False)
 
@@ -73,7 +75,34 @@ def linear(h, name, bias):
 
 positions = torch.clamp(torch.arange(T)[None, :] - start[:, None], min=0)  # [B, T]
 # HF computes inv_freq and the angles in float32, then casts cos/sin to the compute dtype.
-inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+def plain_inv_freq(base):
+    return 1.0 / (base ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+
+
+inv_freq = plain_inv_freq(theta)
+scaling = config.get("rope_scaling") or {}
+rope_type = scaling.get("rope_type", scaling.get("type", "default"))
+if rope_type == "linear":
+    inv_freq = inv_freq / scaling["factor"]
+elif rope_type == "dynamic":
+    # NTK-aware: the base grows once the sequence outgrows max_position_embeddings.
+    max_pos = config["max_position_embeddings"]
+    seq_len = int(torch.clamp(torch.arange(T)[None, :] - start[:, None], min=0).max()) + 1
+    if seq_len > max_pos:
+        factor = scaling["factor"]
+        inv_freq = plain_inv_freq(theta * ((factor * seq_len / max_pos) - (factor - 1)) ** (D / (D - 2)))
+elif rope_type == "llama3":
+    factor = scaling["factor"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelen = 2 * torch.pi / inv_freq
+    scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= old / high) & (wavelen <= old / low)
+    inv_freq = torch.where(medium, smoothed, scaled)
+elif rope_type != "default":
+    raise ValueError(rope_type)
 freqs = positions.float()[..., None] * inv_freq[None, None, :]
 emb = torch.cat((freqs, freqs), dim=-1)
 cos, sin = emb.cos().double()[:, None], emb.sin().double()[:, None]  # [B, 1, T, D]
@@ -86,8 +115,12 @@ h = W["model.embed_tokens.weight"][tokens]
 for l in range(L):
     pre = f"model.layers.{l}"
     a = rmsnorm(h, W[pre + ".input_layernorm.weight"])
-    q = linear(a, pre + ".self_attn.q_proj", qkv_bias).view(B, T, H, D).transpose(1, 2)
-    k = linear(a, pre + ".self_attn.k_proj", qkv_bias).view(B, T, KVH, D).transpose(1, 2)
+    q = linear(a, pre + ".self_attn.q_proj", qkv_bias).view(B, T, H, D)
+    k = linear(a, pre + ".self_attn.k_proj", qkv_bias).view(B, T, KVH, D)
+    if qk_norm:
+        q = rmsnorm(q, W[pre + ".self_attn.q_norm.weight"])
+        k = rmsnorm(k, W[pre + ".self_attn.k_norm.weight"])
+    q, k = q.transpose(1, 2), k.transpose(1, 2)
     v = linear(a, pre + ".self_attn.v_proj", qkv_bias).view(B, T, KVH, D).transpose(1, 2)
     q = q * cos + rotate_half(q) * sin
     k = k * cos + rotate_half(k) * sin
