@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { loadTokenizer as loadHuggingFaceTokenizer } from '../model/hf_tokenizer';
+import { checkTokenizerFits } from '../model/pretrained';
 import type { TinyLM } from '../model/tinylm';
 import { ByteTokenizer, type Tokenizer } from '../model/tokenizer';
 import type { ProcessRewardModel } from '../reward/prm';
@@ -91,14 +93,20 @@ export function loadData(file: string, command: string): { train: LoadedSample[]
 }
 
 /**
- * The tokenizer of a model directory (or of `--tokenizer <dir>`). Today: steprl's byte tokenizer,
- * for checkpoints with its 260-token vocabulary. A directory with tokenizer.json needs the
- * Hugging Face tokenizer loader (loadPretrained); until it is wired here such a directory is
- * refused rather than trained on byte ids. This is the one place to switch to it.
+ * The tokenizer of a model directory (or of `--tokenizer <dir>`): the Hugging Face tokenizer when
+ * the directory has tokenizer.json (loadPretrained's loader, chat template included), otherwise
+ * steprl's byte tokenizer for checkpoints with its 260-token vocabulary. Either must fit the model.
  */
 export function loadTokenizer(dir: string | null, model: TinyLM, command: string): Tokenizer {
-  if (dir !== null && fs.existsSync(path.join(dir, 'tokenizer.json')))
-    throw new UsageError(`--tokenizer ${dir}: Hugging Face tokenizers (tokenizer.json) are not supported by this build of the CLI yet; a checkpoint with steprl's byte vocabulary needs no tokenizer files`, command);
+  if (dir !== null && fs.existsSync(path.join(dir, 'tokenizer.json'))) {
+    const tokenizer = loadHuggingFaceTokenizer(dir);
+    try {
+      checkTokenizerFits(tokenizer, model.vocabSize, dir);
+    } catch (error) {
+      throw new UsageError(`--tokenizer ${dir}: ${(error as Error).message}`, command);
+    }
+    return tokenizer;
+  }
   const tokenizer = new ByteTokenizer();
   if (model.vocabSize !== tokenizer.vocabSize)
     throw new UsageError(`the model's vocabulary has ${model.vocabSize} tokens but the byte tokenizer has ${tokenizer.vocabSize}; pass --tokenizer <dir with tokenizer.json>`, command);

@@ -7,6 +7,7 @@ import { ArgumentError, FormatError } from '../errors';
 import { checkDevice, type Device } from '../tensor';
 import { loadTokenizer, type HuggingFaceTokenizer } from './hf_tokenizer';
 import { TinyLM } from './tinylm';
+import type { Tokenizer } from './tokenizer';
 
 export interface LoadPretrainedOptions {
   /** Where the model's tensors live. Default 'cpu'. */
@@ -40,13 +41,20 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
   // The tokenizer first: it is the cheaper of the two to find missing.
   const tokenizer = loadTokenizer(options.tokenizer ?? dir);
   const model = TinyLM.load(dir, { device, ...(options.valueHead === undefined ? {} : { valueHead: options.valueHead }) });
-  const ids = [tokenizer.eosId, tokenizer.padId, ...tokenizer.stopIds, ...(tokenizer.bosId === null ? [] : [tokenizer.bosId])];
-  if (tokenizer.vocabSize > model.vocabSize || ids.some((id) => id >= model.vocabSize)) {
+  try {
+    checkTokenizerFits(tokenizer, model.vocabSize, options.tokenizer ?? dir);
+  } catch (error) {
     model.dispose();
-    throw new FormatError(options.tokenizer ?? dir,
-      `the tokenizer's ${tokenizer.vocabSize} ids (special ids up to ${Math.max(...ids)}) do not fit the model's vocab_size ${model.vocabSize}`);
+    throw error;
   }
   return { model, tokenizer };
+}
+
+/** A FormatError (naming `where`) unless every id the tokenizer can produce is below `vocabSize`. */
+export function checkTokenizerFits(tokenizer: Tokenizer, vocabSize: number, where: string): void {
+  const ids = [tokenizer.eosId, tokenizer.padId, ...(tokenizer.stopIds ?? []), ...(tokenizer.bosId === null ? [] : [tokenizer.bosId])];
+  if (tokenizer.vocabSize > vocabSize || ids.some((id) => id >= vocabSize))
+    throw new FormatError(where, `the tokenizer's ${tokenizer.vocabSize} ids (special ids up to ${Math.max(...ids)}) do not fit the model's vocab_size ${vocabSize}`);
 }
 
 export interface SavePretrainedOptions {
