@@ -1,7 +1,8 @@
 // tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE, GQA,
 // SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, optional value head) whose
-// layers run on steprl's kernels. Parameters, gradients (and the optimizer's moments) are flat
-// buffers described by one table (params.ts); checkpoints are Hugging Face folders.
+// layers run on steprl's kernels. Parameters and gradients are two flat buffers (weightBuffer,
+// gradBuffer) carved into per-parameter views by one table (params.ts); AdamW (optim/adamw.ts)
+// keeps its moments per parameter, one tensor each. Checkpoints are Hugging Face folders.
 import { ArgumentError, ShapeError } from '../errors';
 import { checkDevice, Tensor, type Device } from '../tensor';
 import { checkOptionsObject, checkTensor } from '../ops/validate';
