@@ -1,8 +1,11 @@
 # binding.gyp: the CPU addon, built by node-gyp (npm install's fallback when no prebuild fits).
-# CMakeLists.txt builds the same CPU sources (plus CUDA or the CUDA simulator); keep the lists in
-# sync. ISA-specific files carry their own target pragmas, so no -march flag is set here: the
-# binary runs on any x86-64 and picks AVX2/AVX-512 at run time. (-Wno-maybe-uninitialized: GCC 12
-# reports its own _mm512_undefined_* intrinsics as (maybe-)uninitialized.)
+# Its "sources" list is the one list of CPU sources: CMakeLists.txt (plus CUDA or the CUDA
+# simulator) takes every double-quoted native/*.cc path in this file with a regex (so never quote
+# one in a comment here), and the two builds' source lists cannot drift; the defines and compiler
+# flags are written in both files and must be changed in both. ISA-specific files carry their own
+# target pragmas, so no -march flag is set here: the binary runs on any x86-64 and picks
+# AVX2/AVX-512 at run time. (-Wno-maybe-uninitialized: GCC 12 reports its own _mm512_undefined_*
+# intrinsics as (maybe-)uninitialized.)
 {
   "targets": [
     {

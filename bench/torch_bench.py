@@ -94,6 +94,123 @@ def group_advantage(job):
     return run
 
 
+# The advantage families (advantage.bench.mjs): a batch of R rows (groups of G adjacent rows) of T
+# tokens, lengths T/4..T, K steps a row (K − 1 random ends, then L − 1). Each *_core takes tensors,
+# so it can be checked against steprl on the same inputs; float32 throughout.
+def rl_rows(job):
+    R, T, G, K = job["R"], job["T"], job["G"], job["K"]
+    lengths = torch.randint(T // 4, T + 1, (R,))
+    mask = (torch.arange(T)[None, :] < lengths[:, None]).float()
+    ends = torch.stack([torch.cat((torch.randperm(int(L) - 1)[: K - 1].sort().values, torch.tensor([int(L) - 1]))) for L in lengths])
+    step_row = torch.arange(R).repeat_interleave(K)
+    return mask, torch.arange(R) // G, ends.reshape(-1), step_row
+
+
+def gae_core(rewards, values, mask, gamma=1.0, lam=0.95):
+    # TRL's legacy PPOTrainer.compute_advantages: a reverse loop over T, then masked_whiten.
+    rewards, values = rewards * mask, values * mask
+    T = rewards.shape[1]
+    last, reversed_ = torch.zeros(rewards.shape[0]), []
+    for t in reversed(range(T)):
+        next_values = values[:, t + 1] if t < T - 1 else 0.0
+        delta = rewards[:, t] + gamma * next_values - values[:, t]
+        last = delta + gamma * lam * last
+        reversed_.append(last)
+    advantages = torch.stack(reversed_[::-1], 1)
+    returns = (advantages + values) * mask
+    n = mask.sum()
+    mean = (advantages * mask).sum() / n
+    variance = (((advantages - mean) ** 2) * mask).sum() / n * (n / (n - 1))
+    return (advantages - mean) * torch.rsqrt(variance + 1e-8) * mask, returns
+
+
+def prl_core(outcome, old, ref, mask, step_end_mask, eta=200.0):
+    d = mask * (old - ref)
+    suffix = d.flip(1).cumsum(1).flip(1)
+    R, T = d.shape
+    position = torch.arange(T).expand(R, T)
+    is_end = step_end_mask.bool() | (position == (mask.sum(1).long() - 1)[:, None])
+    next_end = torch.where(is_end, position, torch.full_like(position, T - 1)).flip(1).cummin(1).values.flip(1)
+    return (outcome[:, None] - suffix / eta).gather(1, next_end) * mask
+
+
+def prpo_core(scores, rewards, group_ids, mask, mu0=0.5, sigma0=(1 / 24) ** 0.5):
+    groups = int(group_ids.max()) + 1
+    count = torch.zeros(groups).index_add_(0, group_ids, torch.ones_like(rewards))
+    beta = rewards - (torch.zeros(groups).index_add_(0, group_ids, rewards) / count)[group_ids]
+    return ((scores - mu0) / sigma0 + beta[:, None]) * mask
+
+
+def entropy_segments_core(entropy, mask, K=5, min_gap=10):
+    R, T = entropy.shape
+    anchors = entropy.masked_fill(mask == 0, float("-inf")).topk(K, 1).indices.sort(1).values
+    cuts, last = torch.zeros(R, T), torch.zeros(R, dtype=torch.long)
+    for k in range(K):
+        a = anchors[:, k]
+        take = (a - last) >= min_gap
+        cuts.scatter_add_(1, a[:, None], take.float()[:, None])
+        last = torch.where(take, a, last)
+    ids = cuts.cumsum(1) * (mask.sum(1) >= K + 1).float()[:, None]
+    return torch.where(mask > 0, ids, torch.full_like(ids, -1)).int()
+
+
+def process_grpo_core(step_rewards, step_ends, step_row, group_ids, mask, eps=1e-6):
+    R, T = mask.shape
+    groups = int(group_ids.max()) + 1
+    step_group = group_ids[step_row]
+    count = torch.zeros(groups).index_add_(0, step_group, torch.ones_like(step_rewards))
+    mean = torch.zeros(groups).index_add_(0, step_group, step_rewards) / count
+    centred = step_rewards - mean[step_group]
+    std = (torch.zeros(groups).index_add_(0, step_group, centred * centred) / (count - 1)).sqrt()
+    normalized = torch.where((count > 1)[step_group] & (std > 0)[step_group], centred / (std[step_group] + eps), torch.zeros_like(centred))
+    scattered = torch.zeros(R * T).index_add_(0, step_row * T + step_ends, normalized).view(R, T)
+    return scattered.flip(1).cumsum(1).flip(1) * mask
+
+
+def step_log_sums(step_scores, step_row, R):
+    logs = step_scores.clamp_min(1e-12).log()
+    return torch.zeros(R).index_add_(0, step_row, logs), torch.zeros(R).index_add_(0, step_row, torch.ones_like(logs))
+
+
+def weibull_core(step_scores, step_row, R, k=1.5, lam=8.0, C=10.735, min_steps=2):
+    log_sum, n = step_log_sums(step_scores, step_row, R)
+    h = C * (k / lam) * (n / lam) ** (k - 1) * torch.exp(-((n / lam) ** k))
+    return torch.where(n >= min_steps, (log_sum / n).exp() * h, torch.zeros_like(n))
+
+
+def prm_score_core(step_scores, step_row, R):
+    return step_log_sums(step_scores, step_row, R)[0].exp()
+
+
+def advantage_family(job):
+    R, T, G, K = job["R"], job["T"], job["G"], job["K"]
+    mask, group_ids, ends, step_row = rl_rows(job)
+    rewards = (torch.rand(R) < 0.4).float()
+    old = torch.randn(R, T) * 0.3 - 1.5
+    op = job["op"]
+    if op == "gae":
+        token_rewards = torch.zeros(R, T).scatter_(1, (mask.sum(1).long() - 1)[:, None], rewards[:, None])
+        values = torch.randn(R, T) * 0.5
+        return lambda: gae_core(token_rewards, values, mask)
+    if op == "prl_advantage":
+        step_end_mask = torch.zeros(R * T, dtype=torch.uint8).index_fill_(0, step_row * T + ends, 1).view(R, T)
+        outcome, ref = torch.randn(R), old + 0.1 * torch.randn(R, T)
+        return lambda: prl_core(outcome, old, ref, mask, step_end_mask)
+    if op == "prpo_advantage":
+        scores = torch.rand(R, T)
+        return lambda: prpo_core(scores, rewards, group_ids, mask)
+    if op == "entropy_segments":
+        entropy = torch.rand(R, T) * 3
+        return lambda: entropy_segments_core(entropy, mask)
+    if op == "process_grpo_advantage":
+        step_rewards = (torch.rand(R * K) < 0.6).float()
+        return lambda: process_grpo_core(step_rewards, ends, step_row, group_ids, mask)
+    step_scores = 0.05 + 0.9 * torch.rand(R * K)
+    if op == "weibull_reward":
+        return lambda: weibull_core(step_scores, step_row, R)
+    return lambda: prm_score_core(step_scores, step_row, R)
+
+
 def linear(job, backward=False):
     N, C, OC = job["N"], job["C"], job["OC"]
     inp, weight = torch.randn(N, C), torch.randn(OC, C) * 0.05
@@ -305,6 +422,13 @@ BUILDERS = {
     "kl_k3": kl_k3,
     "policy_loss": policy_loss,
     "group_advantage": group_advantage,
+    "gae": advantage_family,
+    "prl_advantage": advantage_family,
+    "prpo_advantage": advantage_family,
+    "entropy_segments": advantage_family,
+    "process_grpo_advantage": advantage_family,
+    "weibull_reward": advantage_family,
+    "prm_score": advantage_family,
     "token_logprobs_forward": lambda j: token_logprobs(j),
     "token_logprobs_forward_entropy": lambda j: token_logprobs(j, entropy=True),
     "token_logprobs_backward": lambda j: token_logprobs(j, backward=True),
@@ -322,4 +446,5 @@ def main():
     json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}, sys.stdout)
 
 
-main()
+if __name__ == "__main__":
+    main()

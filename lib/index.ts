@@ -30,6 +30,7 @@ export type { TrainerOptions } from './optim/base';
 export type { Algorithm, Advantages, LossSettings } from './optim/algorithm';
 export type { RolloutBatch } from './optim/batch';
 export type { StepMetrics } from './optim/metrics';
+export type { DynamicSamplingOptions, DynamicSamplingStats } from './optim/dynamic_sampling';
 export { AdamW } from './optim/adamw';
 export { grpo } from './optim/grpo';
 export { ppo } from './optim/ppo';

@@ -1,6 +1,6 @@
 // policy.ts: the plug between steprl's optimizers and a transformer forward pass. Anything that
-// implements PolicyModel (TinyLM, or an adapter around another engine) can be trained; see
-// docs in README "Plugging in your own model".
+// implements PolicyModel (TinyLM, or an adapter around another engine) can be trained; see the
+// README section "TinyLM and your own model" and test/optim/custom_model.test.ts (a complete adapter).
 import type { Tensor } from '../tensor';
 
 export interface Parameter {

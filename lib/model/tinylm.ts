@@ -1,8 +1,9 @@
 // tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE with optional
 // rope_scaling, GQA, SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, per-head q/k
-// norms as in Qwen3, optional value head) whose
-// layers run on steprl's kernels. Parameters, gradients (and the optimizer's moments) are flat
-// buffers described by one table (params.ts); checkpoints are Hugging Face folders.
+// norms as in Qwen3, optional value head) whose layers run on steprl's kernels. Parameters and
+// gradients are two flat buffers (weightBuffer, gradBuffer) carved into per-parameter views by one
+// table (params.ts); AdamW (optim/adamw.ts) keeps its moments per parameter, one tensor each.
+// Checkpoints are Hugging Face folders.
 import { ArgumentError, ShapeError } from '../errors';
 import { checkDevice, Tensor, type Device } from '../tensor';
 import { checkOptionsObject, checkTensor } from '../ops/validate';

@@ -4,6 +4,7 @@ import type { StepSplitter } from '../reward/splitters';
 import type { ProcessRewardModel } from '../reward/prm';
 import type { KlEstimatorName, LossAggregationName } from '../native';
 import type { RolloutBatch } from './batch';
+import type { DynamicSamplingOptions } from './dynamic_sampling';
 
 export interface LossSettings {
   clipLow: number;
@@ -51,6 +52,8 @@ export interface Algorithm {
   readonly loss: LossSettings;
   /** The KL coefficient a critic algorithm puts into the per-token reward, and how it adapts. */
   readonly rewardKl?: { initial: number; target?: number; horizon?: number };
+  /** DAPO's dynamic sampling (dynamic_sampling.ts), run by the Trainer when set; absent: off. */
+  readonly dynamicSampling?: DynamicSamplingOptions;
   advantages(batch: RolloutBatch, context: AdvantageContext): Promise<Advantages> | Advantages;
 }
 

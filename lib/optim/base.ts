@@ -3,6 +3,8 @@
 // verifier) -> steps and PRM scores where the algorithm needs them -> reference log-probs / rollout
 // values -> the algorithm's advantages -> policy (and value) loss -> backward -> AdamW, in epochs
 // and mini-batches; KL in the loss or in the reward (adaptive controller); metrics for every step.
+// With DAPO's dynamic sampling (dynamic_sampling.ts) the rollout runs in rounds of fresh prompts
+// until the batch holds B groups whose rewards vary.
 // Samples, prompt formats and reward functions are text-level (lib/text/); a Task is one way to
 // give them.
 import type { PolicyModel } from '../model/policy';
@@ -19,6 +21,7 @@ import { Random } from '../util/random';
 import { AdamW } from './adamw';
 import type { Algorithm } from './algorithm';
 import type { RolloutBatch } from './batch';
+import { collectDynamic, dynamicSamplingSettings, type DynamicSamplingOptions, type DynamicSamplingStats } from './dynamic_sampling';
 import { stepMetrics, type StepMetrics } from './metrics';
 import { collectRollouts, responseLogprobs, responseValues, scoreSteps, type RolloutSource } from './rollout';
 import { updatePolicy } from './update';
@@ -64,6 +67,8 @@ export interface TrainerOptions {
   /** Size of the pool of training problems drawn from the task. */
   trainProblems?: number;
   seed?: number;
+  /** DAPO's dynamic sampling for any algorithm (true, false or its settings); default the algorithm's own. */
+  dynamicSampling?: boolean | DynamicSamplingOptions;
 }
 
 type Defaulted = 'promptsPerStep' | 'groupSize' | 'maxNewTokens' | 'temperature' | 'topP' | 'topK' | 'lr' | 'weightDecay' | 'maxGradNorm' |
@@ -78,6 +83,9 @@ export class Trainer {
   #loading: Promise<void> | null = null;
   #step = 0;
   #rewardKlCoef: number;
+  readonly #dynamicSampling: Required<DynamicSamplingOptions> | undefined;
+  /** Prompts handed out so far by dynamic sampling (without it, step s uses prompts [s·B, (s+1)·B)). */
+  #promptsDrawn = 0;
 
   constructor(options: TrainerOptions) {
     this.options = {
@@ -105,6 +113,9 @@ export class Trainer {
       this.#loading.catch(() => undefined);
     }
     this.#rewardKlCoef = algorithm.rewardKl?.initial ?? 0;
+    this.#dynamicSampling = options.dynamicSampling === undefined
+      ? dynamicSamplingSettings(algorithm.dynamicSampling, 'options.algorithm.dynamicSampling')
+      : dynamicSamplingSettings(options.dynamicSampling, 'options.dynamicSampling');
   }
 
   #setPool(samples: LoadedSample[]): void {
@@ -129,15 +140,19 @@ export class Trainer {
     return this.#step;
   }
 
-  /** The problems of step `step`: a seeded permutation of the pool per epoch. */
+  /**
+   * The problems of step `step` without dynamic sampling: a seeded permutation of the pool per
+   * epoch. (Dynamic sampling reads the same stream further, so its steps may use more prompts.)
+   */
   problemsFor(step: number): LoadedSample[] {
-    const pool = this.samples;
-    const B = this.options.promptsPerStep, N = pool.length;
+    return this.#problemsAt(step * this.options.promptsPerStep, this.options.promptsPerStep);
+  }
+
+  /** Prompts [first, first + count) of the stream: the pool in a seeded permutation per epoch. */
+  #problemsAt(first: number, count: number): LoadedSample[] {
+    const pool = this.samples, N = pool.length;
     const out: LoadedSample[] = [];
-    for (let j = 0; j < B; j++) {
-      const index = step * B + j, epoch = Math.floor(index / N);
-      out.push(pool[this.#permutation(epoch)[index % N]]);
-    }
+    for (let index = first; index < first + count; index++) out.push(pool[this.#permutation(Math.floor(index / N))[index % N]]);
     return out;
   }
 
@@ -165,10 +180,26 @@ export class Trainer {
     };
     const stepSeed = (o.seed * 1000003 + this.#step * 7919) >>> 0;
     const env = { promptFormat: this.promptFormat, verify: this.verify, source: o.rolloutSource };
-    const batch: RolloutBatch = await timed('rollout', () => collectRollouts(o.policy, o.tokenizer, env, this.problemsFor(this.#step), {
+    // Round 0 samples with the step's seed; further dynamic-sampling rounds with seeds of their own.
+    const rollouts = (problems: LoadedSample[], round: number) => collectRollouts(o.policy, o.tokenizer, env, problems, {
       groupSize: o.groupSize, rowsPerPass: o.microBatchRows,
-      sampling: { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, topK: o.topK, stopTokens: o.tokenizer.stopIds ?? [o.tokenizer.eosId], seed: stepSeed },
-    }));
+      sampling: {
+        maxNewTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, topK: o.topK, stopTokens: o.tokenizer.stopIds ?? [o.tokenizer.eosId],
+        seed: round === 0 ? stepSeed : (stepSeed + Math.imul(round, 0x9e3779b9)) >>> 0,
+      },
+    });
+    let dynamic: DynamicSamplingStats | undefined;
+    const batch: RolloutBatch = await timed('rollout', async () => {
+      if (!this.#dynamicSampling) return rollouts(this.problemsFor(this.#step), 0);
+      const draw = (count: number) => {
+        const problems = this.#problemsAt(this.#promptsDrawn, count);
+        this.#promptsDrawn += count;
+        return problems;
+      };
+      const result = await collectDynamic(o.promptsPerStep, this.#dynamicSampling, o.tokenizer.padId, draw, rollouts);
+      dynamic = result.stats;
+      return result.batch;
+    });
     if (algorithm.needs.steps) {
       const segmentation = (algorithm as { segmentation?: { maxBranches: number; minGap: number } }).segmentation ?? { maxBranches: 5, minGap: 10 };
       await timed('score', () => scoreSteps(batch, o.tokenizer, o.splitter ?? algorithm.needs.steps!, algorithm.needs.prm ? o.prm : undefined, segmentation));
@@ -182,6 +213,7 @@ export class Trainer {
       random: new Random(stepSeed ^ 0x5bd1e995), critic: Boolean(algorithm.needs.values),
     }));
     const metrics = stepMetrics(this.#step, batch, adv, update, seconds, this.#rewardKlCoef, o.lr);
+    if (dynamic) metrics.dynamicSampling = dynamic;
     this.#adaptRewardKl(batch);
     this.#step++;
     return metrics;
@@ -198,13 +230,14 @@ export class Trainer {
     this.#rewardKlCoef *= 1 + (error * batch.R) / control.horizon;
   }
 
-  /** What resuming needs besides the policy weights. */
-  state(): { step: number; rewardKlCoef: number } {
-    return { step: this.#step, rewardKlCoef: this.#rewardKlCoef };
+  /** What resuming needs besides the policy weights (with dynamic sampling: how far the prompt stream was read). */
+  state(): { step: number; rewardKlCoef: number; promptsDrawn?: number } {
+    return { step: this.#step, rewardKlCoef: this.#rewardKlCoef, ...(this.#dynamicSampling ? { promptsDrawn: this.#promptsDrawn } : {}) };
   }
 
-  restore(state: { step: number; rewardKlCoef: number }): void {
+  restore(state: { step: number; rewardKlCoef: number; promptsDrawn?: number }): void {
     this.#step = state.step;
     this.#rewardKlCoef = state.rewardKlCoef;
+    this.#promptsDrawn = state.promptsDrawn ?? state.step * this.options.promptsPerStep;
   }
 }

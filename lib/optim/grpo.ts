@@ -1,12 +1,14 @@
 // grpo.ts: GRPO (DeepSeekMath; ALGORITHMS.md §1.5, §1.7): the outcome reward normalized within
 // each prompt's group, broadcast to every response token, clipped surrogate + k3 KL in the loss.
 // Dr. GRPO and DAPO are settings of it, not copies: `variant: 'dr-grpo'` (no σ, constant-length
-// normalizer, β = 0) and `variant: 'dapo'` (clip-higher 0.28, no KL, dynamic sampling, soft
-// overlong penalty).
+// normalizer, β = 0) and `variant: 'dapo'` (clip-higher 0.28, no KL, dynamic sampling, and the soft
+// overlong penalty when `overlong` is given). Dynamic sampling is the Trainer's (dynamic_sampling.ts):
+// the algorithm only carries its settings in `dynamicSampling`.
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import { broadcastRows, type RolloutBatch } from './batch';
+import { dynamicSamplingSettings, type DynamicSamplingOptions } from './dynamic_sampling';
 
 export interface GRPOOptions extends Partial<LossSettings> {
   variant?: 'grpo' | 'dr-grpo' | 'dapo';
@@ -16,6 +18,11 @@ export interface GRPOOptions extends Partial<LossSettings> {
   eps?: number;
   /** DAPO's soft overlong penalty: responses longer than maxLength − buffer lose up to `factor`. */
   overlong?: { maxLength: number; buffer: number; factor: number };
+  /**
+   * DAPO's dynamic sampling: drop groups whose rewards are all equal and refill the batch with
+   * fresh prompts, at most `maxRounds` generation rounds a step. Default on for 'dapo', off otherwise.
+   */
+  dynamicSampling?: boolean | DynamicSamplingOptions;
 }
 
 /** Group-normalized outcome advantages per row (float32 [R]). */
@@ -32,7 +39,7 @@ export function overlongPenalty(length: number, o: { maxLength: number; buffer: 
   return Math.min(-(length - (o.maxLength - o.buffer)) / o.buffer, 0) * o.factor;
 }
 
-export function grpo(options: GRPOOptions = {}): Algorithm & { readonly dynamicSampling: boolean } {
+export function grpo(options: GRPOOptions = {}): Algorithm {
   const variant = options.variant ?? 'grpo';
   const presets: Record<string, Partial<LossSettings> & { scale?: 'std' | 'none' }> = {
     grpo: { klCoef: 0.001 },
@@ -40,13 +47,14 @@ export function grpo(options: GRPOOptions = {}): Algorithm & { readonly dynamicS
     dapo: { klCoef: 0, clipHigh: 0.28, aggregation: 'token-mean' },
   };
   const preset = presets[variant];
-  const loss: LossSettings = { ...DEFAULT_LOSS, ...preset, ...options } as LossSettings;
+  const { dynamicSampling, ...settings } = options;
+  const loss: LossSettings = { ...DEFAULT_LOSS, ...preset, ...settings } as LossSettings;
   const scale = options.scale ?? preset.scale ?? 'std';
   return {
     name: variant,
     needs: { ref: loss.klCoef > 0 },
     loss,
-    dynamicSampling: variant === 'dapo',
+    dynamicSampling: dynamicSamplingSettings(dynamicSampling ?? variant === 'dapo', 'options.dynamicSampling'),
     advantages(batch: RolloutBatch) {
       const rewards = Float32Array.from(batch.rewards);
       if (options.overlong) for (let r = 0; r < batch.R; r++) rewards[r] += overlongPenalty(batch.lengths[r], options.overlong);

@@ -2,6 +2,7 @@
 // statistics, loss parts, clip fraction, KL, entropy, response length, throughput and wall time
 // per phase (ALGORITHMS.md §6.5).
 import type { Advantages } from './algorithm';
+import type { DynamicSamplingStats } from './dynamic_sampling';
 import type { RolloutBatch } from './batch';
 import type { UpdateStats } from './update';
 
@@ -30,6 +31,8 @@ export interface StepMetrics {
   rewardKlCoef: number;
   tokensPerSecond: number;
   seconds: Record<string, number>;
+  /** With dynamic sampling (DAPO): rounds, prompts, dropped and kept groups of this step. */
+  dynamicSampling?: DynamicSamplingStats;
 }
 
 export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, update: UpdateStats,
