@@ -3,6 +3,7 @@
 // per phase (ALGORITHMS.md §6.5).
 import type { Advantages } from './algorithm';
 import type { RolloutBatch } from './batch';
+import type { SignalStats } from './signal';
 import type { UpdateStats } from './update';
 
 export interface StepMetrics {
@@ -30,6 +31,8 @@ export interface StepMetrics {
   rewardKlCoef: number;
   tokensPerSecond: number;
   seconds: Record<string, number>;
+  /** Process-supervised methods: their own term's size against the outcome advantage (signal.ts). */
+  signal?: SignalStats;
 }
 
 export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, update: UpdateStats,
@@ -72,5 +75,6 @@ export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, 
     gradNorm: update.gradNorm, lr, rewardKlCoef,
     tokensPerSecond: (batch.R * (batch.P + batch.T)) / Math.max(seconds.total, 1e-9),
     seconds,
+    ...(adv.signal ? { signal: adv.signal } : {}),
   };
 }
