@@ -3,7 +3,7 @@
 // per phase (ALGORITHMS.md §6.5).
 import type { Advantages } from './algorithm';
 import type { RolloutBatch } from './batch';
-import type { SignalStats } from './signal';
+import { suffixLogRatioAbs, type SignalStats } from './signal';
 import type { UpdateStats } from './update';
 
 export interface StepMetrics {
@@ -31,6 +31,8 @@ export interface StepMetrics {
   rewardKlCoef: number;
   tokensPerSecond: number;
   seconds: Record<string, number>;
+  /** Mean |Σ_{t'≥t}(ℓold − ℓref)| over response tokens when the reference was run (PRL's S; sets its η). */
+  suffixLogRatioAbs?: number;
   /** Process-supervised methods: their own term's size against the outcome advantage (signal.ts). */
   signal?: SignalStats;
 }
@@ -75,6 +77,7 @@ export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, 
     gradNorm: update.gradNorm, lr, rewardKlCoef,
     tokensPerSecond: (batch.R * (batch.P + batch.T)) / Math.max(seconds.total, 1e-9),
     seconds,
+    ...(batch.refLogprobs ? { suffixLogRatioAbs: suffixLogRatioAbs(batch.oldLogprobs, batch.refLogprobs, mask, batch.T) } : {}),
     ...(adv.signal ? { signal: adv.signal } : {}),
   };
 }

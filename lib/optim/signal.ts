@@ -7,7 +7,7 @@
 //                 verifier's reward; also the spread of the unshaped s̄ and R's correlation with it
 //   process-GRPO: process = mean |A| (step advantages), outcome = mean |Â| GRPO would give the same
 //                 batch; also their token-level correlation
-// `ratio` = process / outcome (Infinity-free: 0 when both are 0).
+// `ratio` = process / outcome; NaN (null in JSON) when the outcome part is 0 (all groups uniform).
 export interface SignalStats {
   process: number;
   outcome: number;
@@ -17,7 +17,7 @@ export interface SignalStats {
 }
 
 export function signalStats(process: number, outcome: number, detail?: Record<string, number>): SignalStats {
-  const ratio = outcome > 0 ? process / outcome : process > 0 ? Number.MAX_VALUE : 0;
+  const ratio = outcome > 0 ? process / outcome : NaN;
   return detail ? { process, outcome, ratio, detail } : { process, outcome, ratio };
 }
 
@@ -81,4 +81,24 @@ export function correlation(a: ArrayLike<number>, b: ArrayLike<number>, keep?: A
     cbb += db * db;
   }
   return caa > 0 && cbb > 0 ? cab / Math.sqrt(caa * cbb) : 0;
+}
+
+/**
+ * Mean over response tokens of |S[i,t]|, S the inclusive suffix sum of the k1 log-ratio
+ * ℓold − ℓref (what PRL divides by η), for per-token [R*T] log-probs; 0 without a reference.
+ */
+export function suffixLogRatioAbs(oldLogprobs: ArrayLike<number>, refLogprobs: ArrayLike<number> | undefined, mask: ArrayLike<number>, T: number): number {
+  if (!refLogprobs) return 0;
+  let sum = 0, n = 0;
+  for (let r = 0; r * T < mask.length; r++) {
+    let suffix = 0;
+    for (let t = T - 1; t >= 0; t--) {
+      const i = r * T + t;
+      if (mask[i] === 0) continue;
+      suffix += oldLogprobs[i] - refLogprobs[i];
+      sum += Math.abs(suffix);
+      n++;
+    }
+  }
+  return n > 0 ? sum / n : 0;
 }
