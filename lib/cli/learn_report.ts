@@ -1,6 +1,7 @@
 // learn_report.ts: the learning benchmark's offline HTML report (Chart.js inlined as in report.ts):
-// per task, the rollout-accuracy learning curve of every algorithm (mean over seeds with a 95% band)
-// and its held-out pass@k curve (k = 1..n, mean with a 95% band, the SFT start dashed), and the
+// per task, the rollout-accuracy learning curve of every algorithm (mean over seeds with a 95% band),
+// the per-step size of each process method's own signal against the outcome advantage, and the
+// held-out pass@k curve (k = 1..n, mean with a 95% band, the SFT start dashed), and the
 // results table. The page checks that every canvas has ink, as the demo report does.
 import type { CellResult, LearnResults } from './commands/learn';
 import { learnMarkdown } from './commands/learn';
@@ -53,6 +54,17 @@ export function renderLearnReport(results: LearnResults, _cells: readonly CellRe
           plugins: { title: { display: true, text: `${t.task}: rollout accuracy per step` } } },
       },
     });
+    const withRatio = t.algorithms.map((a, i) => ({ a, color: PALETTE[i % PALETTE.length] })).filter(({ a }) => a.ratioCurve?.length);
+    if (withRatio.length)
+      charts.push({
+        id: `learn-signal-${ti}`, title: `${t.task}: own signal / outcome advantage per step`,
+        config: {
+          type: 'line',
+          data: { datasets: withRatio.map(({ a, color }) => ({ label: a.algo, borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, fill: false, data: a.ratioCurve!.map((p) => ({ x: p.step, y: p.mean })) })) },
+          options: { animation: false, responsive: false, parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'step' } }, y: { title: { display: true, text: 'process / outcome' } } },
+            plugins: { title: { display: true, text: `${t.task}: own signal / outcome advantage per step (mean over seeds)` } } },
+        },
+      });
     const ks = Object.keys(t.algorithms[0]?.passAtK ?? {}).map(Number).sort((a, b) => a - b);
     const pass = t.algorithms.flatMap((a, i) => band(a.algo, PALETTE[i % PALETTE.length], ks.map((k) => {
       const iv = a.passAtK[k];

@@ -1,11 +1,16 @@
 // learn.test.ts: `steprl learn --quick` (the learning benchmark's pipeline check) end to end on a
 // small slice: SFT start, cells over 2 seeds, pass@k, intervals, paired differences against GRPO,
 // PRL's η from GRPO's cells, results JSON / Markdown / HTML; a second run reuses every cell.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { runLearn, type LearnResults } from '../../lib/cli/commands/learn';
+
+const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
 
 test('learn --quick: JSON with intervals over seeds, paired differences, pass@k; resumable', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-learn-'));
@@ -52,6 +57,21 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
   expect(html).toContain('learn-curve-0');
   expect(html).toContain('learn-pass-0');
+  // The own-signal chart appears when PRL's ratio was defined at some step (some group not uniform).
+  const signalChart = Boolean(task.algorithms[1].ratioCurve?.length);
+  expect(html.includes('learn-signal-0')).toBe(signalChart);
+  expect(html).not.toMatch(/<script[^>]+src=/); // nothing fetched: readable offline
+  // The page's own script (after the inlined Chart.js) parses.
+  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+  expect(() => new Function(scripts[scripts.length - 1])).not.toThrow();
+  if (chromium) {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-chromium-'));
+    const dom = spawnSync(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--dump-dom', `file://${path.join(out, 'report.html')}`], { encoding: 'utf8', timeout: 60000 });
+    const drawn = /data-charts-drawn="(\d+)"/.exec(dom.stdout), total = /data-charts-total="(\d+)"/.exec(dom.stdout);
+    expect(total?.[1]).toBe(signalChart ? '3' : '2');
+    expect(drawn?.[1]).toBe(total?.[1]);
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
   // The second run reused every finished cell (files untouched) and reports the same numbers.
   expect(reused!.every((d) => d === 0)).toBe(true);
   expect(second!.tasks[0].algorithms.map((a) => a.avg8.mean)).toEqual(first!.tasks[0].algorithms.map((a) => a.avg8.mean));

@@ -48,7 +48,7 @@ export const LEARN_HELP = helpText('learn', 'learning benchmark: every algorithm
 /** Per task: response budget and SFT budget (the SFT start sets the difficulty RL starts from). */
 export const LEARN_TASKS: Record<string, { maxNewTokens: number; sftProblems: number; sftEpochs: number }> = {
   arithmetic: { maxNewTokens: 40, sftProblems: 6000, sftEpochs: 4 },
-  'arithmetic-hard': { maxNewTokens: 128, sftProblems: 4000, sftEpochs: 3 },
+  'arithmetic-hard': { maxNewTokens: 96, sftProblems: 6000, sftEpochs: 4 },
 };
 const OTHER_TASK = { maxNewTokens: 64, sftProblems: 6000, sftEpochs: 4 };
 
@@ -92,6 +92,8 @@ export interface AlgoSummary {
   /** Paired differences against GRPO over the seeds both have. */
   vsGrpo?: { avg8: Interval; passAtK: Record<number, Interval> };
   curve: { step: number; mean: number; low: number; high: number }[];
+  /** Per step, the own-signal ratio averaged over seeds (process methods only). */
+  ratioCurve?: { step: number; mean: number }[];
 }
 
 export interface TaskSummary {
@@ -192,8 +194,8 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
     const sft = quick ? { problems: 128, epochs: 1 } : { problems: flags['sft-problems'] ?? taskDefaults.sftProblems, epochs: flags['sft-epochs'] ?? taskDefaults.sftEpochs };
     const sftFile = path.join(sftDir, 'sft.json');
     const cachedSft = isCheckpoint(sftDir) && fs.existsSync(sftFile) && (() => {
-      const s = readJson<{ task: string; settings: { problems: number; epochs: number; seed: number } }>(sftFile);
-      return s !== null && s.task === task.name && s.settings.problems === sft.problems && s.settings.epochs === sft.epochs && s.settings.seed === 0;
+      const s = readJson<{ settings: { task: string; problems: number; epochs: number; seed: number } }>(sftFile);
+      return s !== null && s.settings.task === taskName && s.settings.problems === sft.problems && s.settings.epochs === sft.epochs && s.settings.seed === 0;
     })();
     if (cachedSft) process.stderr.write(`learn [${taskName}]: reusing the SFT start in ${sftDir}\n`);
     else await runSft(['--task', taskName, '--out', sftDir, '--problems', String(sft.problems), '--epochs', String(sft.epochs), '--seed', '0', '--device', device]);
@@ -367,6 +369,10 @@ export function summarize(cells: readonly CellResult[], algos: readonly string[]
       return { step: i, mean: iv.mean, low: Number.isFinite(iv.low) ? iv.low : iv.mean, high: Number.isFinite(iv.high) ? iv.high : iv.mean };
     });
     const signals = mine.filter((c) => c.signal);
+    const ratioCurve = Array.from({ length: steps }, (_, i) => {
+      const rs = mine.map((c) => c.curve[i]?.ratio).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+      return { step: i, mean: rs.length ? rs.reduce((a, b) => a + b, 0) / rs.length : NaN };
+    }).filter((p) => Number.isFinite(p.mean));
     return {
       algo, seeds: mine.map((c) => c.seed),
       avg8: meanInterval(mine.map((c) => c.avg8)), passAtK,
@@ -375,6 +381,7 @@ export function summarize(cells: readonly CellResult[], algos: readonly string[]
       ...(signals.length ? { signalRatio: meanInterval(signals.map((c) => c.signal!.ratio).filter(Number.isFinite)) } : {}),
       ...(vsGrpo ? { vsGrpo } : {}),
       curve,
+      ...(ratioCurve.length ? { ratioCurve } : {}),
     };
   });
 }
