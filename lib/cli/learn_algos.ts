@@ -23,8 +23,8 @@ const critic = { epochs: 2, miniBatches: 2 };
 export const LEARN_ALGORITHMS: Record<string, LearnAlgorithm> = {
   grpo: { make: () => grpo(), lr: 1e-4, valueHead: false },
   'dr-grpo': { make: () => grpo({ variant: 'dr-grpo' }), lr: 1e-4, valueHead: false },
-  // DAPO's loss settings (clip-higher 0.28, no KL, token-mean); the trainer does not refill
-  // batches (dynamic sampling): all-equal groups have zero advantage and add no gradient.
+  // DAPO: whatever grpo({ variant: 'dapo' }) sets (clip-higher 0.28, no KL, token-mean, and dynamic
+  // sampling where the Trainer runs it).
   dapo: { make: () => grpo({ variant: 'dapo' }), lr: 1e-4, valueHead: false },
   ppo: { make: () => ppo(critic), lr: 5e-5, valueHead: true },
   pspo: { make: () => pspo({ ...critic, splitter: newlineSplitter }), lr: 5e-5, valueHead: true },
