@@ -233,7 +233,7 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
         }
         fs.rmSync(cellDir, { recursive: true, force: true });
         fs.mkdirSync(cellDir, { recursive: true });
-        const result = await runCell({ task, taskName, algo, seed, budget, maxNewTokens, sftDir, device, cellDir, settings, eta: eta?.value });
+        const result = await runCell({ task, taskName, algo, seed, budget, maxNewTokens, sftDir, device, cellDir, settings, eta: algo === 'prl' ? eta!.value : undefined });
         writeFileAtomic(resultFile, JSON.stringify(result) + '\n');
         cells.push(result);
       }
