@@ -5,6 +5,7 @@ import { SteprlError } from '../errors';
 import { UsageError } from './args';
 import { runDemo } from './commands/demo';
 import { runEval } from './commands/eval';
+import { runLearn } from './commands/learn';
 import { runReport } from './commands/report';
 import { runSft } from './commands/sft';
 import { runTrain } from './commands/train';
@@ -18,6 +19,8 @@ Commands:
   sft      supervised warm start on a task's worked solutions (some deliberately flawed)
   train    reinforcement learning from a checkpoint (--algo grpo|ppo|pspo|prl|prpo|process-grpo)
   eval     held-out avg@n / pass@n, and best-of-N with the PRM, an ORM and majority voting
+  learn    the learning benchmark (npm run bench:learning): every algorithm from one SFT start
+           per task, over seeds; avg@8, pass@k with 95% intervals, paired differences vs GRPO
   report   one offline HTML file with the charts of a folder of runs
   doctor   the backend in use and why, SIMD level, threads, CUDA: driver, package, probe
            (--probe probes CUDA now, --json)
@@ -36,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
         if (result) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
         return 0;
       }
+      case 'learn': await runLearn(rest); return 0;
       case 'report': runReport(rest); return 0;
       case 'doctor': return doctor(rest);
       case 'help':

@@ -26,7 +26,7 @@ const SERIES: { key: keyof StepMetrics; title: string }[] = [
   { key: 'clipFraction', title: 'Clip fraction per step' },
 ];
 
-function chartScript(): string {
+export function chartScript(): string {
   // chart.js's exports map hides dist/; its main entry lives in the same folder as the UMD bundle.
   const file = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js');
   return fs.readFileSync(file, 'utf8').replace(/<\/script/gi, '<\\/script');

@@ -5,6 +5,7 @@ import type { ProcessRewardModel } from '../reward/prm';
 import type { KlEstimatorName, LossAggregationName } from '../native';
 import type { RolloutBatch } from './batch';
 import type { DynamicSamplingOptions } from './dynamic_sampling';
+import type { SignalStats } from './signal';
 
 export interface LossSettings {
   clipLow: number;
@@ -37,6 +38,8 @@ export interface Advantages {
   returns?: Float32Array;
   /** [R] the scalar each row was scored with (for metrics; e.g. a shaped reward). */
   scores?: Float32Array;
+  /** Size of the method's own (process) term next to the outcome advantage (signal.ts). */
+  signal?: SignalStats;
 }
 
 export interface Algorithm {

@@ -4,6 +4,7 @@
 import type { Advantages } from './algorithm';
 import type { DynamicSamplingStats } from './dynamic_sampling';
 import type { RolloutBatch } from './batch';
+import { suffixLogRatioAbs, type SignalStats } from './signal';
 import type { UpdateStats } from './update';
 
 export interface StepMetrics {
@@ -33,6 +34,10 @@ export interface StepMetrics {
   seconds: Record<string, number>;
   /** With dynamic sampling (DAPO): rounds, prompts, dropped and kept groups of this step. */
   dynamicSampling?: DynamicSamplingStats;
+  /** Mean |Σ_{t'≥t}(ℓold − ℓref)| over response tokens when the reference was run (PRL's S; sets its η). */
+  suffixLogRatioAbs?: number;
+  /** Process-supervised methods: their own term's size against the outcome advantage (signal.ts). */
+  signal?: SignalStats;
 }
 
 export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, update: UpdateStats,
@@ -75,5 +80,7 @@ export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, 
     gradNorm: update.gradNorm, lr, rewardKlCoef,
     tokensPerSecond: (batch.R * (batch.P + batch.T)) / Math.max(seconds.total, 1e-9),
     seconds,
+    ...(batch.refLogprobs ? { suffixLogRatioAbs: suffixLogRatioAbs(batch.oldLogprobs, batch.refLogprobs, mask, batch.T) } : {}),
+    ...(adv.signal ? { signal: adv.signal } : {}),
   };
 }

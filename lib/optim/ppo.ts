@@ -6,6 +6,7 @@ import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { DEFAULT_LOSS, type AdvantageContext, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';
+import type { SignalStats } from './signal';
 
 export interface PPOOptions extends Partial<LossSettings> {
   gamma?: number;
@@ -40,7 +41,7 @@ export function criticAdvantages(batch: RolloutBatch, rewards: Float32Array, o: 
 }
 
 export function ppoWithScore(name: string, options: PPOOptions, score: (batch: RolloutBatch, context: AdvantageContext) => Float32Array | Promise<Float32Array>,
-  needs: Algorithm['needs'] = {}): Algorithm {
+  needs: Algorithm['needs'] = {}, signal?: (batch: RolloutBatch, scores: Float32Array) => SignalStats): Algorithm {
   const loss: LossSettings = { ...DEFAULT_LOSS, epochs: 4, miniBatches: 4, ...options };
   return {
     name,
@@ -50,7 +51,7 @@ export function ppoWithScore(name: string, options: PPOOptions, score: (batch: R
     async advantages(batch, context) {
       const scores = await score(batch, context);
       const rewards = tokenRewards(batch, scores, context.rewardKlCoef);
-      return { ...criticAdvantages(batch, rewards, options), scores };
+      return { ...criticAdvantages(batch, rewards, options), scores, ...(signal ? { signal: signal(batch, scores) } : {}) };
     },
   };
 }

@@ -7,6 +7,7 @@ import { fixedLengthSplitter, type StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import { stepEndMask, type RolloutBatch } from './batch';
 import { outcomeAdvantages } from './grpo';
+import { maskedAbsResidual, maskedRowAbsMean, signalStats } from './signal';
 
 export interface PRLOptions extends Partial<LossSettings> {
   eta?: number;
@@ -39,7 +40,9 @@ export function prl(options: PRLOptions = {}): Algorithm {
       );
       const out = advantages.toArray() as Float32Array;
       advantages.dispose();
-      return { advantages: out, scores: Float32Array.from(batch.rewards) };
+      // Process part: A − Â per token (= −S/η at the token's step end in step mode).
+      const signal = signalStats(maskedAbsResidual(out, outcome, batch.mask, T), maskedRowAbsMean(outcome, batch.mask, T));
+      return { advantages: out, scores: Float32Array.from(batch.rewards), signal };
     },
   };
 }

@@ -5,7 +5,9 @@ import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { newlineSplitter, type StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
-import { ragged, type RolloutBatch } from './batch';
+import { broadcastRows, ragged, type RolloutBatch } from './batch';
+import { outcomeAdvantages } from './grpo';
+import { correlation, maskedAbsMean, signalStats } from './signal';
 
 export interface ProcessGRPOOptions extends Partial<LossSettings> {
   splitter?: StepSplitter;
@@ -31,7 +33,10 @@ export function processGrpo(options: ProcessGRPOOptions = {}): Algorithm {
       );
       const out = advantages.toArray() as Float32Array;
       advantages.dispose();
-      return { advantages: out, scores: Float32Array.from(batch.stepScores!, (s) => (s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0)) };
+      // Step advantages against the outcome advantages GRPO would give this batch, and their agreement.
+      const outcome = broadcastRows(outcomeAdvantages(batch.rewards, batch.groupIds), batch.mask, T);
+      const signal = signalStats(maskedAbsMean(out, batch.mask), maskedAbsMean(outcome, batch.mask), { outcomeCorrelation: correlation(out, outcome, batch.mask) });
+      return { advantages: out, scores: Float32Array.from(batch.stepScores!, (s) => (s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0)), signal };
     },
   };
 }

@@ -8,6 +8,7 @@ import { Tensor } from '../tensor';
 import type { StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';
+import { maskedAbsResidual, maskedRowAbsMean, signalStats } from './signal';
 
 export interface PRPOOptions extends Partial<LossSettings> {
   prior?: 'fixed' | 'empirical';
@@ -49,7 +50,18 @@ export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmenta
       );
       const out = advantages.toArray() as Float32Array;
       advantages.dispose();
-      return { advantages: out, scores: outcome };
+      // Outcome part β_i = r_i − mean_g r; process part z = A − β (the PRM prior-normalized score).
+      const sums = new Map<number, [number, number]>();
+      batch.groupIds.forEach((g, r) => {
+        const s = sums.get(g) ?? [0, 0];
+        sums.set(g, [s[0] + outcome[r], s[1] + 1]);
+      });
+      const beta = Float32Array.from(outcome, (x, r) => {
+        const [sum, n] = sums.get(batch.groupIds[r])!;
+        return n > 1 ? x - sum / n : 0;
+      });
+      const signal = signalStats(maskedAbsResidual(out, beta, batch.mask, T), maskedRowAbsMean(beta, batch.mask, T));
+      return { advantages: out, scores: outcome, signal };
     },
   };
 }

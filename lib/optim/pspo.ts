@@ -9,6 +9,7 @@ import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import { broadcastRows, ragged, type RolloutBatch } from './batch';
 import { outcomeAdvantages } from './grpo';
 import { ppoWithScore, type PPOOptions } from './ppo';
+import { correlation, meanGroupStd, signalStats, type SignalStats } from './signal';
 
 export interface PSPOOptions extends PPOOptions {
   critic?: boolean;
@@ -32,9 +33,21 @@ export function shapedRewards(batch: RolloutBatch, o: PSPOOptions): Float32Array
   return out;
 }
 
+/**
+ * PSPO's signal: spread of the shaped reward within groups against that of the verifier's reward;
+ * detail: the same spread of the unshaped s̄ (the linear baseline), and R's correlation with the outcome.
+ */
+export function pspoSignal(batch: RolloutBatch, shaped: Float32Array, o: PSPOOptions): SignalStats {
+  const linear = shapedRewards(batch, { ...o, shaping: 'linear' });
+  return signalStats(meanGroupStd(shaped, batch.groupIds), meanGroupStd(batch.rewards, batch.groupIds), {
+    linearSpread: meanGroupStd(linear, batch.groupIds), outcomeCorrelation: correlation(shaped, batch.rewards),
+  });
+}
+
 export function pspo(options: PSPOOptions = {}): Algorithm {
   const needs = { steps: options.splitter ?? numberedListSplitter, prm: true };
-  if (options.critic ?? true) return ppoWithScore('pspo', options, (batch) => shapedRewards(batch, options), needs);
+  if (options.critic ?? true)
+    return ppoWithScore('pspo', options, (batch) => shapedRewards(batch, options), needs, (batch, scores) => pspoSignal(batch, scores, options));
   const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
   return {
     name: 'pspo',
@@ -42,7 +55,7 @@ export function pspo(options: PSPOOptions = {}): Algorithm {
     loss,
     advantages(batch) {
       const scores = shapedRewards(batch, options);
-      return { advantages: broadcastRows(outcomeAdvantages(scores, batch.groupIds), batch.mask, batch.T), scores };
+      return { advantages: broadcastRows(outcomeAdvantages(scores, batch.groupIds), batch.mask, batch.T), scores, signal: pspoSignal(batch, scores, options) };
     },
   };
 }

@@ -4,7 +4,8 @@
 // Configurable steps (2-8), operators and number range; every intermediate value stays in
 // [0, maxValue]. Step k is right when it reads "a op b=c" with a the previous value (the start for
 // k = 0), op and b the problem's k-th operation, and c = a op b; the answer line is right when it
-// gives the final value.
+// gives the final value. `prompt: 'compact'` states the chain as "Compute 47 +38 -19 *3 step by
+// step." (short prompts leave room for long chains in the embedded model's 256 positions).
 import { ArgumentError } from '../errors';
 import { Random } from '../util/random';
 import { answerOf, type Problem, type Task, type Verdict } from './task';
@@ -26,6 +27,8 @@ export interface ArithmeticOptions {
   maxMultiplier?: number;
   /** Every intermediate value stays in [0, maxValue]. */
   maxValue?: number;
+  /** 'words' (default): a word problem; 'compact': "Compute 47 +38 -19 *3 step by step." */
+  prompt?: 'words' | 'compact';
 }
 
 const PEOPLE: readonly [string, string][] = [
@@ -53,6 +56,7 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
       maxOperand: options.maxOperand ?? 9,
       maxMultiplier: options.maxMultiplier ?? 3,
       maxValue: options.maxValue ?? 30,
+      prompt: options.prompt ?? 'words',
     };
     if (!Number.isInteger(o.minSteps) || o.minSteps < 1 || o.minSteps > 8)
       throw ArgumentError.expected('options.minSteps', 'an integer between 1 and 8', o.minSteps);
@@ -62,6 +66,7 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
       throw ArgumentError.expected('options.operators', "a non-empty array of '+', '-', '*'", o.operators);
     if (!Number.isInteger(o.maxOperand) || o.maxOperand < 1) throw ArgumentError.expected('options.maxOperand', 'an integer >= 1', o.maxOperand);
     if (!Number.isInteger(o.maxValue) || o.maxValue < o.maxOperand) throw ArgumentError.expected('options.maxValue', `an integer >= maxOperand (${o.maxOperand})`, o.maxValue);
+    if (o.prompt !== 'words' && o.prompt !== 'compact') throw ArgumentError.expected('options.prompt', "'words' or 'compact'", o.prompt);
     this.options = o as Required<ArithmeticOptions>;
   }
 
@@ -85,12 +90,16 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
         }
       }
     }
+    const key = `${start}${operations.map((s) => s.op + s.operand).join('')}`;
+    if (o.prompt === 'compact') {
+      const prompt = `Compute ${start} ${operations.map((s) => s.op + s.operand).join(' ')} step by step.`;
+      return { id: key, prompt, answer: String(value), start, operations };
+    }
     const [name, pronoun] = random.pick(PEOPLE);
     const item = random.pick(ITEMS);
     const sentences = [`${name} has ${start} ${item}.`];
     for (const { op, operand } of operations) sentences.push(`${pronoun} ${random.pick(PHRASES[op]).replace('{n}', String(operand))}.`);
     sentences.push('How many now?');
-    const key = `${start}${operations.map((s) => s.op + s.operand).join('')}`;
     return { id: key, prompt: sentences.join(' '), answer: String(value), start, operations };
   }
 

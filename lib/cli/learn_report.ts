@@ -1,0 +1,110 @@
+// learn_report.ts: the learning benchmark's offline HTML report (Chart.js inlined as in report.ts):
+// per task, the rollout-accuracy learning curve of every algorithm (mean over seeds with a 95% band),
+// the per-step size of each process method's own signal against the outcome advantage, and the
+// held-out pass@k curve (k = 1..n, mean with a 95% band, the SFT start dashed), and the
+// results table. The page checks that every canvas has ink, as the demo report does.
+import type { CellResult, LearnResults } from './commands/learn';
+import { learnMarkdown } from './commands/learn';
+import { chartScript } from './report';
+
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf', '#e377c2', '#7f7f7f', '#bcbd22', '#393b79', '#637939'];
+const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
+
+/** A mean line plus a translucent band between low and high (two hidden-border datasets filled together). */
+function band(label: string, color: string, points: { x: number; mean: number; low: number; high: number }[]) {
+  return [
+    { label, borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, fill: false, data: points.map((p) => ({ x: p.x, y: p.mean })) },
+    { label: `${label} 95% low`, borderColor: 'transparent', backgroundColor: `${color}22`, pointRadius: 0, fill: false, data: points.map((p) => ({ x: p.x, y: p.low })) },
+    { label: `${label} 95% high`, borderColor: 'transparent', backgroundColor: `${color}22`, pointRadius: 0, fill: '-1', data: points.map((p) => ({ x: p.x, y: p.high })) },
+  ];
+}
+
+function markdownToHtml(md: string): string {
+  const out: string[] = [];
+  let table: string[][] = [];
+  const flush = () => {
+    if (table.length === 0) return;
+    const [head, , ...body] = table;
+    out.push(`<table><tr>${head.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('')}</table>`);
+    table = [];
+  };
+  for (const line of md.split('\n')) {
+    if (line.startsWith('|')) {
+      table.push(line.slice(1, -1).split('|').map((c) => c.trim()));
+      continue;
+    }
+    flush();
+    if (line.startsWith('## ')) out.push(`<h2>${escape(line.slice(3))}</h2>`);
+    else if (line.startsWith('# ')) continue;
+    else if (line.trim() !== '') out.push(`<p class="notes">${escape(line.replace(/^- /, ''))}</p>`);
+  }
+  flush();
+  return out.join('\n');
+}
+
+export function renderLearnReport(results: LearnResults, _cells: readonly CellResult[] = []): string {
+  const charts: { id: string; title: string; config: unknown }[] = [];
+  results.tasks.forEach((t, ti) => {
+    const curves = t.algorithms.flatMap((a, i) => band(a.algo, PALETTE[i % PALETTE.length], a.curve.map((p) => ({ x: p.step, ...p }))));
+    charts.push({
+      id: `learn-curve-${ti}`, title: `${t.task}: rollout accuracy per step (mean, 95% band over seeds)`,
+      config: {
+        type: 'line', data: { datasets: curves },
+        options: { animation: false, responsive: false, parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'step' } }, y: { title: { display: true, text: 'accuracy' } } },
+          plugins: { title: { display: true, text: `${t.task}: rollout accuracy per step` } } },
+      },
+    });
+    const withRatio = t.algorithms.map((a, i) => ({ a, color: PALETTE[i % PALETTE.length] })).filter(({ a }) => a.ratioCurve?.length);
+    if (withRatio.length)
+      charts.push({
+        id: `learn-signal-${ti}`, title: `${t.task}: own signal / outcome advantage per step`,
+        config: {
+          type: 'line',
+          data: { datasets: withRatio.map(({ a, color }) => ({ label: a.algo, borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, fill: false, data: a.ratioCurve!.map((p) => ({ x: p.step, y: p.mean })) })) },
+          options: { animation: false, responsive: false, parsing: false, scales: { x: { type: 'linear', title: { display: true, text: 'step' } }, y: { title: { display: true, text: 'process / outcome' } } },
+            plugins: { title: { display: true, text: `${t.task}: own signal / outcome advantage per step (mean over seeds)` } } },
+        },
+      });
+    const ks = Object.keys(t.algorithms[0]?.passAtK ?? {}).map(Number).sort((a, b) => a - b);
+    const pass = t.algorithms.flatMap((a, i) => band(a.algo, PALETTE[i % PALETTE.length], ks.map((k) => {
+      const iv = a.passAtK[k];
+      return { x: k, mean: iv.mean, low: Number.isFinite(iv.low) ? iv.low : iv.mean, high: Number.isFinite(iv.high) ? iv.high : iv.mean };
+    })));
+    pass.push({ label: 'SFT start', borderColor: '#000000', backgroundColor: '#000000', pointRadius: 0, borderWidth: 1, fill: false, borderDash: [6, 4], data: ks.map((k) => ({ x: k, y: t.start.passAtK[k] })) } as never);
+    charts.push({
+      id: `learn-pass-${ti}`, title: `${t.task}: held-out pass@k`,
+      config: {
+        type: 'line', data: { datasets: pass },
+        options: { animation: false, responsive: false, parsing: false, scales: { x: { type: 'logarithmic', title: { display: true, text: 'k' } }, y: { title: { display: true, text: 'pass@k' } } },
+          plugins: { title: { display: true, text: `${t.task}: held-out pass@k (mean, 95% band)` } } },
+      },
+    });
+  });
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>steprl learning benchmark</title>
+<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}h2{font-size:16px}canvas{border:1px solid #eee;margin:8px}
+table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}.notes{color:#555;font-size:13px}</style>
+</head><body data-charts-drawn="0">
+<h1>steprl learning benchmark</h1>
+<p class="notes">${escape(results.command)}${results.budget.quick ? ' — quick mode: a pipeline check, not a result' : ''}</p>
+${markdownToHtml(learnMarkdown(results))}
+<div style="display:flex;flex-wrap:wrap">${charts.map((c) => `<canvas id="${c.id}" width="620" height="360" role="img" aria-label="${escape(c.title)}"></canvas>`).join('\n')}</div>
+<script>${chartScript()}</script>
+<script>
+const charts = ${JSON.stringify(charts).replace(/<\/script/gi, '<\\/script')};
+let drawn = 0;
+for (const c of charts) {
+  // Band edges are datasets of their own: keep them out of the legend.
+  c.config.options.plugins.legend = { labels: { filter: (item) => !/95% (low|high)$/.test(item.text) } };
+  const canvas = document.getElementById(c.id);
+  new Chart(canvas, c.config);
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) ink++;
+  if (ink > 500) drawn++;
+}
+document.body.dataset.chartsDrawn = String(drawn);
+document.body.dataset.chartsTotal = String(charts.length);
+</script></body></html>
+`;
+}

@@ -1,0 +1,79 @@
+// learn.test.ts: `steprl learn --quick` (the learning benchmark's pipeline check) end to end on a
+// small slice: SFT start, cells over 2 seeds, pass@k, intervals, paired differences against GRPO,
+// PRL's η from GRPO's cells, results JSON / Markdown / HTML; a second run reuses every cell.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { runLearn, type LearnResults } from '../../lib/cli/commands/learn';
+
+const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+test('learn --quick: JSON with intervals over seeds, paired differences, pass@k; resumable', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-learn-'));
+  const json = path.join(out, 'r.json');
+  const argv = ['--quick', '--task', 'arithmetic', '--algos', 'prl,grpo', '--out', out, '--json', json];
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  const stderr = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  let first: LearnResults | null, second: LearnResults | null;
+  let reused: number[];
+  try {
+    first = await runLearn(argv);
+    const cellFiles = ['grpo', 'prl'].flatMap((a) => [0, 1].map((s) => path.join(out, 'arithmetic', a, `seed-${s}`, 'result.json')));
+    const stamps = cellFiles.map((f) => fs.statSync(f).mtimeMs);
+    second = await runLearn(argv);
+    reused = cellFiles.map((f, i) => fs.statSync(f).mtimeMs - stamps[i]);
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = stderr;
+  }
+  const r = JSON.parse(fs.readFileSync(json, 'utf8')) as LearnResults;
+  expect(r.budget.seeds).toEqual([0, 1]);
+  expect(r.ks).toEqual([1, 2, 4, 8, 16]);
+  const [task] = r.tasks;
+  expect(task.task).toBe('arithmetic');
+  // GRPO runs first (the paired baseline and the source of PRL's η).
+  expect(task.algorithms.map((a) => a.algo)).toEqual(['grpo', 'prl']);
+  expect(task.prlEta!.value).toBeGreaterThan(0);
+  for (const a of task.algorithms) {
+    expect(a.seeds).toEqual([0, 1]);
+    expect(a.avg8.n).toBe(2);
+    expect(Number.isFinite(a.avg8.half)).toBe(true);
+    expect(a.avg8.low).toBeLessThanOrEqual(a.avg8.mean);
+    expect(a.tokensTrained.mean).toBeGreaterThan(0);
+    expect(a.curve).toHaveLength(2);
+    for (let i = 1; i < r.ks.length; i++) expect(a.passAtK[r.ks[i]].mean).toBeGreaterThanOrEqual(a.passAtK[r.ks[i - 1]].mean - 1e-12);
+    expect(a.passAtK[1].mean).toBeCloseTo(a.avg8.mean, 12);
+  }
+  const prl = task.algorithms[1];
+  expect(prl.vsGrpo!.avg8.n).toBe(2);
+  expect(task.algorithms[0].vsGrpo).toBeUndefined();
+  expect(fs.readFileSync(path.join(out, 'results.md'), 'utf8')).toMatch(/\| prl \| 2 \|/);
+  const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  expect(html).toContain('learn-curve-0');
+  expect(html).toContain('learn-pass-0');
+  // The own-signal chart appears when PRL's ratio was defined at some step (some group not uniform).
+  const signalChart = Boolean(task.algorithms[1].ratioCurve?.length);
+  expect(html.includes('learn-signal-0')).toBe(signalChart);
+  expect(html).not.toMatch(/<script[^>]+src=/); // nothing fetched: readable offline
+  // The page's own script (after the inlined Chart.js) parses.
+  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+  expect(() => new Function(scripts[scripts.length - 1])).not.toThrow();
+  if (chromium) {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-chromium-'));
+    const dom = spawnSync(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--dump-dom', `file://${path.join(out, 'report.html')}`], { encoding: 'utf8', timeout: 60000 });
+    const drawn = /data-charts-drawn="(\d+)"/.exec(dom.stdout), total = /data-charts-total="(\d+)"/.exec(dom.stdout);
+    expect(total?.[1]).toBe(signalChart ? '3' : '2');
+    expect(drawn?.[1]).toBe(total?.[1]);
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+  // The second run reused every finished cell (files untouched) and reports the same numbers.
+  expect(reused!.every((d) => d === 0)).toBe(true);
+  expect(second!.tasks[0].algorithms.map((a) => a.avg8.mean)).toEqual(first!.tasks[0].algorithms.map((a) => a.avg8.mean));
+  fs.rmSync(out, { recursive: true, force: true });
+}, 600000);
