@@ -173,6 +173,10 @@ export interface NativeBinding {
     stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
     aggregate: 'product' | 'min' | 'geomean' | 'last',
   ): NativeFloat32;
+  reinforceAdvantages(
+    rewards: NativeStorage, groupIds: NativeStorage | null, oldLogprobs: NativeStorage | null, refLogprobs: NativeStorage | null,
+    mask: NativeStorage, rows: number, tokens: number, klCoef: number, gamma: number, normalize: boolean,
+  ): { advantages: NativeFloat32; returns: NativeFloat32 };
 
   // Model kernels (cpu). Outputs are caller-allocated; backward gradients accumulate unless noted.
   matmul(out: NativeStorage, inp: NativeStorage, weight: NativeStorage, bias: NativeStorage | null,

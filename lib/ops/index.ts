@@ -37,5 +37,7 @@ export { processGrpoAdvantages } from './process_grpo_advantage';
 export type { ProcessGrpoAdvantagesInputs, ProcessGrpoAdvantagesOptions } from './process_grpo_advantage';
 export { gae } from './gae';
 export type { GaeInputs, GaeOptions, GaeResult } from './gae';
+export { reinforceAdvantages } from './reinforce_advantage';
+export type { ReinforceAdvantageInputs, ReinforceAdvantageOptions, ReinforceAdvantageResult } from './reinforce_advantage';
 export { prmScore } from './prm_score';
 export type { PrmScoreOptions } from './prm_score';
