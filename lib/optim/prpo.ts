@@ -4,7 +4,7 @@
 // (r = ±1), which keeps correct rollouts pushed up on average. GRPO loss with k3 KL β = 0.001.
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
-import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';
 
 export interface PRPOOptions extends Partial<LossSettings> {
@@ -30,7 +30,7 @@ export function tokenScores(batch: RolloutBatch): Float32Array {
 }
 
 export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmentation: { maxBranches: number; minGap: number } } {
-  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...lossModeClips(options), ...options };
   return {
     name: 'prpo',
     needs: { ref: loss.klCoef > 0, steps: 'entropy', prm: true },
