@@ -34,6 +34,7 @@
         "native/ops/entropy_segments.cc",
         "native/ops/process_grpo_advantage.cc",
         "native/ops/gae.cc",
+        "native/ops/reinforce_advantage.cc",
         "native/ops/prm_score.cc",
         "native/cpu/parallel.cc",
         "native/cpu/probe.cc",
@@ -73,6 +74,7 @@
         "native/cpu/entropy_segments.cc",
         "native/cpu/process_grpo_advantage.cc",
         "native/cpu/gae.cc",
+        "native/cpu/reinforce_advantage.cc",
         "native/cpu/prm_score.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -211,6 +211,68 @@ def advantage_family(job):
     return lambda: prm_score_core(step_scores, step_row, R)
 
 
+def policy_loss_mode(mode):
+    # GSPO (sequence ratio, clipped per sequence, 3e-4/4e-4), GSPO-token, CISPO (-sg(clip(rho)) A log pi)
+    def build(job):
+        lp, old, _, adv, mask = rl_batch(job)
+        lengths = mask.sum(1, keepdim=True).clamp(min=1)
+
+        def run():
+            x = lp.clone().requires_grad_(True)
+            if mode == "cispo":
+                weight = torch.exp((x - old).clamp(-20, 20)).clamp(0.0, 1.28).detach()
+                loss = (-weight * adv * x * mask).sum() / mask.sum()
+            else:
+                seq = (((x - old) * mask).sum(1, keepdim=True) / lengths)
+                if mode == "gspo":
+                    s = torch.exp(seq.clamp(-20, 20))
+                else:
+                    s = torch.exp((x - x.detach() + seq.detach()).clamp(-20, 20))
+                pg = torch.max(-adv * s, -adv * s.clamp(1 - 3e-4, 1 + 4e-4))
+                loss = ((pg * mask).sum(1, keepdim=True) / lengths).mean()
+            loss.backward()
+            return x.grad
+
+        return run
+
+    return build
+
+
+def rloo(job):
+    groups, G = job["groups"], job["G"]
+    rewards = (torch.rand(groups * G) < 0.4).float()
+    ids = torch.arange(groups * G) // G
+
+    def run():
+        # OpenRLHF's rloo: baseline = (sum - r) / (G - 1)
+        sums = torch.zeros(groups).index_add_(0, ids, rewards)
+        count = torch.zeros(groups).index_add_(0, ids, torch.ones_like(rewards))
+        return rewards - (sums[ids] - rewards) / (count[ids] - 1)
+
+    return run
+
+
+def reinforce_pp(job):
+    R, T, G = job["R"], job["T"], job["G"]
+    _, old, ref, _, mask = rl_batch(job)
+    rewards = (torch.rand(R) < 0.4).float()
+    lengths = (mask * torch.arange(1, T + 1)).amax(dim=1).long().clamp(min=1)
+
+    def run():
+        # OpenRLHF reinforce_baseline: group-mean baseline, compute_reward, cumulative returns, normalize
+        r = rewards.view(-1, G)
+        r = (r - r.mean(-1, keepdim=True)).flatten()
+        token = -0.01 * (old - ref) * mask
+        token[torch.arange(R), lengths - 1] += r
+        returns = token.flip(1).cumsum(1).flip(1) * mask
+        n = mask.sum()
+        mean = returns.sum() / n
+        var = (((returns - mean) ** 2) * mask).sum() / n
+        return (returns - mean) * var.clamp(min=1e-8).rsqrt() * mask
+
+    return run
+
+
 def linear(job, backward=False):
     N, C, OC = job["N"], job["C"], job["OC"]
     inp, weight = torch.randn(N, C), torch.randn(OC, C) * 0.05
@@ -429,6 +491,11 @@ BUILDERS = {
     "process_grpo_advantage": advantage_family,
     "weibull_reward": advantage_family,
     "prm_score": advantage_family,
+    "policy_loss_gspo": policy_loss_mode("gspo"),
+    "policy_loss_gspo_token": policy_loss_mode("gspo-token"),
+    "policy_loss_cispo": policy_loss_mode("cispo"),
+    "rloo": rloo,
+    "reinforce_pp": reinforce_pp,
     "token_logprobs_forward": lambda j: token_logprobs(j),
     "token_logprobs_forward_entropy": lambda j: token_logprobs(j, entropy=True),
     "token_logprobs_backward": lambda j: token_logprobs(j, backward=True),

@@ -6,7 +6,8 @@
 //     threads, thread k receiving x_k ∘ x_{k+1} ∘ … ∘ x_{n−1} (Hillis-Steele with __shfl_down_sync
 //     inside warps, warp aggregates through shared memory). A fixed tree: the same bits every run.
 //     Rows longer than a block are scanned in chunks from the right, carrying the aggregate.
-//   - the launch shape for one block per row, and the host side of a bad-mask report.
+//   - the launch shape for one block per row, and the host side of a bad-mask report;
+//   - Moments and Chan's merge, for batch whitening (gae, reinforce_advantage).
 #pragma once
 
 #include <string>
@@ -111,6 +112,21 @@ __device__ __forceinline__ T block_reverse_scan(T x, T identity, Combine combine
   *total = all;
   __syncthreads();  // scratch may be reused by the next call
   return combine(x, after);
+}
+
+// ---- batch moments (gae, reinforce_advantage whitening) --------------------------------------
+
+struct Moments {
+  double n, mean, m2;  // count, mean, Σ (x − mean)²
+};
+
+// Chan et al.'s pairwise update: the moments of a ∪ b.
+// Divisions are reciprocals (__drcp_rn): a '/' of doubles brings ptxas's slow-path subroutine.
+__device__ __forceinline__ Moments merge(Moments a, Moments b) {
+  if (b.n == 0.0) return a;
+  if (a.n == 0.0) return b;
+  const double n = a.n + b.n, delta = b.mean - a.mean, share = b.n * __drcp_rn(n);
+  return Moments{n, a.mean + delta * share, a.m2 + b.m2 + delta * delta * (a.n * share)};
 }
 
 // ---- host ----------------------------------------------------------------------------------

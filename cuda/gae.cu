@@ -21,19 +21,6 @@ namespace {
 
 constexpr int kMomentThreads = 1024;
 
-struct Moments {
-  double n, mean, m2;
-};
-
-// Chan et al.'s pairwise update: the moments of a ∪ b.
-// Divisions are reciprocals (__drcp_rn): a '/' of doubles brings ptxas's slow-path subroutine.
-__device__ __forceinline__ Moments merge(Moments a, Moments b) {
-  if (b.n == 0.0) return a;
-  if (a.n == 0.0) return b;
-  const double n = a.n + b.n, delta = b.mean - a.mean, share = b.n * __drcp_rn(n);
-  return Moments{n, a.mean + delta * share, a.m2 + b.m2 + delta * delta * (a.n * share)};
-}
-
 template <bool kU8>
 __global__ void __launch_bounds__(kRowThreads)
 gae_scan_kernel(float* advantages, float* returns,            // [R,T] each

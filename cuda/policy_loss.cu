@@ -1,5 +1,6 @@
 // policy_loss.cu: the clipped-surrogate policy loss with a KL term, its gradient and metrics
-// (ALGORITHMS.md §1.1-§1.4, §1.7; the CPU statement is native/cpu/policy_loss.cc). Three kernels:
+// (ALGORITHMS.md §1.1-§1.4, §1.7; the CPU statement is native/cpu/policy_loss.cc). Three kernels
+// (policy_loss_modes_kernel replaces `tokens` for the gspo, gspo-token and cispo modes):
 //   count   (only when a weight needs them: token-mean without tokenCount, seq-mean-token-mean)
 //           one block per row: L_r = tokens in the row's mask; the batch total by an integer
 //           atomicAdd (exact, so order-free);
@@ -40,6 +41,12 @@ __device__ __forceinline__ bool mask_on(const void* mask, int64_t i, unsigned lo
     if (m != 0.0f && m != 1.0f) atomicMin(bad_mask, static_cast<unsigned long long>(i));
     return m != 0.0f;
   }
+}
+
+template <bool kU8>
+__device__ __forceinline__ bool mask_on(const void* mask, int64_t i) {
+  if constexpr (kU8) return static_cast<const unsigned char*>(mask)[i] != 0;
+  else return static_cast<const float*>(mask)[i] != 0.0f;
 }
 
 template <bool kU8>
@@ -92,6 +99,26 @@ __device__ __forceinline__ float token_gradient(const TokenParams& p, float l, f
   return g;
 }
 
+// s c_r of a row (§1.4); row_tokens and total come from the count kernel when the aggregation needs them.
+__device__ __forceinline__ double row_weight(LossAggregation aggregation, int64_t row, const double* row_tokens,
+                                             const unsigned long long* total, double token_count, double row_count,
+                                             double max_length, double loss_scale) {
+  double w = 0.0;
+  switch (aggregation) {
+    case LossAggregation::token_mean: {
+      const double tokens = token_count > 0.0 ? token_count : static_cast<double>(*total);
+      if (tokens > 0.0) w = loss_scale * __drcp_rn(tokens);
+      break;
+    }
+    case LossAggregation::seq_mean_token_mean:
+      if (row_tokens[row] > 0.0) w = loss_scale * __drcp_rn(row_count * row_tokens[row]);
+      break;
+    case LossAggregation::seq_mean_token_sum: w = loss_scale * __drcp_rn(row_count); break;
+    case LossAggregation::seq_mean_token_sum_norm: w = loss_scale * __drcp_rn(row_count * max_length); break;
+  }
+  return w;
+}
+
 __device__ __forceinline__ int64_t misalignment(const void* p) { return static_cast<int64_t>(reinterpret_cast<std::uintptr_t>(p) % 16); }
 
 template <bool kU8>
@@ -105,19 +132,7 @@ policy_loss_tokens_kernel(float* dlogprobs,                                  // 
                           int64_t R, int64_t T, TokenParams p, LossAggregation aggregation, double token_count,
                           double row_count, double max_length, double loss_scale, unsigned long long* bad_mask) {
   for (int64_t row = blockIdx.x; row < R; row += gridDim.x) {
-    double w = 0.0;  // s c_r (§1.4)
-    switch (aggregation) {
-      case LossAggregation::token_mean: {
-        const double tokens = token_count > 0.0 ? token_count : static_cast<double>(*total);
-        if (tokens > 0.0) w = loss_scale * __drcp_rn(tokens);
-        break;
-      }
-      case LossAggregation::seq_mean_token_mean:
-        if (row_tokens[row] > 0.0) w = loss_scale * __drcp_rn(row_count * row_tokens[row]);
-        break;
-      case LossAggregation::seq_mean_token_sum: w = loss_scale * __drcp_rn(row_count); break;
-      case LossAggregation::seq_mean_token_sum_norm: w = loss_scale * __drcp_rn(row_count * max_length); break;
-    }
+    const double w = row_weight(aggregation, row, row_tokens, total, token_count, row_count, max_length, loss_scale);
     const float wf = static_cast<float>(w);
     const int64_t base = row * T;
     ThreadSums s;
@@ -179,6 +194,107 @@ policy_loss_tokens_kernel(float* dlogprobs,                                  // 
   }
 }
 
+// The gspo, gspo-token and cispo modes (native/cpu/policy_loss.h), one block per row, no vectors:
+// gspo first reduces the row's Σ m(ℓ − ℓold) and L_i for s_i; gspo (sequence) then reduces the
+// row's Σ gψ and adds w·Σgψ/L_i to each token's KL gradient (each thread revisits its own tokens).
+template <bool kU8>
+__global__ void __launch_bounds__(kMaxThreads)
+policy_loss_modes_kernel(float* dlogprobs,                                  // [R,T]
+                         double* row_sums,                                  // [R, kRowSums]
+                         const float* logprobs, const float* old_logprobs,  // [R,T] each
+                         const float* ref_logprobs, const float* advantages,  // [R,T] each; ref may be null
+                         const void* mask,                                  // [R,T] f32 or u8
+                         const double* row_tokens, const unsigned long long* total,  // from count, or null
+                         int64_t R, int64_t T, TokenParams p, cpu::PolicyLossMode mode, LossAggregation aggregation,
+                         double token_count, double row_count, double max_length, double loss_scale,
+                         unsigned long long* bad_mask) {
+  const bool sequence = mode == cpu::PolicyLossMode::gspo, gspo = sequence || mode == cpu::PolicyLossMode::gspo_token;
+  for (int64_t row = blockIdx.x; row < R; row += gridDim.x) {
+    const double w = row_weight(aggregation, row, row_tokens, total, token_count, row_count, max_length, loss_scale);
+    const float wf = static_cast<float>(w);
+    const int64_t base = row * T;
+    float seq_ratio = 1.0f;
+    bool seq_clamped = false;
+    if (gspo) {
+      double sum = 0.0;
+      float count = 0.0f;  // exact: at most T / blockDim per thread
+      for (int64_t t = threadIdx.x; t < T; t += blockDim.x)
+        if (mask_on<kU8>(mask, base + t, bad_mask)) {
+          sum += static_cast<double>(logprobs[base + t]) - static_cast<double>(old_logprobs[base + t]);
+          count += 1.0f;
+        }
+      sum = block_reduce_sum(sum);
+      const double n = block_reduce_sum(static_cast<double>(count));
+      const double mean = n > 0.0 ? sum * __drcp_rn(n) : 0.0;
+      const double bound = cpu::kRatioClamp;
+      seq_clamped = fabs(mean) > bound;
+      seq_ratio = static_cast<float>(exp(mean < -bound ? -bound : (mean > bound ? bound : mean)));
+    }
+    ThreadSums s;
+    double g_sum = 0.0;
+    for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
+      const int64_t i = base + t;
+      if (!mask_on<kU8>(mask, i, bad_mask)) {
+        dlogprobs[i] = 0.0f;
+        continue;
+      }
+      const float l = logprobs[i], old = old_logprobs[i], A = advantages[i];
+      float psi, g;
+      bool clipped;
+      if (gspo) {
+        psi = fmaxf(-A * seq_ratio, -A * fminf(fmaxf(seq_ratio, p.low), p.high));
+        const bool active = (A > 0.0f && seq_ratio <= p.high) || (A < 0.0f && seq_ratio >= p.low);
+        const bool unclipped = active && !seq_clamped;
+        g = unclipped ? -A * seq_ratio : 0.0f;
+        clipped = A != 0.0f && !unclipped;
+      } else {  // cispo
+        const float rho = expf(clamp_nan(l - old, cpu::kRatioClamp));
+        const float weight = fminf(fmaxf(rho, p.low), p.high);
+        psi = -weight * A * l;
+        g = -weight * A;
+        clipped = A != 0.0f && weight != rho;
+      }
+      if (sequence) {
+        g_sum += g;
+        g = 0.0f;
+      }
+      if (p.has_ref) {
+        float kl, dkl;
+        kl_estimate(p.estimator, l, ref_logprobs[i], &kl, &dkl);
+        g = fmaf(p.kl_coef, dkl, g);
+        s.kl += kl;
+      }
+      dlogprobs[i] = wf * g;
+      s.psi += psi;
+      s.clipped += clipped ? 1.0f : 0.0f;
+      s.approx += old - l;
+      s.tokens += 1.0f;
+    }
+    const double psi = block_reduce_sum(static_cast<double>(s.psi));
+    const double kl = block_reduce_sum(static_cast<double>(s.kl));
+    const double clipped = block_reduce_sum(static_cast<double>(s.clipped));
+    const double approx = block_reduce_sum(static_cast<double>(s.approx));
+    const double tokens = block_reduce_sum(static_cast<double>(s.tokens));
+    if (sequence) {
+      const double g_total = block_reduce_sum(g_sum);
+      if (tokens > 0.0) {
+        const float shared = static_cast<float>(static_cast<double>(wf) * g_total * __drcp_rn(tokens));
+        for (int64_t t = threadIdx.x; t < T; t += blockDim.x)
+          if (mask_on<kU8>(mask, base + t)) dlogprobs[base + t] += shared;
+      }
+    }
+    if (threadIdx.x == 0) {
+      double* out = row_sums + row * kRowSums;
+      out[0] = w * psi;
+      out[1] = w * kl;
+      out[2] = kl;
+      out[3] = clipped;
+      out[4] = approx;
+      out[5] = tokens;
+    }
+  }
+}
+
 // The batch's sums, rows in a fixed order per thread, then one block reduction.
 __global__ void __launch_bounds__(kFinishThreads)
 policy_loss_finish_kernel(double* totals, const double* row_sums, int64_t R) {  // totals [kRowSums], row_sums [R, kRowSums]
@@ -226,7 +342,19 @@ cpu::PolicyLossResult policy_loss_cuda(const PolicyLossArgs& a) {
                            a.ref_logprobs != nullptr};
   const double* tokens_per_row = need_counts ? row_tokens->as<double>() : nullptr;
   const unsigned long long* batch_tokens = need_counts ? total->as<unsigned long long>() : nullptr;
-  if (a.mask_u8) {
+  if (a.mode != cpu::PolicyLossMode::clip) {
+    if (a.mask_u8) {
+      STEPRL_LAUNCH(policy_loss_modes_kernel<true>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
+                    row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,
+                    tokens_per_row, batch_tokens, a.R, a.T, params, a.mode, a.aggregation, a.token_count, a.row_count,
+                    a.max_length, a.loss_scale, bad_mask.device());
+    } else {
+      STEPRL_LAUNCH(policy_loss_modes_kernel<false>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
+                    row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,
+                    tokens_per_row, batch_tokens, a.R, a.T, params, a.mode, a.aggregation, a.token_count, a.row_count,
+                    a.max_length, a.loss_scale, bad_mask.device());
+    }
+  } else if (a.mask_u8) {
     STEPRL_LAUNCH(policy_loss_tokens_kernel<true>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
                   row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,
                   tokens_per_row, batch_tokens, a.R, a.T, params, a.aggregation, a.token_count, a.row_count,

@@ -3,7 +3,8 @@
 // native/cpu/policy_loss.h (ALGORITHMS.md §1.1-§1.4, §1.7): per token
 //   rho = exp(clamp(l - old, +-20)), psi = max(-A rho, -A clip(rho, 1 - eps_low, 1 + eps_high))
 //   (dual clip: min(psi, -A c) for A < 0), g = -A rho on the unclipped branch, + beta dkl;
-// loss = s sum w (psi + beta kl), dlogprobs = s w g, w = mask * c_row from the aggregation.
+// loss = s sum w (psi + beta kl), dlogprobs = s w g, w = mask * c_row from the aggregation;
+// the gspo, gspo-token and cispo modes replace psi and g as native/cpu/policy_loss.h states.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@ struct PolicyLossArgs {
   float kl_coef;
   cpu::KlEstimator kl_estimator;
   cpu::LossAggregation aggregation;
+  cpu::PolicyLossMode mode;
   double token_count;          // token-mean denominator, or 0 for this batch's sum of the mask
   double row_count, max_length, loss_scale;
 };

@@ -38,6 +38,10 @@ export { pspo } from './optim/pspo';
 export { prl } from './optim/prl';
 export { prpo } from './optim/prpo';
 export { processGrpo } from './optim/process_grpo';
+export { rloo } from './optim/rloo';
+export { reinforcePP } from './optim/reinforce_pp';
+export { gspo } from './optim/gspo';
+export { cispo } from './optim/cispo';
 export { accuracy, bestOfNAccuracy, sampleResponses } from './optim/evaluate';
 
 // Rewards: step splitters, process reward models, best-of-N selection.

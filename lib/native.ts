@@ -67,6 +67,8 @@ export interface NativeKl {
 }
 
 export type LossAggregationName = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
+/** policyLoss's surrogate: PPO clip, GSPO (sequence ratio), GSPO-token, CISPO (clipped IS weight). */
+export type PolicyLossModeName = 'clip' | 'gspo' | 'gspo-token' | 'cispo';
 
 export interface NativePolicyLoss {
   loss: number;
@@ -124,17 +126,17 @@ export interface NativeBinding {
     logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
     mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
     klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
-    rowCount: number | null, maxLength: number | null, lossScale: number, async: false,
+    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: false,
   ): NativePolicyLoss;
   policyLoss(
     logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
     mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
     klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
-    rowCount: number | null, maxLength: number | null, lossScale: number, async: true,
+    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: true,
   ): Promise<NativePolicyLoss>;
 
   groupAdvantages(
-    rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none', eps: number,
+    rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none' | 'rloo', eps: number,
     std: 'unbiased' | 'population',
   ): NativeFloat32;
 
@@ -171,6 +173,10 @@ export interface NativeBinding {
     stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
     aggregate: 'product' | 'min' | 'geomean' | 'last',
   ): NativeFloat32;
+  reinforceAdvantages(
+    rewards: NativeStorage, groupIds: NativeStorage | null, oldLogprobs: NativeStorage | null, refLogprobs: NativeStorage | null,
+    mask: NativeStorage, rows: number, tokens: number, klCoef: number, gamma: number, normalize: boolean,
+  ): { advantages: NativeFloat32; returns: NativeFloat32 };
 
   // Model kernels (cpu). Outputs are caller-allocated; backward gradients accumulate unless noted.
   matmul(out: NativeStorage, inp: NativeStorage, weight: NativeStorage, bias: NativeStorage | null,

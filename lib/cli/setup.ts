@@ -19,9 +19,16 @@ import { pspo } from '../optim/pspo';
 import { prl } from '../optim/prl';
 import { prpo } from '../optim/prpo';
 import { processGrpo } from '../optim/process_grpo';
+import { rloo } from '../optim/rloo';
+import { reinforcePP } from '../optim/reinforce_pp';
+import { gspo } from '../optim/gspo';
+import { cispo } from '../optim/cispo';
 import { UsageError } from './args';
 
-export const ALGORITHMS = ['grpo', 'ppo', 'pspo', 'prl', 'prpo', 'process-grpo'] as const;
+/** What `steprl demo` runs by default: GRPO, PPO and the process-supervised methods. */
+export const CORE_ALGORITHMS = ['grpo', 'ppo', 'pspo', 'prl', 'prpo', 'process-grpo'] as const;
+/** Everything `--algo` accepts: the core set plus the outcome-RL baselines (docs/ALGORITHMS-baselines.md). */
+export const ALGORITHMS = [...CORE_ALGORITHMS, 'rloo', 'reinforce++', 'reinforce++-baseline', 'gspo', 'cispo'] as const;
 export type AlgorithmName = (typeof ALGORITHMS)[number];
 
 export const tokenizer = new ByteTokenizer();
@@ -33,7 +40,10 @@ export const TINY: TinyLMConfigInput = {
 };
 
 /** Learning rate each algorithm trains the embedded model with (critic algorithms take 4 updates per batch). */
-export const DEFAULT_LR: Record<AlgorithmName, number> = { grpo: 1e-4, ppo: 5e-5, pspo: 5e-5, prl: 1e-4, prpo: 1e-4, 'process-grpo': 1e-4 };
+export const DEFAULT_LR: Record<AlgorithmName, number> = {
+  grpo: 1e-4, ppo: 5e-5, pspo: 5e-5, prl: 1e-4, prpo: 1e-4, 'process-grpo': 1e-4,
+  rloo: 1e-4, 'reinforce++': 1e-4, 'reinforce++-baseline': 1e-4, gspo: 1e-4, cispo: 1e-4,
+};
 
 export function createAlgorithm(name: AlgorithmName): Algorithm {
   const critic = { epochs: 2, miniBatches: 2 };
@@ -44,6 +54,11 @@ export function createAlgorithm(name: AlgorithmName): Algorithm {
     case 'prl': return prl({ splitter: newlineSplitter });
     case 'prpo': return prpo({ minGap: 4 });
     case 'process-grpo': return processGrpo({ splitter: newlineSplitter });
+    case 'rloo': return rloo();
+    case 'reinforce++': return reinforcePP();
+    case 'reinforce++-baseline': return reinforcePP({ baseline: true });
+    case 'gspo': return gspo();
+    case 'cispo': return cispo();
   }
 }
 

@@ -1,7 +1,9 @@
 // group_advantage.ts: GRPO's group-relative outcome advantages (ALGORITHMS.md §1.5, §6.4):
 //   A_i = (r_i − μ_g)/(σ_g + eps)  or  r_i − μ_g  (Dr. GRPO),  g = groupIds[i]
 // with float64 two-pass statistics in row order; singleton groups use μ = 0, σ = 1 (verl), and a
-// group whose rewards are all equal gets A = 0 exactly.
+// group whose rewards are all equal gets A = 0 exactly. rlooAdvantages is RLOO's leave-one-out
+// baseline (Ahmadian et al., arXiv 2402.14740; docs/ALGORITHMS-baselines.md §B1) on the same kernels:
+//   A_i = r_i − mean_{j∈g, j≠i} r_j = G/(G−1)·(r_i − μ_g),  every group of G ≥ 2 rows.
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
@@ -43,5 +45,33 @@ export function groupAdvantages(rewards: Tensor, groupIds: Tensor, options: Grou
   const std = checkEnum('options.std', o.std, ['unbiased', 'population'] as const, 'unbiased');
   checkFinite('rewards', r);
   const out = callNative(() => binding().groupAdvantages(r._storage('rewards'), ids._storage('groupIds'), r.numel, scale, eps, std));
+  return Tensor._wrap(out, r.shape, 'float32');
+}
+
+/** Every group has at least 2 rows (cpu storage; the cuda kernel checks it on the device in the same words). */
+function checkNoSingletons(groupIds: Tensor): void {
+  const values = groupIds._storage('groupIds');
+  if (typedArrayKind(values) === null) return;
+  const ids = values as Int32Array, sizes = new Map<number, number>();
+  for (const id of ids) sizes.set(id, (sizes.get(id) ?? 0) + 1);
+  for (let i = 0; i < ids.length; i++)
+    if (sizes.get(ids[i]) === 1)
+      throw new ArgumentError('groupIds', `Expected at least 2 rows in every group for RLOO but received group id ${ids[i]} with 1 row (row ${i})`);
+}
+
+/**
+ * RLOO advantages (float32 [R]): each row's reward minus the mean reward of the other rows of its
+ * group, A_i = G/(G−1)·(r_i − μ_g) in float64; a group whose rewards are all equal gets A = 0
+ * exactly. Groups of one row have no baseline and are refused (ArgumentError on groupIds).
+ */
+export function rlooAdvantages(rewards: Tensor, groupIds: Tensor): Tensor {
+  const r = checkTensor('rewards', rewards, ['float32']);
+  checkRank('rewards', r, 1);
+  const ids = checkTensor('groupIds', groupIds, ['int32']);
+  checkShapeEquals('groupIds', ids, r.shape);
+  commonDevice({ rewards: r, groupIds: ids });
+  checkFinite('rewards', r);
+  checkNoSingletons(ids);
+  const out = callNative(() => binding().groupAdvantages(r._storage('rewards'), ids._storage('groupIds'), r.numel, 'rloo', 0, 'unbiased'));
   return Tensor._wrap(out, r.shape, 'float32');
 }

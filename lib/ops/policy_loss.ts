@@ -2,10 +2,13 @@
 // scalar, and its gradient with respect to the policy log-probs (ALGORITHMS.md §1.1-§1.4, §1.7):
 //   ρ = exp(clamp(ℓ − ℓold, ±20)),  ψ = max(−Aρ, −A·clip(ρ, 1−εlow, 1+εhigh)) (dual clip: min(ψ, −Ac) for A < 0),
 //   loss = lossScale · Σ w·(ψ + β·κ),  dlogprobs = lossScale · w·(gψ + β·∂κ/∂ℓ),  w = mask · c_row.
+// options.mode swaps the surrogate (docs/ALGORITHMS-baselines.md §B3, §B4): 'gspo' and 'gspo-token'
+// clip the sequence ratio s_i = exp(masked mean of ℓ − ℓold) (ranges 3e-4/4e-4 by default), 'cispo'
+// is −sg(clip(ρ, 1−εlow, 1+εhigh))·A·ℓ (no lower clip and εhigh 0.28 by default).
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import type { KlEstimatorName, LossAggregationName, NativePolicyLoss, NativeStorage } from '../native';
+import type { KlEstimatorName, LossAggregationName, NativePolicyLoss, NativeStorage, PolicyLossModeName } from '../native';
 import { KL_ESTIMATORS } from './kl_penalty';
 import {
   callNative, callNativeAsync, checkEnum, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor,
@@ -15,6 +18,13 @@ import {
 export const LOSS_AGGREGATIONS: readonly LossAggregationName[] = [
   'token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm',
 ];
+
+export const POLICY_LOSS_MODES: readonly PolicyLossModeName[] = ['clip', 'gspo', 'gspo-token', 'cispo'];
+
+/** Default (clipLow, clipHigh) of each mode: PPO's 0.2; GSPO's paper 3e-4/4e-4; CISPO no lower clip, 0.28 above. */
+export const MODE_CLIP_DEFAULTS: Readonly<Record<PolicyLossModeName, readonly [number, number]>> = {
+  clip: [0.2, 0.2], gspo: [3e-4, 4e-4], 'gspo-token': [3e-4, 4e-4], cispo: [1, 0.28],
+};
 
 export interface PolicyLossInputs {
   /** float32 [R,T]: ℓ, log-probs of the sampled tokens under the policy being trained. */
@@ -30,11 +40,18 @@ export interface PolicyLossInputs {
 }
 
 export interface PolicyLossOptions {
-  /** εlow: ratios below 1 − clipLow are clipped for A < 0. In [0, 1]. Default 0.2. */
+  /**
+   * The surrogate: 'clip' (PPO/GRPO, §1.2), 'gspo' (sequence ratio s_i = exp(mean_t m(ℓ − ℓold)),
+   * clipped per sequence, gradient through s_i), 'gspo-token' (the same value, each token's
+   * gradient −A[i,t]·s_i unless clipped), 'cispo' (ψ = −sg(clip(ρ))·A·ℓ: every token keeps a
+   * gradient). Default 'clip'.
+   */
+  mode?: PolicyLossModeName;
+  /** εlow: ratios below 1 − clipLow are clipped for A < 0. In [0, 1]. Default per mode: 0.2, gspo 3e-4, cispo 1 (no lower clip). */
   clipLow?: number;
-  /** εhigh: ratios above 1 + clipHigh are clipped for A > 0 (DAPO's clip-higher: 0.28). Default 0.2. */
+  /** εhigh: ratios above 1 + clipHigh are clipped for A > 0 (DAPO's clip-higher: 0.28). Default per mode: 0.2, gspo 4e-4, cispo 0.28. */
   clipHigh?: number;
-  /** Dual clip c > 1 (verl uses 3): for A < 0 the loss is capped at −A·c. Default: none. */
+  /** Dual clip c > 1 (verl uses 3): for A < 0 the loss is capped at −A·c ('clip' mode only). Default: none. */
   dualClip?: number;
   /** β ≥ 0, weight of the KL term; refLogprobs is required when it is not 0. Default 0. */
   klCoef?: number;
@@ -70,7 +87,7 @@ export interface PolicyLossResult {
   loss: number;
   /** float32 [R,T]: d(loss)/d(logprobs); exactly 0 where the mask is 0. */
   dlogprobs: Tensor;
-  /** Fraction of masked tokens with A ≠ 0 whose gradient a clip (or the dual clip, or the ratio clamp) zeroed. */
+  /** Fraction of masked tokens with A ≠ 0 whose gradient a clip (or the dual clip, or the ratio clamp) zeroed; cispo: whose weight was clipped. */
   clipFraction: number;
   /** Masked mean of κ over this call's tokens (0 without refLogprobs). */
   kl: number;
@@ -83,7 +100,7 @@ export interface PolicyLossResult {
 }
 
 const INPUT_NAMES = ['logprobs', 'oldLogprobs', 'refLogprobs', 'advantages', 'mask'];
-const OPTION_NAMES = ['clipLow', 'clipHigh', 'dualClip', 'klCoef', 'klEstimator', 'aggregation', 'maxLength', 'tokenCount', 'rowCount', 'lossScale'];
+const OPTION_NAMES = ['mode', 'clipLow', 'clipHigh', 'dualClip', 'klCoef', 'klEstimator', 'aggregation', 'maxLength', 'tokenCount', 'rowCount', 'lossScale'];
 
 /** Word-wise scan: a float32 mask may hold only the bits of 0, -0 and 1, a uint8 mask only bytes 0 and 1. */
 function maskLooksBinary(values: Float32Array | Uint8Array): boolean {
@@ -131,9 +148,12 @@ function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
   commonDevice({ logprobs, oldLogprobs: old, refLogprobs: ref, advantages, mask });
   if (typedArrayKind(mask._storage('mask')) !== null) checkMaskValues(mask);
 
-  const clipLow = checkNumber('options.clipLow', o.clipLow, 0.2, { min: 0, max: 1 });
-  const clipHigh = checkNumber('options.clipHigh', o.clipHigh, 0.2, { min: 0 });
+  const mode = checkEnum('options.mode', o.mode, POLICY_LOSS_MODES, 'clip');
+  const clipLow = checkNumber('options.clipLow', o.clipLow, MODE_CLIP_DEFAULTS[mode][0], { min: 0, max: 1 });
+  const clipHigh = checkNumber('options.clipHigh', o.clipHigh, MODE_CLIP_DEFAULTS[mode][1], { min: 0 });
   const dualClip = o.dualClip === undefined ? null : checkNumber('options.dualClip', o.dualClip, 3, { above: 1 });
+  if (dualClip !== null && mode !== 'clip')
+    throw new ArgumentError('options.dualClip', `Expected no options.dualClip with options.mode '${mode}' (it caps the 'clip' surrogate only) but received ${describe(dualClip)}`);
   const klCoef = checkNumber('options.klCoef', o.klCoef, 0, { min: 0 });
   const klEstimator = checkEnum('options.klEstimator', o.klEstimator, KL_ESTIMATORS, 'k3');
   const aggregation = checkEnum('options.aggregation', o.aggregation, LOSS_AGGREGATIONS, 'token-mean');
@@ -150,7 +170,7 @@ function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
   const args = [
     logprobs._storage('logprobs'), old._storage('oldLogprobs'), ref?._storage('refLogprobs') ?? null,
     advantages._storage('advantages'), mask._storage('mask') as NativeStorage, R, T, clipLow, clipHigh, dualClip,
-    klCoef, klEstimator, aggregation, tokenCount, rowCount, maxLength, lossScale,
+    klCoef, klEstimator, aggregation, tokenCount, rowCount, maxLength, lossScale, mode,
   ] as const;
   return { args, shape: logprobs.shape };
 }

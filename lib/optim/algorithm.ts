@@ -2,12 +2,18 @@
 // settings it fixes or defaults. The pipeline (base.ts) does everything else the same way for all.
 import type { StepSplitter } from '../reward/splitters';
 import type { ProcessRewardModel } from '../reward/prm';
-import type { KlEstimatorName, LossAggregationName } from '../native';
+import type { KlEstimatorName, LossAggregationName, PolicyLossModeName } from '../native';
+import { MODE_CLIP_DEFAULTS } from '../ops/policy_loss';
 import type { RolloutBatch } from './batch';
 import type { DynamicSamplingOptions } from './dynamic_sampling';
 import type { SignalStats } from './signal';
 
 export interface LossSettings {
+  /**
+   * The policy-loss surrogate (policyLoss's `mode`): 'clip' (PPO/GRPO), 'gspo', 'gspo-token' or
+   * 'cispo' (docs/ALGORITHMS-baselines.md §B3-§B5). Default 'clip'.
+   */
+  lossMode?: PolicyLossModeName;
   clipLow: number;
   clipHigh: number;
   dualClip?: number;
@@ -71,3 +77,14 @@ export const DEFAULT_LOSS: LossSettings = {
   valueCoef: 0.1,
   valueClip: 0.2,
 };
+
+/**
+ * The clip range a loss mode defaults to where the caller gave none (GSPO's 3e-4/4e-4, CISPO's
+ * no-lower-clip/0.28), to spread between an algorithm's preset and its options.
+ */
+export function lossModeClips(options: Partial<LossSettings>): Partial<LossSettings> {
+  const mode = options.lossMode ?? 'clip';
+  if (mode === 'clip') return {};
+  const [clipLow, clipHigh] = MODE_CLIP_DEFAULTS[mode];
+  return { clipLow: options.clipLow ?? clipLow, clipHigh: options.clipHigh ?? clipHigh };
+}

@@ -4,7 +4,7 @@
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { fixedLengthSplitter, type StepSplitter } from '../reward/splitters';
-import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
 import { stepEndMask, type RolloutBatch } from './batch';
 import { outcomeAdvantages } from './grpo';
 import { maskedAbsResidual, maskedRowAbsMean, signalStats } from './signal';
@@ -18,7 +18,7 @@ export interface PRLOptions extends Partial<LossSettings> {
 }
 
 export function prl(options: PRLOptions = {}): Algorithm {
-  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0, ...options };
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0, ...lossModeClips(options), ...options };
   return {
     name: 'prl',
     needs: { ref: true, steps: options.splitter ?? fixedLengthSplitter(256) },

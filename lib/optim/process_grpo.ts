@@ -4,7 +4,7 @@
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { newlineSplitter, type StepSplitter } from '../reward/splitters';
-import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
 import { broadcastRows, ragged, type RolloutBatch } from './batch';
 import { outcomeAdvantages } from './grpo';
 import { correlation, maskedAbsMean, signalStats } from './signal';
@@ -15,7 +15,7 @@ export interface ProcessGRPOOptions extends Partial<LossSettings> {
 }
 
 export function processGrpo(options: ProcessGRPOOptions = {}): Algorithm {
-  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...lossModeClips(options), ...options };
   return {
     name: 'process-grpo',
     needs: { ref: loss.klCoef > 0, steps: options.splitter ?? newlineSplitter, prm: true },

@@ -6,7 +6,7 @@
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import type { StepSplitter } from '../reward/splitters';
-import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';
 import { maskedAbsResidual, maskedRowAbsMean, signalStats } from './signal';
 
@@ -35,7 +35,7 @@ export function tokenScores(batch: RolloutBatch): Float32Array {
 }
 
 export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmentation: { maxBranches: number; minGap: number } } {
-  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...lossModeClips(options), ...options };
   return {
     name: 'prpo',
     needs: { ref: loss.klCoef > 0, steps: options.splitter ?? 'entropy', prm: true },

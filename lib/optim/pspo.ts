@@ -5,7 +5,7 @@
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { numberedListSplitter, type StepSplitter } from '../reward/splitters';
-import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
 import { broadcastRows, ragged, type RolloutBatch } from './batch';
 import { outcomeAdvantages } from './grpo';
 import { ppoWithScore, type PPOOptions } from './ppo';
@@ -48,7 +48,7 @@ export function pspo(options: PSPOOptions = {}): Algorithm {
   const needs = { steps: options.splitter ?? numberedListSplitter, prm: true };
   if (options.critic ?? true)
     return ppoWithScore('pspo', options, (batch) => shapedRewards(batch, options), needs, (batch, scores) => pspoSignal(batch, scores, options));
-  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...options };
+  const loss: LossSettings = { ...DEFAULT_LOSS, klCoef: 0.001, ...lossModeClips(options), ...options };
   return {
     name: 'pspo',
     needs: { ...needs, ref: loss.klCoef > 0 },

@@ -77,7 +77,7 @@ export async function updatePolicy(
           { logprobs: logprobRows, oldLogprobs, advantages: rowAdvantages, mask, refLogprobs },
           {
             clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, klCoef: loss.klCoef, klEstimator: loss.klEstimator,
-            aggregation: loss.aggregation, tokenCount, rowCount: mini.length, maxLength: options.maxLength,
+            aggregation: loss.aggregation, tokenCount, rowCount: mini.length, maxLength: options.maxLength, mode: loss.lossMode,
           },
         );
         const microTokens = rows.reduce((s, r) => s + batch.lengths[r], 0);

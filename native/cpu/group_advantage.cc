@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <vector>
 
 #include "parallel.h"
@@ -34,7 +35,8 @@ void group_rows(const GroupAdvantageArgs& a, const int64_t* rows, int64_t G) {
     }
     sigma = std::sqrt(squares / static_cast<double>(a.unbiased ? G - 1 : G));
   }
-  const double inv = a.scale_by_std ? 1.0 / (sigma + a.eps) : 1.0;
+  const double inv = a.leave_one_out ? static_cast<double>(G) / static_cast<double>(G - 1)
+                     : a.scale_by_std ? 1.0 / (sigma + a.eps) : 1.0;
   for (int64_t k = 0; k < G; ++k) a.advantages[rows[k]] = static_cast<float>((a.rewards[rows[k]] - mean) * inv);
 }
 
@@ -53,6 +55,14 @@ void group_advantage_cpu(const GroupAdvantageArgs& a, int64_t R) {
     for (int64_t g = begin; g < end; ++g)
       group_rows(a, order.data() + starts[static_cast<size_t>(g)], starts[static_cast<size_t>(g + 1)] - starts[static_cast<size_t>(g)]);
   });
+}
+
+int64_t first_singleton_row(const int32_t* group_ids, int64_t R) {
+  std::unordered_map<int32_t, int64_t> sizes;
+  for (int64_t i = 0; i < R; ++i) ++sizes[group_ids[i]];
+  for (int64_t i = 0; i < R; ++i)
+    if (sizes[group_ids[i]] == 1) return i;
+  return -1;
 }
 
 }  // namespace steprl::cpu

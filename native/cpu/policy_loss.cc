@@ -1,6 +1,7 @@
 // policy_loss.cc: dispatch (SIMD level, threads), the aggregation weights, the row-order
 // combination of the per-row sums, and the scalar implementation, which is the plain statement of
-// the per-token math the AVX2/AVX-512 files vectorize (policy_loss_simd.inl).
+// the per-token math the AVX2/AVX-512 files vectorize (policy_loss_simd.inl); plus the gspo,
+// gspo-token and cispo modes, scalar only.
 #include "policy_loss.h"
 
 #include <algorithm>
@@ -82,6 +83,88 @@ bool loss_aggregation_from_name(const char* name, LossAggregation* out) {
   return false;
 }
 
+bool policy_loss_mode_from_name(const char* name, PolicyLossMode* out) {
+  static const struct { const char* name; PolicyLossMode mode; } kNames[] = {
+      {"clip", PolicyLossMode::clip}, {"gspo", PolicyLossMode::gspo}, {"gspo-token", PolicyLossMode::gspo_token},
+      {"cispo", PolicyLossMode::cispo}};
+  for (const auto& entry : kNames)
+    if (std::strcmp(entry.name, name) == 0) {
+      *out = entry.mode;
+      return true;
+    }
+  return false;
+}
+
+void policy_loss_rows_modes(const PolicyLossArgs& a, const float* weights, PolicyLossRowSums* sums, int64_t begin,
+                            int64_t end) {
+  const float low = 1.0f - a.clip_low, high = 1.0f + a.clip_high;
+  const bool sequence = a.mode == PolicyLossMode::gspo, gspo = sequence || a.mode == PolicyLossMode::gspo_token;
+  for (int64_t r = begin; r < end; ++r) {
+    PolicyLossRowSums s{};
+    const float w = weights[r];
+    const int64_t row = r * a.T;
+    // GSPO's sequence ratio s_i from the masked mean of ℓ − ℓold (float64 sum, row order).
+    float seq_ratio = 1.0f;
+    bool seq_clamped = false;
+    if (gspo) {
+      double sum = 0.0, count = 0.0;
+      for (int64_t i = row; i < row + a.T; ++i)
+        if (mask_on(a, i)) {
+          sum += static_cast<double>(a.logprobs[i]) - static_cast<double>(a.old_logprobs[i]);
+          count += 1.0;
+        }
+      const double mean = count > 0.0 ? sum / count : 0.0;
+      seq_clamped = std::fabs(mean) > kRatioClamp;
+      seq_ratio = static_cast<float>(std::exp(std::min(std::max(mean, -static_cast<double>(kRatioClamp)),
+                                                       static_cast<double>(kRatioClamp))));
+    }
+    double g_sum = 0.0;  // gspo: Σ_u gψ over the row, shared by every token through s_i
+    for (int64_t i = row; i < row + a.T; ++i) {
+      if (!mask_on(a, i)) {
+        a.dlogprobs[i] = 0.0f;
+        continue;
+      }
+      const float l = a.logprobs[i], old = a.old_logprobs[i], A = a.advantages[i];
+      float psi, g;
+      bool clipped;
+      if (gspo) {
+        psi = std::max(-A * seq_ratio, -A * std::min(std::max(seq_ratio, low), high));
+        const bool active = (A > 0.0f && seq_ratio <= high) || (A < 0.0f && seq_ratio >= low);
+        const bool unclipped = active && !seq_clamped;
+        g = unclipped ? -A * seq_ratio : 0.0f;
+        clipped = A != 0.0f && !unclipped;
+      } else {  // cispo: the clipped ratio is a constant weight
+        const float rho = std::exp(std::min(std::max(l - old, -kRatioClamp), kRatioClamp));
+        const float weight = std::min(std::max(rho, low), high);
+        psi = -weight * A * l;
+        g = -weight * A;
+        clipped = A != 0.0f && weight != rho;
+      }
+      if (sequence) {
+        g_sum += g;
+        g = 0.0f;
+      }
+      if (a.ref_logprobs != nullptr) {
+        float kl, dkl;
+        kl_estimate_scalar(a.kl_estimator, l, a.ref_logprobs[i], &kl, &dkl);
+        g += a.kl_coef * dkl;
+        s.kl += kl;
+      }
+      a.dlogprobs[i] = w * g;
+      s.psi += psi;
+      s.clipped += clipped ? 1.0 : 0.0;
+      s.approx_kl += static_cast<double>(old) - static_cast<double>(l);
+      s.tokens += 1.0;
+    }
+    if (sequence && s.tokens > 0.0) {
+      const float shared = static_cast<float>(static_cast<double>(w) * g_sum / s.tokens);
+      for (int64_t i = row; i < row + a.T; ++i)
+        if (mask_on(a, i)) a.dlogprobs[i] += shared;
+    }
+    sums[r] = s;
+  }
+}
+
 void policy_loss_rows_scalar(const PolicyLossArgs& a, const float* weights, PolicyLossRowSums* sums, int64_t begin,
                              int64_t end) {
   const float low = 1.0f - a.clip_low, high = 1.0f + a.clip_high, c = a.dual_clip;
@@ -128,6 +211,7 @@ PolicyLossResult policy_loss_cpu(const PolicyLossArgs& args, int64_t R) {
     case SimdLevel::avx2: rows = policy_loss_rows_avx2; break;
     default: break;
   }
+  if (args.mode != PolicyLossMode::clip) rows = policy_loss_rows_modes;
   parallel_for(R, grain_for(args.T), [&](int64_t begin, int64_t end) {
     rows(args, weights_f.data(), sums.data(), begin, end);
   });

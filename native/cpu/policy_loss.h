@@ -6,6 +6,12 @@
 //   loss = s·Σ w(ψ + β·κ),  dℓ = s·w·(gψ + β·∂κ/∂ℓ),  w[i,t] = m[i,t]·c_i with c_i from the
 //   aggregation (§1.4), s = lossScale. Element-wise over [R,T] (SIMD with runtime dispatch);
 //   each row's sums are kept apart and combined in row order, so results do not depend on threads.
+// Other loss modes (docs/ALGORITHMS-baselines.md §B3, §B4) replace ψ and gψ, same weights and KL:
+//   gspo        s_i = exp(clamp(Σ_t m(ℓ − ℓold)/L_i, ±20)), ψ = max(−A·s_i, −A·clip(s_i)) per token,
+//               gradient through s_i: dℓ[i,t] = w_i·(Σ_u gψ(s_i, A[i,u]))/L_i on the row's tokens;
+//   gspo-token  the same ψ with s_{i,t} = sg(s_i)·π/sg(π): dℓ[i,t] = w_i·gψ(s_i, A[i,t]);
+//   cispo       ψ = −sg(clip(ρ, 1−εlow, 1+εhigh))·A·ℓ, dℓ = −w·clip(ρ)·A: no token loses its gradient.
+// These run the scalar rows on every SIMD level (one pass more per row for the sequence ratio).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +30,16 @@ enum class LossAggregation : int {
 // "token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm".
 bool loss_aggregation_from_name(const char* name, LossAggregation* out);
 
+enum class PolicyLossMode : int {
+  clip = 0,        // PPO/GRPO clipped surrogate (§1.2)
+  gspo = 1,        // GSPO, sequence-level ratio (arXiv 2507.18071)
+  gspo_token = 2,  // GSPO-token
+  cispo = 3,       // CISPO, clipped IS weight (arXiv 2506.13585)
+};
+
+// "clip", "gspo", "gspo-token", "cispo".
+bool policy_loss_mode_from_name(const char* name, PolicyLossMode* out);
+
 struct PolicyLossArgs {
   float* dlogprobs;            // [R,T]  0 where the mask is 0
   const float* logprobs;       // [R,T]  ℓ
@@ -38,6 +54,7 @@ struct PolicyLossArgs {
   float kl_coef;               // β
   KlEstimator kl_estimator;
   LossAggregation aggregation;
+  PolicyLossMode mode;
   double token_count;          // token-mean denominator, or 0 for Σm of this batch
   double row_count;            // N
   double max_length;           // T_max of seq-mean-token-sum-norm
@@ -46,7 +63,8 @@ struct PolicyLossArgs {
 
 struct PolicyLossResult {
   double loss, pg_loss, kl_loss;  // loss = pg_loss + kl_loss
-  double clip_fraction;           // masked tokens with A != 0 whose gψ a clip or the clamp zeroed, / Σm
+  double clip_fraction;           // masked tokens with A != 0 whose gψ a clip or the clamp zeroed (cispo: whose
+                                  // weight was clipped), / Σm
   double kl;                      // masked mean of κ
   double approx_kl;               // masked mean of ℓold − ℓ
 };
@@ -64,6 +82,9 @@ void policy_loss_rows_scalar(const PolicyLossArgs& args, const float* weights, P
                              int64_t begin, int64_t end);
 void policy_loss_rows_avx2(const PolicyLossArgs& args, const float* weights, PolicyLossRowSums* sums,
                            int64_t begin, int64_t end);
+// The gspo, gspo-token and cispo modes (scalar on every SIMD level).
+void policy_loss_rows_modes(const PolicyLossArgs& args, const float* weights, PolicyLossRowSums* sums,
+                            int64_t begin, int64_t end);
 void policy_loss_rows_avx512(const PolicyLossArgs& args, const float* weights, PolicyLossRowSums* sums,
                              int64_t begin, int64_t end);
 

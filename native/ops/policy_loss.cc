@@ -1,7 +1,8 @@
 // ops/policy_loss.cc: N-API glue for policyLoss (ALGORITHMS.md §1.1-§1.4, §1.7).
 //   policyLoss(logprobs, oldLogprobs, refLogprobs|null, advantages (f32 [R,T] each), mask (f32|u8 [R,T]),
 //              R, T, clipLow, clipHigh, dualClip|null, klCoef, klEstimator, aggregation,
-//              tokenCount|null, rowCount|null, maxLength|null, lossScale, async)
+//              tokenCount|null, rowCount|null, maxLength|null, lossScale, mode: 'clip'|'gspo'|'gspo-token'|'cispo',
+//              async)
 //     -> { loss, dlogprobs (f32 [R,T]), clipFraction, kl, approxKl, pgLoss, klLoss }
 // TypeScript validates every option; this re-checks sizes, dtypes, names and the denominators.
 // Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/policy_loss.cu,
@@ -38,7 +39,7 @@ double optional_positive(const Napi::CallbackInfo& info, size_t index, const cha
 }
 
 Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
-  require_arity(info, 18, "policyLoss");
+  require_arity(info, 19, "policyLoss");
   const int64_t R = int_arg(info, 5, "rows", 0, kMaxDim);
   const int64_t T = int_arg(info, 6, "tokens", 0, kMaxDim);
   const int64_t n = R * T;
@@ -73,7 +74,12 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
   args.row_count = optional_positive(info, 14, "rowCount", static_cast<double>(R));
   args.max_length = optional_positive(info, 15, "maxLength", static_cast<double>(T));
   args.loss_scale = number_arg(info, 16, "lossScale");
-  const bool async = bool_arg(info, 17, "async");
+  if (!cpu::policy_loss_mode_from_name(string_arg(info, 17).c_str(), &args.mode))
+    throw ArgumentError("mode", "Expected one of clip, gspo, gspo-token, cispo for mode but received " + string_arg(info, 17));
+  if (args.mode != cpu::PolicyLossMode::clip && std::isfinite(args.dual_clip))
+    throw ArgumentError("dualClip", "Expected no dualClip with mode " + string_arg(info, 17) + " but received " +
+                                        std::to_string(args.dual_clip));
+  const bool async = bool_arg(info, 18, "async");
 
 #if !defined(STEPRL_WITH_CUDA)
   (void)device;
@@ -82,7 +88,7 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
     DeviceTensor dlogprobs(DType::float32, n);
     cuda::PolicyLossArgs cuda_args{dlogprobs.as<float>(), args.logprobs, args.old_logprobs, args.ref_logprobs,
                                    args.advantages, args.mask, mask_u8 != 0, R, T, args.clip_low, args.clip_high,
-                                   args.dual_clip, args.kl_coef, args.kl_estimator, args.aggregation, args.token_count,
+                                   args.dual_clip, args.kl_coef, args.kl_estimator, args.aggregation, args.mode, args.token_count,
                                    args.row_count, args.max_length, args.loss_scale};
     const std::vector<TensorArg> inputs{logprobs, old, ref, advantages, mask};
     auto result = std::make_shared<cpu::PolicyLossResult>();

@@ -14,6 +14,16 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const steprl = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
 const SMALL = ['--model', 'tiny', '--prompts', '4', '--group', '4', '--max-new-tokens', '8', '--quiet'];
 
+describe('the outcome-RL baselines', () => {
+  test.each(['rloo', 'reinforce++', 'reinforce++-baseline', 'gspo', 'cispo'])('train --algo %s runs a step', (algo) => {
+    const out = path.join(tmp, `baseline-${algo}`);
+    const r = steprl(['train', '--algo', algo, ...SMALL, '--steps', '1', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(path.join(out, 'checkpoint', 'model.safetensors'))).toBe(true);
+  });
+});
+
 describe('unusable input', () => {
   test('an unknown flag', () => {
     const r = steprl(['train', '--algo', 'grpo', '--frobnicate']);

@@ -4,7 +4,7 @@
 // scales and both std conventions, over tiny, realistic and odd sizes (powers of two and not);
 // plus thread-count and SIMD-level independence and errors (device mixing included).
 import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads, type Device } from '../../lib';
-import { groupAdvantagesReference, type GroupAdvantageReferenceOptions } from '../reference/group_advantage';
+import { groupAdvantagesReference, rlooAdvantagesReference, type GroupAdvantageReferenceOptions } from '../reference/group_advantage';
 import { expectClose } from '../util/close';
 import { Rng } from '../util/random';
 import { describeOn, describeTargets, onTarget, type Target } from '../util/devices';
@@ -169,5 +169,56 @@ describeOn('cuda', 'groupAdvantages across devices', () => {
     const a = ops.groupAdvantages(r, g).toArray(), b = ops.groupAdvantages(r, g).toArray();
     expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
     expectClose(a, cpu, { rtol: 1e-6, atol: 1e-30 });
+  });
+});
+
+/** makeGroups without singleton groups (each joined to a neighbour's id). */
+function makeRlooGroups(rng: Rng, R: number, binary: boolean): { rewards: Float32Array; ids: Int32Array } {
+  const { rewards, ids } = makeGroups(rng, R, binary);
+  const counts = new Map<number, number>();
+  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (let i = 0; i < R; i++) if (counts.get(ids[i]) === 1) ids[i] = ids[i === 0 ? 1 : i - 1];
+  return { rewards, ids };
+}
+
+describeTargets('rlooAdvantages', (target: Target) => {
+  const device = target.device;
+  const rloo = (r: ArrayLike<number>, ids: ArrayLike<number>) =>
+    ops.rlooAdvantages(Tensor.from(Float32Array.from(r), [r.length], { device }), Tensor.from(Int32Array.from(ids), [ids.length], { device })).toArray();
+
+  test('a hand-computed group: r = [1, 0, 0, 0] → [1, −1/3, −1/3, −1/3]; pairs; all-equal groups give 0', () => {
+    expectClose(rloo([1, 0, 0, 0], [7, 7, 7, 7]), [1, -1 / 3, -1 / 3, -1 / 3], { rtol: 1e-6 });
+    expectClose(rloo([2, 5, 0.5, 0.5, 0.5], [1, 1, -4, -4, -4]), [-3, 3, 0, 0, 0], { rtol: 1e-6 });
+    expect(Array.from(rloo([0.1, 0.1, 0.1], [3, 3, 3]))).toEqual([0, 0, 0]);
+  });
+
+  test.each([2, 5, 41, 1271, 8192])('R = %i matches the leave-one-out float64 reference (binary and continuous rewards)', (R) => {
+    onTarget(target, () => {
+      for (const binary of [true, false]) {
+        const { rewards, ids } = makeRlooGroups(new Rng(R + (binary ? 1 : 0)), R, binary);
+        expectClose(rloo(rewards, ids), rlooAdvantagesReference(rewards, ids), { rtol: 2e-5, atol: 1e-6 });
+      }
+    });
+  });
+
+  test('a group of one row is refused, naming its id and row', () => {
+    const message = 'Expected at least 2 rows in every group for RLOO but received group id 9 with 1 row (row 2)';
+    expect(() => rloo([1, 0, 3, 4], [5, 5, 9, 5])).toThrow(ArgumentError);
+    expect(() => rloo([1, 0, 3, 4], [5, 5, 9, 5])).toThrow(message);
+  });
+});
+
+describeOn('cpu', 'rlooAdvantages errors', () => {
+  test('bad inputs; the native layer refuses singletons too', () => {
+    expect(() => ops.rlooAdvantages(Tensor.zeros([3]), Tensor.zeros([3]))).toThrow(DTypeError);
+    expect(() => ops.rlooAdvantages(Tensor.zeros([3]), Tensor.zeros([2], { dtype: 'int32' }))).toThrow(ShapeError);
+    expect(() => ops.rlooAdvantages(Tensor.from([1, NaN], [2]), Tensor.zeros([2], { dtype: 'int32' })))
+      .toThrow('Expected a finite number for every element of rewards but received NaN');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const native = require('../../lib/binding').binding();
+    expect(() => native.groupAdvantages(new Float32Array(2), new Int32Array([0, 1]), 2, 'rloo', 0, 'unbiased'))
+      .toThrow('Expected at least 2 rows in every group for RLOO but received group id 0 with 1 row (row 0)');
+    expect(() => native.groupAdvantages(new Float32Array(2), new Int32Array(2), 2, 'loo', 0, 'unbiased'))
+      .toThrow('Expected one of std, none, rloo for scale but received loo');
   });
 });

@@ -6,7 +6,7 @@
 import { ArgumentError, DeviceError, DisposedError, DTypeError, ShapeError, Tensor, ops, setNumThreads, type Device } from '../../lib';
 import type { PolicyLossOptions, PolicyLossResult } from '../../lib/ops/policy_loss';
 import {
-  makePolicyInputs, policyLossReference, type Aggregation, type PolicyLossCase, type PolicyLossReference,
+  makePolicyInputs, makeSequenceInputs, policyLossReference, type Aggregation, type PolicyLossCase, type PolicyLossReference,
 } from '../reference/policy_loss';
 import { expectClose } from '../util/close';
 import { Rng } from '../util/random';
@@ -308,10 +308,104 @@ describeOn('cpu', 'policyLoss errors', () => {
     const native = require('../../lib/binding').binding();
     const f = () => new Float32Array(6);
     const call = (logprobs: Float32Array, ref: Float32Array | null, klCoef: number) =>
-      native.policyLoss(logprobs, f(), ref, f(), f(), 2, 3, 0.2, 0.2, null, klCoef, 'k3', 'token-mean', null, null, null, 1, false);
+      native.policyLoss(logprobs, f(), ref, f(), f(), 2, 3, 0.2, 0.2, null, klCoef, 'k3', 'token-mean', null, null, null, 1, 'clip', false);
     expect(() => call(new Float32Array(5), null, 0)).toThrow('Expected 6 elements for logprobs');
     expect(() => call(f(), null, 0.1)).toThrow('Expected refLogprobs when klCoef is not 0');
     expect(call(f(), null, 0).loss).toBe(0);
+    expect(() => native.policyLoss(f(), f(), null, f(), f(), 2, 3, 0.2, 0.2, null, 0, 'k3', 'token-mean', null, null, null, 1, 'ppo', false))
+      .toThrow('Expected one of clip, gspo, gspo-token, cispo for mode but received ppo');
+    expect(() => native.policyLoss(f(), f(), null, f(), f(), 2, 3, 0.2, 0.2, 3, 0, 'k3', 'token-mean', null, null, null, 1, 'cispo', false))
+      .toThrow('Expected no dualClip with mode cispo');
+  });
+
+  test('loss modes: bad options', () => {
+    expect(() => ops.policyLoss(good(), { mode: 'grpo' as never }))
+      .toThrow(`Expected one of 'clip', 'gspo', 'gspo-token', 'cispo' for options.mode but received "grpo" of type string`);
+    expect(() => ops.policyLoss(good(), { mode: 'gspo', dualClip: 3 }))
+      .toThrow(`Expected no options.dualClip with options.mode 'gspo' (it caps the 'clip' surrogate only) but received 3 of type number`);
+  });
+});
+
+// GSPO, GSPO-token and CISPO (docs/ALGORITHMS-baselines.md §B3, §B4) on every target.
+const MODES = ['gspo', 'gspo-token', 'cispo'] as const;
+describeTargets('policyLoss modes', (target: Target) => {
+  const device = target.device;
+  test.each(MODES)('%s matches float64 over every shape and aggregation, with KL and empty rows', (mode) => {
+    onTarget(target, () => {
+      for (const [R, T] of SHAPES)
+        for (const aggregation of AGGREGATIONS) {
+          const options: PolicyLossOptions = { mode, aggregation, klCoef: 0.04, maxLength: aggregation.endsWith('norm') ? T + 7 : undefined };
+          const { c, ref } = cached(`${mode} ${R}x${T} ${aggregation}`, () => {
+            const inputs = mode === 'cispo' ? makePolicyInputs(new Rng(R * 7 + T), R, T, { emptyRows: true, ratioSpread: 0.5 })
+              : makeSequenceInputs(new Rng(R * 7 + T), R, T, { emptyRows: true });
+            return { c: inputs, ref: policyLossReference(inputs, options) };
+          });
+          expectMatches(run(c, options, { device }), ref, c);
+        }
+    });
+  });
+
+  test.each(MODES)('%s: uint8 mask, NaN padding, custom ranges, lossScale, no reference', (mode) => {
+    onTarget(target, () => {
+      const options: PolicyLossOptions = { mode, clipLow: 0.1, clipHigh: 0.3, lossScale: 0.25, aggregation: 'seq-mean-token-mean' };
+      const c = mode === 'cispo' ? makePolicyInputs(new Rng(5), 37, 45, { emptyRows: true, nanPadding: true, ratioSpread: 0.6 })
+        : makeSequenceInputs(new Rng(5), 37, 45, { emptyRows: true, nanPadding: true });
+      expectMatches(run(c, options, { device, u8: true, ref: false }), policyLossReference({ ...c, refLogprobs: undefined }, options), c);
+    });
+  });
+
+  test('hand-computed: GSPO sequence ratio, its clip, and gspo vs gspo-token', () => {
+    onTarget(target, () => {
+      // one row, L = 2: ℓ − ℓold = [1e-4, 3e-4] → s = exp(2e-4), inside [1 − 3e-4, 1 + 4e-4]
+      const shape = [1, 3];
+      const inputs = (A: number[], d: number[]) => ({
+        logprobs: Tensor.from([-1, -2, -9], shape, { device }), oldLogprobs: Tensor.from([-1 - d[0], -2 - d[1], 0], shape, { device }),
+        advantages: Tensor.from(A, shape, { device }), mask: Tensor.from([1, 1, 0], shape, { device }),
+      });
+      const s = Math.exp(2e-4);
+      // the lone row: token-mean weights 1/2; gspo-token: each token −A_t·s/2
+      const token = ops.policyLoss(inputs([1, 3, 0], [1e-4, 3e-4]), { mode: 'gspo-token' });
+      expectClose(token.dlogprobs.toArray(), [-s / 2, (-3 * s) / 2, 0], { rtol: 1e-6 });
+      expect(token.loss).toBeCloseTo(-(1 + 3) * s / 2, 6);
+      // gspo: the row's Σ gψ shared through s_i: each token (−s − 3s)/2/L = −s
+      const sequence = ops.policyLoss(inputs([1, 3, 0], [1e-4, 3e-4]), { mode: 'gspo' });
+      expectClose(sequence.dlogprobs.toArray(), [-s, -s, 0], { rtol: 1e-6 });
+      expect(sequence.loss).toBeCloseTo(token.loss, 12);
+      // s = exp(5e-4) > 1 + 4e-4 with A > 0: clipped, no gradient, clipFraction 1
+      const clipped = ops.policyLoss(inputs([1, 1, 0], [5e-4, 5e-4]), { mode: 'gspo' });
+      expect(Array.from(clipped.dlogprobs.toArray())).toEqual([0, 0, 0]);
+      expect(clipped.clipFraction).toBe(1);
+      expect(clipped.loss).toBeCloseTo(-(1 + 4e-4), 6);
+    });
+  });
+
+  test('hand-computed: CISPO keeps a clipped token\'s gradient, weighted by the clipped ratio', () => {
+    onTarget(target, () => {
+      const shape = [1, 3];
+      // ρ = e^1 (far above 1.28), e^−30 (beyond the ±20 clamp), 1
+      const out = ops.policyLoss({
+        logprobs: Tensor.from([-1, -31, -2], shape, { device }), oldLogprobs: Tensor.from([-2, -1, -2], shape, { device }),
+        advantages: Tensor.from([2, -1, 0.5], shape, { device }), mask: Tensor.from([1, 1, 1], shape, { device }),
+      }, { mode: 'cispo' });
+      const lowest = Math.exp(-20);
+      expectClose(out.dlogprobs.toArray(), [(-1.28 * 2) / 3, lowest / 3, -0.5 / 3], { rtol: 1e-6 });
+      expect(out.loss).toBeCloseTo((1.28 * 2 + 0.5 * 2 - 31 * lowest) / 3, 6);  // ψ = −w·A·ℓ
+      expect(out.clipFraction).toBeCloseTo(1 / 3, 12);
+    });
+  });
+
+  test('all-equal rewards (A = 0) give no policy gradient in any mode; one-token rows', () => {
+    onTarget(target, () => {
+      const c = makeSequenceInputs(new Rng(11), 9, 1);
+      c.advantages.fill(0);
+      for (const mode of MODES) {
+        const out = run(c, { mode }, { device, ref: false });
+        expect(Array.from(out.dlogprobs.toArray()).every((v) => v === 0)).toBe(true);
+        expect(out.clipFraction).toBe(0);
+      }
+      const d = makeSequenceInputs(new Rng(12), 9, 1);
+      for (const mode of MODES) expectMatches(run(d, { mode, klCoef: 0.1 }, { device }), policyLossReference(d, { mode, klCoef: 0.1 }), d);
+    });
   });
 });
 

@@ -32,3 +32,29 @@ export function groupAdvantagesReference(
   }
   return out;
 }
+
+/**
+ * RLOO (Ahmadian et al., arXiv 2402.14740): A_i = r_i − (Σ_{j∈g} r_j − r_i)/(G − 1), written as the
+ * paper states it (the leave-one-out mean), not as the kernels' G/(G−1)·(r_i − μ_g); all-equal
+ * groups → 0 exactly. Throws on a group of one row.
+ */
+export function rlooAdvantagesReference(rewards: ArrayLike<number>, groupIds: ArrayLike<number>): Float64Array {
+  const sums = new Map<number, number>(), counts = new Map<number, number>();
+  for (let i = 0; i < rewards.length; i++) {
+    sums.set(groupIds[i], (sums.get(groupIds[i]) ?? 0) + rewards[i]);
+    counts.set(groupIds[i], (counts.get(groupIds[i]) ?? 0) + 1);
+  }
+  const out = new Float64Array(rewards.length);
+  for (let i = 0; i < rewards.length; i++) {
+    const G = counts.get(groupIds[i])!;
+    if (G < 2) throw new Error(`group ${groupIds[i]} has one row`);
+    out[i] = rewards[i] - (sums.get(groupIds[i])! - rewards[i]) / (G - 1);
+  }
+  const equal = new Map<number, boolean>(), first = new Map<number, number>();
+  for (let i = 0; i < rewards.length; i++) {
+    if (!first.has(groupIds[i])) first.set(groupIds[i], rewards[i]);
+    equal.set(groupIds[i], (equal.get(groupIds[i]) ?? true) && rewards[i] === first.get(groupIds[i]));
+  }
+  for (let i = 0; i < rewards.length; i++) if (equal.get(groupIds[i])) out[i] = 0;
+  return out;
+}

@@ -7,6 +7,8 @@ import { klElement, type KlEstimatorName } from './kl_penalty';
 import type { Rng } from '../util/random';
 
 export type Aggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
+export type LossMode = 'clip' | 'gspo' | 'gspo-token' | 'cispo';
+const MODE_DEFAULTS: Record<LossMode, [number, number]> = { clip: [0.2, 0.2], gspo: [3e-4, 4e-4], 'gspo-token': [3e-4, 4e-4], cispo: [1, 0.28] };
 
 export interface PolicyLossCase {
   R: number;
@@ -19,6 +21,7 @@ export interface PolicyLossCase {
 }
 
 export interface PolicyLossReferenceOptions {
+  mode?: LossMode;
   clipLow?: number;
   clipHigh?: number;
   dualClip?: number;
@@ -49,7 +52,8 @@ export interface PolicyLossReference {
 
 export function policyLossReference(c: PolicyLossCase, o: PolicyLossReferenceOptions = {}): PolicyLossReference {
   const { R, T } = c;
-  const low = 1 - (o.clipLow ?? 0.2), high = 1 + (o.clipHigh ?? 0.2), dual = o.dualClip ?? Infinity;
+  const mode = o.mode ?? 'clip';
+  const low = 1 - (o.clipLow ?? MODE_DEFAULTS[mode][0]), high = 1 + (o.clipHigh ?? MODE_DEFAULTS[mode][1]), dual = o.dualClip ?? Infinity;
   const beta = o.klCoef ?? 0, s = o.lossScale ?? 1, N = o.rowCount ?? R, aggregation = o.aggregation ?? 'token-mean';
   const rowTokens = new Float64Array(R);
   let tokens = 0;
@@ -70,18 +74,43 @@ export function policyLossReference(c: PolicyLossCase, o: PolicyLossReferenceOpt
   let clipped = 0;
   for (let i = 0; i < R; i++) {
     const w = s * weight(i);
+    // GSPO's sequence ratio: s_i = exp(clamp(mean over the row's tokens of ℓ − ℓold, ±20)).
+    let seqLog = 0;
+    if (rowTokens[i] > 0) for (let t = 0; t < T; t++) if (c.mask[i * T + t] !== 0) seqLog += c.logprobs[i * T + t] - c.oldLogprobs[i * T + t];
+    seqLog = rowTokens[i] > 0 ? seqLog / rowTokens[i] : 0;
+    const seqRatio = Math.exp(Math.min(Math.max(seqLog, -20), 20));
+    let rowG = 0, rowGScale = 0;  // gspo: Σ_u gψ, shared by the row's tokens through s_i
     for (let t = 0; t < T; t++) {
       const j = i * T + t;
       if (c.mask[j] === 0) continue;
       const l = c.logprobs[j], old = c.oldLogprobs[j], A = c.advantages[j];
       const d = l - old;
       const rho = Math.exp(Math.min(Math.max(d, -20), 20));
-      let psi = Math.max(-A * rho, -A * Math.min(Math.max(rho, low), high));
-      if (A < 0) psi = Math.min(psi, -A * dual);
-      const active = (A > 0 && rho <= high) || (A < 0 && rho >= low && rho <= dual);
-      const unclipped = active && Math.abs(d) <= 20;
-      const gPsi = unclipped ? -A * rho : 0;
-      if (A !== 0 && !unclipped) clipped++;
+      let psi: number, gPsi: number;
+      if (mode === 'clip') {
+        psi = Math.max(-A * rho, -A * Math.min(Math.max(rho, low), high));
+        if (A < 0) psi = Math.min(psi, -A * dual);
+        const active = (A > 0 && rho <= high) || (A < 0 && rho >= low && rho <= dual);
+        const unclipped = active && Math.abs(d) <= 20;
+        gPsi = unclipped ? -A * rho : 0;
+        if (A !== 0 && !unclipped) clipped++;
+      } else if (mode === 'cispo') {
+        const weightIs = Math.min(Math.max(rho, low), high);
+        psi = -weightIs * A * l;
+        gPsi = -weightIs * A;
+        if (A !== 0 && weightIs !== rho) clipped++;
+      } else {
+        psi = Math.max(-A * seqRatio, -A * Math.min(Math.max(seqRatio, low), high));
+        const active = (A > 0 && seqRatio <= high) || (A < 0 && seqRatio >= low);
+        const unclipped = active && Math.abs(seqLog) <= 20;
+        gPsi = unclipped ? -A * seqRatio : 0;
+        if (A !== 0 && !unclipped) clipped++;
+        if (mode === 'gspo') {
+          rowG += gPsi;
+          rowGScale += Math.abs(gPsi);
+          gPsi = 0;
+        }
+      }
       let kappa = 0, dKappa = 0;
       if (c.refLogprobs) ({ kl: kappa, dkl: dKappa } = klElement(o.klEstimator ?? 'k3', l, c.refLogprobs[j]));
       out.pgLoss += w * psi;
@@ -95,6 +124,13 @@ export function policyLossReference(c: PolicyLossCase, o: PolicyLossReferenceOpt
       out.approxKl += old - l;
       out.approxKlScale += Math.abs(old - l);
     }
+    if (mode === 'gspo' && rowTokens[i] > 0)
+      for (let t = 0; t < T; t++) {
+        const j = i * T + t;
+        if (c.mask[j] === 0) continue;
+        out.dlogprobs[j] += (w * rowG) / rowTokens[i];
+        out.dlogprobsScale[j] += (Math.abs(w) * rowGScale) / rowTokens[i];
+      }
   }
   out.loss = out.pgLoss + out.klLoss;
   out.lossScale = out.pgLossScale + out.klLossScale;
@@ -150,4 +186,34 @@ export function makePolicyInputs(rng: Rng, R: number, T: number, opts: PolicyInp
     }
   }
   return { R, T, logprobs, oldLogprobs, refLogprobs, advantages, mask };
+}
+
+/**
+ * Inputs for the sequence-ratio modes: each row's ℓ − ℓold is a row offset μ_i plus zero-mean noise,
+ * μ_i from 0 (on-policy), inside and beyond GSPO's 3e-4/4e-4 range, ~0.1, and beyond the ±20 clamp;
+ * a row whose s_i lies within 2e-6 of a clip boundary is moved, so float32 and float64 agree on the branch.
+ */
+export function makeSequenceInputs(rng: Rng, R: number, T: number, opts: PolicyInputOptions = {}): PolicyLossCase {
+  const c = makePolicyInputs(rng, R, T, opts);
+  const boundaries = [1 - 3e-4, 1 + 4e-4, 0.8, 1.2];
+  for (let i = 0; i < R; i++) {
+    const kind = i % 6;
+    let mu = kind === 0 ? 0 : kind === 1 ? rng.uniform(-6e-4, 6e-4) : kind === 2 ? rng.normal() * 1e-4
+      : kind === 3 ? rng.normal() * 0.1 : kind === 4 ? (rng.next() < 0.5 ? -1 : 1) * rng.uniform(21, 25) : rng.normal() * 0.3;
+    if (boundaries.some((b) => Math.abs(Math.exp(mu) - b) < 2e-6)) mu += 1e-5;
+    let length = 0;
+    for (let t = 0; t < T; t++) if (c.mask[i * T + t] !== 0) length++;
+    // zero-mean noise over the row's valid tokens, so the row's mean log-ratio is μ up to rounding
+    const noise = new Float64Array(length);
+    let mean = 0;
+    for (let t = 0; t < length; t++) { noise[t] = kind === 0 ? 0 : rng.normal() * (kind === 1 || kind === 2 ? 1e-5 : 0.05); mean += noise[t]; }
+    mean = length > 0 ? mean / length : 0;
+    for (let t = 0; t < T; t++) {
+      const j = i * T + t;
+      const l = c.logprobs[j];
+      if (Number.isNaN(l)) continue;
+      c.oldLogprobs[j] = l - (mu + (t < length ? noise[t] - mean : 0));
+    }
+  }
+  return c;
 }

@@ -27,4 +27,8 @@ for std_kind in ["unbiased", "population"]:
         centred = rewards - mean[inverse]
         a = centred / (std[inverse] + p["eps"]) if scale == "std" else centred
         outputs[f"{scale}_{std_kind}"] = torch.where(equal[inverse], torch.zeros_like(a), a)
+# RLOO (arXiv 2402.14740) as the paper writes it: r_i minus the mean of the other G - 1 rewards.
+sums = torch.zeros(len(groups)).index_add_(0, inverse, rewards)
+others = (sums[inverse] - rewards) / (G[inverse] - 1).clamp(min=1)
+outputs["rloo"] = torch.where(counts[inverse] > 1, rewards - others, torch.full_like(rewards, np.nan))
 save(folder, outputs)

@@ -36,3 +36,16 @@ describeTorch('groupAdvantages', () => {
     }
   });
 });
+
+describeTorch('rlooAdvantages', () => {
+  test.each([2, 41, 1271, 8192])('R = %i, groups of 2..12 rows', (R) => {
+    const { rewards, ids } = makeBatch(new Rng(R + 7), R);
+    const counts = new Map<number, number>();
+    for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+    for (let i = 0; i < R; i++) if (counts.get(ids[i]) === 1) ids[i] = ids[i === 0 ? 1 : i - 1];  // no singletons
+    const torch = runTorch('group_advantage', { rewards, groupIds: ids }, { eps: 1e-6 });
+    const out = ops.rlooAdvantages(Tensor.from(rewards, [R]), Tensor.from(ids, [R]));
+    // all-equal groups: steprl gives 0 exactly, torch's (S − r)/(G − 1) leaves ~1e-16
+    expectClose(out.toArray(), torch.rloo, { rtol: 2e-5, atol: 1e-6 });
+  });
+});

@@ -1,6 +1,8 @@
 # policy_loss.py: the clipped-surrogate + KL policy loss written from ALGORITHMS.md §1.1-§1.4 in
 # float64 torch: torch.clamp/exp/maximum/minimum/where for the loss, autograd for dlogprobs, and
 # autograd of the surrogate alone to find the tokens whose gradient a clip zeroed (clipFraction).
+# Modes (docs/ALGORITHMS-baselines.md): gspo (sequence ratio, autograd through the row mean),
+# gspo-token (sg(s_i)·π/sg(π)), cispo (−sg(clip(ρ))·A·log π).
 import numpy as np
 import torch
 
@@ -20,10 +22,32 @@ ref = tensor("refLogprobs") if "refLogprobs" in x else None
 clip_low, clip_high, dual = p["clipLow"], p["clipHigh"], p.get("dualClip")
 beta, scale, estimator = p["klCoef"], p["lossScale"], p["klEstimator"]
 
-ratio = torch.exp(torch.clamp(logprobs - old, min=-20.0, max=20.0))
-surrogate = torch.maximum(-advantages * ratio, -advantages * torch.clamp(ratio, 1 - clip_low, 1 + clip_high))
-if dual is not None:
-    surrogate = torch.where(advantages < 0, torch.minimum(surrogate, -advantages * dual), surrogate)
+mode = p.get("mode", "clip")
+low, high = 1 - clip_low, 1 + clip_high
+zeroed_explicit = None
+if mode == "clip":
+    ratio = torch.exp(torch.clamp(logprobs - old, min=-20.0, max=20.0))
+    surrogate = torch.maximum(-advantages * ratio, -advantages * torch.clamp(ratio, low, high))
+    if dual is not None:
+        surrogate = torch.where(advantages < 0, torch.minimum(surrogate, -advantages * dual), surrogate)
+elif mode == "cispo":
+    # CISPO (MiniMax-M1): -sg(clip(rho)) * A * log pi
+    ratio = torch.exp(torch.clamp(logprobs - old, min=-20.0, max=20.0))
+    weight = torch.clamp(ratio, low, high).detach()
+    surrogate = -weight * advantages * logprobs
+    zeroed_explicit = weight != ratio.detach()
+else:
+    # GSPO: s_i = exp(mean over the response of (log pi - log pi_old)), clipped per sequence
+    lengths_ = mask.sum(dim=1, keepdim=True)
+    seq_log = ((logprobs - old) * mask).sum(dim=1, keepdim=True) / lengths_.clamp(min=1)
+    if mode == "gspo-token":  # s_{i,t} = sg(s_i) * pi / sg(pi), clamped in the log as verl does
+        seq_ratio = torch.exp(torch.clamp(logprobs - logprobs.detach() + seq_log.detach(), min=-20.0, max=20.0))
+    else:
+        seq_ratio = torch.exp(torch.clamp(seq_log, min=-20.0, max=20.0)).expand_as(logprobs)
+    surrogate = torch.maximum(-advantages * seq_ratio, -advantages * torch.clamp(seq_ratio, low, high))
+    s_value = seq_ratio.detach()
+    active = ((advantages > 0) & (s_value <= high)) | ((advantages < 0) & (s_value >= low))
+    zeroed_explicit = ~(active & (seq_log.abs() <= 20).expand_as(logprobs))
 
 kappa = torch.zeros_like(logprobs)
 if ref is not None:
@@ -59,7 +83,10 @@ kl_loss = scale * beta * (weights * kappa).sum()
 loss = pg_loss + kl_loss
 (surrogate_grad,) = torch.autograd.grad(surrogate.sum(), logprobs, retain_graph=True)
 loss.backward()
-zeroed = (mask > 0) & (advantages != 0) & (surrogate_grad == 0)
+if zeroed_explicit is None:
+    zeroed = (mask > 0) & (advantages != 0) & (surrogate_grad == 0)
+else:  # gspo spreads a token's gradient over its row, cispo never zeroes one: count the clipped terms
+    zeroed = (mask > 0) & (advantages != 0) & zeroed_explicit
 denominator = tokens if tokens > 0 else torch.tensor(1.0)
 save(folder, {
     "loss": loss, "pgLoss": pg_loss, "klLoss": kl_loss, "dlogprobs": logprobs.grad,

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../../util/atomic';
 import { readTrainingState } from '../../optim/checkpoint';
 import { type Flags, helpText, parse, UsageError } from '../args';
-import { ALGORITHMS, type AlgorithmName, isCheckpoint } from '../setup';
+import { ALGORITHMS, CORE_ALGORITHMS, type AlgorithmName, isCheckpoint } from '../setup';
 import { runEval } from './eval';
 import { runReport } from './report';
 import { runSft } from './sft';
@@ -16,7 +16,7 @@ import { runTrain } from './train';
 
 export const DEMO_FLAGS = {
   out: { type: 'string', description: 'demo folder', default: 'runs/demo' },
-  algos: { type: 'string', description: `algorithms to run, comma-separated`, default: ALGORITHMS.join(',') },
+  algos: { type: 'string', description: `algorithms to run, comma-separated`, default: CORE_ALGORITHMS.join(',') },
   steps: { type: 'integer', description: 'RL steps per algorithm', default: 30, min: 1 },
   'sft-problems': { type: 'integer', description: 'SFT training problems', default: 6000, min: 1 },
   'sft-epochs': { type: 'integer', description: 'SFT epochs', default: 4, min: 1 },

@@ -1,0 +1,46 @@
+// reinforce_pp.ts: REINFORCE++ and REINFORCE++-baseline (Hu et al., arXiv 2501.03262; OpenRLHF's
+// "reinforce" / "reinforce_baseline"; docs/ALGORITHMS-baselines.md §B2): no critic; the k1 KL to the
+// reference, −β·(ℓold − ℓref), is folded into every token's reward, the outcome reward (minus its
+// group mean for the baseline variant) lands on the last token, returns are suffix sums, and the
+// advantages are those returns normalized over the whole batch. Loss: the clipped surrogate,
+// token-mean, no KL term (it is in the reward).
+import * as ops from '../ops/index';
+import { Tensor } from '../tensor';
+import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
+import type { RolloutBatch } from './batch';
+
+export interface ReinforcePPOptions extends Partial<LossSettings> {
+  /** Centre each reward on its group's mean first (REINFORCE++-baseline). Default false. */
+  baseline?: boolean;
+  /** β of the KL folded into the per-token reward (0: no reference model needed). Default 0.01. */
+  rewardKlCoef?: number;
+  /** γ of the returns. Default 1. */
+  gamma?: number;
+}
+
+export function reinforcePP(options: ReinforcePPOptions = {}): Algorithm {
+  const { baseline = false, rewardKlCoef = 0.01, gamma = 1, ...lossOptions } = options;
+  const loss: LossSettings = { ...DEFAULT_LOSS, ...lossModeClips(lossOptions), ...lossOptions };
+  return {
+    name: baseline ? 'reinforce++-baseline' : 'reinforce++',
+    needs: { ref: rewardKlCoef > 0 || loss.klCoef > 0 },
+    loss,
+    advantages(batch: RolloutBatch) {
+      const { R, T } = batch;
+      const kl = rewardKlCoef > 0;
+      const out = ops.reinforceAdvantages(
+        {
+          rewards: Tensor.from(batch.rewards, [R]), mask: Tensor.from(batch.mask, [R, T]),
+          groupIds: baseline ? Tensor.from(batch.groupIds, [R]) : undefined,
+          oldLogprobs: kl ? Tensor.from(batch.oldLogprobs, [R, T]) : undefined,
+          refLogprobs: kl ? Tensor.from(batch.refLogprobs!, [R, T]) : undefined,
+        },
+        { klCoef: rewardKlCoef, gamma },
+      );
+      const advantages = out.advantages.toArray() as Float32Array;
+      out.advantages.dispose();
+      out.returns.dispose();
+      return { advantages, scores: Float32Array.from(batch.rewards) };
+    },
+  };
+}
