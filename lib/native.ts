@@ -201,4 +201,25 @@ export interface NativeBinding {
   gradNorm(grads: NativeStorage, n: number): number;
   sample(logits: NativeStorage, B: number, V: number, temperature: number, topK: number, topP: number, seed: number,
     counter: number): Int32Array;
+
+  // Fused output projection + token log-probs (cpu and cuda); rows null: token i reads row i.
+  linearTokenLogprobs(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
+    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: false,
+  ): NativeLogprobs;
+  linearTokenLogprobs(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
+    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: true,
+  ): Promise<NativeLogprobs>;
+  /** Returns dhidden (the given one, accumulated into, or a new one); dweight is accumulated into. */
+  linearTokenLogprobsBackward(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
+    dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
+    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: false,
+  ): NativeFloat32;
+  linearTokenLogprobsBackward(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
+    dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
+    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: true,
+  ): Promise<NativeFloat32>;
 }

@@ -39,3 +39,9 @@ export { gae } from './gae';
 export type { GaeInputs, GaeOptions, GaeResult } from './gae';
 export { prmScore } from './prm_score';
 export type { PrmScoreOptions } from './prm_score';
+export {
+  linearTokenLogprobs, linearTokenLogprobsAsync, linearTokenLogprobsBackward, linearTokenLogprobsBackwardAsync,
+} from './linear_token_logprobs';
+export type {
+  LinearTokenLogprobsOptions, LinearTokenLogprobsResult, LinearTokenLogprobsBackwardOptions,
+} from './linear_token_logprobs';
