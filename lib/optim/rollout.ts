@@ -9,6 +9,7 @@ import type { ProcessRewardModel } from '../reward/prm';
 import { stepsFromEnds, type StepSplit, type StepSplitter } from '../reward/splitters';
 import type { Problem, Task } from '../tasks/task';
 import type { RolloutBatch } from './batch';
+import { hasHiddenPath, hiddenLogprobs } from './hidden_path';
 
 export function promptTokens(tokenizer: Tokenizer, problem: Problem): Int32Array {
   const text = tokenizer.encode(`${problem.prompt}\n`);
@@ -97,12 +98,19 @@ export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, 
   const out = new Float32Array(R * T);
   for (let first = 0; first < R; first += rowsPerPass) {
     const count = Math.min(rowsPerPass, R - first);
-    const logits = await model.forward(sequenceRows(batch, first, count, model.device), { attentionStart: batch.attentionStart.slice(first, first + count) });
-    const picked = gatherResponseLogits(logits, count, P, T);
+    const sequence = sequenceRows(batch, first, count, model.device), attentionStart = batch.attentionStart.slice(first, first + count);
     const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device: model.device });
-    const lp = ops.tokenLogprobs(picked, targets, { temperature });
-    out.set(lp.logprobs.toArray() as Float32Array, first * T);
-    for (const t of [picked, targets, lp.logprobs, lp.logZ]) t.dispose();
+    if (hasHiddenPath(model)) {  // no logits buffer (hidden_path.ts)
+      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart });
+      out.set(pass.logprobs.toArray() as Float32Array, first * T);
+      pass.dispose();
+    } else {
+      const picked = gatherResponseLogits(await model.forward(sequence, { attentionStart }), count, P, T);
+      const lp = ops.tokenLogprobs(picked, targets, { temperature });
+      out.set(lp.logprobs.toArray() as Float32Array, first * T);
+      for (const t of [picked, lp.logprobs, lp.logZ]) t.dispose();
+    }
+    for (const t of [sequence, targets]) t.dispose();
   }
   for (let i = 0; i < out.length; i++) if (batch.mask[i] === 0) out[i] = 0;
   return out;
