@@ -52,6 +52,7 @@
         "native/cpu/matmul_avx512.cc",
         "native/cpu/matmul_bias.cc",
         "native/cpu/linear_logprobs.cc",
+        "native/cpu/fma_probe.cc",
         "native/cpu/rmsnorm.cc",
         "native/cpu/rmsnorm_avx2.cc",
         "native/cpu/rmsnorm_avx512.cc",

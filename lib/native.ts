@@ -83,6 +83,8 @@ export interface NativeBinding {
   setNumThreads(threads: number): number;
   setSimdLevel(level: 'scalar' | 'avx2' | 'avx512'): string;
   probeReadBandwidth(bytes: number, repeats: number): number;
+  /** GFLOP/s of fp32 FMAs on every pool thread at the active SIMD level (best of repeats). */
+  probeFmaPeak(milliseconds: number, repeats: number): number;
   /** Frees an addon-made typed array now (detaching it); false when the addon did not make it. */
   releaseStorage(storage: Float32Array | Uint16Array | Int32Array | Uint8Array): boolean;
   hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number };
