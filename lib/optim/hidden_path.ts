@@ -25,6 +25,8 @@ export function responsePositions(rows: number, P: number, T: number, device: 'c
 export interface HiddenLogprobs {
   logprobs: Tensor;
   logZ: Tensor;
+  /** Entropy of softmax(logits / temperature) per token, when asked for. */
+  entropy?: Tensor;
   states: HiddenStates;
   positions: Tensor;
   /** Gradient of the log-probs -> the model's parameters (lm_head included); frees the pass's tensors. */
@@ -34,13 +36,15 @@ export interface HiddenLogprobs {
 
 export async function hiddenLogprobs(
   model: HiddenPolicy, sequence: Tensor, targets: Tensor, P: number, T: number, temperature: number, options: ForwardOptions,
+  withEntropy = false,
 ): Promise<HiddenLogprobs> {
   const rows = sequence.shape[0];
   const states = await model.hidden(sequence, options);
   const positions = responsePositions(rows, P, T, model.device);
-  const { logprobs, logZ } = ops.linearTokenLogprobs(states.hidden, states.lmHead, targets, { temperature, rows: positions });
+  const { logprobs, logZ, entropy } = ops.linearTokenLogprobs(states.hidden, states.lmHead, targets,
+    { temperature, rows: positions, entropy: withEntropy });
   return {
-    logprobs, logZ, states, positions,
+    logprobs, logZ, entropy, states, positions,
     backward: async (dlogprobs: Tensor, dvalues?: Tensor) => {
       const dhidden = ops.linearTokenLogprobsBackward(states.hidden, states.lmHead, targets, logZ, dlogprobs, {
         temperature, rows: positions, dweight: states.lmHeadGrad ?? undefined,
@@ -52,7 +56,7 @@ export async function hiddenLogprobs(
       }
     },
     dispose: () => {
-      for (const t of [logprobs, logZ, positions]) t.dispose();
+      for (const t of [logprobs, logZ, entropy, positions]) t?.dispose();
     },
   };
 }

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../cpu/linear_logprobs.h"
@@ -140,7 +141,6 @@ Napi::Value LinearTokenLogprobsBackward(const Napi::CallbackInfo& info) {
   if (dentropy.present && !entropy.present)
     throw ArgumentError("entropy", "Expected the forward's entropy alongside dentropy but received none");
   c.device = common_device({&c.hidden, &c.weight, &c.targets, &c.rows, &logz, &dlogprobs, &entropy, &dentropy, &dhidden, &dweight});
-  const std::pair<const TensorArg*, const char*> outputs[] = {{&dhidden, "dhidden"}, {&dweight, "dweight"}};
   const std::pair<const TensorArg*, const char*> inputs[] = {
       {&c.hidden, "hidden"}, {&c.weight, "weight"}, {&c.targets, "targets"}, {&c.rows, "rows"},
       {&logz, "logZ"}, {&dlogprobs, "dlogprobs"}, {&entropy, "entropy"}, {&dentropy, "dentropy"}};
@@ -149,7 +149,6 @@ Napi::Value LinearTokenLogprobsBackward(const Napi::CallbackInfo& info) {
     require_disjoint(dweight, "dweight", *i.first, i.second);
   }
   require_disjoint(dhidden, "dhidden", dweight, "dweight");
-  (void)outputs;
   check_indices(c);
 #if defined(STEPRL_WITH_CUDA)
   if (c.device == Device::cuda) {
