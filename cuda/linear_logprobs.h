@@ -13,8 +13,9 @@
 namespace steprl::cuda {
 
 struct LinearLogprobsArgs {
-  const float* hidden;      // [M,C]
-  const float* weight;      // [V,C]
+  const void* hidden;       // [M,C] float32, or bfloat16 bits when hidden_bf16
+  const void* weight;       // [V,C] float32, or bfloat16 bits when weight_bf16
+  bool hidden_bf16, weight_bf16;  // widened to float32 a row block / vocabulary chunk at a time
   const int32_t* targets;   // [N] in [0, V) (checked by the caller)
   const int32_t* rows;      // [N] distinct rows in [0, M), or nullptr (token i is row i)
   int64_t N, C, V, chunk;

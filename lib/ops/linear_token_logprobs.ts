@@ -4,8 +4,9 @@
 // The vocabulary is walked in chunks of `chunkSize` columns: the forward merges each chunk's
 // log-sum-exp online; the backward recomputes each chunk's logits, turns them into dlogits in place,
 // and adds dlogits · W_chunk into dhidden and dlogitsᵀ · h into dweight (arXiv 2411.09009). Extra
-// memory is one [rows, chunk] tile, never [N,V]. Results are bit-identical for a fixed chunk size
-// on any thread count; another chunk size changes only float32 rounding.
+// memory is one [rows, chunk] tile, never [N,V]. hidden and weight may be float32 or bfloat16 (widened
+// to float32 a block at a time); outputs and gradients are float32. Results are bit-identical for a
+// fixed chunk size on any thread count; another chunk size changes only float32 rounding.
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
 import type { NativeLogprobs } from '../native';
@@ -73,15 +74,15 @@ interface Prepared {
 function prepare(
   hidden: unknown, weight: unknown, targets: unknown, options: { temperature?: number; chunkSize?: number; rows?: Tensor },
 ): Prepared {
-  const w = checkTensor('weight', weight, ['float32']);
+  const w = checkTensor('weight', weight, ['float32', 'bfloat16']);
   const [V, C] = checkDims('weight', w, 2, '[V, C]');
   if (V < 1) throw new ArgumentError('weight', 'Expected a vocabulary of at least 1 in weight [V, C] but received V = 0');
-  const h = checkTensor('hidden', hidden, ['float32']);
+  const h = checkTensor('hidden', hidden, ['float32', 'bfloat16']);
   const M = rowsOf('hidden', h, C, String(C));
   const t = checkTensor('targets', targets, ['int32']);
   const rows = optionalTensor('options.rows', options.rows, ['int32']);
   if (rows) checkShapeEquals('options.rows', rows, t.shape);
-  else if (M !== t.numel) checkElements('hidden', h, t.numel * C, [...t.shape, C]);
+  else if (M !== t.numel) checkElements('hidden', h, t.numel * C, [...t.shape, C], h.dtype);
   commonDevice({ hidden: h, weight: w, targets: t, 'options.rows': rows });
   const temperature = checkNumber('options.temperature', options.temperature, 1, { above: 0 });
   const chunk = checkNumber('options.chunkSize', options.chunkSize, DEFAULT_LOGPROBS_CHUNK, { integer: true, min: 1 });

@@ -37,24 +37,52 @@ BackwardRows backward_rows() {
 // Rows per parallel task over a tile row of `ld` floats: ~256 KiB of logits per task.
 int64_t grain_for(int64_t ld) { return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(ld, 1)); }
 
-// One row block's hidden rows, contiguous [nb, C]: in place, or gathered through `rows`.
+inline float bf16_to_float(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &wide, sizeof f);
+  return f;
+}
+
+// Row `row` of a [*, C] float32 or bfloat16 matrix, as float32, into dst.
+void copy_row(float* dst, const void* src, int bf16, int64_t row, int64_t C) {
+  if (bf16) {
+    const uint16_t* s = static_cast<const uint16_t*>(src) + row * C;
+    for (int64_t c = 0; c < C; ++c) dst[c] = bf16_to_float(s[c]);
+  } else if (C != 0) {
+    std::memcpy(dst, static_cast<const float*>(src) + row * C, static_cast<size_t>(C) * sizeof(float));
+  }
+}
+
+// One row block's hidden rows, contiguous float32 [nb, C]: in place, or gathered through `rows`
+// (and widened from bfloat16) into scratch.
 const float* block_hidden(const LinearLogprobsArgs& a, int64_t b0, int64_t nb, std::vector<float>& scratch) {
-  if (a.rows == nullptr) return a.hidden + b0 * a.C;
+  if (a.rows == nullptr && !a.hidden_bf16) return static_cast<const float*>(a.hidden) + b0 * a.C;
   scratch.resize(static_cast<size_t>(nb * a.C));
-  const size_t row_bytes = static_cast<size_t>(a.C) * sizeof(float);
   parallel_for(nb, 64, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      if (row_bytes != 0) std::memcpy(scratch.data() + i * a.C, a.hidden + int64_t{a.rows[b0 + i]} * a.C, row_bytes);
+      copy_row(scratch.data() + i * a.C, a.hidden, a.hidden_bf16, a.rows != nullptr ? int64_t{a.rows[b0 + i]} : b0 + i, a.C);
   });
   return scratch.data();
 }
 
-// The tile of logits for rows [b0, b0 + nb) and vocabulary [c0, c0 + vc): tile[i*(vc+1) + j] =
-// z[b0+i, c0+j], column vc = -inf; local[i] = target - c0 when it lies in the chunk, else vc.
-void compute_tile(const LinearLogprobsArgs& a, const float* h, int64_t b0, int64_t nb, int64_t c0, int64_t vc,
-                  float* tile, int32_t* local) {
+// Rows [c0, c0 + vc) of the weight as float32: in place, or widened from bfloat16 into scratch.
+const float* chunk_weight(const LinearLogprobsArgs& a, int64_t c0, int64_t vc, std::vector<float>& scratch) {
+  if (!a.weight_bf16) return static_cast<const float*>(a.weight) + c0 * a.C;
+  scratch.resize(static_cast<size_t>(vc * a.C));
+  parallel_for(vc, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) copy_row(scratch.data() + j * a.C, a.weight, 1, c0 + j, a.C);
+  });
+  return scratch.data();
+}
+
+// The tile of logits for rows [b0, b0 + nb) and vocabulary [c0, c0 + vc) from the chunk's weight
+// rows w: tile[i*(vc+1) + j] = z[b0+i, c0+j], column vc = -inf; local[i] = target - c0 when it lies
+// in the chunk, else vc.
+void compute_tile(const LinearLogprobsArgs& a, const float* h, const float* w, int64_t b0, int64_t nb, int64_t c0,
+                  int64_t vc, float* tile, int32_t* local) {
   const int64_t ld = vc + 1;
-  sgemm(false, true, nb, vc, a.C, 1.0f, h, a.C, a.weight + c0 * a.C, a.C, 0.0f, tile, ld);
+  sgemm(false, true, nb, vc, a.C, 1.0f, h, a.C, w, a.C, 0.0f, tile, ld);
   for (int64_t i = 0; i < nb; ++i) {
     tile[i * ld + vc] = -INFINITY;
     const int64_t t = a.targets[b0 + i];
@@ -68,7 +96,7 @@ void linear_logprobs_forward_cpu(const LinearLogprobsArgs& a, const LinearLogpro
   if (a.N == 0) return;
   const ForwardRows rows_kernel = forward_rows();
   const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, kLinearRowBlock);
-  std::vector<float> tile(static_cast<size_t>(nb_max * (chunk + 1))), gathered;
+  std::vector<float> tile(static_cast<size_t>(nb_max * (chunk + 1))), gathered, widened;
   std::vector<int32_t> local(static_cast<size_t>(nb_max));
   std::vector<float> chunk_logz(static_cast<size_t>(nb_max)), chunk_logprob(static_cast<size_t>(nb_max));
   std::vector<float> chunk_entropy(out.entropy != nullptr ? static_cast<size_t>(nb_max) : 0);
@@ -84,7 +112,7 @@ void linear_logprobs_forward_cpu(const LinearLogprobsArgs& a, const LinearLogpro
     std::fill(merged_mean.begin(), merged_mean.begin() + nb, 0.0);
     for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
       const int64_t vc = std::min(chunk, a.V - c0), ld = vc + 1;
-      compute_tile(a, h, b0, nb, c0, vc, tile.data(), local.data());
+      compute_tile(a, h, chunk_weight(a, c0, vc, widened), b0, nb, c0, vc, tile.data(), local.data());
       const TokenLogprobsForwardArgs row_args{chunk_logprob.data(), chunk_logz.data(),
                                               out.entropy != nullptr ? chunk_entropy.data() : nullptr,
                                               tile.data(), 0, local.data(), ld, a.inv_temperature};
@@ -118,7 +146,7 @@ void linear_logprobs_backward_cpu(const LinearLogprobsArgs& a, const LinearLogpr
   if (a.N == 0) return;
   const BackwardRows rows_kernel = backward_rows();
   const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, kLinearRowBlock);
-  std::vector<float> tile(static_cast<size_t>(nb_max * (chunk + 1))), gathered, dh_block;
+  std::vector<float> tile(static_cast<size_t>(nb_max * (chunk + 1))), gathered, dh_block, widened;
   std::vector<int32_t> local(static_cast<size_t>(nb_max));
   if (a.rows != nullptr) dh_block.resize(static_cast<size_t>(nb_max * a.C));
 
@@ -130,14 +158,15 @@ void linear_logprobs_backward_cpu(const LinearLogprobsArgs& a, const LinearLogpr
     if (a.rows != nullptr) std::fill(dh_block.begin(), dh_block.begin() + nb * a.C, 0.0f);
     for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
       const int64_t vc = std::min(chunk, a.V - c0), ld = vc + 1;
-      compute_tile(a, h, b0, nb, c0, vc, tile.data(), local.data());
+      const float* w = chunk_weight(a, c0, vc, widened);
+      compute_tile(a, h, w, b0, nb, c0, vc, tile.data(), local.data());
       // dlogits over the tile, in place (each element is read before it is written).
       const TokenLogprobsBackwardArgs row_args{tile.data(), tile.data(), 0, local.data(), g.logz + b0,
                                                g.dlogprobs + b0, g.entropy != nullptr ? g.entropy + b0 : nullptr,
                                                g.dentropy != nullptr ? g.dentropy + b0 : nullptr, ld,
                                                a.inv_temperature, 0};
       parallel_for(nb, grain_for(ld), [&](int64_t begin, int64_t end) { rows_kernel(row_args, begin, end); });
-      sgemm(false, false, nb, a.C, vc, 1.0f, tile.data(), ld, a.weight + c0 * a.C, a.C, 1.0f, dh, a.C);
+      sgemm(false, false, nb, a.C, vc, 1.0f, tile.data(), ld, w, a.C, 1.0f, dh, a.C);
       if (g.dweight != nullptr)
         sgemm(true, false, vc, a.C, nb, 1.0f, tile.data(), ld, h, a.C, 1.0f, g.dweight + c0 * a.C, a.C);
     }

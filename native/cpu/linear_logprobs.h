@@ -13,7 +13,8 @@
 // global logZ and H (the token_logprobs backward rows), then
 //   dhidden[rows] += dz . W_chunk,   dW_chunk += dz^T . h.
 // The tile has one extra column of -inf: tokens whose target lies in another chunk point there,
-// so the row kernels need no special case. Every reduction runs in an order fixed by N, V, C and
+// so the row kernels need no special case. bfloat16 hidden states or weights are widened to float32
+// one row block / vocabulary chunk at a time (accumulation is float32 throughout). Every reduction runs in an order fixed by N, V, C and
 // the chunk size: bit-identical for any thread count; another chunk size changes only rounding.
 #pragma once
 
@@ -24,8 +25,9 @@ namespace steprl::cpu {
 constexpr int64_t kLinearRowBlock = 1024;  // hidden rows per block (the tile is rows x chunk)
 
 struct LinearLogprobsArgs {
-  const float* hidden;      // [M,C]
-  const float* weight;      // [V,C]
+  const void* hidden;       // [M,C] float32, or bfloat16 bits when hidden_bf16
+  const void* weight;       // [V,C] float32, or bfloat16 bits when weight_bf16
+  int hidden_bf16, weight_bf16;  // bfloat16 inputs are widened to float32 a block / chunk at a time
   const int32_t* targets;   // [N] in [0, V)
   const int32_t* rows;      // [N] distinct rows of hidden in [0, M), or nullptr (token i is row i)
   int64_t N, C, V, chunk;   // chunk: vocabulary columns per tile, >= 1

@@ -1,6 +1,6 @@
 // ops/linear_logprobs.cc: N-API glue for linearTokenLogprobs / linearTokenLogprobsBackward, the
 // fused output projection + token log-probs (cpu/linear_logprobs.h; cuda/linear_logprobs.h).
-//   linearTokenLogprobs(hidden [M,C] f32, weight [V,C] f32, targets [N] i32, rows [N] i32|null,
+//   linearTokenLogprobs(hidden [M,C] f32|bf16, weight [V,C] f32|bf16, targets [N] i32, rows [N] i32|null,
 //                       M, N, C, V, chunk, temperature, entropy: bool, async)
 //     -> { logprobs, logZ, entropy? }                           (each f32 [N])
 //   linearTokenLogprobsBackward(hidden, weight, targets, rows|null, logZ [N], dlogprobs [N],
@@ -48,8 +48,8 @@ Common read_common(const Napi::CallbackInfo& info, size_t sizes) {
     throw ArgumentError("temperature", "Expected a finite number > 0 for temperature but received " +
                                            std::to_string(temperature));
   c.inv_temperature = static_cast<float>(1.0 / temperature);
-  c.hidden = tensor_arg(info, 0, "hidden", DType::float32, elements({c.M, c.C}));
-  c.weight = tensor_arg(info, 1, "weight", DType::float32, elements({c.V, c.C}));
+  c.hidden = float_tensor_arg(info, 0, "hidden", elements({c.M, c.C}));
+  c.weight = float_tensor_arg(info, 1, "weight", elements({c.V, c.C}));
   c.targets = tensor_arg(info, 2, "targets", DType::int32, c.N);
   c.rows = optional_tensor_arg(info, 3, "rows", DType::int32, c.N);
   if (!c.rows.present && c.M != c.N)
@@ -79,9 +79,16 @@ void check_indices(const Common& c) {
   }
 }
 
+#if defined(STEPRL_WITH_CUDA)
+cuda::LinearLogprobsArgs cuda_args(const Common& c) {
+  return {c.hidden.data, c.weight.data, c.hidden.dtype == DType::bfloat16, c.weight.dtype == DType::bfloat16,
+          c.targets.as<int32_t>(), c.rows.as<int32_t>(), c.N, c.C, c.V, c.chunk, c.inv_temperature};
+}
+#endif
+
 cpu::LinearLogprobsArgs cpu_args(const Common& c) {
-  return {c.hidden.as<float>(), c.weight.as<float>(), c.targets.as<int32_t>(), c.rows.as<int32_t>(), c.N, c.C, c.V,
-          c.chunk, c.inv_temperature};
+  return {c.hidden.data, c.weight.data, c.hidden.dtype == DType::bfloat16, c.weight.dtype == DType::bfloat16,
+          c.targets.as<int32_t>(), c.rows.as<int32_t>(), c.N, c.C, c.V, c.chunk, c.inv_temperature};
 }
 
 Napi::Value LinearTokenLogprobs(const Napi::CallbackInfo& info) {
@@ -95,8 +102,7 @@ Napi::Value LinearTokenLogprobs(const Napi::CallbackInfo& info) {
   if (c.device == Device::cuda) {
     DeviceTensor logprobs(DType::float32, c.N), logz(DType::float32, c.N), entropy;
     if (want_entropy) entropy = DeviceTensor(DType::float32, c.N);
-    cuda::LinearLogprobsArgs args{c.hidden.as<float>(), c.weight.as<float>(), c.targets.as<int32_t>(),
-                                  c.rows.as<int32_t>(), c.N, c.C, c.V, c.chunk, c.inv_temperature};
+    const cuda::LinearLogprobsArgs args = cuda_args(c);
     cuda::LinearLogprobsOutputs outs{logprobs.as<float>(), logz.as<float>(), want_entropy ? entropy.as<float>() : nullptr};
     const std::vector<TensorArg> inputs{c.hidden, c.weight, c.targets, c.rows};
     PreparedOp op;
@@ -158,8 +164,7 @@ Napi::Value LinearTokenLogprobsBackward(const Napi::CallbackInfo& info) {
       owned = DeviceTensor(DType::float32, elements({c.M, c.C}));
       dh = owned.arg();
     }
-    cuda::LinearLogprobsArgs args{c.hidden.as<float>(), c.weight.as<float>(), c.targets.as<int32_t>(),
-                                  c.rows.as<int32_t>(), c.N, c.C, c.V, c.chunk, c.inv_temperature};
+    const cuda::LinearLogprobsArgs args = cuda_args(c);
     cuda::LinearLogprobsGrads grads{logz.as<float>(), dlogprobs.as<float>(), entropy.as<float>(), dentropy.as<float>(),
                                     dh.as<float>(), dweight.as<float>()};
     const bool zero_first = !dhidden.present;

@@ -1,10 +1,12 @@
 // linear_token_logprobs.test.ts: the fused output projection + token log-probs against the float64
 // reference, on every device (the cpu at every SIMD level, cuda where the backend has it): shapes
 // that cut the vocabulary into uneven chunks and the rows into several blocks, temperatures,
-// entropy and its gradient, masked tokens, gathered rows; chunk-size independence, bit-identical
+// entropy and its gradient, masked tokens, gathered rows, bfloat16 inputs; chunk-size independence, bit-identical
 // results across thread counts, async forms, agreement with tokenLogprobs on materialized logits,
 // and errors. (PyTorch autograd checks the same op in test/torch/.)
-import { ArgumentError, DeviceError, ShapeError, DTypeError, Tensor, ops, setNumThreads, type Device } from '../../lib';
+import {
+  ArgumentError, DeviceError, ShapeError, DTypeError, Tensor, fromBFloat16, ops, setNumThreads, toBFloat16, type Device,
+} from '../../lib';
 import {
   linearTokenLogprobsBackwardReference, linearTokenLogprobsReference,
 } from '../reference/linear_token_logprobs';
@@ -134,6 +136,32 @@ describeTargets('linearTokenLogprobs', (target: Target) => {
     });
   });
 
+  test('bfloat16 hidden states and weights: the float64 reference on their values', () => {
+    onTarget(target, () => {
+      const c: Case = { N: 7, C: 24, V: 150, chunk: 32, temperature: 0.9, M: 11 };
+      const d = makeData(c, 31);
+      const hb = toBFloat16(d.hidden), wb = toBFloat16(d.weight);
+      const values = { ...d, hidden: fromBFloat16(hb), weight: fromBFloat16(wb), N: c.N, C: c.C, V: c.V, temperature: c.temperature };
+      const rows = Tensor.from(d.rows!, [c.N], { device });
+      const targets = Tensor.from(d.targets, [c.N], { device });
+      const g = new Rng(4).floats(c.N, 1);
+      for (const [hDtype, wDtype] of [['bfloat16', 'bfloat16'], ['float32', 'bfloat16'], ['bfloat16', 'float32']] as const) {
+        const hidden = hDtype === 'bfloat16' ? Tensor.from(hb, [d.M, c.C], { dtype: 'bfloat16', device }) : Tensor.from(values.hidden, [d.M, c.C], { device });
+        const weight = wDtype === 'bfloat16' ? Tensor.from(wb, [c.V, c.C], { dtype: 'bfloat16', device }) : Tensor.from(values.weight, [c.V, c.C], { device });
+        const opts = { chunkSize: c.chunk, temperature: c.temperature, rows };
+        const out = ops.linearTokenLogprobs(hidden, weight, targets, { ...opts, entropy: true });
+        const ref = linearTokenLogprobsReference(values);
+        expectClose(out.logprobs.toArray() as Float32Array, ref.logprobs, { ...TOL, scale: ref.logprobsScale });
+        expectClose(out.entropy!.toArray() as Float32Array, ref.entropy, { ...TOL, scale: ref.entropyScale });
+        const dweight = Tensor.zeros([c.V, c.C], { device });
+        const dhidden = ops.linearTokenLogprobsBackward(hidden, weight, targets, out.logZ, Tensor.from(g, [c.N], { device }), { ...opts, dweight });
+        const back = linearTokenLogprobsBackwardReference({ ...values, M: d.M }, g, null);
+        expectClose(dhidden.toArray() as Float32Array, back.dhidden, { ...TOL, scale: back.dhiddenScale });
+        expectClose(dweight.toArray() as Float32Array, back.dweight, { ...TOL, scale: back.dweightScale });
+      }
+    });
+  });
+
   test('independent of the chunk size up to float32 rounding', () => {
     onTarget(target, () => {
       const c: Case = { N: 8, C: 24, V: 203, chunk: 1, temperature: 0.9 };
@@ -194,6 +222,8 @@ describeTargets('linearTokenLogprobs', (target: Target) => {
     expect(() => ops.linearTokenLogprobs(h, Tensor.zeros([5, 3], { device }), tg)).toThrow(ShapeError);
     expect(() => ops.linearTokenLogprobs(h, w, Tensor.from(new Int32Array([0, 1]), [2], { device }))).toThrow(ShapeError);
     expect(() => ops.linearTokenLogprobs(h, w, Tensor.zeros([3], { device }))).toThrow(DTypeError);
+    expect(() => ops.linearTokenLogprobs(Tensor.zeros([3, 4], { dtype: 'int32', device }), w, tg)).toThrow(DTypeError);
+    expect(() => ops.linearTokenLogprobsBackward(h, w, tg, z, z, { dweight: Tensor.zeros([5, 4], { dtype: 'bfloat16', device }) })).toThrow(DTypeError);
     expect(() => ops.linearTokenLogprobs(h, w, tg, { chunkSize: 0 })).toThrow(ArgumentError);
     expect(() => ops.linearTokenLogprobs(h, w, tg, { chunkSize: 1.5 })).toThrow('options.chunkSize');
     expect(() => ops.linearTokenLogprobs(h, w, tg, { temperature: 0 })).toThrow(ArgumentError);
