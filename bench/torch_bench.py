@@ -463,7 +463,81 @@ def llama_generate(job):
     return run
 
 
+class Qwen2(torch.nn.Module):
+    """The Qwen2 architecture TinyLM implements (GQA, q/k/v bias, RoPE, SwiGLU, tied embeddings) in plain torch."""
+
+    def __init__(self, j):
+        super().__init__()
+        C, F, V = j["hiddenSize"], j["intermediateSize"], j["vocabSize"]
+        self.H, self.KVH = j["numHeads"], j["numKvHeads"]
+        self.D = C // self.H
+        self.embed = torch.nn.Embedding(V, C)
+        self.layers = torch.nn.ModuleList()
+        for _ in range(j["numLayers"]):
+            self.layers.append(torch.nn.ModuleDict({
+                "q": torch.nn.Linear(C, self.H * self.D), "k": torch.nn.Linear(C, self.KVH * self.D),
+                "v": torch.nn.Linear(C, self.KVH * self.D), "o": torch.nn.Linear(self.H * self.D, C, bias=False),
+                "gu": torch.nn.Linear(C, 2 * F, bias=False), "down": torch.nn.Linear(F, C, bias=False),
+            }))
+        self.norm_w = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(C)) for _ in range(2 * j["numLayers"] + 1)])
+        inv = 1.0 / (j["ropeTheta"] ** (torch.arange(0, self.D, 2).float() / self.D))
+        freqs = torch.arange(j["maxPositions"]).float()[:, None] * inv[None]
+        emb = torch.cat((freqs, freqs), -1)
+        self.cos, self.sin = emb.cos(), emb.sin()
+
+    def rms(self, x, i):
+        return self.norm_w[i] * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+    def rope(self, x, pos):
+        half = x.shape[-1] // 2
+        rot = torch.cat((-x[..., half:], x[..., :half]), -1)
+        return x * self.cos[pos][:, None] + rot * self.sin[pos][:, None]
+
+    def forward(self, tokens):
+        B, T = tokens.shape
+        x = self.embed(tokens)
+        pos = torch.arange(T)
+        mask = torch.ones(T, T, dtype=torch.bool).tril()
+        for i, layer in enumerate(self.layers):
+            h = self.rms(x, 2 * i)
+            q = self.rope(layer["q"](h).view(B, T, self.H, self.D), pos).transpose(1, 2)
+            k = self.rope(layer["k"](h).view(B, T, self.KVH, self.D), pos).transpose(1, 2)
+            v = layer["v"](h).view(B, T, self.KVH, self.D).transpose(1, 2)
+            k, v = (t.repeat_interleave(self.H // self.KVH, 1) for t in (k, v))
+            att = ((q @ k.transpose(-1, -2)) / self.D ** 0.5).masked_fill(~mask, float("-inf")).softmax(-1)
+            x = x + layer["o"]((att @ v).transpose(1, 2).reshape(B, T, -1))
+            g, u = layer["gu"](self.rms(x, 2 * i + 1)).chunk(2, -1)
+            x = x + layer["down"](torch.nn.functional.silu(g) * u)
+        return self.rms(x, 2 * len(self.layers)) @ self.embed.weight.T
+
+
+def rl_train_step(job):
+    """One policy-gradient step as steprl's rl-step rows run it: log-softmax + gather of the sampled
+    tokens, PPO clipped loss (token mean), autograd backward, AdamW."""
+    model = Qwen2(job)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=0.01)
+    B, T, V = job["B"], job["T"], job["vocabSize"]
+    tokens = torch.randint(0, V, (B, T))
+    targets = torch.randint(0, V, (B, T))
+    advantages = torch.randn(B, T)
+    old = {}
+
+    def run():
+        logits = model(tokens)
+        logprobs = torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0]
+        if "lp" not in old:
+            old["lp"] = logprobs.detach().clone()
+        ratio = (logprobs - old["lp"]).exp()
+        loss = -torch.min(ratio * advantages, ratio.clamp(0.8, 1.2) * advantages).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return run
+
+
 BUILDERS = {
+    "rl_train_step": rl_train_step,
     "llama_train_step": llama_train_step,
     "llama_generate": llama_generate,
     "linear_forward": lambda j: linear(j),
@@ -509,8 +583,14 @@ def main():
         build = BUILDERS.get(job["op"])
         if build is None:
             continue
-        results[job["name"]] = median_ms(build(job))
-    json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}, sys.stdout)
+        if "repeats" in job:  # heavy rows: a fixed, small number of timed runs
+            results[job["name"]] = median_ms(build(job), warmup=job.get("warmup", 1), repeats=job["repeats"], budget=0.0)
+        else:
+            results[job["name"]] = median_ms(build(job))
+    # The process's peak resident memory: a row's own when the process ran that row alone.
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results, "peakRssBytes": peak}, sys.stdout)
 
 
 if __name__ == "__main__":

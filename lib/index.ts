@@ -4,7 +4,7 @@ export type { DType, Device, TensorOptions, TypedArray } from './tensor';
 export * as ops from './ops/index';
 export * from './errors';
 export {
-  backendInfo, setNumThreads, setSimdLevel, probeReadBandwidth, hostMemory, trimHostCache, synchronize, cudaInfo, trimDeviceCache,
+  backendInfo, setNumThreads, setSimdLevel, probeReadBandwidth, probeFmaPeak, hostMemory, trimHostCache, synchronize, cudaInfo, trimDeviceCache,
 } from './runtime';
 export type { BackendInfo } from './runtime';
 export type { NativeDeviceInfo as CudaInfo } from './native';

@@ -85,6 +85,8 @@ export interface NativeBinding {
   setNumThreads(threads: number): number;
   setSimdLevel(level: 'scalar' | 'avx2' | 'avx512'): string;
   probeReadBandwidth(bytes: number, repeats: number): number;
+  /** GFLOP/s of fp32 FMAs on every pool thread at the active SIMD level (best of repeats). */
+  probeFmaPeak(milliseconds: number, repeats: number): number;
   /** Frees an addon-made typed array now (detaching it); false when the addon did not make it. */
   releaseStorage(storage: Float32Array | Uint16Array | Int32Array | Uint8Array): boolean;
   hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number };
@@ -207,4 +209,25 @@ export interface NativeBinding {
   gradNorm(grads: NativeStorage, n: number): number;
   sample(logits: NativeStorage, B: number, V: number, temperature: number, topK: number, topP: number, seed: number,
     counter: number): Int32Array;
+
+  // Fused output projection + token log-probs (cpu and cuda); rows null: token i reads row i.
+  linearTokenLogprobs(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
+    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: false,
+  ): NativeLogprobs;
+  linearTokenLogprobs(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
+    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: true,
+  ): Promise<NativeLogprobs>;
+  /** Returns dhidden (the given one, accumulated into, or a new one); dweight is accumulated into. */
+  linearTokenLogprobsBackward(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
+    dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
+    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: false,
+  ): NativeFloat32;
+  linearTokenLogprobsBackward(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
+    dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
+    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: true,
+  ): Promise<NativeFloat32>;
 }

@@ -31,6 +31,14 @@ export function probeReadBandwidth(bytes = 512 * 2 ** 20, repeats = 5): number {
   );
 }
 
+/** Measures this machine's fp32 FMA rate in GFLOP/s, every pool thread, active SIMD level (best of `repeats`). */
+export function probeFmaPeak(milliseconds = 200, repeats = 5): number {
+  return binding().probeFmaPeak(
+    checkNumber('milliseconds', milliseconds, 200, { above: 0, max: 60000 }),
+    checkNumber('repeats', repeats, 5, { integer: true, min: 1, max: 1000 }),
+  );
+}
+
 /** Host memory the addon holds: live in tensors, and cached for reuse after dispose(). */
 export function hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number } {
   return binding().hostMemory();

@@ -32,7 +32,7 @@ export interface Activations {
   out: Tensor;     // [N, C]  the last layer's output
   hf: Tensor;      // [N, C]  final norm
   rstdf: Tensor;   // [N]
-  logits: Tensor;  // [B, T, V]
+  logits: Tensor | null;  // [B, T, V]; null for a pass that stops at the hidden states
   values: Tensor | null;  // [N, 1] value head
   // backward scratch
   dx: Tensor;      // [N, C]  gradient of the residual stream
@@ -48,7 +48,7 @@ export interface Activations {
   dispose(): void;
 }
 
-export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device): Activations {
+export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device, withLogits = true): Activations {
   const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F, vocabSize: V } = config;
   const N = B * T;
   const qkNorm = config.architecture === 'qwen3';
@@ -76,7 +76,7 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
     return {
       layers,
       out: take([N, C]), hf: take([N, C]), rstdf: take([N]),
-      logits: take([B, T, V]),
+      logits: withLogits ? take([B, T, V]) : null,
       values: config.valueHead ? take([N, 1]) : null,
       dx: take([N, C]), dh: take([N, C]), datt: take([N, H * D]), dq: take([N, H * D]),
       dk: take([N, KVH * D]), dv: take([N, KVH * D]), dqRaw: maybe([N, H * D]), dkRaw: maybe([N, KVH * D]), ds: take([N, F]), dgu: take([N, 2 * F]),

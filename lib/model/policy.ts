@@ -50,6 +50,25 @@ export interface Rollouts {
   finished: boolean[];
 }
 
+/**
+ * What the hidden-state path of a model hands the trainer (PolicyModel.hidden): the final hidden
+ * states of every position and the output projection, so the log-probs of the tokens that matter
+ * are taken by ops.linearTokenLogprobs (rows addressed by offsets, never copied) without the
+ * [rows, positions, V] logits ever existing.
+ */
+export interface HiddenStates {
+  /**
+   * float32 [B * T, C]: the final hidden states (after the last norm), row b*T + t for position t
+   * of row b; logits = hidden · lmHeadᵀ. The model's own memory: valid until its next forward of the
+   * same kind (train or not); do not dispose it.
+   */
+  hidden: Tensor;
+  /** float32 [V, C]: the output projection (the embedding table when tied). */
+  lmHead: Tensor;
+  /** float32 [V, C]: lmHead's gradient buffer, for the caller to accumulate into; null when frozen. */
+  lmHeadGrad: Tensor | null;
+}
+
 export interface PolicyModel {
   readonly vocabSize: number;
   readonly device: 'cpu' | 'cuda';
@@ -60,6 +79,18 @@ export interface PolicyModel {
    * training forward, accumulating into the parameters' grad buffers.
    */
   backward(dlogits: Tensor, dvalues?: Tensor): Promise<void>;
+  /**
+   * Optional fast path: the forward pass up to the final hidden states (no logits). With
+   * `train: true` it is a training forward, whose backward is backwardHidden(). A model offering
+   * both is trained through ops.linearTokenLogprobs; one without them through forward()/backward().
+   */
+  hidden?(tokens: Tensor, options?: ForwardOptions): Promise<HiddenStates>;
+  /**
+   * Back-propagates d(loss)/d(hidden) float32 [B * T, C] (and d(loss)/d(values)) through the last
+   * training hidden() pass into the parameters' grad buffers. The lm_head's own gradient is the
+   * caller's to accumulate into HiddenStates.lmHeadGrad (linearTokenLogprobsBackward's dweight).
+   */
+  backwardHidden?(dhidden: Tensor, dvalues?: Tensor): Promise<void>;
   /** Value-head estimates float32 [R, T] (PPO / PSPO with a critic); of the last training forward when tokens are the same. */
   values?(tokens: Tensor, options?: ForwardOptions): Promise<Tensor>;
   /** Samples a response for each prompt. */

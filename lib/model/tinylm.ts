@@ -12,7 +12,7 @@ import { readConfig, readWeights, writeCheckpoint, type SaveOptions } from './ch
 import { contextLength, resolveConfig, ropeInverseFrequencies, type TinyLMConfig, type TinyLMConfigInput } from './config';
 import { generateTokens } from './generate';
 import { initializeParameters, parameterSpecs, type ParamSpec } from './params';
-import type { ForwardOptions, Parameter, PolicyModel, Rollouts, SamplingOptions } from './policy';
+import type { ForwardOptions, HiddenStates, Parameter, PolicyModel, Rollouts, SamplingOptions } from './policy';
 import { transformerBackward, transformerForward, type SequenceLayout } from './transformer';
 import { carveWeights, disposeWeights, type Weights } from './weights';
 
@@ -178,11 +178,12 @@ export class TinyLM implements PolicyModel {
     return table;
   }
 
-  #pass(which: 'train' | 'eval', B: number, T: number): Pass {
+  /** The activations of a pass of this shape; `withLogits` false leaves out the [B, T, V] logits. */
+  #pass(which: 'train' | 'eval', B: number, T: number, withLogits: boolean): Pass {
     let pass = which === 'train' ? this.#train : this.#eval;
-    if (pass === null || pass.activations.B !== B || pass.activations.T !== T) {
+    if (pass === null || pass.activations.B !== B || pass.activations.T !== T || (pass.activations.logits !== null) !== withLogits) {
       pass?.activations.dispose();
-      pass = { activations: allocateActivations(this.config, B, T, this.device), layout: null, tokens: null };
+      pass = { activations: allocateActivations(this.config, B, T, this.device, withLogits), layout: null, tokens: null };
       if (which === 'train') this.#train = pass;
       else this.#eval = pass;
     }
@@ -194,6 +195,21 @@ export class TinyLM implements PolicyModel {
    * activation memory: valid until the next forward of the same kind (train or not).
    */
   async forward(tokens: Tensor, options: ForwardOptions = {}): Promise<Tensor> {
+    return this.#run(tokens, options, true).activations.logits!;
+  }
+
+  /**
+   * The hidden-state path (PolicyModel.hidden): the forward pass up to the final norm, without the
+   * logits (the pass's activations hold no [B, T, V] buffer). `hidden` is a view of the model's
+   * activation memory, valid until the next forward of the same kind; lmHead and lmHeadGrad are the
+   * parameter and its gradient buffer (the embedding's when tied).
+   */
+  async hidden(tokens: Tensor, options: ForwardOptions = {}): Promise<HiddenStates> {
+    const pass = this.#run(tokens, options, false);
+    return { hidden: pass.activations.hf, lmHead: this.#weights.lmHead, lmHeadGrad: this.#grads.lmHead };
+  }
+
+  #run(tokens: Tensor, options: ForwardOptions, withLogits: boolean): Pass {
     checkOptionsObject('options', options, ['train', 'attentionStart']);
     const t = checkTensor('tokens', tokens, ['int32']);
     if (t.shape.length !== 2) throw new ShapeError('tokens', `Expected tokens of shape [B, T] but received [${t.shape.join(', ')}]`);
@@ -201,7 +217,7 @@ export class TinyLM implements PolicyModel {
     const [B, T] = t.shape;
     if (T > contextLength(this.config))
       throw new ShapeError('tokens', `Expected at most ${contextLength(this.config)} tokens per row (maxPositions${this.config.ropeScaling?.type === 'dynamic' ? ' · the dynamic rope factor' : ''}) but received ${T}`);
-    const pass = this.#pass(options.train ? 'train' : 'eval', B, T);
+    const pass = this.#pass(options.train ? 'train' : 'eval', B, T, withLogits);
     disposeLayout(pass.layout);
     // Tokens on another device are copied once; the layout's reshape keeps the copy alive.
     const onDevice = t.device === this.device ? t : t.to(this.device);
@@ -213,29 +229,50 @@ export class TinyLM implements PolicyModel {
     pass.tokens = t;
     transformerForward(this.config, this.#weights, pass.activations, pass.layout);
     if (options.train) this.#trainedSinceForward = false;
-    return pass.activations.logits;
+    return pass;
   }
 
   async backward(dlogits: Tensor, dvalues?: Tensor): Promise<void> {
     const pass = this.#train;
-    if (pass === null || pass.layout === null) throw new ArgumentError('dlogits', 'backward() needs a forward(tokens, { train: true }) first');
-    if (this.#trainedSinceForward) throw new ArgumentError('dlogits', 'backward() was already run for this forward; run forward(..., { train: true }) again');
+    if (pass === null || pass.layout === null || pass.activations.logits === null)
+      throw new ArgumentError('dlogits', 'backward() needs a forward(tokens, { train: true }) first');
     const { B, T } = pass.activations;
     const d = checkTensor('dlogits', dlogits, ['float32']);
     if (d.numel !== B * T * this.config.vocabSize)
       throw new ShapeError('dlogits', `Expected dlogits of shape [${B}, ${T}, ${this.config.vocabSize}] but received [${d.shape.join(', ')}]`);
+    await this.#backward('dlogits', d, null, dvalues);
+  }
+
+  /** The hidden-state path's backward (PolicyModel.backwardHidden): dhidden float32 [B*T, C]. */
+  async backwardHidden(dhidden: Tensor, dvalues?: Tensor): Promise<void> {
+    const pass = this.#train;
+    if (pass === null || pass.layout === null || pass.activations.logits !== null)
+      throw new ArgumentError('dhidden', 'backwardHidden() needs a hidden(tokens, { train: true }) first');
+    const { B, T } = pass.activations;
+    const d = checkTensor('dhidden', dhidden, ['float32']);
+    if (d.numel !== B * T * this.config.hiddenSize)
+      throw new ShapeError('dhidden', `Expected dhidden of shape [${B * T}, ${this.config.hiddenSize}] but received [${d.shape.join(', ')}]`);
+    await this.#backward('dhidden', null, d, dvalues);
+  }
+
+  async #backward(argument: string, d: Tensor | null, dhidden: Tensor | null, dvalues: Tensor | undefined): Promise<void> {
+    const pass = this.#train!;
+    if (this.#trainedSinceForward) throw new ArgumentError(argument, 'backward was already run for this forward; run the training forward again');
+    const { B, T } = pass.activations;
     if (dvalues !== undefined) {
       if (!this.config.valueHead) throw new ArgumentError('dvalues', 'this model has no value head (create it with valueHead: true)');
       checkTensor('dvalues', dvalues, ['float32']);
       if (dvalues.numel !== B * T) throw new ShapeError('dvalues', `Expected dvalues of shape [${B}, ${T}] but received [${dvalues.shape.join(', ')}]`);
     }
     // Gradients from another device (e.g. computed on the host) are copied for the pass, then freed.
-    const dOn = d.device === this.device ? d : d.to(this.device);
+    const given = d ?? dhidden!;
+    const dOn = given.device === this.device ? given : given.to(this.device);
     const vOn = dvalues === undefined || dvalues.device === this.device ? dvalues : dvalues.to(this.device);
     try {
-      transformerBackward(this.config, this.#weights, this.#grads, pass.activations, pass.layout, dOn, vOn);
+      transformerBackward(this.config, this.#weights, this.#grads, pass.activations, pass.layout!, d === null ? null : dOn, vOn,
+        d === null ? dOn : undefined);
     } finally {
-      if (dOn !== d) dOn.dispose();
+      if (dOn !== given) dOn.dispose();
       if (vOn !== dvalues) vOn?.dispose();
     }
     this.#trainedSinceForward = true;
@@ -246,8 +283,7 @@ export class TinyLM implements PolicyModel {
     if (!this.config.valueHead) throw new ArgumentError('values', 'this model has no value head (create it with valueHead: true)');
     const [B, T] = tokens.shape;
     if (this.#train?.tokens === tokens && !options.train) return this.#train.activations.values!.reshape([B, T]);
-    await this.forward(tokens, options);
-    const pass = options.train ? this.#train! : this.#eval!;
+    const pass = this.#run(tokens, options, false);  // the value head needs no logits
     return pass.activations.values!.reshape([B, T]);
   }
 

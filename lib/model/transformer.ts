@@ -83,33 +83,42 @@ function forwardPass(config: TinyLMConfig, w: Weights, a: Activations, seq: Sequ
     ops.matmul({ out: next, inp: x.s, weight: lw.wdown, residual: x.xm });
   }
   ops.rmsnorm({ out: a.hf, rstd: a.rstdf, inp: a.out, weight: w.norm }, { eps });
-  ops.matmul({ out: views.of(a.logits, [B * T, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  if (a.logits !== null) ops.matmul({ out: views.of(a.logits, [B * T, config.vocabSize]), inp: a.hf, weight: w.lmHead });
   if (a.values !== null) ops.matmul({ out: a.values, inp: a.hf, weight: w.vHead!, bias: w.vHeadBias! });
 }
 
-/** dlogits [B, T, V] (and dvalues [B, T]) -> gradients accumulated into `g`. */
+/**
+ * dlogits [B, T, V] (and dvalues [B, T]) -> gradients accumulated into `g`. With dlogits null, the
+ * gradient of the final hidden states comes as dhidden [B*T, C] instead (the hidden-state path,
+ * whose lm_head gradient the caller has accumulated).
+ */
 export function transformerBackward(
-  config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor, dvalues?: Tensor,
+  config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor | null, dvalues?: Tensor,
+  dhidden?: Tensor,
 ): void {
   const views = new PassViews();
   try {
-    backwardPass(config, w, g, a, seq, dlogits, dvalues, views);
+    backwardPass(config, w, g, a, seq, dlogits, dvalues, views, dhidden);
   } finally {
     views.dispose();
   }
 }
 
 function backwardPass(
-  config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor, dvalues: Tensor | undefined,
-  views: PassViews,
+  config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor | null, dvalues: Tensor | undefined,
+  views: PassViews, dhidden?: Tensor,
 ): void {
   const { B, T } = a;
   const { numHeads: H, numKvHeads: KVH, headDim: D } = config;
   const N = B * T;
   const rope = ropeOptions(config, seq.invFreq);
   // The final norm's input gradient: lm_head (and the value head) first.
-  a.dh.fill(0);
-  ops.matmulBackward({ dinp: a.dh, dweight: g.lmHead, dout: views.of(dlogits, [N, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  if (dlogits !== null) {
+    a.dh.fill(0);
+    ops.matmulBackward({ dinp: a.dh, dweight: g.lmHead, dout: views.of(dlogits, [N, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  } else {
+    a.dh.copyFrom(dhidden!);
+  }
   if (dvalues !== undefined && a.values !== null)
     ops.matmulBackward({ dinp: a.dh, dweight: g.vHead!, dbias: g.vHeadBias!, dout: views.of(dvalues, [N, 1]), inp: a.hf, weight: w.vHead! });
   a.dx.fill(0);

@@ -41,3 +41,9 @@ export { reinforceAdvantages } from './reinforce_advantage';
 export type { ReinforceAdvantageInputs, ReinforceAdvantageOptions, ReinforceAdvantageResult } from './reinforce_advantage';
 export { prmScore } from './prm_score';
 export type { PrmScoreOptions } from './prm_score';
+export {
+  linearTokenLogprobs, linearTokenLogprobsAsync, linearTokenLogprobsBackward, linearTokenLogprobsBackwardAsync,
+} from './linear_token_logprobs';
+export type {
+  LinearTokenLogprobsOptions, LinearTokenLogprobsResult, LinearTokenLogprobsBackwardOptions,
+} from './linear_token_logprobs';

@@ -14,6 +14,7 @@ import { promptText, type LoadedSample, type Sample } from '../text/dataset';
 import { defaultPromptFormat, type PromptFormat } from '../text/prompt';
 import type { Verifier } from '../text/reward';
 import type { RolloutBatch } from './batch';
+import { hasHiddenPath, hiddenLogprobs } from './hidden_path';
 
 /** `[bos, ...encode(prompt + "\n")]`: the default prompt format (text/prompt.ts), kept for callers. */
 export function promptTokens(tokenizer: Tokenizer, problem: Pick<Sample, 'prompt'>): Int32Array {
@@ -153,16 +154,21 @@ export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, 
   const entropy = withEntropy ? new Float32Array(R * T) : null;
   for (let first = 0; first < R; first += rowsPerPass) {
     const count = Math.min(rowsPerPass, R - first);
-    const logits = await model.forward(sequenceRows(batch, first, count, model.device), { attentionStart: batch.attentionStart.slice(first, first + count) });
-    const picked = gatherResponseLogits(logits, count, P, T);
+    const sequence = sequenceRows(batch, first, count, model.device), attentionStart = batch.attentionStart.slice(first, first + count);
     const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device: model.device });
-    const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: Boolean(entropy) });
-    out.set(lp.logprobs.toArray() as Float32Array, first * T);
-    if (entropy) {
-      entropy.set(lp.entropy!.toArray() as Float32Array, first * T);
-      lp.entropy!.dispose();
+    if (hasHiddenPath(model)) {  // no logits buffer (hidden_path.ts)
+      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart }, withEntropy);
+      out.set(pass.logprobs.toArray() as Float32Array, first * T);
+      if (entropy) entropy.set(pass.entropy!.toArray() as Float32Array, first * T);
+      pass.dispose();
+    } else {
+      const picked = gatherResponseLogits(await model.forward(sequence, { attentionStart }), count, P, T);
+      const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: withEntropy });
+      out.set(lp.logprobs.toArray() as Float32Array, first * T);
+      if (entropy) entropy.set(lp.entropy!.toArray() as Float32Array, first * T);
+      for (const t of [picked, lp.logprobs, lp.logZ, lp.entropy]) t?.dispose();
     }
-    for (const t of [picked, targets, lp.logprobs, lp.logZ]) t.dispose();
+    for (const t of [sequence, targets]) t.dispose();
   }
   for (let i = 0; i < out.length; i++) if (batch.mask[i] === 0) {
     out[i] = 0;

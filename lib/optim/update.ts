@@ -8,6 +8,7 @@ import type { AdamW } from './adamw';
 import type { LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';
 import { gatherResponseLogits, scatterResponseGrad } from './rollout';
+import { hasHiddenPath, hiddenLogprobs } from './hidden_path';
 import type { Random } from '../util/random';
 
 export interface UpdateInputs {
@@ -66,10 +67,30 @@ export async function updatePolicy(
         const device = policy.device;
         const sequence = Tensor.from(rowsTensor(batch.sequences, rows, width, (k) => new Int32Array(k)), [n, width], { device });
         const attentionStart = Int32Array.from(rows, (r) => batch.attentionStart[r]);
-        const logits = await policy.forward(sequence, { train: true, attentionStart });
-        const picked = gatherResponseLogits(logits, n, P, T);
         const targets = Tensor.from(rowsTensor(batch.tokens, rows, T, (k) => new Int32Array(k)), [n * T], { device });
-        const { logprobs, logZ } = ops.tokenLogprobs(picked, targets, { temperature: options.temperature });
+        // Log-probs of the response tokens: from the hidden states when the model offers them (no
+        // logits buffer), else from the logits picked at the response positions.
+        let logprobs: Tensor, logZ: Tensor, backward: (dlogprobs: Tensor, dvalues?: Tensor) => Promise<void>;
+        let release: () => void;
+        if (hasHiddenPath(policy)) {
+          const pass = await hiddenLogprobs(policy, sequence, targets, P, T, options.temperature, { train: true, attentionStart });
+          ({ logprobs, logZ, backward } = pass);
+          release = pass.dispose;
+        } else {
+          const logits = await policy.forward(sequence, { train: true, attentionStart });
+          const picked = gatherResponseLogits(logits, n, P, T);
+          ({ logprobs, logZ } = ops.tokenLogprobs(picked, targets, { temperature: options.temperature }));
+          backward = async (dlogprobs: Tensor, dvalues?: Tensor) => {
+            const dpicked = ops.tokenLogprobsBackward(picked, targets, logZ, dlogprobs, { temperature: options.temperature });
+            const dlogits = scatterResponseGrad(dpicked, n, P, T);
+            await policy.backward(dlogits, dvalues);
+            dpicked.dispose();
+            dlogits.dispose();
+          };
+          release = () => {
+            for (const t of [picked, logprobs, logZ]) t.dispose();
+          };
+        }
         const rowData = (source: Float32Array) => Tensor.from(rowsTensor(source, rows, T, (k) => new Float32Array(k)), [n, T], { device });
         const mask = rowData(batch.mask), logprobRows = logprobs.reshape([n, T]), oldLogprobs = rowData(batch.oldLogprobs);
         const rowAdvantages = rowData(advantages), refLogprobs = batch.refLogprobs ? rowData(batch.refLogprobs) : undefined;
@@ -106,11 +127,10 @@ export async function updatePolicy(
           dvalues = Tensor.from(dv, [n, width], { device });
         }
         const dlogprobs = result.dlogprobs.reshape([n * T]);
-        const dpicked = ops.tokenLogprobsBackward(picked, targets, logZ, dlogprobs, { temperature: options.temperature });
-        const dlogits = scatterResponseGrad(dpicked, n, P, T);
-        await policy.backward(dlogits, dvalues);
+        await backward(dlogprobs, dvalues);
         // Reshaped views share storage: dispose them too so device memory returns at once.
-        for (const t of [sequence, picked, targets, logprobs, logprobRows, logZ, mask, oldLogprobs, rowAdvantages, refLogprobs, result.dlogprobs, dlogprobs, dpicked, dlogits, dvalues])
+        release();
+        for (const t of [sequence, targets, logprobRows, mask, oldLogprobs, rowAdvantages, refLogprobs, result.dlogprobs, dlogprobs, dvalues])
           t?.dispose();
       }
       stats.gradNorm = optimizer.step(options.lr);

@@ -3,6 +3,7 @@
 
 #include "../cpu/parallel.h"
 #include "../cpu/probe.h"
+#include "../cpu/fma_probe.h"
 #include "../cpu/simd.h"
 #include "../host_pool.h"
 #include "../napi_util.h"
@@ -51,6 +52,15 @@ Napi::Value ProbeReadBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::probe_read_bandwidth(bytes, repeats));
 }
 
+// probeFmaPeak(milliseconds, repeats) -> GFLOP/s of fp32 FMAs on every pool thread (best of repeats).
+Napi::Value ProbeFmaPeak(const Napi::CallbackInfo& info) {
+  require_arity(info, 2, "probeFmaPeak");
+  const double ms = number_arg(info, 0, "milliseconds");
+  if (!(ms > 0.0 && ms <= 60000.0)) throw ArgumentError("milliseconds", "Expected milliseconds in (0, 60000]");
+  const int repeats = static_cast<int>(int_arg(info, 1, "repeats", 1, 1000));
+  return Napi::Number::New(info.Env(), cpu::probe_fma_peak(ms, repeats));
+}
+
 // Frees an addon-made typed array's memory now (Tensor.dispose); false if the addon did not make it.
 Napi::Value ReleaseStorage(const Napi::CallbackInfo& info) {
   require_arity(info, 1, "releaseStorage");
@@ -79,6 +89,7 @@ void register_system(Napi::Object exports) {
   STEPRL_EXPORT(exports, "setNumThreads", SetThreads);
   STEPRL_EXPORT(exports, "setSimdLevel", SetSimd);
   STEPRL_EXPORT(exports, "probeReadBandwidth", ProbeReadBandwidth);
+  STEPRL_EXPORT(exports, "probeFmaPeak", ProbeFmaPeak);
   STEPRL_EXPORT(exports, "releaseStorage", ReleaseStorage);
   STEPRL_EXPORT(exports, "hostMemory", HostMemory);
   STEPRL_EXPORT(exports, "trimHostCache", TrimHostCache);

@@ -1,0 +1,74 @@
+// rl_step_worker.mjs: one RL training step of TinyLM at a given shape, timed with tinybench in a
+// process of its own, so its peak resident memory is the step's (bench/rl_step.bench.mjs spawns it).
+// Step: forward -> token log-probs -> policyLoss (PPO clip, token mean) -> backward -> AdamW, on
+//   fused   TinyLM.hidden -> ops.linearTokenLogprobs (vocabulary chunks; no [N,V] buffer) -> ... ->
+//           ops.linearTokenLogprobsBackward (dweight into the lm_head's grad) -> backwardHidden
+//   logits  TinyLM.forward (logits [B,T,V]) -> ops.tokenLogprobs -> ... -> tokenLogprobsBackward
+//           (dlogits [B*T,V]) -> backward
+// Prints one JSON line: { medianMs, peakRssBytes, stateBytes, parameters }.
+import { Bench } from 'tinybench';
+
+import { Rng, steprl } from './common.mjs';
+
+const { Tensor, ops } = steprl;
+const { TinyLM } = await import('../dist/model/tinylm.js').then((m) => m.default ?? m);
+const { AdamW } = await import('../dist/optim/adamw.js').then((m) => m.default ?? m);
+
+const job = JSON.parse(process.argv[2]);
+const { config, B, T, path: which, iterations, warmup } = job;
+const model = TinyLM.create(config, { seed: 1 });
+const optimizer = new AdamW(model.parameters(), { lr: 1e-6, weightDecay: 0.01 });
+const rng = new Rng(7);
+const N = B * T, V = config.vocabSize;
+const tokens = Tensor.from(rng.ints(N, 0, V), [B, T]);
+const targets = Tensor.from(rng.ints(N, 0, V), [N]);
+const mask = Tensor.from(new Float32Array(N).fill(1), [B, T]);
+const advantages = Tensor.from(rng.floats(N, 1), [B, T]);
+let oldLogprobs = null;
+
+async function step() {
+  model.zeroGrad();
+  let logprobs, backward;
+  if (which === 'fused') {
+    const states = await model.hidden(tokens, { train: true });
+    const out = ops.linearTokenLogprobs(states.hidden, states.lmHead, targets);
+    logprobs = out.logprobs;
+    backward = async (dlogprobs) => {
+      const dh = ops.linearTokenLogprobsBackward(states.hidden, states.lmHead, targets, out.logZ, dlogprobs, { dweight: states.lmHeadGrad });
+      await model.backwardHidden(dh);
+      dh.dispose();
+      out.logZ.dispose();
+    };
+  } else {
+    const logits = await model.forward(tokens, { train: true });
+    const flat = logits.reshape([N, V]);
+    const out = ops.tokenLogprobs(flat, targets);
+    logprobs = out.logprobs;
+    backward = async (dlogprobs) => {
+      const dlogits = ops.tokenLogprobsBackward(flat, targets, out.logZ, dlogprobs);
+      const shaped = dlogits.reshape([B, T, V]);
+      await model.backward(shaped);
+      for (const t of [shaped, dlogits, flat, out.logZ]) t.dispose();
+    };
+  }
+  const rows = logprobs.reshape([B, T]);
+  if (oldLogprobs === null) oldLogprobs = Tensor.from((rows.toArray()).slice(), [B, T]);
+  const loss = ops.policyLoss({ logprobs: rows, oldLogprobs, advantages, mask }, { clipLow: 0.2, clipHigh: 0.2 });
+  const dlogprobs = loss.dlogprobs.reshape([N]);
+  await backward(dlogprobs);
+  optimizer.step();
+  for (const t of [rows, logprobs, loss.dlogprobs, dlogprobs]) t.dispose();
+}
+
+const bench = new Bench({ time: 0, iterations, warmupIterations: warmup });
+bench.add('step', step);
+await bench.run();
+const result = bench.tasks[0].result;
+if (result.state !== 'completed') throw new Error(`rl step ${result.state}: ${result.error?.stack ?? ''}`);
+const parameters = model.numParameters;
+console.log(JSON.stringify({
+  medianMs: result.latency.p50,
+  peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  stateBytes: parameters * 16,  // weights, gradients, AdamW's two moments: 4 float32 each
+  parameters,
+}));

@@ -1,0 +1,202 @@
+// linear_logprobs.cu: the fused output projection + token log-probs (see linear_logprobs.h).
+// Rows go in blocks of kRowBlock, the vocabulary in chunks; per (block, chunk):
+//   forward   tile[nb, vc] = h . W_chunk^T (matmul_forward_cuda); one thread block per row folds the
+//             tile row into SoftmaxStats (common.cuh), then thread 0 merges the chunk's logsumexp
+//             and entropy into the row's running state in double (as native/cpu/linear_logprobs.cc);
+//   backward  the tile is recomputed, turned into dz in place by one thread block per row
+//             (dz_v = (g (1[v=t] - p_v) - gH p_v (y_v - logZ + H)) / tau), then
+//             matmul_backward_cuda adds dz . W_chunk into dh and dz^T . h into dW_chunk.
+// Gathered rows (options.rows) are copied into a block buffer and their gradient added back;
+// bfloat16 hidden states or weights are widened into float32 block / chunk buffers the same way.
+// Bytes per (block, chunk) tile: the GEMMs' traffic plus 2 passes over nb*vc floats (forward) or 1
+// read + 1 write (backward); FLOPs 2*nb*vc*C per GEMM: compute-bound at real shapes.
+#include "linear_logprobs.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "common.cuh"
+#include "device.h"
+#include "matmul.h"
+
+namespace steprl::cuda {
+namespace {
+
+constexpr int64_t kRowBlock = 1024;
+constexpr int kThreads = 256;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.693147180559945309f;
+
+// out[i] = row (rows ? rows[i] : first + i) of a float32 or bfloat16 [*, C] matrix, as float32.
+template <bool kBf16>
+__global__ void __launch_bounds__(kThreads)
+gather_rows_kernel(float* out, const void* src, const int32_t* rows, int64_t first, int64_t C) {
+  const int64_t i = blockIdx.x;
+  const int64_t row = rows != nullptr ? int64_t{rows[i]} : first + i;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    if constexpr (kBf16) out[i * C + c] = __uint_as_float(static_cast<unsigned>(static_cast<const unsigned short*>(src)[row * C + c]) << 16);
+    else out[i * C + c] = static_cast<const float*>(src)[row * C + c];
+  }
+}
+
+// Rows [first, first + n) (or rows[0..n)) of src as float32 [n, C] in out.
+void gather(float* out, const void* src, bool bf16, const int32_t* rows, int64_t first, int64_t n, int64_t C) {
+  if (n == 0) return;
+  if (bf16) STEPRL_LAUNCH((gather_rows_kernel<true>), static_cast<int>(n), kThreads, 0, stream(), out, src, rows, first, C);
+  else STEPRL_LAUNCH((gather_rows_kernel<false>), static_cast<int>(n), kThreads, 0, stream(), out, src, rows, first, C);
+}
+
+__global__ void __launch_bounds__(kThreads)
+scatter_add_rows_kernel(float* dhidden, const float* block, const int32_t* rows, int64_t C) {  // dhidden[rows[i]] += block[i]
+  const int64_t i = blockIdx.x;
+  float* dst = dhidden + int64_t{rows[i]} * C;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) dst[c] += block[i * C + c];
+}
+
+__global__ void __launch_bounds__(kThreads)
+reset_state_kernel(double* merged_logz, double* merged_mean, int64_t n) {
+  const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (i < n) {
+    merged_logz[i] = -INFINITY;
+    merged_mean[i] = 0.0;
+  }
+}
+
+// One block per row of the tile: the chunk's (logZ_c, H_c) merged into the row's running state.
+__global__ void __launch_bounds__(kThreads)
+chunk_forward_kernel(const float* tile, int64_t vc, int64_t c0, const int32_t* targets, float inv_temperature,
+                     double* merged_logz, double* merged_mean, float* target_logit) {
+  const int64_t r = blockIdx.x;
+  const float* z = tile + r * vc;
+  const float scale = inv_temperature * kLog2e;
+  SoftmaxStats stats = softmax_identity();
+  for (int64_t v = threadIdx.x; v < vc; v += blockDim.x) stats = softmax_combine(stats, SoftmaxStats{z[v], 1.0f, 0.0f}, scale);
+  stats = block_reduce_softmax(stats, scale);
+  if (threadIdx.x != 0) return;
+  const int64_t t = targets[r];
+  if (t >= c0 && t < c0 + vc) target_logit[r] = z[t - c0] * inv_temperature;
+  if (stats.max == -INFINITY) return;  // every logit of the chunk is -inf
+  const double l = static_cast<double>(stats.max) * inv_temperature + log(static_cast<double>(stats.sum));
+  const double h = log(static_cast<double>(stats.sum)) - kLn2 * static_cast<double>(stats.dot) / stats.sum;
+  const double L = merged_logz[r], top = L > l ? L : l;
+  const double w_old = L == -INFINITY ? 0.0 : exp(L - top), w_new = exp(l - top);
+  merged_mean[r] = (w_old * merged_mean[r] + w_new * (l - h)) / (w_old + w_new);
+  merged_logz[r] = top + log(w_old + w_new);
+}
+
+__global__ void __launch_bounds__(kThreads)
+finish_forward_kernel(float* logprobs, float* logz, float* entropy, const double* merged_logz, const double* merged_mean,
+                      const float* target_logit, int64_t n) {
+  const int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const double L = merged_logz[i];
+  logz[i] = static_cast<float>(L);
+  logprobs[i] = static_cast<float>(static_cast<double>(target_logit[i]) - L);
+  if (entropy != nullptr) entropy[i] = static_cast<float>(L - merged_mean[i]);
+}
+
+// One block per row of the tile: logits -> dlogits in place.
+__global__ void __launch_bounds__(kThreads)
+chunk_backward_kernel(float* tile, int64_t vc, int64_t c0, const int32_t* targets, const float* logz,
+                      const float* dlogprobs, const float* entropy, const float* dentropy, float inv_temperature) {
+  const int64_t r = blockIdx.x;
+  float* z = tile + r * vc;
+  const float g = dlogprobs[r], gh = dentropy != nullptr ? dentropy[r] : 0.0f;
+  if (g == 0.0f && gh == 0.0f) {  // a masked token: no gradient
+    for (int64_t v = threadIdx.x; v < vc; v += blockDim.x) z[v] = 0.0f;
+    return;
+  }
+  const float lz = logz[r], h = gh != 0.0f ? entropy[r] : 0.0f;
+  const int64_t t = int64_t{targets[r]} - c0;
+  for (int64_t v = threadIdx.x; v < vc; v += blockDim.x) {
+    const float y = z[v] * inv_temperature;
+    const float p = expf(y - lz);  // 0 for y = -inf
+    const float centered = p > 0.0f ? y - lz + h : 0.0f;
+    float d = -p * (g + gh * centered);
+    if (v == t) d += g;
+    z[v] = d * inv_temperature;
+  }
+}
+
+int blocks_for(int64_t n) { return static_cast<int>(ceil_div(n, kThreads)); }
+
+// Weight rows [c0, c0 + vc) as float32: in place, or widened from bfloat16 into scratch.
+const float* chunk_weight(const LinearLogprobsArgs& a, int64_t c0, int64_t vc, float* scratch) {
+  if (!a.weight_bf16) return static_cast<const float*>(a.weight) + c0 * a.C;
+  gather(scratch, a.weight, true, nullptr, c0, vc, a.C);
+  return scratch;
+}
+
+}  // namespace
+
+void fill_zero_cuda(float* data, int64_t count) {
+  if (count > 0) fill_bytes(data, 0, static_cast<size_t>(count) * sizeof(float));
+}
+
+void linear_logprobs_forward_cuda(const LinearLogprobsArgs& a, const LinearLogprobsOutputs& out) {
+  if (a.N == 0) return;
+  const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, kRowBlock);
+  auto tile = allocate(static_cast<size_t>(nb_max * chunk) * sizeof(float));
+  const bool gather_hidden = a.rows != nullptr || a.hidden_bf16;
+  auto gathered = allocate(gather_hidden ? static_cast<size_t>(nb_max * a.C) * sizeof(float) : 0);
+  auto widened = allocate(a.weight_bf16 ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
+  auto state = allocate(static_cast<size_t>(nb_max) * (2 * sizeof(double) + sizeof(float)));
+  double* merged_logz = state->as<double>();
+  double* merged_mean = merged_logz + nb_max;
+  float* target_logit = reinterpret_cast<float*>(merged_mean + nb_max);
+  for (int64_t b0 = 0; b0 < a.N; b0 += kRowBlock) {
+    const int64_t nb = std::min(kRowBlock, a.N - b0);
+    const float* h = static_cast<const float*>(a.hidden) + b0 * a.C;
+    if (gather_hidden) {
+      gather(gathered->as<float>(), a.hidden, a.hidden_bf16, a.rows != nullptr ? a.rows + b0 : nullptr, b0, nb, a.C);
+      h = gathered->as<float>();
+    }
+    STEPRL_LAUNCH(reset_state_kernel, blocks_for(nb), kThreads, 0, stream(), merged_logz, merged_mean, nb);
+    for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
+      const int64_t vc = std::min(chunk, a.V - c0);
+      matmul_forward_cuda({tile->as<float>(), h, chunk_weight(a, c0, vc, widened->as<float>()), nullptr, nullptr, nb, a.C, vc});
+      STEPRL_LAUNCH(chunk_forward_kernel, static_cast<int>(nb), kThreads, 0, stream(), tile->as<float>(), vc, c0,
+                    a.targets + b0, a.inv_temperature, merged_logz, merged_mean, target_logit);
+    }
+    STEPRL_LAUNCH(finish_forward_kernel, blocks_for(nb), kThreads, 0, stream(), out.logprobs + b0, out.logz + b0,
+                  out.entropy != nullptr ? out.entropy + b0 : nullptr, merged_logz, merged_mean, target_logit, nb);
+  }
+}
+
+void linear_logprobs_backward_cuda(const LinearLogprobsArgs& a, const LinearLogprobsGrads& g) {
+  if (a.N == 0) return;
+  const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, kRowBlock);
+  auto tile = allocate(static_cast<size_t>(nb_max * chunk) * sizeof(float));
+  const bool gather_hidden = a.rows != nullptr || a.hidden_bf16;
+  const size_t block_bytes = static_cast<size_t>(nb_max * a.C) * sizeof(float);
+  auto gathered = allocate(gather_hidden ? block_bytes : 0), dh_block = allocate(a.rows != nullptr ? block_bytes : 0);
+  auto widened = allocate(a.weight_bf16 ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
+  for (int64_t b0 = 0; b0 < a.N; b0 += kRowBlock) {
+    const int64_t nb = std::min(kRowBlock, a.N - b0);
+    const float* h = static_cast<const float*>(a.hidden) + b0 * a.C;
+    float* dh = g.dhidden + b0 * a.C;
+    if (gather_hidden) {
+      gather(gathered->as<float>(), a.hidden, a.hidden_bf16, a.rows != nullptr ? a.rows + b0 : nullptr, b0, nb, a.C);
+      h = gathered->as<float>();
+    }
+    if (a.rows != nullptr) {
+      dh = dh_block->as<float>();
+      fill_zero_cuda(dh, nb * a.C);
+    }
+    for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
+      const int64_t vc = std::min(chunk, a.V - c0);
+      float* tz = tile->as<float>();
+      const float* w = chunk_weight(a, c0, vc, widened->as<float>());
+      matmul_forward_cuda({tz, h, w, nullptr, nullptr, nb, a.C, vc});
+      STEPRL_LAUNCH(chunk_backward_kernel, static_cast<int>(nb), kThreads, 0, stream(), tz, vc, c0, a.targets + b0,
+                    g.logz + b0, g.dlogprobs + b0, g.entropy != nullptr ? g.entropy + b0 : nullptr,
+                    g.dentropy != nullptr ? g.dentropy + b0 : nullptr, a.inv_temperature);
+      matmul_backward_cuda({dh, g.dweight != nullptr ? g.dweight + c0 * a.C : nullptr, nullptr, tz, h, w, nb, a.C, vc});
+    }
+    if (a.rows != nullptr)
+      STEPRL_LAUNCH(scatter_add_rows_kernel, static_cast<int>(nb), kThreads, 0, stream(), g.dhidden, dh_block->as<float>(),
+                    a.rows + b0, a.C);
+  }
+}
+
+}  // namespace steprl::cuda

@@ -1,0 +1,62 @@
+// hidden_path.ts: the trainer's fast path for a model that offers its hidden states
+// (PolicyModel.hidden / backwardHidden, e.g. TinyLM): the response tokens' log-probs come from
+// ops.linearTokenLogprobs over the final hidden states at the response positions (rows addressed by
+// offsets, not copied), and their gradient goes back as dhidden [rows*(P+T), C] plus the lm_head
+// gradient, accumulated straight into the model's buffer. No [rows, P+T, V] logits, no gathered
+// [rows*T, V] copy and no dlogits exist on this path; a model without it uses forward()/backward().
+import * as ops from '../ops/index';
+import { Tensor } from '../tensor';
+import type { ForwardOptions, HiddenStates, PolicyModel } from '../model/policy';
+
+export type HiddenPolicy = PolicyModel & Required<Pick<PolicyModel, 'hidden' | 'backwardHidden'>>;
+
+export function hasHiddenPath(model: PolicyModel): model is HiddenPolicy {
+  return typeof model.hidden === 'function' && typeof model.backwardHidden === 'function';
+}
+
+/** int32 [rows * T]: the position of each response token's logits, row i*(P+T) + P-1+t. */
+export function responsePositions(rows: number, P: number, T: number, device: 'cpu' | 'cuda'): Tensor {
+  const out = new Int32Array(rows * T);
+  for (let r = 0; r < rows; r++) for (let t = 0; t < T; t++) out[r * T + t] = r * (P + T) + P - 1 + t;
+  return Tensor.from(out, [rows * T], { device });
+}
+
+/** One pass of the hidden path: log-probs of `targets` [rows*T] and what their backward needs. */
+export interface HiddenLogprobs {
+  logprobs: Tensor;
+  logZ: Tensor;
+  /** Entropy of softmax(logits / temperature) per token, when asked for. */
+  entropy?: Tensor;
+  states: HiddenStates;
+  positions: Tensor;
+  /** Gradient of the log-probs -> the model's parameters (lm_head included); frees the pass's tensors. */
+  backward(dlogprobs: Tensor, dvalues?: Tensor): Promise<void>;
+  dispose(): void;
+}
+
+export async function hiddenLogprobs(
+  model: HiddenPolicy, sequence: Tensor, targets: Tensor, P: number, T: number, temperature: number, options: ForwardOptions,
+  withEntropy = false,
+): Promise<HiddenLogprobs> {
+  const rows = sequence.shape[0];
+  const states = await model.hidden(sequence, options);
+  const positions = responsePositions(rows, P, T, model.device);
+  const { logprobs, logZ, entropy } = ops.linearTokenLogprobs(states.hidden, states.lmHead, targets,
+    { temperature, rows: positions, entropy: withEntropy });
+  return {
+    logprobs, logZ, entropy, states, positions,
+    backward: async (dlogprobs: Tensor, dvalues?: Tensor) => {
+      const dhidden = ops.linearTokenLogprobsBackward(states.hidden, states.lmHead, targets, logZ, dlogprobs, {
+        temperature, rows: positions, dweight: states.lmHeadGrad ?? undefined,
+      });
+      try {
+        await model.backwardHidden(dhidden, dvalues);
+      } finally {
+        dhidden.dispose();
+      }
+    },
+    dispose: () => {
+      for (const t of [logprobs, logZ, entropy, positions]) t?.dispose();
+    },
+  };
+}
