@@ -201,4 +201,10 @@ export interface NativeBinding {
   gradNorm(grads: NativeStorage, n: number): number;
   sample(logits: NativeStorage, B: number, V: number, temperature: number, topK: number, topP: number, seed: number,
     counter: number): Int32Array;
+
+  // Checkpoint float conversions (host typed arrays only); out and inp hold exactly n elements.
+  /** bfloat16 or float16 bits -> float32, exact. */
+  widenToFloat32(out: Float32Array, inp: Uint16Array, n: number, format: 'bfloat16' | 'float16'): void;
+  /** float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
+  narrowToBFloat16(out: Uint16Array, inp: Float32Array, n: number): void;
 }

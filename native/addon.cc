@@ -29,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_process_grpo_advantage(exports);
   steprl::register_gae(exports);
   steprl::register_prm_score(exports);
+  steprl::register_convert(exports);
   return exports;
 }
 

@@ -25,6 +25,7 @@ void register_entropy_segments(Napi::Object exports);
 void register_process_grpo_advantage(Napi::Object exports);
 void register_gae(Napi::Object exports);
 void register_prm_score(Napi::Object exports);
+void register_convert(Napi::Object exports);
 void register_device(Napi::Object exports);  // CUDA and simulator builds only (STEPRL_WITH_CUDA)
 
 }  // namespace steprl
