@@ -34,7 +34,7 @@ function joinFile(headerText: string, data: Buffer, length = BigInt(Buffer.byteL
 /** One mutation of (safetensors bytes, config object): returns the new pair. */
 function mutate(rng: Rng, file: Buffer, config: Record<string, unknown>): { file: Buffer; config: string } {
   const cfg: Record<string, unknown> = structuredClone(config);
-  let bytes = Buffer.from(file);
+  let bytes: Buffer = Buffer.from(file);
   const kind = rng.int(0, 10);
   const { header, data } = splitFile(file);
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
