@@ -3,8 +3,9 @@
 // bytes (padded with spaces to 8 bytes), then the raw little-endian tensor bytes.
 //
 // Files are never held whole: readSafetensorsHeader reads and checks the header only, and
-// readTensorInto reads one tensor with positioned reads straight into its destination, widening
-// BF16/F16 to float32 in native code over a small staging buffer. Offsets are plain numbers
+// readTensorInto reads one tensor with positioned reads straight into its destination: the native
+// reader (pread over the thread pool; F32 lands in place, BF16/F16 are widened from 2 MiB
+// per-task buffers), or on Windows Node's positioned reads and a native widening pass. Offsets are plain numbers
 // (exact to 2^53), so files over 2 and 4 GiB read like any other. Every field of a foreign header
 // is checked as the reference implementation does before a byte of data is read: header length
 // and UTF-8 JSON object, duplicate names, dtypes, shapes (byte sizes in BigInt, so no overflow),
@@ -217,11 +218,25 @@ export function readTensorInto(fd: number, header: SafetensorsHeader, entry: Saf
   if (out.length !== entry.numel) throw new Error(`steprl: ${out.length}-element destination for ${entry.numel}-element tensor ${entry.name}`);
   const position = header.dataStart + entry.begin;
   const what = `tensor ${entry.name}`;
-  if (entry.dtype === 'F32') {
+  const format = entry.dtype === 'F32' ? 'float32' : entry.dtype === 'BF16' ? 'bfloat16' : 'float16';
+  const native = binding().readAsFloat32;
+  if (native !== undefined) {
+    let read: number;
+    try {
+      read = native(fd, position, out, entry.numel, format);
+    } catch (error) {
+      throw new FormatError(file, `${what}: ${(error as Error).message}`);
+    }
+    const size = format === 'float32' ? 4 : 2;
+    if (read < entry.numel)
+      throw new FormatError(file, `${what}: expected ${entry.numel * size} bytes at offset ${position} but the file ends after ${position + read * size} (truncated?)`);
+    return;
+  }
+  // Without the native reader (Windows builds): Node's positioned reads, widened chunk by chunk.
+  if (format === 'float32') {
     readFully(fd, file, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), position, what);
     return;
   }
-  const format = entry.dtype === 'BF16' ? 'bfloat16' : 'float16';
   const bits = new Uint16Array(staging(), 0, STAGE_ELEMENTS);
   for (let i = 0; i < entry.numel; i += STAGE_ELEMENTS) {
     const n = Math.min(STAGE_ELEMENTS, entry.numel - i);

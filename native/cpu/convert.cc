@@ -3,7 +3,17 @@
 // subnormals through one float multiply, which is exact).
 #include "convert.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if !defined(_WIN32)
+#include <unistd.h>
+#endif
 
 #include "parallel.h"
 
@@ -51,5 +61,55 @@ void narrow_to_bfloat16_cpu(uint16_t* out, const float* inp, int64_t n) {
     for (int64_t i = lo; i < hi; ++i) out[i] = f32_to_bf16_bits(src[i]);
   });
 }
+
+#if !defined(_WIN32)
+namespace {
+
+// Reads up to `bytes` at `position`; returns how many were read before end of file.
+int64_t pread_full(int fd, void* dst, int64_t bytes, int64_t position) {
+  int64_t done = 0;
+  while (done < bytes) {
+    const ssize_t r = ::pread(fd, static_cast<char*>(dst) + done, static_cast<size_t>(bytes - done), static_cast<off_t>(position + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("steprl: reading the checkpoint failed: ") + std::strerror(errno));
+    }
+    if (r == 0) break;
+    done += r;
+  }
+  return done;
+}
+
+}  // namespace
+
+int64_t read_as_float32_cpu(int fd, int64_t position, float* out, int64_t n, StoredFormat format) {
+  constexpr int64_t kChunk = int64_t{1} << 20;  // elements per task: 4 MiB of float32 output
+  std::atomic<int64_t> first_missing{n};
+  parallel_for(task_count(n, kChunk), 1, [&](int64_t begin, int64_t end) {
+    std::vector<uint16_t> stage;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t lo = task * kChunk, count = std::min(kChunk, n - lo);
+      int64_t got;
+      if (format == StoredFormat::float32) {
+        got = pread_full(fd, out + lo, count * 4, position + lo * 4) / 4;
+      } else {
+        stage.resize(static_cast<size_t>(kChunk));
+        got = pread_full(fd, stage.data(), count * 2, position + lo * 2) / 2;
+        uint32_t* dst = reinterpret_cast<uint32_t*>(out + lo);
+        if (format == StoredFormat::bfloat16) {
+          for (int64_t i = 0; i < got; ++i) dst[i] = static_cast<uint32_t>(stage[i]) << 16;
+        } else {
+          for (int64_t i = 0; i < got; ++i) dst[i] = f16_to_f32_bits(stage[i]);
+        }
+      }
+      if (got < count) {
+        int64_t seen = first_missing.load();
+        while (lo + got < seen && !first_missing.compare_exchange_weak(seen, lo + got)) {}
+      }
+    }
+  });
+  return first_missing.load();
+}
+#endif
 
 }  // namespace steprl::cpu

@@ -71,11 +71,29 @@ describe('native float conversions', () => {
   });
 });
 
+/** Runs `body` with the native positioned reader, then with Node's reads (the Windows path). */
+function bothReaders(name: string, body: () => void): void {
+  test(`${name} (native reader)`, () => {
+    expect(binding().readAsFloat32).toBeDefined();
+    body();
+  });
+  test(`${name} (Node reads)`, () => {
+    const addon = binding() as { readAsFloat32?: unknown };
+    const native = addon.readAsFloat32;
+    addon.readAsFloat32 = undefined;
+    try {
+      body();
+    } finally {
+      addon.readAsFloat32 = native;
+    }
+  });
+}
+
 describe('safetensors files', () => {
-  test('write -> read round-trips F32 and BF16 tensors with metadata', () => {
+  bothReaders('write -> read round-trips F32 and BF16 tensors with metadata', () => {
     const rng = new Rng(1);
     const a = rng.floats(1000), b = rng.floats(77);
-    const file = path.join(tmp, 'ok.safetensors');
+    const file = path.join(tmp, `ok${counter++}.safetensors`);
     writeSafetensorsFile(file, [
       { name: 'a', dtype: 'F32', shape: [10, 100], data: a },
       { name: 'b', dtype: 'BF16', shape: [7, 11], data: b },
@@ -101,7 +119,30 @@ describe('safetensors files', () => {
     expect(whole.tensors.get('empty')!.shape).toEqual([0, 3]);
   });
 
-  test('F16 tensors widen to float32', () => {
+  bothReaders('tensors spanning many read chunks read exactly (chunk edges included)', () => {
+    const big = new Float32Array((1 << 22) + (1 << 20) + 3);
+    for (let i = 0; i < big.length; i++) big[i] = Math.sin(i) * 2 ** ((i % 40) - 20);  // (Rng.floats is slow at this size)
+    const file = path.join(tmp, `chunks${counter++}.safetensors`);
+    writeSafetensorsFile(file, [
+      { name: 'pad', dtype: 'BF16', shape: [1], data: Float32Array.of(1) },
+      { name: 'half', dtype: 'BF16', shape: [big.length], data: big },
+      { name: 'full', dtype: 'F32', shape: [big.length], data: big },
+    ]);
+    const header = readSafetensorsHeader(file);
+    const fd = fs.openSync(file, 'r');
+    try {
+      const out = new Float32Array(big.length);
+      readTensorInto(fd, header, header.entries.get('half')!, out);  // at an odd (2-byte) file offset
+      expect(Buffer.compare(Buffer.from(out.buffer), Buffer.from(fromBFloat16(toBFloat16(big)).buffer))).toBe(0);
+      readTensorInto(fd, header, header.entries.get('full')!, out);
+      expect(Buffer.compare(Buffer.from(out.buffer), Buffer.from(big.buffer))).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(file);
+    }
+  });
+
+  bothReaders('F16 tensors widen to float32', () => {
     const bits = Uint16Array.from([0x3c00, 0xc000, 0x0001, 0x7bff, 0x8000, 0x3555]);
     const file = rawFile({ h: { dtype: 'F16', shape: [6], data_offsets: [0, 12] } }, new Uint8Array(bits.buffer));
     const header = readSafetensorsHeader(file);
@@ -156,8 +197,8 @@ describe('safetensors files', () => {
     expect(() => readSafetensorsHeader(path.join(tmp, 'nope.safetensors'))).toThrow(FormatError);
   });
 
-  test('a file that shrinks after its header was read is a FormatError at the read', () => {
-    const file = path.join(tmp, 'shrinks.safetensors');
+  bothReaders('a file that shrinks after its header was read is a FormatError at the read', () => {
+    const file = path.join(tmp, `shrinks${counter++}.safetensors`);
     writeSafetensorsFile(file, [{ name: 'a', dtype: 'F32', shape: [100], data: new Float32Array(100) }]);
     const header = readSafetensorsHeader(file);
     fs.truncateSync(file, header.fileBytes - 40);
@@ -166,7 +207,7 @@ describe('safetensors files', () => {
     fs.closeSync(fd);
   });
 
-  test('tensors past 4 GiB of a sparse file read exactly (offsets above 2^32)', () => {
+  bothReaders('tensors past 4 GiB of a sparse file read exactly (offsets above 2^32)', () => {
     // big: F32 [2^30 + 3] (4 GiB + 12 bytes, never written: a hole), then tail F32 [5] and half BF16 [3].
     const bigNumel = 2 ** 30 + 3;
     const tail = Float32Array.from([1.5, -2, 3.25, 1e-3, 65536]);
