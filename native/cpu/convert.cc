@@ -12,6 +12,7 @@
 #include <vector>
 
 #if !defined(_WIN32)
+#include <sys/mman.h>
 #include <unistd.h>
 #endif
 
@@ -80,15 +81,32 @@ int64_t pread_full(int fd, void* dst, int64_t bytes, int64_t position) {
   return done;
 }
 
+// Maps the whole pages of [p, p + bytes) in one call where the kernel can (Linux >= 5.14): fresh
+// output memory otherwise costs a page fault per 4 KiB, which dominates a load from the page
+// cache. Failure is harmless: the copy then faults the pages in as usual.
+void populate(void* p, int64_t bytes) {
+#if defined(__linux__)
+  constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, absent from older headers
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes)) / page * page;
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, kPopulateWrite);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 }  // namespace
 
 int64_t read_as_float32_cpu(int fd, int64_t position, float* out, int64_t n, StoredFormat format) {
   constexpr int64_t kChunk = int64_t{1} << 20;  // elements per task: 4 MiB of float32 output
   std::atomic<int64_t> first_missing{n};
   parallel_for(task_count(n, kChunk), 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint16_t> stage;
+    thread_local std::vector<uint16_t> stage;  // kept per pool thread: fresh buffers would fault again
     for (int64_t task = begin; task < end; ++task) {
       const int64_t lo = task * kChunk, count = std::min(kChunk, n - lo);
+      populate(out + lo, count * 4);
       int64_t got;
       if (format == StoredFormat::float32) {
         got = pread_full(fd, out + lo, count * 4, position + lo * 4) / 4;
