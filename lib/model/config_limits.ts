@@ -39,7 +39,8 @@ export const MAX_PARAMETERS = 2n ** 32n;
 /**
  * The parameter count params.ts lays out for `config` (padding excluded), in BigInt so that no
  * size a file claims can overflow it: embeddings, an lm_head unless tied, per layer two norms,
- * q/k/v/o (+ biases), gate/up/down; the final norm; the optional value head.
+ * q/k/v/o (+ biases, + Qwen3's per-head q/k norms), gate/up/down; the final norm; the optional
+ * value head.
  */
 export function impliedParameterCount(config: TinyLMConfig): bigint {
   const V = BigInt(config.vocabSize), C = BigInt(config.hiddenSize), F = BigInt(config.intermediateSize);
@@ -47,6 +48,8 @@ export function impliedParameterCount(config: TinyLMConfig): bigint {
   let layer = 2n * C + HD * C + 2n * KD * C + C * HD + 3n * F * C;
   if (config.qkvBias) layer += HD + 2n * KD;
   if (config.oBias) layer += C;
+  // (A string comparison: the 'qwen3' architecture arrives with the rope_scaling / Qwen3 config work.)
+  if ((config.architecture as string) === 'qwen3') layer += 2n * BigInt(config.headDim);
   let total = V * C + BigInt(config.numLayers) * layer + C;
   if (!config.tieEmbeddings) total += V * C;
   if (config.valueHead) total += C + 1n;
