@@ -37,6 +37,7 @@
         "native/ops/gae.cc",
         "native/ops/reinforce_advantage.cc",
         "native/ops/prm_score.cc",
+        "native/ops/convert.cc",
         "native/cpu/parallel.cc",
         "native/cpu/probe.cc",
         "native/cpu/simd.cc",
@@ -78,7 +79,8 @@
         "native/cpu/process_grpo_advantage.cc",
         "native/cpu/gae.cc",
         "native/cpu/reinforce_advantage.cc",
-        "native/cpu/prm_score.cc"
+        "native/cpu/prm_score.cc",
+        "native/cpu/convert.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -230,4 +230,15 @@ export interface NativeBinding {
     dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
     dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: true,
   ): Promise<NativeFloat32>;
+  // Checkpoint float conversions (host typed arrays only); out and inp hold exactly n elements.
+  /** bfloat16 or float16 bits -> float32, exact. */
+  widenToFloat32(out: Float32Array, inp: Uint16Array, n: number, format: 'bfloat16' | 'float16'): void;
+  /** float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
+  narrowToBFloat16(out: Uint16Array, inp: Float32Array, n: number): void;
+  /**
+   * Reads n elements stored at byte `position` of the open file `fd` into `out` as float32
+   * (positioned reads over the thread pool); returns the elements read (< n: the file ended).
+   * POSIX builds only (undefined on Windows).
+   */
+  readAsFloat32?(fd: number, position: number, out: Float32Array, n: number, format: 'float32' | 'bfloat16' | 'float16'): number;
 }

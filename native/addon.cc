@@ -31,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   steprl::register_prm_score(exports);
   steprl::register_reinforce_advantage(exports);
   steprl::register_linear_logprobs(exports);
+  steprl::register_convert(exports);
   return exports;
 }
 

@@ -4,11 +4,11 @@
 // gradients are two flat buffers (weightBuffer, gradBuffer) carved into per-parameter views by one
 // table (params.ts); AdamW (optim/adamw.ts) keeps its moments per parameter, one tensor each.
 // Checkpoints are Hugging Face folders.
-import { ArgumentError, ShapeError } from '../errors';
+import { ArgumentError, FormatError, ShapeError } from '../errors';
 import { checkDevice, Tensor, type Device } from '../tensor';
 import { checkOptionsObject, checkTensor } from '../ops/validate';
 import { allocateActivations, type Activations } from './activations';
-import { readConfig, readWeights, writeCheckpoint, type SaveOptions } from './checkpoint';
+import { fillWeights, planWeights, readConfig, writeCheckpoint, type SaveOptions } from './checkpoint';
 import { contextLength, resolveConfig, ropeInverseFrequencies, type TinyLMConfig, type TinyLMConfigInput } from './config';
 import { generateTokens } from './generate';
 import { initializeParameters, parameterSpecs, type ParamSpec } from './params';
@@ -74,7 +74,11 @@ export class TinyLM implements PolicyModel {
     return new TinyLM(resolved, values, device);
   }
 
-  /** Loads a Hugging Face-layout folder (config.json + model.safetensors) of a Llama, Qwen2 or Qwen3 model. */
+  /**
+   * Loads a Hugging Face-layout folder (config.json + model.safetensors, or an index + shards) of a
+   * Llama, Qwen2 or Qwen3 model. The config and every file header are checked before the weights
+   * are allocated; a failed load throws a FormatError and leaves nothing behind.
+   */
   static load(dir: string, options: { device?: Device; valueHead?: boolean } = {}): TinyLM {
     checkOptionsObject('options', options, ['device', 'valueHead']);
     const device = options.device ?? 'cpu';
@@ -82,24 +86,29 @@ export class TinyLM implements PolicyModel {
     const stored = readConfig(dir);
     const config = options.valueHead === undefined ? stored : { ...stored, valueHead: options.valueHead };
     const { specs, total } = parameterSpecs(config);
-    const values = new Float32Array(total);
-    if (config.valueHead && !stored.valueHead) {
-      // A new value head on a checkpoint without one: read the rest, initialize the head.
-      const base = parameterSpecs(stored);
-      const storedValues = new Float32Array(base.total);
-      readWeights(dir, base.specs, storedValues);
-      for (const spec of base.specs) values.set(storedValues.subarray(spec.offset, spec.offset + spec.numel), specs.find((s) => s.name === spec.name)!.offset);
-      initializeParameters(values, specs.filter((s) => s.name.startsWith('v_head.')), config.numLayers, 1);
-    } else {
-      readWeights(dir, specs, values);
+    // A new value head on a checkpoint without one: read the rest, initialize the head.
+    const newHead = config.valueHead && !stored.valueHead;
+    const plan = planWeights(dir, newHead ? specs.filter((s) => !s.name.startsWith('v_head.')) : specs);
+    let values: Float32Array;
+    try {
+      values = new Float32Array(total);
+    } catch (error) {
+      throw new FormatError(plan.folder, `cannot allocate the ${total} float32 parameters the config implies (${(error as Error).message})`);
     }
+    fillWeights(plan, values);
+    if (newHead) initializeParameters(values, specs.filter((s) => s.name.startsWith('v_head.')), config.numLayers, 1);
     return new TinyLM(config, values, device);
   }
 
-  /** Writes the model as a Hugging Face folder, atomically (a crash leaves the previous one). */
+  /**
+   * Writes the model as a Hugging Face folder, atomically (a crash leaves the previous one),
+   * streaming each tensor; `maxShardSize` (bytes, default 5e9) splits it into shards + index.
+   */
   save(dir: string, options: SaveOptions = {}): void {
-    checkOptionsObject('options', options, ['dtype', 'extraFiles']);
-    writeCheckpoint(dir, this.config, this.specs, this.weightBuffer.toFloat32(), options);
+    checkOptionsObject('options', options, ['dtype', 'maxShardSize', 'extraFiles']);
+    // On the cpu the weight buffer itself is written (no copy); device weights come to the host first.
+    const values = this.device === 'cpu' ? (this.weightBuffer._storage() as Float32Array) : this.weightBuffer.toFloat32();
+    writeCheckpoint(dir, this.config, this.specs, values, options);
   }
 
   /** A frozen copy (e.g. the reference model of a KL penalty). */

@@ -27,6 +27,7 @@ void register_gae(Napi::Object exports);
 void register_prm_score(Napi::Object exports);
 void register_reinforce_advantage(Napi::Object exports);
 void register_linear_logprobs(Napi::Object exports);
+void register_convert(Napi::Object exports);
 void register_device(Napi::Object exports);  // CUDA and simulator builds only (STEPRL_WITH_CUDA)
 
 }  // namespace steprl
