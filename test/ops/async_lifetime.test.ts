@@ -184,6 +184,24 @@ for (const device of ['cpu', 'cuda'] as Device[]) {
       expect(() => result.toArray()).toThrow(DisposedError);
     });
 
+    test('a large input (a block the host pool caches for reuse) disposed in flight', async () => {
+      const rng = new Rng(8);
+      const rows = 64, vocab = 4099; // > 1 MiB of logits: freed blocks go to the pool's cache, not free()
+      const logits = addonFloat32(rng.floats(rows * vocab, 3), [rows, vocab], device);
+      const targets = addonInt32(rng.ints(rows, 0, vocab), vocab, device);
+      const expected = values(ops.tokenLogprobs(logits, targets).logprobs);
+      const pending = ops.tokenLogprobsAsync(logits, targets);
+      const started = liveBytes(device);
+      logits.dispose();
+      expect(liveBytes(device)).toBe(started);
+      churn([[rows, vocab]], device); // reuses the cached block if it had been released
+      const out = await pending;
+      expect(values(out.logprobs)).toEqual(expected);
+      out.logZ.dispose();
+      expect(liveBytes(device)).toBeLessThanOrEqual(started - rows * vocab * 4);
+      targets.dispose();
+    });
+
     test('an input disposed before the call is a DisposedError naming it', async () => {
       const inputs = CASES.klPenaltyAsync.make(device);
       inputs.refLogprobs.dispose();
