@@ -195,12 +195,12 @@ describeTargets('tokenLogprobs', (target: Target) => {
               if (V === 1) expect(h[r]).toBeLessThan(1e-7); // exactly 0 but for the rounding of z * scale - max * scale
             }
             // dentropy only: the backward with the forward's H and with H recomputed agree (to the
-            // float32 rounding of H, ~1e-6 here), and for V = 1 (H constant 0) the gradient is 0
+            // float32 rounding of H, ~1e-6 here, over tau), and for V = 1 (H constant 0) the gradient is 0
             // up to the rounding of t_v = log2 p_v.
             const zero = Tensor.zeros([R], { device }), ones = Tensor.from(new Float32Array(R).fill(1), [R], { device });
             const kept = ops.tokenLogprobsBackward(logits, targets, out.logZ, zero, { temperature, dentropy: ones, entropy: out.entropy }).toArray();
             const recomputed = ops.tokenLogprobsBackward(logits, targets, out.logZ, zero, { temperature, dentropy: ones }).toArray();
-            expectClose(recomputed, kept, { rtol: 1e-4, atol: 2e-6 });
+            expectClose(recomputed, kept, { rtol: 1e-4, atol: 5e-6 });
             // (t = z * scale - max * scale rounds to ~ulp(|z| * scale), up to ~4e-6 for |z| ~ 20.)
             if (V === 1) for (const d of kept) expect(Math.abs(d)).toBeLessThan(1e-5);
           }
