@@ -8,7 +8,7 @@
 //      that drive native code: test/ops (the malformed-input tests of every op and of the addon's
 //      entry points included: malformed_native.test.ts), test/core/tensor.test.ts, test/device and
 //      test/model, once with the CPU addon (every SIMD level) and once with the simulator addon on
-//      device cuda.
+//      device cuda (there, like npm test, the suites that use test/util/devices.ts).
 // Any sanitizer report fails the run: reports halt the process (ASan halt_on_error, UBSan built
 // with -fno-sanitize-recover=all), and the output is also scanned for report headers. Leak
 // detection is off: node itself does not free everything at exit.
@@ -112,7 +112,8 @@ const flags = jestArgs.filter((a) => a.startsWith('-'));
 for (const build of builds) {
   if (build.ok === false) continue;
   const sim = build.out.includes('sim');
-  const files = suites().filter((f) => !sim || f.endsWith('tensor.test.ts') || fs.readFileSync(f, 'utf8').includes('util/devices'));
+  // On the simulator, the device suites only (those using test/util/devices.ts), as in npm test.
+  const files = suites().filter((f) => !sim || fs.readFileSync(f, 'utf8').includes('util/devices'));
   if (files.length === 0) {
     steps.push({ title: `jest, ${build.title}`, ok: true, ms: 0, note: 'no suite matches the filter' });
     continue;
