@@ -49,6 +49,9 @@ const values = (t: Tensor): number[] => {
   return out;
 };
 
+/** After an op settled: one macrotask, so the addon's worker (and the device memory it held) is gone. */
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 function liveBytes(device: Device): number {
   return device === 'cuda' ? cudaInfo()!.allocator.liveBytes : hostMemory().liveBytes;
 }
@@ -159,12 +162,14 @@ for (const device of ['cpu', 'cuda'] as Device[]) {
         const started = liveBytes(device); // the op's outputs are allocated when it starts
         for (const t of victims) t.dispose();
         for (const t of victims) expect(t.disposed).toBe(true);
-        // Nothing is freed while the worker may still read it...
-        expect(liveBytes(device)).toBe(started);
+        // Nothing is freed while the worker may still read it (on cuda the worker may allocate
+        // its small scratch meanwhile)...
+        expect(liveBytes(device)).toBeGreaterThanOrEqual(started);
         churn(victims.map((t) => [...t.shape]), device);
         expect(await pending).toEqual(expected);
         // ...and it is released once the op settled (its outputs are disposed too by now).
         const released = victims.reduce((sum, t) => sum + t.numel * 4, 0);
+        await settled();
         expect(liveBytes(device)).toBeLessThanOrEqual(started - released);
         for (const t of Object.values(inputs)) t.dispose();
       });
@@ -193,11 +198,12 @@ for (const device of ['cpu', 'cuda'] as Device[]) {
       const pending = ops.tokenLogprobsAsync(logits, targets);
       const started = liveBytes(device);
       logits.dispose();
-      expect(liveBytes(device)).toBe(started);
+      expect(liveBytes(device)).toBeGreaterThanOrEqual(started);
       churn([[rows, vocab]], device); // reuses the cached block if it had been released
       const out = await pending;
       expect(values(out.logprobs)).toEqual(expected);
       out.logZ.dispose();
+      await settled();
       expect(liveBytes(device)).toBeLessThanOrEqual(started - rows * vocab * 4);
       targets.dispose();
     });
@@ -220,11 +226,12 @@ for (const device of ['cpu', 'cuda'] as Device[]) {
       parent.dispose();
       a.dispose();
       b.dispose();
-      expect(liveBytes(device)).toBe(started);
+      expect(liveBytes(device)).toBeGreaterThanOrEqual(started);
       churn([[2 * R * T]], device);
       const out = await pending;
       expect(values(out.kl)).toEqual(expectedKl);
       expect(values(out.dkl)).toEqual(expectedDkl);
+      await settled();
       expect(liveBytes(device)).toBeLessThanOrEqual(started - 2 * R * T * 4);
     });
   });
