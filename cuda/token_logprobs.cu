@@ -123,6 +123,11 @@ __device__ __forceinline__ bool bad_target(int32_t target, int64_t V, int64_t ro
   return true;
 }
 
+// H >= 0, but ln s - ln2 * d / s cancels in float32 when one token holds all the mass (a 1-wide
+// vocabulary gives -1.8e-8): rounding below 0 is clamped to +0, NaN kept; the backward's
+// recomputed H is clamped alike (as native/cpu/token_logprobs.h clamp_entropy).
+__device__ __forceinline__ float clamp_entropy(float h) { return h <= 0.0f ? 0.0f : h; }
+
 template <bool kBf16>
 __global__ void __launch_bounds__(kMaxThreads)
 token_logprobs_forward_kernel(float* logprobs, float* logz, float* entropy,  // [R] each; entropy may be null
@@ -143,7 +148,7 @@ token_logprobs_forward_kernel(float* logprobs, float* logz, float* entropy,  // 
       const float lz = s.max * inv_temperature + log_sum;
       logz[row] = lz;
       logprobs[row] = L::load(z + target) * inv_temperature - lz;
-      if (entropy != nullptr) entropy[row] = log_sum - kLn2 * s.dot / s.sum;
+      if (entropy != nullptr) entropy[row] = clamp_entropy(log_sum - kLn2 * s.dot / s.sum);
     }
   }
 }
@@ -203,7 +208,7 @@ token_logprobs_backward_kernel(float* dlogits,                                  
             sum_pt = fmaf(exp2f(t), t, sum_pt);
           }
         });
-        h = -kLn2 * block_reduce_sum(sum_pt);
+        h = clamp_entropy(-kLn2 * block_reduce_sum(sum_pt));
       }
     }
     const float c0 = -inv_temperature * (g + gh * h);

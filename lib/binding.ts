@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { BackendError } from './errors';
+import { guardBinding } from './in_flight';
 import type { NativeBinding } from './native';
 import { cachedProbe } from './backend/cuda_probe';
 import { detectDriver, findCudaBinaries } from './backend/cuda_locate';
@@ -169,10 +170,16 @@ function load(): Loaded {
   }
 }
 
-/** The loaded addon (loaded on first use). */
+let guarded: { addon: NativeBinding; binding: NativeBinding } | null = null;
+
+/**
+ * The loaded addon (loaded on first use), seen through in_flight.ts's guard: an async call keeps
+ * the tensors it reads alive until its promise settles. Every native call goes through here.
+ */
 export function binding(): NativeBinding {
   if (loaded === null) loaded = load();
-  return loaded.binding;
+  if (guarded === null || guarded.addon !== loaded.binding) guarded = { addon: loaded.binding, binding: guardBinding(loaded.binding) };
+  return guarded.binding;
 }
 
 /** Where the loaded addon came from, e.g. "prebuild /.../prebuilds/linux-x64/steprl.glibc.node". */

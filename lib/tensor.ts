@@ -12,6 +12,7 @@
 // while an async op is still reading it.
 import { binding } from './binding';
 import { ArgumentError, DeviceError, DisposedError, ShapeError, describe, fromNative } from './errors';
+import { trackStorage } from './in_flight';
 import type { NativeDeviceBuffer, NativeStorage } from './native';
 import {
   allocate, checkDevice, checkNumbers, checkOptionsObject, checkShape, DTYPES, dtypeOfArray, fromBFloat16, numelOf, toBFloat16,
@@ -29,7 +30,10 @@ class Storage {
   releaseWhenIdle = false;
   /** For a view: the storage it is a window into, kept alive while the view lives. */
   parent: Storage | null = null;
-  constructor(public data: NativeStorage | null, readonly owned: boolean) {}
+  constructor(public data: NativeStorage | null, readonly owned: boolean) {
+    // An async op given this storage holds it (pending) until it settles: in_flight.ts.
+    if (data !== null) trackStorage(data, this);
+  }
 
   release(): void {
     const data = this.data;
@@ -105,23 +109,6 @@ export class Tensor {
   /** @internal Wraps storage the addon produced (and owns): a typed array is cpu, a DeviceBuffer cuda. */
   static _wrap(storage: NativeStorage, shape: readonly number[], dtype: DType, device?: Device): Tensor {
     return new Tensor(new Storage(storage, true), shape, dtype, device ?? (typedArrayKind(storage) === null ? 'cuda' : 'cpu'));
-  }
-
-  /**
-   * @internal Runs an async op over `tensors`: their storage is not released before it settles,
-   * even if they are disposed meanwhile.
-   */
-  static async _whileReading<T>(tensors: readonly (Tensor | undefined)[], run: () => Promise<T>): Promise<T> {
-    const boxes = tensors.flatMap((t) => (t !== undefined && t.#storage !== null ? [t.#storage] : []));
-    for (const box of boxes) box.pending++;
-    try {
-      return await run();
-    } finally {
-      for (const box of boxes) {
-        box.pending--;
-        if (box.pending === 0 && box.releaseWhenIdle) box.release();
-      }
-    }
   }
 
   get shape(): readonly number[] {

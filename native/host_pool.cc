@@ -8,6 +8,24 @@
 #include <new>
 #include <unordered_map>
 
+// Under AddressSanitizer (npm run test:asan) a cached block is poisoned while it waits for reuse,
+// so a read of a disposed tensor's memory is reported even when the block went to the cache
+// rather than to free().
+#if defined(__SANITIZE_ADDRESS__)
+#define STEPRL_HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STEPRL_HOST_ASAN 1
+#endif
+#endif
+#if STEPRL_HOST_ASAN
+#include <sanitizer/asan_interface.h>
+#define STEPRL_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define STEPRL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define STEPRL_POISON(p, n) ((void)(p), (void)(n))
+#define STEPRL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 namespace steprl {
 namespace {
@@ -69,6 +87,7 @@ class Pool {
         free_.erase(it);
         cached_ -= rounded;
         live_ += rounded;
+        STEPRL_UNPOISON(p, rounded);
         return p;
       }
     }
@@ -85,6 +104,7 @@ class Pool {
       std::lock_guard<std::mutex> lock(mutex_);
       live_ -= rounded;
       if (rounded >= kCacheMinBytes && cached_ + rounded <= limit_) {
+        STEPRL_POISON(p, rounded);
         free_.emplace(rounded, p);
         cached_ += rounded;
         return;
@@ -100,7 +120,10 @@ class Pool {
       drop.swap(free_);
       cached_ = 0;
     }
-    for (auto& entry : drop) system_free(entry.second);
+    for (auto& entry : drop) {
+      STEPRL_UNPOISON(entry.second, entry.first);
+      system_free(entry.second);
+    }
   }
 
   // Registry of blocks JS holds, keyed by data pointer.

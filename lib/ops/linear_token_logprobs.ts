@@ -122,8 +122,7 @@ export async function linearTokenLogprobsAsync(
   hidden: Tensor, weight: Tensor, targets: Tensor, options: LinearTokenLogprobsOptions = {},
 ): Promise<LinearTokenLogprobsResult> {
   const { p, args } = forwardArgs(hidden, weight, targets, options);
-  const out = await Tensor._whileReading([p.hidden, p.weight, p.targets, p.rows], () =>
-    callNativeAsync(() => binding().linearTokenLogprobs(...args, true)));
+  const out = await callNativeAsync(() => binding().linearTokenLogprobs(...args, true));
   return wrapForward(out, p.targets.shape);
 }
 
@@ -179,6 +178,6 @@ export async function linearTokenLogprobsBackwardAsync(
   options: LinearTokenLogprobsBackwardOptions = {},
 ): Promise<Tensor> {
   const { args, dhidden, dhShape, inputs } = backwardArgs(hidden, weight, targets, logZ, dlogprobs, options);
-  const out = await Tensor._whileReading(inputs, () => callNativeAsync(() => binding().linearTokenLogprobsBackward(...args, true)));
+  const out = await callNativeAsync(() => binding().linearTokenLogprobsBackward(...args, true));
   return dhidden ?? Tensor._wrap(out, dhShape, 'float32');
 }

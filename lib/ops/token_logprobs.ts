@@ -87,9 +87,9 @@ export async function tokenLogprobsAsync(
   logits: Tensor, targets: Tensor, options: TokenLogprobsOptions = {},
 ): Promise<TokenLogprobsResult> {
   const { p, temperature, entropy } = forwardArgs(logits, targets, options);
-  const out = await Tensor._whileReading([p.logits, p.targets], () => callNativeAsync(() =>
+  const out = await callNativeAsync(() =>
     binding().tokenLogprobs(p.logits._storage('logits'), p.targets._storage('targets'), p.rows, p.vocab, temperature, entropy, true),
-  ));
+  );
   return wrapForward(out, p.batchShape);
 }
 
@@ -113,7 +113,7 @@ function backwardArgs(logits: unknown, targets: unknown, logZ: unknown, dlogprob
     entropy?._storage('options.entropy') ?? null, dentropy?._storage('options.dentropy') ?? null,
     p.rows, p.vocab, temperature, out?._storage('options.out') ?? null,
   ] as const;
-  return { args, shape: p.logits.shape, out, inputs: [p.logits, p.targets, z, g, entropy, dentropy, out] };
+  return { args, shape: p.logits.shape, out };
 }
 
 export function tokenLogprobsBackward(
@@ -127,7 +127,7 @@ export function tokenLogprobsBackward(
 export async function tokenLogprobsBackwardAsync(
   logits: Tensor, targets: Tensor, logZ: Tensor, dlogprobs: Tensor, options: TokenLogprobsBackwardOptions = {},
 ): Promise<Tensor> {
-  const { args, shape, out, inputs } = backwardArgs(logits, targets, logZ, dlogprobs, options);
-  const dlogits = await Tensor._whileReading(inputs, () => callNativeAsync(() => binding().tokenLogprobsBackward(...args, true)));
+  const { args, shape, out } = backwardArgs(logits, targets, logZ, dlogprobs, options);
+  const dlogits = await callNativeAsync(() => binding().tokenLogprobsBackward(...args, true));
   return out ?? Tensor._wrap(dlogits, shape, 'float32');
 }

@@ -59,7 +59,7 @@ void token_logprobs_forward_rows_scalar(const TokenLogprobsForwardArgs& a, int64
     const float logz = max_logit * a.inv_temperature + std::log(sum);
     a.logz[r] = logz;
     a.logprobs[r] = load_logit(a.logits, a.logits_bf16, base + a.targets[r]) * a.inv_temperature - logz;
-    if (a.entropy != nullptr) a.entropy[r] = std::log(sum) - kLn2 * sum_et / sum;
+    if (a.entropy != nullptr) a.entropy[r] = clamp_entropy(std::log(sum) - kLn2 * sum_et / sum);
   }
 }
 
@@ -85,7 +85,7 @@ void token_logprobs_backward_rows_scalar(const TokenLogprobsBackwardArgs& a, int
           const float t = std::max(load_logit(a.logits, a.logits_bf16, base + v) * scale + bias, kExp2Floor);
           sum_pt += std::exp2(t) * t;
         }
-        h = -kLn2 * sum_pt;
+        h = clamp_entropy(-kLn2 * sum_pt);
       }
     }
     // dz_v = p_v * (c0 + c1 * t_v), t_v = log2 p_v

@@ -36,6 +36,13 @@ struct TokenLogprobsBackwardArgs {
   int streaming_stores;       // write dlogits around the caches (large outputs)
 };
 
+// H >= 0, but ln s - ln2 * d / s cancels in float32 when one token holds all the mass (a 1-wide
+// vocabulary gives -1.8e-8): rounding below 0 is clamped to +0, NaN (a row with no distribution)
+// kept. Forward and backward (which recomputes H when it was not kept) clamp alike, so dentropy
+// flows through the same H the forward returned; the clamp only removes rounding, so no gradient
+// is cut (at a one-hot row the exact gradient of H is 0 anyway).
+inline float clamp_entropy(float h) { return h <= 0.0f ? 0.0f : h; }
+
 void token_logprobs_forward_cpu(const TokenLogprobsForwardArgs& args, int64_t R);
 void token_logprobs_backward_cpu(const TokenLogprobsBackwardArgs& args, int64_t R);
 

@@ -97,7 +97,7 @@ void forward_row(const TokenLogprobsForwardArgs& a, int64_t r) {
   const float logz = max_logit * a.inv_temperature + logf(sum);
   a.logz[r] = logz;
   a.logprobs[r] = scalar_logit(z + a.targets[r]) * a.inv_temperature - logz;
-  if (Entropy) a.entropy[r] = logf(sum) - kLn2 * Vec::reduce_add(Vec::add(et0, et1)) / sum;
+  if (Entropy) a.entropy[r] = clamp_entropy(logf(sum) - kLn2 * Vec::reduce_add(Vec::add(et0, et1)) / sum);
 }
 
 // H = -ln2 * sum_v p_v t_v, for a caller that wants dentropy but kept no entropy.
@@ -111,7 +111,7 @@ float row_entropy(const In* z, int64_t V, typename Vec::F vscale, typename Vec::
     const F t = Vec::fmadd(Vec::load(z + i, m, Vec::zero()), vscale, bias);
     acc = Vec::fmadd(Vec::keep(m, Vec::exp2(t)), Vec::max(floor, t), acc);
   }
-  return -kLn2 * Vec::reduce_add(acc);
+  return clamp_entropy(-kLn2 * Vec::reduce_add(acc));
 }
 
 // dz[i] = p_i * (c0 + c1 * t_i) over [begin, end); with Stream, dz + begin is vector-aligned.

@@ -170,6 +170,45 @@ describeTargets('tokenLogprobs', (target: Target) => {
     expect((await pending).toArray()).toEqual(dSync.toArray());
   });
 
+  test('entropy is never negative (1-wide vocabularies, near one-hot rows); the backward uses the same H', () => {
+    onTarget(target, () => {
+      const rng = new Rng(11);
+      const R = 64;
+      for (const V of [1, 2, 3, 17]) {
+        // Each row: one hot logit, the others 20-30 below it (p of the rest ~1e-9): H is ~0, where
+        // ln s - ln2 * d / s cancels in float32 (a 1-wide vocabulary gave -1.8e-8).
+        const z = new Float32Array(R * V), t = new Int32Array(R);
+        for (let r = 0; r < R; r++) {
+          t[r] = rng.int(0, V);
+          const hot = rng.normal() * 5;
+          for (let v = 0; v < V; v++) z[r * V + v] = v === t[r] ? hot : hot - 20 - rng.uniform(0, 10);
+        }
+        for (const dtype of ['float32', 'bfloat16'] as const) {
+          const logits = Tensor.from(dtype === 'float32' ? z : toBFloat16(z), [R, V], { device, dtype }), targets = Tensor.from(t, [R], { device });
+          for (const temperature of [1, 0.7]) {
+            const out = ops.tokenLogprobs(logits, targets, { entropy: true, temperature });
+            const h = out.entropy!.toArray() as Float32Array;
+            const ref = tokenLogprobsReference(dtype === 'float32' ? z : fromBFloat16(toBFloat16(z)), t, R, V, temperature);
+            for (let r = 0; r < R; r++) {
+              expect(`V=${V} ${dtype} row ${r}: ${Object.is(h[r], -0) ? '-0' : h[r] >= 0 ? 'H >= 0' : h[r]}`).toBe(`V=${V} ${dtype} row ${r}: H >= 0`);
+              expect(Math.abs(h[r] - ref.entropy[r])).toBeLessThanOrEqual(1e-6);
+              if (V === 1) expect(h[r]).toBeLessThan(1e-7); // exactly 0 but for the rounding of z * scale - max * scale
+            }
+            // dentropy only: the backward with the forward's H and with H recomputed agree (to the
+            // float32 rounding of H, ~1e-6 here, over tau), and for V = 1 (H constant 0) the gradient is 0
+            // up to the rounding of t_v = log2 p_v.
+            const zero = Tensor.zeros([R], { device }), ones = Tensor.from(new Float32Array(R).fill(1), [R], { device });
+            const kept = ops.tokenLogprobsBackward(logits, targets, out.logZ, zero, { temperature, dentropy: ones, entropy: out.entropy }).toArray();
+            const recomputed = ops.tokenLogprobsBackward(logits, targets, out.logZ, zero, { temperature, dentropy: ones }).toArray();
+            expectClose(recomputed, kept, { rtol: 1e-4, atol: 5e-6 });
+            // (t = z * scale - max * scale rounds to ~ulp(|z| * scale), up to ~4e-6 for |z| ~ 20.)
+            if (V === 1) for (const d of kept) expect(Math.abs(d)).toBeLessThan(1e-5);
+          }
+        }
+      }
+    });
+  });
+
   test('targets out of range name the argument, the range and the first bad index', () => {
     const logits = Tensor.from(new Float32Array(8), [4, 2], { device });
     const bad = Tensor.from(new Int32Array([0, 2, 1, -1]), [4], { device });

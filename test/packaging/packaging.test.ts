@@ -1,9 +1,14 @@
 // packaging.test.ts (slow: ~10-20 s): the package as npm users get it. `npm pack` of this checkout
 // and of a staged @steprl/linux-x64-cuda, both installed into an empty folder with
-// --ignore-scripts --offline (no compiler, no network: npm's cache holds node-addon-api and
-// node-gyp-build), then require('steprl') and import 'steprl' run an op; auto falls back to the
-// CPU with one line when there is no driver, and when a (fake, empty) libcuda.so.1 makes the probe
-// run and fail; steprl doctor explains it. Also: no debris in either tarball, versions pinned.
+// --ignore-scripts (no install script runs, so nothing can be compiled: the prebuild must load as
+// shipped), then require('steprl') and import 'steprl' run an op; auto falls back to the CPU with
+// one line when there is no driver, and when a (fake, empty) libcuda.so.1 makes the probe run and
+// fail; steprl doctor explains it. Also: no debris in either tarball, versions pinned.
+//
+// The tarballs' registry dependencies (chart.js, node-addon-api, node-gyp-build and theirs) come
+// from npm's cache when it has them and from the registry otherwise (--prefer-offline), pinned by
+// the app's `overrides` to the versions in this checkout's package-lock.json: the test passes with
+// an empty npm cache (npm_config_cache=$(mktemp -d)) and installs what CI tested.
 //
 // The release flow (`npm run pack`) puts a prebuildify build in prebuilds/; a checkout that has
 // not run it gets a stand-in: build/Release/steprl.node (the same node-gyp build) copied into the
@@ -59,6 +64,37 @@ function pack(cwd: string, destination: string): PackReport {
   return { ...report, filename: path.join(destination, report.filename) };
 }
 
+/**
+ * name -> version for every package the published tarball depends on at run time (dependencies and
+ * theirs, transitively), as package-lock.json resolved them; the workspace CUDA package is the
+ * tarball itself, not a registry package.
+ */
+function lockedDependencies(): Record<string, string> {
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string; link?: boolean; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }>;
+  };
+  const pinned: Record<string, string> = {};
+  // Node's lookup: the nearest node_modules/<name> walking up from the dependent's folder.
+  const locate = (from: string, name: string): string | undefined => {
+    for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+      const key = `${dir === '' ? '' : `${dir}/`}node_modules/${name}`;
+      if (lock.packages[key] !== undefined) return key;
+      if (dir === '') return undefined;
+    }
+  };
+  const visit = (from: string, deps: Record<string, string> | undefined) => {
+    for (const name of Object.keys(deps ?? {})) {
+      const key = locate(from, name);
+      const entry = key === undefined ? undefined : lock.packages[key];
+      if (key === undefined || entry === undefined || entry.link || entry.version === undefined || pinned[name] !== undefined) continue;
+      pinned[name] = entry.version;
+      visit(key, { ...entry.dependencies, ...entry.optionalDependencies });
+    }
+  };
+  visit('', rootPackage.dependencies);
+  return pinned;
+}
+
 let main: PackReport;
 let cuda: PackReport;
 let prebuildSource = 'prebuilds/ (npm run prebuilds)';
@@ -81,7 +117,7 @@ const expectOpRan = (r: SpawnSyncReturns<string>) => {
   expect(result.logprobs[1]).toBeCloseTo(-2 * Math.LN2, 6);
 };
 
-describeSlow('packaging (slow): npm pack -> install with --ignore-scripts --offline -> use', () => {
+describeSlow('packaging (slow): npm pack -> install with --ignore-scripts -> use', () => {
   beforeAll(() => {
     if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('dist/ is missing: run npm run build:ts');
     // 1. steprl-<v>.tgz, with a prebuild (a stand-in when this checkout has none)
@@ -112,10 +148,11 @@ describeSlow('packaging (slow): npm pack -> install with --ignore-scripts --offl
     const manifest = { name: cudaPackage.name, version, binary: 'steprl.node', architectures: { sass: ['sm_80', 'sm_86', 'sm_89', 'sm_90'], ptx: ['compute_90'] }, cuda: { nvcc: 'test', runtime: 'static' } };
     fs.writeFileSync(path.join(stage, 'manifest.json'), JSON.stringify(manifest));
     cuda = pack(stage, path.join(work, 'pack'));
-    // 3. an empty project installs both, offline, without running any script
+    // 3. an empty project installs both without running any script, its registry dependencies
+    //    pinned to the lockfile's versions
     fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'steprl-packaging-test-app', private: true }));
-    npm(['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', main.filename, ...(onLinuxX64 ? [cuda.filename] : [])], app);
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'steprl-packaging-test-app', private: true, overrides: lockedDependencies() }));
+    npm(['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', main.filename, ...(onLinuxX64 ? [cuda.filename] : [])], app);
     console.log(`packaging test: ${path.basename(main.filename)} ${(main.size / 1024).toFixed(0)} KiB (prebuild: ${prebuildSource}); ` +
       `${path.basename(cuda.filename)} ${(cuda.size / 1024).toFixed(0)} KiB (binary: ${cudaSource})`);
   }, 150_000);
@@ -141,6 +178,10 @@ describeSlow('packaging (slow): npm pack -> install with --ignore-scripts --offl
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     expect(fs.existsSync(path.join(installed, 'prebuilds', platformDir, prebuildName))).toBe(true);
     if (onLinuxX64) expect(fs.existsSync(path.join(app, 'node_modules', '@steprl', 'linux-x64-cuda', 'steprl.node'))).toBe(true);
+    const locked = lockedDependencies();
+    expect(Object.keys(locked)).toEqual(expect.arrayContaining(Object.keys(rootPackage.dependencies)));
+    for (const [name, version] of Object.entries(locked))
+      expect(`${name}@${JSON.parse(fs.readFileSync(path.join(app, 'node_modules', name, 'package.json'), 'utf8')).version}`).toBe(`${name}@${version}`);
   });
 
   test('require("steprl") and import "steprl" run an op on the prebuild', () => {
