@@ -51,6 +51,8 @@ function newestSource(dirs, files) {
 
 // 0. dist/ is what the CLI and package tests run: compile it from lib/ first so it is never stale.
 run('compile TypeScript (dist/)', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')]);
+// ts-jest only transpiles (isolatedModules), so the tests' own types are checked here.
+run('type-check the tests', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.test.json')]);
 
 // 1. CPU
 if (fs.existsSync(cpuAddon)) {
