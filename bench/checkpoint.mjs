@@ -8,7 +8,7 @@
 // Beside them, where /usr/bin/python3 has torch: a safetensors-style read in PyTorch (the whole
 // file read into memory, torch.frombuffer per tensor, bf16 widened with .float()).
 // It needs ~4 GB of memory and ~3 GB of disk under $TMPDIR, so it is not part of `npm run bench`:
-//   npx tsc -p tsconfig.json && flock /tmp/steprl-bigmem.lock node bench/checkpoint.mjs [--runs N]
+//   npm run bench:checkpoint [-- --runs N]
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
