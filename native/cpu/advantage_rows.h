@@ -4,12 +4,16 @@
 //   - a row's length L_i: one past its last token with m = 1 (= Σ_t m[i,t] for right padding,
 //     the layout the spec assumes; masks with holes keep their holes at 0 in every output);
 //   - groups keyed by int32 id: a stable sort of the row indices by id, so every group is a run of
-//     its rows in ascending row order and any statistic summed along a run has fixed bits.
+//     its rows in ascending row order and any statistic summed along a run has fixed bits;
+//   - batch moments of masked values (GAE's whitening, REINFORCE++'s normalization): row partials
+//     summed in row order, so the bits do not depend on the thread count.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
+
+#include "parallel.h"
 
 namespace steprl::cpu {
 
@@ -46,6 +50,47 @@ inline GroupRuns group_runs(const int32_t* group_ids, int64_t R) {  // group_ids
       runs.starts.push_back(k);
   runs.starts.push_back(R);
   return runs;
+}
+
+// Count, mean and sum of squared deviations of the masked elements of values [R, T], from each
+// row's count and sum (row_count, row_sum: one partial per row). row_sum is reused as scratch.
+// n == 0: no element is on (mean and squares 0).
+struct MaskedMoments {
+  double n, mean, squares;
+};
+
+inline MaskedMoments masked_moments(const float* values, const MaskView& mask, int64_t R, int64_t T,
+                                    const std::vector<double>& row_count, std::vector<double>& row_sum) {
+  double n = 0.0, total = 0.0;
+  for (int64_t i = 0; i < R; ++i) {
+    n += row_count[static_cast<size_t>(i)];
+    total += row_sum[static_cast<size_t>(i)];
+  }
+  if (n == 0.0) return {0.0, 0.0, 0.0};
+  const double mean = total / n;
+  std::vector<double>& row_squares = row_sum;  // reused: one partial per row again
+  parallel_for(R, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      double squares = 0.0;
+      for (int64_t t = 0; t < T; ++t)
+        if (mask.on(i * T + t)) {
+          const double centred = values[i * T + t] - mean;
+          squares += centred * centred;
+        }
+      row_squares[static_cast<size_t>(i)] = squares;
+    }
+  });
+  double squares = 0.0;
+  for (int64_t i = 0; i < R; ++i) squares += row_squares[static_cast<size_t>(i)];
+  return {n, mean, squares};
+}
+
+// out[k] = (values[k] - mean) * inv_std where the mask is on, else 0, over `count` elements
+// (out may be values).
+inline void masked_scale(float* out, const float* values, const MaskView& mask, int64_t count, double mean, double inv_std) {
+  parallel_for(count, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) out[k] = mask.on(k) ? static_cast<float>((values[k] - mean) * inv_std) : 0.0f;
+  });
 }
 
 }  // namespace steprl::cpu

@@ -37,34 +37,10 @@ void gae_cpu(const GaeArgs& a, int64_t R) {
     }
   });
   if (!a.whiten) return;
-
-  double n = 0.0, total = 0.0;
-  for (int64_t i = 0; i < R; ++i) {
-    n += row_count[static_cast<size_t>(i)];
-    total += row_sum[static_cast<size_t>(i)];
-  }
-  if (n == 0.0) return;  // nothing valid: every advantage is already 0
-  const double mean = total / n;
-  std::vector<double>& row_squares = row_sum;  // reused: one partial per row again
-  parallel_for(R, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      double squares = 0.0;
-      for (int64_t t = 0; t < T; ++t)
-        if (mask.on(i * T + t)) {
-          const double centred = a.advantages[i * T + t] - mean;
-          squares += centred * centred;
-        }
-      row_squares[static_cast<size_t>(i)] = squares;
-    }
-  });
-  double squares = 0.0;
-  for (int64_t i = 0; i < R; ++i) squares += row_squares[static_cast<size_t>(i)];
-  const double variance = n > 1.0 ? squares / (n - 1.0) : 0.0;
-  const double inv_std = 1.0 / std::sqrt(variance + kWhitenEps);
-  parallel_for(R * T, 1 << 14, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k)
-      a.advantages[k] = mask.on(k) ? static_cast<float>((a.advantages[k] - mean) * inv_std) : 0.0f;
-  });
+  const MaskedMoments m = masked_moments(a.advantages, mask, R, T, row_count, row_sum);
+  if (m.n == 0.0) return;  // nothing valid: every advantage is already 0
+  const double variance = m.n > 1.0 ? m.squares / (m.n - 1.0) : 0.0;
+  masked_scale(a.advantages, a.advantages, mask, R * T, m.mean, 1.0 / std::sqrt(variance + kWhitenEps));
 }
 
 }  // namespace steprl::cpu
