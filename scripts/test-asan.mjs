@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { newestSource } from './sources.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -59,18 +60,6 @@ function runStep(title, argv, env = {}) {
       resolve(ok);
     });
   });
-}
-
-function newestSource(dirs, files) {
-  let newest = { mtime: 0, file: '' };
-  const visit = (p) => {
-    const stat = fs.statSync(p);
-    if (stat.isDirectory()) for (const entry of fs.readdirSync(p)) visit(path.join(p, entry));
-    else if (/\.(cc|cu|cuh|h|inl|cmake|gyp|txt)$/.test(p) && stat.mtimeMs > newest.mtime) newest = { mtime: stat.mtimeMs, file: p };
-  };
-  for (const d of dirs) if (fs.existsSync(d)) visit(d);
-  for (const f of files) if (fs.existsSync(f)) visit(f);
-  return newest;
 }
 
 /** The ASan runtime the addon was linked against (node must load it first: LD_PRELOAD). */

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { newestSource } from './sources.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -35,18 +36,6 @@ function run(title, command, argv, env = {}) {
   const ok = result.status === 0;
   steps.push({ title, ok, ms: Date.now() - t0, note: result.error ? String(result.error) : ok ? '' : `exit ${result.status ?? result.signal}` });
   return ok;
-}
-
-function newestSource(dirs, files) {
-  let newest = { mtime: 0, file: '' };
-  const visit = (p) => {
-    const stat = fs.statSync(p);
-    if (stat.isDirectory()) for (const entry of fs.readdirSync(p)) visit(path.join(p, entry));
-    else if (/\.(cc|cu|cuh|h|inl|cmake|gyp|txt)$/.test(p) && stat.mtimeMs > newest.mtime) newest = { mtime: stat.mtimeMs, file: p };
-  };
-  for (const d of dirs) if (fs.existsSync(d)) visit(d);
-  for (const f of files) if (fs.existsSync(f)) visit(f);
-  return newest;
 }
 
 // 0. dist/ is what the CLI and package tests run: compile it from lib/ first so it is never stale.
