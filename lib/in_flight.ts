@@ -10,7 +10,9 @@
 // promise settles, and a dispose in between only marks the box to be released when idle. No op
 // can forget this: it is not something an op does, it is what calling the addon does. Nothing
 // runs between the addon returning the promise and the marking (both are one synchronous call on
-// the JS thread), so no dispose can slip in before it.
+// the JS thread), so no dispose can slip in before it. The call is also reported to the current
+// scope (scope.ts), whose async close waits for it before freeing the scope's tensors.
+import { noteAsyncOp } from './scope';
 
 /** What Tensor's storage box exposes to the guard (tensor.ts: class Storage). */
 export interface GuardedStorage {
@@ -56,7 +58,7 @@ export function holdWhileInFlight<T>(args: readonly unknown[], promise: PromiseL
       }
     }
   };
-  return Promise.resolve(promise).then(
+  const guarded = Promise.resolve(promise).then(
     (value) => {
       done();
       return value;
@@ -66,6 +68,8 @@ export function holdWhileInFlight<T>(args: readonly unknown[], promise: PromiseL
       throw error;
     },
   );
+  noteAsyncOp(guarded);
+  return guarded;
 }
 
 /**

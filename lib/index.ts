@@ -1,5 +1,6 @@
 // index.ts: the public API of steprl.
-export { Tensor, toBFloat16, fromBFloat16 } from './tensor';
+export { Tensor, toBFloat16, fromBFloat16, keep, memory } from './tensor';
+export { scope, untracked, inScope } from './scope';
 export type { DType, Device, TensorOptions, TypedArray } from './tensor';
 export * as ops from './ops/index';
 export * from './errors';

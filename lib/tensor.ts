@@ -9,10 +9,12 @@
 // storage (memory the addon made goes back to its pool, device memory to the device cache, at
 // once, not at garbage collection); any later use throws. Views made by
 // reshape() share the storage, which is released when the last of them is disposed, and never
-// while an async op is still reading it.
+// while an async op is still reading it. A tensor made inside scope(fn) (scope.ts) is disposed when
+// that scope ends unless fn returns it or keep() is called on it.
 import { binding } from './binding';
 import { ArgumentError, DeviceError, DisposedError, ShapeError, describe, fromNative } from './errors';
 import { trackStorage } from './in_flight';
+import { currentScope, setOwnerHook, type TensorScope } from './scope';
 import type { NativeDeviceBuffer, NativeStorage } from './native';
 import {
   allocate, checkDevice, checkNumbers, checkOptionsObject, checkShape, DTYPES, dtypeOfArray, fromBFloat16, numelOf, toBFloat16,
@@ -23,6 +25,9 @@ export { checkDevice, checkOptionsObject, checkShape, fromBFloat16, numelOf, toB
 export type { Device, DType, TensorOptions, TypedArray };
 
 
+/** Live counts for memory(): tensor handles not yet disposed, storage boxes not yet released. */
+const live = { tensors: 0, storages: 0 };
+
 /** Storage shared by a tensor and its reshaped views; `owned` when the addon allocated it. */
 class Storage {
   refs = 1;
@@ -32,13 +37,17 @@ class Storage {
   parent: Storage | null = null;
   constructor(public data: NativeStorage | null, readonly owned: boolean) {
     // An async op given this storage holds it (pending) until it settles: in_flight.ts.
-    if (data !== null) trackStorage(data, this);
+    if (data !== null) {
+      trackStorage(data, this);
+      live.storages++;
+    }
   }
 
   release(): void {
     const data = this.data;
     this.data = null;
     if (data === null) return;
+    live.storages--;
     if (this.parent !== null) {
       const parent = this.parent;
       this.parent = null;
@@ -59,12 +68,30 @@ export class Tensor {
   #dtype: DType;
   #device: Device;
   #storage: Storage | null;
+  /** The scope that disposes this tensor when it ends (scope.ts); null when none does. */
+  #scope: TensorScope | null;
+
+  static {
+    setOwnerHook((tensor, to) => {
+      (tensor as Tensor).#scope = to;
+    });
+  }
 
   private constructor(storage: Storage, shape: readonly number[], dtype: DType, device: Device) {
     this.#storage = storage;
     this.#shape = Object.freeze([...shape]);
     this.#dtype = dtype;
     this.#device = device;
+    live.tensors++;
+    this.#scope = currentScope();
+    this.#scope?.adopt(this);
+  }
+
+  /** @internal keep(): no scope disposes this tensor any more. */
+  _keep(): this {
+    this.#scope?.forget(this);
+    this.#scope = null;
+    return this;
   }
 
   /**
@@ -222,7 +249,11 @@ export class Tensor {
   dispose(): void {
     const box = this.#storage;
     this.#storage = null;
-    if (box === null || --box.refs > 0) return;
+    if (box === null) return;
+    live.tensors--;
+    this.#scope?.forget(this);
+    this.#scope = null;
+    if (--box.refs > 0) return;
     if (box.pending > 0) box.releaseWhenIdle = true;
     else box.release();
   }
@@ -234,6 +265,24 @@ export class Tensor {
   toString(): string {
     return this.describe();
   }
+}
+
+/**
+ * Keeps `tensor` past the end of the scope it was made in (scope.ts): no scope disposes it any
+ * more, its owner does. Returns the tensor.
+ */
+export function keep<T extends Tensor>(tensor: T): T {
+  if (!(tensor instanceof Tensor)) throw ArgumentError.expected('tensor', 'a Tensor', tensor);
+  return tensor._keep();
+}
+
+/**
+ * How many tensors are alive now: `tensors` handles not yet disposed (views count as their own
+ * handles) and `storages` memory blocks and view windows not yet released. A training loop whose
+ * counts grow from step to step leaks.
+ */
+export function memory(): { tensors: number; storages: number } {
+  return { ...live };
 }
 
 /** Why `.to('cuda')` cannot work with the loaded addon, and how to get one that can. */

@@ -3,9 +3,11 @@
 // norms as in Qwen3, optional value head) whose layers run on steprl's kernels. Parameters and
 // gradients are two flat buffers (weightBuffer, gradBuffer) carved into per-parameter views by one
 // table (params.ts); AdamW (optim/adamw.ts) keeps its moments per parameter, one tensor each.
-// Checkpoints are Hugging Face folders.
+// Checkpoints are Hugging Face folders. What the model keeps across calls (buffers, activation
+// caches, parameter views) is made under untracked() (scope.ts), so no caller's scope frees it.
 import { ArgumentError, FormatError, ShapeError } from '../errors';
 import { checkDevice, Tensor, type Device } from '../tensor';
+import { untracked } from '../scope';
 import { checkOptionsObject, checkTensor } from '../ops/validate';
 import { allocateActivations, type Activations } from './activations';
 import { fillWeights, planWeights, readConfig, writeCheckpoint, type SaveOptions } from './checkpoint';
@@ -54,12 +56,19 @@ export class TinyLM implements PolicyModel {
     const { specs, total } = parameterSpecs(config);
     if (values.length !== total) throw new Error(`steprl: parameter buffer of ${values.length} for ${total} parameters`);
     this.specs = specs;
-    this.weightBuffer = Tensor.from(values, [total], { device });
-    this.gradBuffer = Tensor.zeros([total], { device });
-    this.#weights = carveWeights(this.weightBuffer, specs, config);
-    this.#grads = carveWeights(this.gradBuffer, specs, config);
-    const invFreq = ropeInverseFrequencies(config);
-    this.#invFreq = invFreq === null ? null : Tensor.from(invFreq, [invFreq.length], { device });
+    const made = untracked(() => {
+      const weightBuffer = Tensor.from(values, [total], { device }), gradBuffer = Tensor.zeros([total], { device });
+      const invFreq = ropeInverseFrequencies(config);
+      return {
+        weightBuffer, gradBuffer, weights: carveWeights(weightBuffer, specs, config), grads: carveWeights(gradBuffer, specs, config),
+        invFreq: invFreq === null ? null : Tensor.from(invFreq, [invFreq.length], { device }),
+      };
+    });
+    this.weightBuffer = made.weightBuffer;
+    this.gradBuffer = made.gradBuffer;
+    this.#weights = made.weights;
+    this.#grads = made.grads;
+    this.#invFreq = made.invFreq;
   }
 
   /** A freshly initialized model (GPT-2 style N(0, 0.02) init), reproducible for a seed. */
@@ -146,11 +155,11 @@ export class TinyLM implements PolicyModel {
   }
 
   parameters(): Parameter[] {
-    return this.specs.map((spec) => ({
+    return untracked(() => this.specs.map((spec) => ({
       name: spec.name,
       value: this.weightBuffer.view(spec.offset, spec.shape),
       grad: this.gradBuffer.view(spec.offset, spec.shape),
-    }));
+    })));
   }
 
   zeroGrad(): void {
@@ -181,7 +190,7 @@ export class TinyLM implements PolicyModel {
     let table = this.#dynamicInvFreq.get(sequenceLength);
     if (table === undefined) {
       const values = ropeInverseFrequencies(this.config, sequenceLength)!;
-      table = Tensor.from(values, [values.length], { device: this.device });
+      table = untracked(() => Tensor.from(values, [values.length], { device: this.device }));
       this.#dynamicInvFreq.set(sequenceLength, table);
     }
     return table;
@@ -192,7 +201,7 @@ export class TinyLM implements PolicyModel {
     let pass = which === 'train' ? this.#train : this.#eval;
     if (pass === null || pass.activations.B !== B || pass.activations.T !== T || (pass.activations.logits !== null) !== withLogits) {
       pass?.activations.dispose();
-      pass = { activations: allocateActivations(this.config, B, T, this.device, withLogits), layout: null, tokens: null };
+      pass = { activations: untracked(() => allocateActivations(this.config, B, T, this.device, withLogits)), layout: null, tokens: null };
       if (which === 'train') this.#train = pass;
       else this.#eval = pass;
     }
@@ -229,12 +238,15 @@ export class TinyLM implements PolicyModel {
     const pass = this.#pass(options.train ? 'train' : 'eval', B, T, withLogits);
     disposeLayout(pass.layout);
     // Tokens on another device are copied once; the layout's reshape keeps the copy alive.
-    const onDevice = t.device === this.device ? t : t.to(this.device);
-    try {
-      pass.layout = this.#layout(onDevice, options);
-    } finally {
-      if (onDevice !== t) onDevice.dispose();
-    }
+    // The layout lives until the next pass of this kind (backward reads it): the model's, not a scope's.
+    pass.layout = untracked(() => {
+      const onDevice = t.device === this.device ? t : t.to(this.device);
+      try {
+        return this.#layout(onDevice, options);
+      } finally {
+        if (onDevice !== t) onDevice.dispose();
+      }
+    });
     pass.tokens = t;
     transformerForward(this.config, this.#weights, pass.activations, pass.layout);
     if (options.train) this.#trainedSinceForward = false;

@@ -3,6 +3,7 @@
 // on their device; matrices decay, vectors (norms, biases) do not.
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
+import { untracked } from '../scope';
 import type { Parameter } from '../model/policy';
 
 export interface AdamWOptions {
@@ -25,8 +26,9 @@ export class AdamW {
   constructor(params: Parameter[], options: AdamWOptions) {
     this.options = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, ...options };
     this.#params = params.filter((p) => p.grad !== null);
-    this.#m = this.#params.map((p) => Tensor.zeros([p.value.numel], { device: p.value.device }));
-    this.#v = this.#params.map((p) => Tensor.zeros([p.value.numel], { device: p.value.device }));
+    // The moments live as long as the optimizer: no caller's scope (scope.ts) frees them.
+    this.#m = untracked(() => this.#params.map((p) => Tensor.zeros([p.value.numel], { device: p.value.device })));
+    this.#v = untracked(() => this.#params.map((p) => Tensor.zeros([p.value.numel], { device: p.value.device })));
   }
 
   get stepCount(): number {

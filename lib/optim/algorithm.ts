@@ -5,6 +5,7 @@ import type { ProcessRewardModel } from '../reward/prm';
 import type { KlEstimatorName, LossAggregationName, PolicyLossModeName } from '../native';
 import { MODE_CLIP_DEFAULTS } from '../ops/policy_loss';
 import type { RolloutBatch } from './batch';
+import type { Device } from '../tensor';
 import type { DynamicSamplingOptions } from './dynamic_sampling';
 import type { SignalStats } from './signal';
 
@@ -35,6 +36,8 @@ export interface AdvantageContext {
   prm?: ProcessRewardModel;
   /** Current β of a KL penalty folded into the reward (PPO's adaptive controller). */
   rewardKlCoef: number;
+  /** Where the advantage ops run: the policy's device in the Trainer. Default 'cpu'. */
+  device?: Device;
 }
 
 export interface Advantages {

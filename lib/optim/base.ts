@@ -25,6 +25,7 @@ import { collectDynamic, dynamicSamplingSettings, type DynamicSamplingOptions, t
 import { stepMetrics, type StepMetrics } from './metrics';
 import { collectRollouts, responseLogprobs, responseValues, scoreSteps, type RolloutSource } from './rollout';
 import { updatePolicy } from './update';
+import { scope } from '../scope';
 
 export interface TrainerOptions {
   policy: PolicyModel;
@@ -167,9 +168,16 @@ export class Trainer {
     return p;
   }
 
-  /** One RL step; returns its metrics. */
+  /**
+   * One RL step; returns its metrics. The step runs in a scope (scope.ts): every tensor made during
+   * it that the model or optimizer does not keep is freed when it ends, error or not.
+   */
   async trainStep(): Promise<StepMetrics> {
     await this.ready();
+    return scope(() => this.#trainStep());
+  }
+
+  async #trainStep(): Promise<StepMetrics> {
     const o = this.options, { algorithm } = o;
     const seconds: Record<string, number> = {};
     const timed = async <T>(phase: string, run: () => Promise<T> | T): Promise<T> => {
@@ -207,7 +215,7 @@ export class Trainer {
     if (o.reference && (algorithm.needs.ref || algorithm.loss.klCoef > 0))
       batch.refLogprobs = await timed('reference', () => responseLogprobs(o.reference!, batch, o.temperature, o.microBatchRows));
     if (algorithm.needs.values) batch.oldValues = await timed('values', () => responseValues(o.policy, batch, o.microBatchRows));
-    const adv = await timed('advantages', () => algorithm.advantages(batch, { prm: o.prm, rewardKlCoef: this.#rewardKlCoef }));
+    const adv = await timed('advantages', () => algorithm.advantages(batch, { prm: o.prm, rewardKlCoef: this.#rewardKlCoef, device: o.policy.device }));
     const update = await timed('update', () => updatePolicy(o.policy, this.optimizer, algorithm.loss, { batch, advantages: adv.advantages, returns: adv.returns }, {
       temperature: o.temperature, lr: o.lr, microBatchRows: o.microBatchRows, maxLength: o.maxNewTokens,
       random: new Random(stepSeed ^ 0x5bd1e995), critic: Boolean(algorithm.needs.values),

@@ -5,7 +5,7 @@
 // overlong penalty when `overlong` is given). Dynamic sampling is the Trainer's (dynamic_sampling.ts):
 // the algorithm only carries its settings in `dynamicSampling`.
 import * as ops from '../ops/index';
-import { Tensor } from '../tensor';
+import { Tensor, type Device } from '../tensor';
 import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
 import { broadcastRows, type RolloutBatch } from './batch';
 import { dynamicSamplingSettings, type DynamicSamplingOptions } from './dynamic_sampling';
@@ -25,12 +25,12 @@ export interface GRPOOptions extends Partial<LossSettings> {
   dynamicSampling?: boolean | DynamicSamplingOptions;
 }
 
-/** Group-normalized outcome advantages per row (float32 [R]). */
-export function outcomeAdvantages(rewards: Float32Array, groupIds: Int32Array, options: Pick<GRPOOptions, 'scale' | 'std' | 'eps'> = {}): Float32Array {
-  const r = Tensor.from(rewards, [rewards.length]), g = Tensor.from(groupIds, [groupIds.length]);
+/** Group-normalized outcome advantages per row (float32 [R]), computed by the native op on `device`. */
+export function outcomeAdvantages(rewards: Float32Array, groupIds: Int32Array, options: Pick<GRPOOptions, 'scale' | 'std' | 'eps'> = {}, device: Device = 'cpu'): Float32Array {
+  const r = Tensor.from(rewards, [rewards.length], { device }), g = Tensor.from(groupIds, [groupIds.length], { device });
   const a = ops.groupAdvantages(r, g, { scale: options.scale ?? 'std', std: options.std ?? 'unbiased', eps: options.eps ?? 1e-6 });
   const out = a.toArray() as Float32Array;
-  a.dispose();
+  for (const t of [r, g, a]) t.dispose();
   return out;
 }
 
@@ -55,10 +55,10 @@ export function grpo(options: GRPOOptions = {}): Algorithm {
     needs: { ref: loss.klCoef > 0 },
     loss,
     dynamicSampling: dynamicSamplingSettings(dynamicSampling ?? variant === 'dapo', 'options.dynamicSampling'),
-    advantages(batch: RolloutBatch) {
+    advantages(batch: RolloutBatch, context) {
       const rewards = Float32Array.from(batch.rewards);
       if (options.overlong) for (let r = 0; r < batch.R; r++) rewards[r] += overlongPenalty(batch.lengths[r], options.overlong);
-      const perRow = outcomeAdvantages(rewards, batch.groupIds, { scale, std: options.std, eps: options.eps });
+      const perRow = outcomeAdvantages(rewards, batch.groupIds, { scale, std: options.std, eps: options.eps }, context?.device);
       return { advantages: broadcastRows(perRow, batch.mask, batch.T), scores: rewards };
     },
   };

@@ -3,7 +3,7 @@
 // whitened advantages, clipped surrogate and clipped value loss, 4 epochs, adaptive KL controller.
 // `score` lets PSPO (pspo.ts) put its shaped PRM reward where the outcome reward would go.
 import * as ops from '../ops/index';
-import { Tensor } from '../tensor';
+import { Tensor, type Device } from '../tensor';
 import { DEFAULT_LOSS, type AdvantageContext, type Algorithm, type LossSettings } from './algorithm';
 import type { RolloutBatch } from './batch';
 import type { SignalStats } from './signal';
@@ -27,16 +27,15 @@ export function tokenRewards(batch: RolloutBatch, score: ArrayLike<number>, beta
   return out;
 }
 
-/** GAE over the batch's tokens: advantages and returns [R * T]. */
-export function criticAdvantages(batch: RolloutBatch, rewards: Float32Array, o: Pick<PPOOptions, 'gamma' | 'lambda' | 'whiten'>) {
+/** GAE over the batch's tokens: advantages and returns [R * T], computed by the native op on `device`. */
+export function criticAdvantages(batch: RolloutBatch, rewards: Float32Array, o: Pick<PPOOptions, 'gamma' | 'lambda' | 'whiten'>, device: Device = 'cpu') {
   const { R, T } = batch;
-  const result = ops.gae(
-    { rewards: Tensor.from(rewards, [R, T]), values: Tensor.from(batch.oldValues!, [R, T]), mask: Tensor.from(batch.mask, [R, T]) },
-    { gamma: o.gamma ?? 1, lambda: o.lambda ?? 0.95, whiten: o.whiten ?? true },
-  );
+  const inputs = {
+    rewards: Tensor.from(rewards, [R, T], { device }), values: Tensor.from(batch.oldValues!, [R, T], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+  };
+  const result = ops.gae(inputs, { gamma: o.gamma ?? 1, lambda: o.lambda ?? 0.95, whiten: o.whiten ?? true });
   const out = { advantages: result.advantages.toArray() as Float32Array, returns: result.returns.toArray() as Float32Array };
-  result.advantages.dispose();
-  result.returns.dispose();
+  for (const t of [result.advantages, result.returns, inputs.rewards, inputs.values, inputs.mask]) t.dispose();
   return out;
 }
 
@@ -51,7 +50,7 @@ export function ppoWithScore(name: string, options: PPOOptions, score: (batch: R
     async advantages(batch, context) {
       const scores = await score(batch, context);
       const rewards = tokenRewards(batch, scores, context.rewardKlCoef);
-      return { ...criticAdvantages(batch, rewards, options), scores, ...(signal ? { signal: signal(batch, scores) } : {}) };
+      return { ...criticAdvantages(batch, rewards, options, context.device), scores, ...(signal ? { signal: signal(batch, scores) } : {}) };
     },
   };
 }

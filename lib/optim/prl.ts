@@ -23,8 +23,9 @@ export function prl(options: PRLOptions = {}): Algorithm {
     name: 'prl',
     needs: { ref: true, steps: options.splitter ?? fixedLengthSplitter(256) },
     loss,
-    advantages(batch: RolloutBatch) {
+    advantages(batch: RolloutBatch, context) {
       const { R, T } = batch;
+      const device = context?.device ?? 'cpu';  // the advantage op runs on the policy's device
       const groupSizes = new Map<number, number>();
       for (const g of batch.groupIds) groupSizes.set(g, (groupSizes.get(g) ?? 0) + 1);
       // G = 1: the reference skips normalization (Â = r).
@@ -32,9 +33,9 @@ export function prl(options: PRLOptions = {}): Algorithm {
       const outcome = single ? Float32Array.from(batch.rewards) : outcomeAdvantages(batch.rewards, batch.groupIds);
       const advantages = ops.prlAdvantages(
         {
-          outcomeAdvantages: Tensor.from(outcome, [R]), oldLogprobs: Tensor.from(batch.oldLogprobs, [R, T]),
-          refLogprobs: Tensor.from(batch.refLogprobs!, [R, T]), mask: Tensor.from(batch.mask, [R, T]),
-          stepEnds: Tensor.from(stepEndMask(batch.steps!, T), [R, T]),
+          outcomeAdvantages: Tensor.from(outcome, [R], { device }), oldLogprobs: Tensor.from(batch.oldLogprobs, [R, T], { device }),
+          refLogprobs: Tensor.from(batch.refLogprobs!, [R, T], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+          stepEnds: Tensor.from(stepEndMask(batch.steps!, T), [R, T], { device }),
         },
         { eta: options.eta ?? 200, mode: options.mode ?? 'step', suffixStart: options.suffixStart ?? 'inclusive' },
       );

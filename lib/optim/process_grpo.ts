@@ -20,14 +20,15 @@ export function processGrpo(options: ProcessGRPOOptions = {}): Algorithm {
     name: 'process-grpo',
     needs: { ref: loss.klCoef > 0, steps: options.splitter ?? newlineSplitter, prm: true },
     loss,
-    advantages(batch: RolloutBatch) {
+    advantages(batch: RolloutBatch, context) {
       const { R, T } = batch;
+      const device = context?.device ?? 'cpu';  // the advantage op runs on the policy's device
       const rewards = ragged(batch.stepScores!);
       const ends = ragged(batch.steps!.map((s) => s.ends));
       const advantages = ops.processGrpoAdvantages(
         {
-          stepRewards: Tensor.from(rewards.values, [rewards.values.length]), stepEnds: Tensor.from(Int32Array.from(ends.values), [ends.values.length]),
-          stepOffsets: Tensor.from(rewards.offsets, [R + 1]), groupIds: Tensor.from(batch.groupIds, [R]), mask: Tensor.from(batch.mask, [R, T]),
+          stepRewards: Tensor.from(rewards.values, [rewards.values.length], { device }), stepEnds: Tensor.from(Int32Array.from(ends.values), [ends.values.length], { device }),
+          stepOffsets: Tensor.from(rewards.offsets, [R + 1], { device }), groupIds: Tensor.from(batch.groupIds, [R], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
         },
         { eps: options.eps ?? 1e-6 },
       );

@@ -41,15 +41,17 @@ export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmenta
     needs: { ref: loss.klCoef > 0, steps: options.splitter ?? 'entropy', prm: true },
     segmentation: { maxBranches: options.maxBranches ?? 5, minGap: options.minGap ?? 10 },
     loss,
-    advantages(batch: RolloutBatch) {
+    advantages(batch: RolloutBatch, context) {
       const { R, T } = batch;
+      const device = context?.device ?? 'cpu';
       const outcome = Float32Array.from(batch.verdicts, (v) => (v.correct ? 1 : -1));
-      const advantages = ops.prpoAdvantages(
-        { tokenScores: Tensor.from(tokenScores(batch), [R, T]), rewards: Tensor.from(outcome, [R]), groupIds: Tensor.from(batch.groupIds, [R]), mask: Tensor.from(batch.mask, [R, T]) },
-        { prior: options.prior ?? 'fixed', compat: options.compat ?? false },
-      );
+      const inputs = {
+        tokenScores: Tensor.from(tokenScores(batch), [R, T], { device }), rewards: Tensor.from(outcome, [R], { device }),
+        groupIds: Tensor.from(batch.groupIds, [R], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+      };
+      const advantages = ops.prpoAdvantages(inputs, { prior: options.prior ?? 'fixed', compat: options.compat ?? false });
       const out = advantages.toArray() as Float32Array;
-      advantages.dispose();
+      for (const t of [advantages, ...Object.values(inputs)]) t.dispose();
       // Outcome part β_i = r_i − mean_g r; process part z = A − β (the PRM prior-normalized score).
       const sums = new Map<number, [number, number]>();
       batch.groupIds.forEach((g, r) => {

@@ -25,15 +25,16 @@ export function reinforcePP(options: ReinforcePPOptions = {}): Algorithm {
     name: baseline ? 'reinforce++-baseline' : 'reinforce++',
     needs: { ref: rewardKlCoef > 0 || loss.klCoef > 0 },
     loss,
-    advantages(batch: RolloutBatch) {
+    advantages(batch: RolloutBatch, context) {
       const { R, T } = batch;
+      const device = context?.device ?? 'cpu';  // the advantage op runs on the policy's device
       const kl = rewardKlCoef > 0;
       const out = ops.reinforceAdvantages(
         {
-          rewards: Tensor.from(batch.rewards, [R]), mask: Tensor.from(batch.mask, [R, T]),
-          groupIds: baseline ? Tensor.from(batch.groupIds, [R]) : undefined,
-          oldLogprobs: kl ? Tensor.from(batch.oldLogprobs, [R, T]) : undefined,
-          refLogprobs: kl ? Tensor.from(batch.refLogprobs!, [R, T]) : undefined,
+          rewards: Tensor.from(batch.rewards, [R], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+          groupIds: baseline ? Tensor.from(batch.groupIds, [R], { device }) : undefined,
+          oldLogprobs: kl ? Tensor.from(batch.oldLogprobs, [R, T], { device }) : undefined,
+          refLogprobs: kl ? Tensor.from(batch.refLogprobs!, [R, T], { device }) : undefined,
         },
         { klCoef: rewardKlCoef, gamma },
       );

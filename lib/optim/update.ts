@@ -10,6 +10,8 @@ import type { RolloutBatch } from './batch';
 import { gatherResponseLogits, scatterResponseGrad } from './rollout';
 import { hasHiddenPath, hiddenLogprobs } from './hidden_path';
 import type { Random } from '../util/random';
+import { scope } from '../scope';
+import { ResidentBatch } from './resident';
 
 export interface UpdateInputs {
   batch: RolloutBatch;
@@ -29,14 +31,6 @@ export interface UpdateStats {
   optimizerSteps: number;
 }
 
-function rowsTensor(source: ArrayLike<number>, rows: readonly number[], width: number, make: (n: number) => Float32Array | Int32Array): Float32Array | Int32Array {
-  const out = make(rows.length * width);
-  rows.forEach((r, i) => {
-    for (let t = 0; t < width; t++) out[i * width + t] = source[r * width + t];
-  });
-  return out;
-}
-
 /** ½·max((V−G)², (clip(V, V_old ± c) − G)²) per token and its gradient (§1.8). */
 function valueTerms(v: number, old: number, target: number, clip: number): { loss: number; grad: number } {
   const clipped = Math.min(Math.max(v, old - clip), old + clip);
@@ -53,89 +47,87 @@ export async function updatePolicy(
   const width = P + T;
   const stats: UpdateStats = { loss: 0, pgLoss: 0, klLoss: 0, valueLoss: 0, clipFraction: 0, kl: 0, approxKl: 0, gradNorm: 0, optimizerSteps: 0 };
   let tokensSeen = 0;
-  for (let epoch = 0; epoch < loss.epochs; epoch++) {
-    const order = loss.epochs > 1 || loss.miniBatches > 1 ? options.random.shuffle(Array.from({ length: R }, (_, i) => i)) : Array.from({ length: R }, (_, i) => i);
-    const miniSize = Math.ceil(R / loss.miniBatches);
-    for (let first = 0; first < R; first += miniSize) {
-      const mini = order.slice(first, first + miniSize);
-      let tokenCount = 0;
-      for (const r of mini) for (let t = 0; t < T; t++) tokenCount += batch.mask[r * T + t];
-      if (tokenCount === 0) continue;
-      policy.zeroGrad ? policy.zeroGrad() : policy.parameters().forEach((p) => p.grad?.fill(0));
-      for (let m = 0; m < mini.length; m += options.microBatchRows) {
-        const rows = mini.slice(m, m + options.microBatchRows), n = rows.length;
-        const device = policy.device;
-        const sequence = Tensor.from(rowsTensor(batch.sequences, rows, width, (k) => new Int32Array(k)), [n, width], { device });
-        const attentionStart = Int32Array.from(rows, (r) => batch.attentionStart[r]);
-        const targets = Tensor.from(rowsTensor(batch.tokens, rows, T, (k) => new Int32Array(k)), [n * T], { device });
-        // Log-probs of the response tokens: from the hidden states when the model offers them (no
-        // logits buffer), else from the logits picked at the response positions.
-        let logprobs: Tensor, logZ: Tensor, backward: (dlogprobs: Tensor, dvalues?: Tensor) => Promise<void>;
-        let release: () => void;
-        if (hasHiddenPath(policy)) {
-          const pass = await hiddenLogprobs(policy, sequence, targets, P, T, options.temperature, { train: true, attentionStart });
-          ({ logprobs, logZ, backward } = pass);
-          release = pass.dispose;
-        } else {
-          const logits = await policy.forward(sequence, { train: true, attentionStart });
-          const picked = gatherResponseLogits(logits, n, P, T);
-          ({ logprobs, logZ } = ops.tokenLogprobs(picked, targets, { temperature: options.temperature }));
-          backward = async (dlogprobs: Tensor, dvalues?: Tensor) => {
-            const dpicked = ops.tokenLogprobsBackward(picked, targets, logZ, dlogprobs, { temperature: options.temperature });
-            const dlogits = scatterResponseGrad(dpicked, n, P, T);
-            await policy.backward(dlogits, dvalues);
-            dpicked.dispose();
-            dlogits.dispose();
-          };
-          release = () => {
-            for (const t of [picked, logprobs, logZ]) t.dispose();
-          };
-        }
-        const rowData = (source: Float32Array) => Tensor.from(rowsTensor(source, rows, T, (k) => new Float32Array(k)), [n, T], { device });
-        const mask = rowData(batch.mask), logprobRows = logprobs.reshape([n, T]), oldLogprobs = rowData(batch.oldLogprobs);
-        const rowAdvantages = rowData(advantages), refLogprobs = batch.refLogprobs ? rowData(batch.refLogprobs) : undefined;
-        const result = ops.policyLoss(
-          { logprobs: logprobRows, oldLogprobs, advantages: rowAdvantages, mask, refLogprobs },
-          {
-            clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, klCoef: loss.klCoef, klEstimator: loss.klEstimator,
-            aggregation: loss.aggregation, tokenCount, rowCount: mini.length, maxLength: options.maxLength, mode: loss.lossMode,
-          },
-        );
-        const microTokens = rows.reduce((s, r) => s + batch.lengths[r], 0);
-        stats.loss += result.loss;
-        stats.pgLoss += result.pgLoss;
-        stats.klLoss += result.klLoss;
-        stats.clipFraction += result.clipFraction * microTokens;
-        stats.kl += result.kl * microTokens;
-        stats.approxKl += result.approxKl * microTokens;
-        tokensSeen += microTokens;
-        let dvalues: Tensor | undefined;
-        if (options.critic && returns && batch.oldValues) {
-          const values = (await policy.values!(sequence, { attentionStart })).toArray() as Float32Array;
-          const dv = new Float32Array(n * width);
-          let valueLoss = 0;
-          rows.forEach((r, i) => {
-            for (let t = 0; t < T; t++) {
-              if (batch.mask[r * T + t] === 0) continue;
-              const { loss: l, grad } = valueTerms(values[i * width + P - 1 + t], batch.oldValues![r * T + t], returns[r * T + t], loss.valueClip);
-              valueLoss += (loss.valueCoef * l) / tokenCount;
-              dv[i * width + P - 1 + t] = (loss.valueCoef * grad) / tokenCount;
+  const device = policy.device;
+  // The batch's per-token arrays go to the policy's device once (resident.ts), not per micro-batch.
+  const resident = new ResidentBatch(batch, device, { advantages, returns });
+  try {
+    for (let epoch = 0; epoch < loss.epochs; epoch++) {
+      const order = loss.epochs > 1 || loss.miniBatches > 1 ? options.random.shuffle(Array.from({ length: R }, (_, i) => i)) : Array.from({ length: R }, (_, i) => i);
+      const miniSize = Math.ceil(R / loss.miniBatches);
+      for (let first = 0; first < R; first += miniSize) {
+        const mini = order.slice(first, first + miniSize);
+        let tokenCount = 0;
+        for (const r of mini) for (let t = 0; t < T; t++) tokenCount += batch.mask[r * T + t];
+        if (tokenCount === 0) continue;
+        policy.zeroGrad ? policy.zeroGrad() : policy.parameters().forEach((p) => p.grad?.fill(0));
+        for (let m = 0; m < mini.length; m += options.microBatchRows) {
+          const rows = mini.slice(m, m + options.microBatchRows), n = rows.length;
+          // Every tensor of the micro-batch (views and op outputs included) is freed when it ends.
+          const micro = await scope(async () => {
+            const on = resident.rows(rows);
+            const attentionStart = Int32Array.from(rows, (r) => batch.attentionStart[r]);
+            // Log-probs of the response tokens: from the hidden states when the model offers them (no
+            // logits buffer), else from the logits picked at the response positions.
+            let logprobs: Tensor, backward: (dlogprobs: Tensor, dvalues?: Tensor) => Promise<void>;
+            if (hasHiddenPath(policy)) {
+              const pass = await hiddenLogprobs(policy, on.sequence, on.targets, P, T, options.temperature, { train: true, attentionStart });
+              ({ logprobs, backward } = pass);
+            } else {
+              const logits = await policy.forward(on.sequence, { train: true, attentionStart });
+              const picked = gatherResponseLogits(logits, n, P, T);
+              const lp = ops.tokenLogprobs(picked, on.targets, { temperature: options.temperature });
+              logprobs = lp.logprobs;
+              backward = async (dlogprobs: Tensor, dvalues?: Tensor) => {
+                const dpicked = ops.tokenLogprobsBackward(picked, on.targets, lp.logZ, dlogprobs, { temperature: options.temperature });
+                await policy.backward(scatterResponseGrad(dpicked, n, P, T), dvalues);
+              };
             }
+            const result = ops.policyLoss(
+              { logprobs: logprobs.reshape([n, T]), oldLogprobs: on.oldLogprobs, advantages: on.advantages, mask: on.mask, refLogprobs: on.refLogprobs },
+              {
+                clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, klCoef: loss.klCoef, klEstimator: loss.klEstimator,
+                aggregation: loss.aggregation, tokenCount, rowCount: mini.length, maxLength: options.maxLength, mode: loss.lossMode,
+              },
+            );
+            let dvalues: Tensor | undefined, valueLoss = 0;
+            const critic = Boolean(options.critic && returns && batch.oldValues);
+            if (critic) {
+              // The clipped value loss runs on the host: one [n, P+T] read of the values per micro-batch.
+              const values = (await policy.values!(on.sequence, { attentionStart })).toArray() as Float32Array;
+              const dv = new Float32Array(n * width);
+              rows.forEach((r, i) => {
+                for (let t = 0; t < T; t++) {
+                  if (batch.mask[r * T + t] === 0) continue;
+                  const { loss: l, grad } = valueTerms(values[i * width + P - 1 + t], batch.oldValues![r * T + t], returns![r * T + t], loss.valueClip);
+                  valueLoss += (loss.valueCoef * l) / tokenCount;
+                  dv[i * width + P - 1 + t] = (loss.valueCoef * grad) / tokenCount;
+                }
+              });
+              dvalues = Tensor.from(dv, [n, width], { device });
+            }
+            await backward(result.dlogprobs.reshape([n * T]), dvalues);
+            const { dlogprobs: _, ...scalars } = result;
+            return { ...scalars, valueLoss, critic };
           });
-          stats.valueLoss += valueLoss;
-          stats.loss += valueLoss;
-          dvalues = Tensor.from(dv, [n, width], { device });
+          const microTokens = rows.reduce((s, r) => s + batch.lengths[r], 0);
+          stats.loss += micro.loss;
+          stats.pgLoss += micro.pgLoss;
+          stats.klLoss += micro.klLoss;
+          stats.clipFraction += micro.clipFraction * microTokens;
+          stats.kl += micro.kl * microTokens;
+          stats.approxKl += micro.approxKl * microTokens;
+          tokensSeen += microTokens;
+          if (micro.critic) {
+            stats.valueLoss += micro.valueLoss;
+            stats.loss += micro.valueLoss;
+          }
         }
-        const dlogprobs = result.dlogprobs.reshape([n * T]);
-        await backward(dlogprobs, dvalues);
-        // Reshaped views share storage: dispose them too so device memory returns at once.
-        release();
-        for (const t of [sequence, targets, logprobRows, mask, oldLogprobs, rowAdvantages, refLogprobs, result.dlogprobs, dlogprobs, dvalues])
-          t?.dispose();
+        stats.gradNorm = optimizer.step(options.lr);
+        stats.optimizerSteps++;
       }
-      stats.gradNorm = optimizer.step(options.lr);
-      stats.optimizerSteps++;
     }
+  } finally {
+    resident.dispose();
   }
   const passes = Math.max(1, stats.optimizerSteps);
   stats.loss /= passes;
