@@ -122,7 +122,12 @@ export class Tensor {
       storage.set(checkNumbers('data', data, dtype !== 'float32'));
     }
     const tensor = new Tensor(new Storage(storage, false), dims, dtype, 'cpu');
-    return device === 'cpu' ? tensor : tensor.to(device);
+    if (device === 'cpu') return tensor;
+    try {
+      return tensor.to(device);
+    } finally {
+      tensor.dispose();  // the host wrapper was only the copy's source
+    }
   }
 
   /** A zero-filled tensor. */

@@ -142,6 +142,10 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
   const lengths = new Int32Array(B);
   const finished = new Array<boolean>(B).fill(false);
 
+  // Log-probs and entropies stay on the device, one [B] row per step of [maxNew, B], read once at
+  // the end: per decode step the host reads only the sampled ids (and derives the finished flags).
+  const stepLogprobs = Tensor.zeros([maxNew, B], { device }), stepEntropy = Tensor.zeros([maxNew, B], { device });
+  let steps = 0;
   const prefill = workspace(config, B, P, device);
   const decode = maxNew > 1 ? workspace(config, B, 1, device) : null;
   try {
@@ -163,8 +167,11 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
       });
       const chosen = sampled.toArray() as Int32Array;
       const scored = ops.tokenLogprobs(logits, sampled, { temperature: logprobTemperature, entropy: true });
-      const lp = scored.logprobs.toArray(), ent = scored.entropy!.toArray();
-      for (const x of [sampled, scored.logprobs, scored.logZ, scored.entropy!]) x.dispose();
+      const lpRow = stepLogprobs.view(t * B, [B]), entRow = stepEntropy.view(t * B, [B]);
+      lpRow.copyFrom(scored.logprobs);
+      entRow.copyFrom(scored.entropy!);
+      steps = t + 1;
+      for (const x of [sampled, scored.logprobs, scored.logZ, scored.entropy!, lpRow, entRow]) x.dispose();
       let active = 0;
       for (let b = 0; b < B; b++) {
         if (finished[b]) {
@@ -173,8 +180,6 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
         }
         tokens[b * maxNew + t] = chosen[b];
         mask[b * maxNew + t] = 1;
-        logprobs[b * maxNew + t] = lp[b];
-        entropy[b * maxNew + t] = ent[b];
         lengths[b] = t + 1;
         stepTokens[b] = chosen[b];
         if (stop.has(chosen[b])) finished[b] = true;
@@ -187,7 +192,16 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
       // Yield to the event loop between decode steps so a long generation does not starve it.
       if (t % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
     }
+    const lp = stepLogprobs.toArray() as Float32Array, ent = stepEntropy.toArray() as Float32Array;
+    for (let t = 0; t < steps; t++)
+      for (let b = 0; b < B; b++)
+        if (mask[b * maxNew + t] !== 0) {
+          logprobs[b * maxNew + t] = lp[t * B + b];
+          entropy[b * maxNew + t] = ent[t * B + b];
+        }
   } finally {
+    stepLogprobs.dispose();
+    stepEntropy.dispose();
     prefill.dispose();
     decode?.dispose();
     for (const c of caches) {

@@ -201,6 +201,7 @@ export class TinyLM implements PolicyModel {
     let pass = which === 'train' ? this.#train : this.#eval;
     if (pass === null || pass.activations.B !== B || pass.activations.T !== T || (pass.activations.logits !== null) !== withLogits) {
       pass?.activations.dispose();
+      disposeLayout(pass?.layout ?? null);  // the replaced pass's layout goes with it
       pass = { activations: untracked(() => allocateActivations(this.config, B, T, this.device, withLogits)), layout: null, tokens: null };
       if (which === 'train') this.#train = pass;
       else this.#eval = pass;

@@ -1,0 +1,82 @@
+// grpo_step.bench.mjs: one whole GRPO step through the Trainer (rollouts with the KV cache,
+// reference log-probs, advantages, update with AdamW) with its breakdown and peak resident memory,
+// and batched decode tokens/s against the bound of reading the weights once per decode step.
+// Full shape: the exact Qwen2.5-0.5B configuration (bench/rl_step.bench.mjs), 8 prompts x 8
+// rollouts x 128 new tokens, 32-token prompts, a frozen reference, microBatchRows 8; decode at batch
+// 64. --quick: a small model (d=128, 2 layers, V=2048), 2 x 4 x 16 tokens; decode batch 64 x 16.
+// Each row runs in a process of its own (grpo_step_worker.mjs), so its peak memory is its own.
+// FLOPs per GRPO step (matmuls only): 2·params per decoded token, 2·params per reference token,
+// 6·params per trained token. The full shape needs ~10-20 GB:
+// `flock /tmp/steprl-bigmem.lock nice -n 5 npm run bench -- grpo_step`.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+import { root } from './common.mjs';
+import { QWEN25_05B } from './rl_step.bench.mjs';
+
+function worker(job) {
+  const run = spawnSync(process.execPath, [path.join(root, 'bench', 'grpo_step_worker.mjs'), JSON.stringify(job)],
+    { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) throw new Error(`grpo_step_worker ${job.kind} failed: ${run.stderr.split('\n').slice(-8).join('\n')}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop());
+}
+
+/** TinyLM's parameter count for a config (same count as rl_step.bench.mjs; q/k/v biases, tied embeddings). */
+function parameterCount(c) {
+  const C = c.hiddenSize, F = c.intermediateSize, KV = (C / c.numHeads) * c.numKvHeads;
+  const perLayer = 2 * C + C * C + C + 2 * (C * KV + KV) + C * C + 3 * C * F;
+  return c.vocabSize * C * (c.tieEmbeddings ? 1 : 2) + c.numLayers * perLayer + C;
+}
+
+const results = [];
+
+export function register(suite, { quick }) {
+  const config = quick
+    ? { ...QWEN25_05B, vocabSize: 2048, hiddenSize: 128, intermediateSize: 384, numLayers: 2, numHeads: 4, numKvHeads: 2 }
+    : QWEN25_05B;
+  const shape = quick ? { prompts: 2, group: 4, newTokens: 16, microBatchRows: 4 } : { prompts: 8, group: 8, newTokens: 128, microBatchRows: 8 };
+  const promptLength = 32;
+  const label = quick ? 'small' : 'qwen2.5-0.5b';
+  const params = parameterCount(config);
+  const R = shape.prompts * shape.group, P = promptLength, T = shape.newTokens;
+  const grpoName = `grpo-step/cpu/${label}-${shape.prompts}x${shape.group}x${T}`;
+  suite.add({
+    name: grpoName, tokens: R * T, flops: 2 * params * R * T + 2 * params * R * (P + T) + 6 * params * R * (P + T),
+    external: async () => {
+      const r = worker({ kind: 'grpo', config, ...shape, promptLength, warmup: quick ? 1 : 0, iterations: quick ? 3 : 1 });
+      if (r.parameters !== params) throw new Error(`grpo-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
+      results.push({ name: grpoName, ...r });
+      return r;
+    },
+  });
+  const batch = 64, newTokens = quick ? 16 : 32;
+  const decodeName = `decode/cpu/${label}-B${batch}x${newTokens}`;
+  suite.add({
+    name: decodeName, tokens: batch * newTokens, flops: 2 * params * batch * (P + newTokens),
+    external: async () => {
+      const r = worker({ kind: 'decode', config, batch, newTokens, promptLength, warmup: quick ? 1 : 0, iterations: quick ? 3 : 1 });
+      results.push({ name: decodeName, ...r });
+      return r;
+    },
+  });
+}
+
+export function note() {
+  const lines = ['grpo-step / decode rows (bench/grpo_step.bench.mjs): tokens/s of a GRPO step counts response tokens (R x new tokens); ' +
+    'its state = policy weights, grads, AdamW moments + reference weights and grads (24 B/parameter).'];
+  for (const r of results) {
+    if (r.phases) {
+      const phases = Object.entries(r.phases).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ');
+      lines.push(`${r.name}: ${(r.medianMs / 1e3).toFixed(2)} s per step (${phases}); ${r.responseTokens} response tokens; ` +
+        `live tensors after each step ${r.liveTensorsAfterEachStep.join(', ')}`);
+    } else {
+      // Each decode step reads every weight once: steps/s <= bandwidth / (4 B x parameters).
+      const seconds = r.medianMs / 1e3, steps = r.generatedTokens / 64;
+      const boundTokensPerSecond = (64 * r.bandwidthGBs * 1e9) / (4 * r.parameters);
+      lines.push(`${r.name}: ${(r.generatedTokens / seconds).toFixed(1)} tokens/s (${steps.toFixed(0)} steps per row, prefill included); ` +
+        `bound of reading the weights once per step at the ${r.bandwidthGBs.toFixed(1)} GB/s probe: ${boundTokensPerSecond.toFixed(0)} tokens/s ` +
+        `(${((100 * r.generatedTokens) / seconds / boundTokensPerSecond).toFixed(0)}% of it)`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,87 @@
+// rl_step.test.ts: whole RL steps through the Trainer with the policy (and reference) on device
+// cuda match the same steps on the cpu: GRPO (with a reference, the KL term in the loss), PPO (a
+// critic: 4 epochs × 4 shuffled mini-batches, so micro-batches gather their rows on the device) and
+// PRPO (entropy segments scored by a PRM). Same seed, same prompts: rollouts are sampled on each
+// device from its own logits, so the sampled tokens must agree exactly and every float within the
+// tolerance below. Runs only where a cuda device is tested (the simulator pass of `npm test`:
+// STEPRL_BACKEND=cuda-sim STEPRL_TEST_DEVICES=cuda).
+import { memory, type Device } from '../../lib';
+import { TinyLM } from '../../lib/model/tinylm';
+import { Trainer } from '../../lib/optim/base';
+import type { Algorithm } from '../../lib/optim/algorithm';
+import type { StepMetrics } from '../../lib/optim/metrics';
+import { grpo } from '../../lib/optim/grpo';
+import { ppo } from '../../lib/optim/ppo';
+import { prpo } from '../../lib/optim/prpo';
+import { RuleBasedPRM } from '../../lib/reward/prm';
+import { describeOn } from '../util/devices';
+import { ToyTask, ToyTokenizer } from '../optim/toy';
+
+const tokenizer = new ToyTokenizer();
+const task = new ToyTask();
+/** Float32 kernels summing in another order on each device: relative to the largest magnitude of each quantity. */
+const TOLERANCE = 2e-4;
+
+interface StepRun {
+  metrics: StepMetrics[];
+  /** The gradient of each step's last optimizer step (AdamW's normalized update would magnify float noise on near-zero gradients). */
+  grads: Float32Array[];
+  liveAfterEachStep: number[];
+}
+
+async function run(device: Device, make: () => Algorithm, critic: boolean): Promise<StepRun> {
+  const config = { vocabSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 24, maxPositions: 32, valueHead: critic };
+  const policy = TinyLM.create(config, { seed: 3, device });
+  const reference = TinyLM.create({ ...config, valueHead: false }, { seed: 9, device });
+  const trainer = new Trainer({
+    policy, reference, algorithm: make(), task, tokenizer, prm: new RuleBasedPRM(task),
+    promptsPerStep: 3, groupSize: 4, maxNewTokens: 6, lr: 1e-3, microBatchRows: 5, trainProblems: 6, seed: 2,
+  });
+  const metrics: StepMetrics[] = [], grads: Float32Array[] = [], liveAfterEachStep: number[] = [];
+  for (let step = 0; step < 2; step++) {
+    metrics.push(await trainer.trainStep());
+    grads.push(policy.gradBuffer.toFloat32());
+    liveAfterEachStep.push(memory().tensors);
+  }
+  policy.dispose();
+  reference.dispose();
+  return { metrics, grads, liveAfterEachStep };
+}
+
+function expectClose(name: string, actual: ArrayLike<number>, expected: ArrayLike<number>): void {
+  expect(actual.length).toBe(expected.length);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++)
+    if (!(Math.abs(actual[i] - expected[i]) <= TOLERANCE * Math.max(scale, 1e-3)))
+      throw new Error(`${name}[${i}]: cuda ${actual[i]}, cpu ${expected[i]} (largest |x| ${scale}, tolerance ${TOLERANCE} relative)`);
+}
+
+const FLOAT_METRICS = ['loss', 'pgLoss', 'klLoss', 'valueLoss', 'kl', 'approxKl', 'gradNorm', 'advantageMean', 'advantageStd', 'advantageAbsMean', 'entropy'] as const;
+
+describeOn('cuda', 'RL steps on cuda match the cpu steps', () => {
+  test.each([
+    ['grpo', () => grpo({ klCoef: 0.05 }), false],
+    ['ppo', () => ppo(), true],
+    ['prpo', () => prpo({ minGap: 1 }), false],
+  ] as const)('%s', async (name, make, critic) => {
+    const cpu = await run('cpu', make, critic);
+    const cuda = await run('cuda', make, critic);
+    for (let step = 0; step < cpu.metrics.length; step++) {
+      const c = cpu.metrics[step] as unknown as Record<string, number>, g = cuda.metrics[step] as unknown as Record<string, number>;
+      // The sampled rollouts are the same: same rewards, lengths and accuracy.
+      expect(g.rewardMean).toBe(c.rewardMean);
+      expect(g.accuracy).toBe(c.accuracy);
+      expect(g.responseLength).toBe(c.responseLength);
+      const present = FLOAT_METRICS.filter((k) => typeof c[k] === 'number');
+      expect(present.length).toBeGreaterThan(5);
+      expectClose(`${name} step ${step} metrics (${present.join(', ')})`, present.map((k) => g[k]), present.map((k) => c[k]));
+    }
+    for (let step = 0; step < cpu.grads.length; step++) {
+      expect(cpu.grads[step].some((x) => x !== 0)).toBe(true);
+      expectClose(`${name} step ${step} gradients`, cuda.grads[step], cpu.grads[step]);
+    }
+    // The steps free what they made: the live tensor count does not grow from step to step.
+    expect(cuda.liveAfterEachStep[1]).toBe(cuda.liveAfterEachStep[0]);
+  });
+});
