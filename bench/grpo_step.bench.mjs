@@ -12,6 +12,8 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
 import { root } from './common.mjs';
+
+const python = process.env.STEPRL_TORCH_PYTHON ?? '/usr/bin/python3';
 import { QWEN25_05B } from './rl_step.bench.mjs';
 
 function worker(job) {
@@ -19,6 +21,18 @@ function worker(job) {
     { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (run.status !== 0) throw new Error(`grpo_step_worker ${job.kind} failed: ${run.stderr.split('\n').slice(-8).join('\n')}`);
   return JSON.parse(run.stdout.trim().split('\n').pop());
+}
+
+function torchDecode(name, config, B, P, N, repeats) {
+  if (process.env.STEPRL_BENCH_TORCH === '0' || spawnSync(python, ['-c', 'import torch']).status !== 0) return null;
+  const job = { name, op: 'qwen2_generate', ...config, B, P, N, repeats, warmup: 1 };
+  const run = spawnSync(python, [path.join(root, 'bench', 'torch_bench.py')], { input: JSON.stringify([job]), encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) {
+    console.warn(`PyTorch qwen2_generate failed: ${run.stderr.split('\n').slice(-3).join(' ')}`);
+    return null;
+  }
+  const out = JSON.parse(run.stdout);
+  return { ms: out.results[name], peak: out.peakRssBytes };
 }
 
 /** TinyLM's parameter count for a config (same count as rl_step.bench.mjs; q/k/v biases, tied embeddings). */
@@ -54,9 +68,12 @@ export function register(suite, { quick }) {
   suite.add({
     name: decodeName, tokens: batch * newTokens, flops: 2 * params * batch * (P + newTokens),
     external: async () => {
-      const r = worker({ kind: 'decode', config, batch, newTokens, promptLength, warmup: quick ? 1 : 0, iterations: quick ? 3 : 1 });
-      results.push({ name: decodeName, ...r });
-      return r;
+      const iterations = quick ? 3 : 1;
+      const r = worker({ kind: 'decode', config, batch, newTokens, promptLength, warmup: quick ? 1 : 0, iterations });
+      // PyTorch's same decode (torch_bench.py qwen2_generate: KV cache, sampling, log-prob, entropy) in its own process.
+      const torch = torchDecode(decodeName, config, batch, promptLength, newTokens, iterations);
+      results.push({ name: decodeName, ...r, newTokens, torchMs: torch?.ms ?? null });
+      return { ...r, torchMs: torch?.ms ?? null, torchPeakRssBytes: torch?.peak ?? null };
     },
   });
 }
@@ -75,7 +92,8 @@ export function note() {
       const boundTokensPerSecond = (64 * r.bandwidthGBs * 1e9) / (4 * r.parameters);
       lines.push(`${r.name}: ${(r.generatedTokens / seconds).toFixed(1)} tokens/s (${steps.toFixed(0)} steps per row, prefill included); ` +
         `bound of reading the weights once per step at the ${r.bandwidthGBs.toFixed(1)} GB/s probe: ${boundTokensPerSecond.toFixed(0)} tokens/s ` +
-        `(${((100 * r.generatedTokens) / seconds / boundTokensPerSecond).toFixed(0)}% of it)`);
+        `(${((100 * r.generatedTokens) / seconds / boundTokensPerSecond).toFixed(0)}% of it)` +
+        (r.torchMs ? `; PyTorch ${((64 * r.newTokens) / (r.torchMs / 1e3)).toFixed(1)} tokens/s (${(r.torchMs / r.medianMs).toFixed(2)}x steprl's time)` : ''));
     }
   }
   return lines.join('\n');

@@ -67,8 +67,10 @@ if (job.kind === 'grpo') {
     if (i >= warmup) times.push(ms);
   }
   const parameters = policy.numParameters;
+  // The peak is read before the bandwidth probe, whose 512 MiB buffer is not the decode's memory.
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   console.log(JSON.stringify({
     medianMs: median(times), generatedTokens: generated, parameters, bandwidthGBs: steprl.probeReadBandwidth(512 * 2 ** 20, 5),
-    peakRssBytes: process.resourceUsage().maxRSS * 1024, stateBytes: parameters * 4,
+    peakRssBytes, stateBytes: parameters * 4,
   }));
 }

@@ -493,16 +493,22 @@ class Qwen2(torch.nn.Module):
         rot = torch.cat((-x[..., half:], x[..., :half]), -1)
         return x * self.cos[pos][:, None] + rot * self.sin[pos][:, None]
 
-    def forward(self, tokens):
+    def forward(self, tokens, cache=None, start=0):
+        """Logits of every position; with `cache` (a dict), keys/values of earlier calls are reused (decode)."""
         B, T = tokens.shape
         x = self.embed(tokens)
-        pos = torch.arange(T)
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
+        pos = torch.arange(start, start + T)
         for i, layer in enumerate(self.layers):
             h = self.rms(x, 2 * i)
             q = self.rope(layer["q"](h).view(B, T, self.H, self.D), pos).transpose(1, 2)
             k = self.rope(layer["k"](h).view(B, T, self.KVH, self.D), pos).transpose(1, 2)
             v = layer["v"](h).view(B, T, self.KVH, self.D).transpose(1, 2)
+            if cache is not None:
+                if i in cache:
+                    k, v = torch.cat((cache[i][0], k), 2), torch.cat((cache[i][1], v), 2)
+                cache[i] = (k, v)
+            S = k.shape[2]
+            mask = torch.ones(T, S, dtype=torch.bool).tril(S - T)
             k, v = (t.repeat_interleave(self.H // self.KVH, 1) for t in (k, v))
             att = ((q @ k.transpose(-1, -2)) / self.D ** 0.5).masked_fill(~mask, float("-inf")).softmax(-1)
             x = x + layer["o"]((att @ v).transpose(1, 2).reshape(B, T, -1))
@@ -536,7 +542,29 @@ def rl_train_step(job):
     return run
 
 
+def qwen2_generate(job):
+    """Batched sampling with the KV cache as steprl's decode rows run it: prefill B x P, then N steps of
+    softmax sampling + the sampled token's log-prob and the entropy, one token per row per step."""
+    model = Qwen2(job)
+    prompts = torch.randint(0, job["vocabSize"], (job["B"], job["P"]))
+
+    def run():
+        with torch.no_grad():
+            cache = {}
+            logits = model(prompts, cache, 0)[:, -1]
+            for t in range(job["N"]):
+                logp = torch.log_softmax(logits, -1)
+                nxt = torch.multinomial(logp.exp(), 1)
+                logp.gather(-1, nxt)
+                -(logp.exp() * logp).sum(-1)
+                if t + 1 < job["N"]:
+                    logits = model(nxt, cache, job["P"] + t)[:, -1]
+
+    return run
+
+
 BUILDERS = {
+    "qwen2_generate": qwen2_generate,
     "rl_train_step": rl_train_step,
     "llama_train_step": llama_train_step,
     "llama_generate": llama_generate,
