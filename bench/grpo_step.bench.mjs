@@ -4,6 +4,9 @@
 // Full shape: the exact Qwen2.5-0.5B configuration (bench/rl_step.bench.mjs), 8 prompts x 8
 // rollouts x 128 new tokens, 32-token prompts, a frozen reference, microBatchRows 8; decode at batch
 // 64. --quick: a small model (d=128, 2 layers, V=2048), 2 x 4 x 16 tokens; decode batch 64 x 16.
+// STEPRL_BENCH_GRPO_SHAPE=vocab: that small model with the real vocabulary (V=151936), 4 x 4 x 32.
+// The small shapes also run the logits path (a model offering only forward/backward) beside the
+// hidden-state path, for the memory the [rows, P+T, V] logits cost.
 // Each row runs in a process of its own (grpo_step_worker.mjs), so its peak memory is its own.
 // FLOPs per GRPO step (matmuls only): 2·params per decoded token, 2·params per reference token,
 // 6·params per trained token. The full shape needs ~10-20 GB:
@@ -44,26 +47,34 @@ function parameterCount(c) {
 
 const results = [];
 
+/** The shapes: `full` (default), `small` (--quick), `vocab` (STEPRL_BENCH_GRPO_SHAPE=vocab: a small model with the real vocabulary). */
+const SMALL = { ...QWEN25_05B, vocabSize: 2048, hiddenSize: 128, intermediateSize: 384, numLayers: 2, numHeads: 4, numKvHeads: 2 };
+const SHAPES = {
+  full: { config: QWEN25_05B, label: 'qwen2.5-0.5b', prompts: 8, group: 8, newTokens: 128, microBatchRows: 8, paths: ['fused'] },
+  small: { config: SMALL, label: 'small', prompts: 2, group: 4, newTokens: 16, microBatchRows: 4, paths: ['fused', 'logits'] },
+  vocab: { config: { ...SMALL, vocabSize: QWEN25_05B.vocabSize }, label: 'd128-L2-V151936', prompts: 4, group: 4, newTokens: 32, microBatchRows: 8, paths: ['fused', 'logits'] },
+};
+
 export function register(suite, { quick }) {
-  const config = quick
-    ? { ...QWEN25_05B, vocabSize: 2048, hiddenSize: 128, intermediateSize: 384, numLayers: 2, numHeads: 4, numKvHeads: 2 }
-    : QWEN25_05B;
-  const shape = quick ? { prompts: 2, group: 4, newTokens: 16, microBatchRows: 4 } : { prompts: 8, group: 8, newTokens: 128, microBatchRows: 8 };
+  const which = process.env.STEPRL_BENCH_GRPO_SHAPE ?? (quick ? 'small' : 'full');
+  if (!(which in SHAPES)) throw new Error(`STEPRL_BENCH_GRPO_SHAPE: expected one of ${Object.keys(SHAPES).join(', ')} but received ${which}`);
+  const { config, label, paths, ...shape } = SHAPES[which];
   const promptLength = 32;
-  const label = quick ? 'small' : 'qwen2.5-0.5b';
   const params = parameterCount(config);
   const R = shape.prompts * shape.group, P = promptLength, T = shape.newTokens;
-  const grpoName = `grpo-step/cpu/${label}-${shape.prompts}x${shape.group}x${T}`;
-  suite.add({
-    name: grpoName, tokens: R * T, flops: 2 * params * R * T + 2 * params * R * (P + T) + 6 * params * R * (P + T),
-    external: async () => {
-      const r = worker({ kind: 'grpo', config, ...shape, promptLength, warmup: quick ? 1 : 0, iterations: quick ? 3 : 1 });
-      if (r.parameters !== params) throw new Error(`grpo-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
-      results.push({ name: grpoName, ...r });
-      return r;
-    },
-  });
-  const batch = 64, newTokens = quick ? 16 : 32;
+  for (const trainPath of paths) {
+    const grpoName = `grpo-step/${trainPath}/cpu/${label}-${shape.prompts}x${shape.group}x${T}`;
+    suite.add({
+      name: grpoName, tokens: R * T, flops: 2 * params * R * T + 2 * params * R * (P + T) + 6 * params * R * (P + T),
+      external: async () => {
+        const r = worker({ kind: 'grpo', config, ...shape, path: trainPath, promptLength, warmup: quick ? 1 : 0, iterations: quick ? 3 : 1 });
+        if (r.parameters !== params) throw new Error(`grpo-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
+        results.push({ name: grpoName, ...r });
+        return r;
+      },
+    });
+  }
+  const batch = 64, newTokens = which === 'full' ? 32 : 16;
   const decodeName = `decode/cpu/${label}-B${batch}x${newTokens}`;
   suite.add({
     name: decodeName, tokens: batch * newTokens, flops: 2 * params * batch * (P + newTokens),

@@ -4,6 +4,8 @@
 //   grpo    policy + frozen reference (a clone), B prompts x G rollouts x maxNewTokens new tokens,
 //           GRPO with the KL term (reference log-probs), microBatchRows rows per pass; each step's
 //           phases (rollout, reference, advantages, update) come from the Trainer's own timers.
+//           `path: 'logits'` trains through forward/backward only (the logits path) instead of the
+//           hidden-state path.
 //   decode  policy.generate() for `batch` prompts with the KV cache, `newTokens` tokens each.
 // A synthetic tokenizer maps ids to letters and random weights rarely sample the stop token, so
 // every response runs to maxNewTokens (the step's full shape). Prints one JSON line.
@@ -24,11 +26,21 @@ const tokenizer = {
 const rng = new Rng(11);
 const promptText = () => Array.from({ length: job.promptLength }, () => String.fromCharCode(97 + rng.int(0, 26))).join('');
 
-const policy = TinyLM.create(config, { seed: 1 });
+const model = TinyLM.create(config, { seed: 1 });
+/** `path: 'logits'`: the same model behind forward/backward only (the Trainer's logits path, [rows, P+T, V] logits). */
+const policy = job.path === 'logits' ? {
+  get vocabSize() { return model.vocabSize; },
+  device: model.device,
+  forward: (tokens, options) => model.forward(tokens, options),
+  backward: (dlogits, dvalues) => model.backward(dlogits, dvalues),
+  generate: (prompts, options) => model.generate(prompts, options),
+  parameters: () => model.parameters(),
+  zeroGrad: () => model.zeroGrad(),
+} : model;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 if (job.kind === 'grpo') {
-  const reference = policy.clone();
+  const reference = model.clone();
   const dataset = Array.from({ length: job.prompts * (warmup + iterations) }, () => ({ prompt: promptText() }));
   const trainer = new Trainer({
     policy, reference, algorithm: grpo({ klCoef: 0.001 }), tokenizer, dataset, promptFormat: 'plain',
@@ -47,7 +59,7 @@ if (job.kind === 'grpo') {
     if (i >= warmup) steps.push({ ms, seconds: m.seconds, tokens: m.responseLength * job.prompts * job.group });
   }
   const at = steps.indexOf(steps.find((s) => s.ms === median(steps.map((x) => x.ms))));
-  const parameters = policy.numParameters;
+  const parameters = model.numParameters;
   console.log(JSON.stringify({
     medianMs: steps[at].ms, phases: steps[at].seconds, responseTokens: steps[at].tokens, liveTensorsAfterEachStep: live,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -66,7 +78,7 @@ if (job.kind === 'grpo') {
     for (const t of [out.tokens, out.mask, out.logprobs, out.entropy]) t.dispose();
     if (i >= warmup) times.push(ms);
   }
-  const parameters = policy.numParameters;
+  const parameters = model.numParameters;
   // The peak is read before the bandwidth probe, whose 512 MiB buffer is not the decode's memory.
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   console.log(JSON.stringify({

@@ -1,6 +1,8 @@
 // policy.ts: the plug between steprl's optimizers and a transformer forward pass. Anything that
 // implements PolicyModel (TinyLM, or an adapter around another engine) can be trained; see the
 // README section "TinyLM and your own model" and test/optim/custom_model.test.ts (a complete adapter).
+// The Trainer runs each step in a scope (lib/scope.ts) that frees the tensors made during it: a
+// model that keeps tensors across calls (caches, buffers) makes them under untracked() or keep()s them.
 import type { Tensor } from '../tensor';
 
 export interface Parameter {
