@@ -1,7 +1,8 @@
 // scope.ts: memory that does not leak by accident. `scope(fn)` (TensorFlow.js's `tidy`) runs fn and
 // then disposes every tensor created while it ran (views from reshape() and view() included) except
 // those fn returns (found in the returned value: a tensor, or arrays / plain objects holding tensors,
-// at any depth) and those passed to keep(). Returned tensors move to the enclosing scope, if any.
+// at any depth; not inside class instances) and those passed to keep(). Returned tensors move to
+// the enclosing scope, if any.
 //
 // fn may be async: the scope then closes when its promise settles, after every async op started
 // inside it has settled too (in_flight.ts reports them here), so no output of such an op appears
