@@ -17,19 +17,22 @@
 # 480 s); a stage that runs out is reported as "timeout", later ones as "skipped (budget)".
 # Exit status: 0 when no stage failed (a mismatch, a sanitizer report, a failed build or test);
 # timeouts and skips alone do not fail the run, but are printed.
-# Usage: scripts/check-gpu.sh [--sim] [--out DIR] [--no-jest] [--no-sanitizer]
+# --jest-memcheck also runs the jest device suites under compute-sanitizer memcheck (slow: set
+# CHECK_GPU_BUDGET_S to about 1200 for it).
+# Usage: scripts/check-gpu.sh [--sim] [--out DIR] [--no-jest] [--jest-memcheck] [--no-sanitizer]
 set -u
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-sim=0 jest=1 sanitizer=1 out=""
+sim=0 jest=1 jest_memcheck=0 sanitizer=1 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sim) sim=1 ;;
     --no-jest) jest=0 ;;
+    --jest-memcheck) jest_memcheck=1 ;;
     --no-sanitizer) sanitizer=0 ;;
     --out) shift; out="${1:?--out needs a folder}" ;;
-    *) echo "check:gpu: unknown argument $1 (usage: scripts/check-gpu.sh [--sim] [--out DIR] [--no-jest] [--no-sanitizer])" >&2; exit 2 ;;
+    *) echo "check:gpu: unknown argument $1 (usage: scripts/check-gpu.sh [--sim] [--out DIR] [--no-jest] [--jest-memcheck] [--no-sanitizer])" >&2; exit 2 ;;
   esac
   shift
 done
@@ -157,6 +160,12 @@ else
     else
       STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda run_stage "jest device suites" 240 jest.log \
         node node_modules/jest/bin/jest.js --runTestsByPath "${suites[@]}"
+      # Optional (beyond the 8-minute budget): the same suites under compute-sanitizer memcheck.
+      if [ "$jest_memcheck" = 1 ] && [ -n "${sanitizer_bin:-}" ]; then
+        STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda run_stage "jest under memcheck" 600 jest-memcheck.log \
+          "$sanitizer_bin" --tool memcheck --error-exitcode 9 --print-limit 50 \
+          node node_modules/jest/bin/jest.js --runInBand --runTestsByPath "${suites[@]}"
+      fi
     fi
   fi
 fi
