@@ -50,12 +50,18 @@ if [ "$sim" = 0 ] && command -v nvidia-smi >/dev/null 2>&1; then
   if [ -n "$line" ]; then
     gpu_name="${line%,*}"
     cap="$(echo "${line##*,}" | tr -d ' .')"
-    [ -n "$cap" ] && arch="$cap"
+    case "$cap" in [0-9][0-9]*) arch="$cap" ;; esac
+  else
+    gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)"
   fi
 fi
-[ -z "$arch" ] && sim=1
 nvcc="${CUDACXX:-$(command -v nvcc || true)}"
 [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+# Drivers older than 510 cannot report compute_cap: the toolkit's own device query can ("90").
+if [ "$sim" = 0 ] && [ -n "$gpu_name" ] && [ -z "$arch" ] && [ -n "$nvcc" ] && [ -x "$(dirname "$nvcc")/__nvcc_device_query" ]; then
+  arch="$("$(dirname "$nvcc")/__nvcc_device_query" 2>/dev/null | tr ',' '\n' | head -n 1 | tr -dc '0-9')"
+fi
+[ -z "$arch" ] && sim=1
 if [ "$sim" = 0 ] && [ -z "$nvcc" ]; then
   echo "check:gpu: a GPU ($gpu_name) but no nvcc (put the CUDA toolkit's bin on PATH or set CUDACXX): running the simulator instead" >&2
   sim=1
