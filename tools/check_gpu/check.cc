@@ -240,6 +240,63 @@ int usage(const char* why) {
   return 2;
 }
 
+// report.json and report.md in out_dir; rewritten after every family, so a run stopped by a time
+// limit keeps what it had checked (`progress` then says how far it got).
+void write_reports(const std::string& out_dir, const std::string& mode, const Ctx& ctx, double total_s,
+                   const std::string& progress) {
+  const DeviceFacts& f = ctx.facts;
+  const int64_t failed = std::count_if(ctx.rows.begin(), ctx.rows.end(), [](const Row& r) { return !r.pass; });
+  const std::string json_path = out_dir + "/report.json", md_path = out_dir + "/report.md";
+  {
+    std::ofstream j(json_path + ".tmp");
+    j << "{\n  \"tool\": \"check_gpu\",\n  \"mode\": " << json_str(mode) << ",\n  \"date\": "
+      << json_str(utc_stamp("%Y-%m-%dT%H:%M:%SZ")) << ",\n  \"device\": {\"name\": " << json_str(f.name)
+      << ", \"compute_capability\": \"" << f.major << "." << f.minor << "\", \"sms\": " << f.sms
+      << ", \"simulated\": " << (f.simulated ? "true" : "false") << ", \"clock_ghz\": " << json_num(f.clock_ghz)
+      << ", \"fp32_tflops\": " << json_num(f.fp32_tflops) << ", \"bf16_tflops\": " << json_num(f.bf16_tflops)
+      << ", \"hbm_gbps\": " << json_num(f.hbm_gbps) << "},\n  \"seconds\": " << json_num(total_s)
+      << ",\n  \"incomplete\": " << (progress.empty() ? std::string("null") : json_str(progress)) << ",\n  \"failed\": " << failed << ",\n  \"rows\": [\n";
+    for (size_t i = 0; i < ctx.rows.size(); ++i) {
+      const Row& r = ctx.rows[i];
+      j << "    {\"family\": " << json_str(r.family) << ", \"op\": " << json_str(r.op) << ", \"shape\": " << json_str(r.shape)
+        << ", \"class\": " << json_str(r.cls) << ", \"pass\": " << (r.pass ? "true" : "false")
+        << ", \"elements\": " << r.elements << ", \"max_abs\": " << json_num(r.max_abs) << ", \"max_rel\": " << json_num(r.max_rel)
+        << ", \"worst\": " << json_num(r.worst) << ", \"worst_at\": " << json_str(r.worst_at) << ", \"rtol\": " << json_num(r.tol.rtol)
+        << ", \"atol\": " << json_num(r.tol.atol) << ", \"ms\": " << json_num(r.ms) << ", \"rate\": " << json_num(r.rate)
+        << ", \"unit\": " << json_str(r.unit) << ", \"peak\": " << json_num(r.peak) << ", \"peak_name\": " << json_str(r.peak_name)
+        << ", \"note\": " << json_str(r.note) << "}" << (i + 1 < ctx.rows.size() ? "," : "") << "\n";
+    }
+    j << "  ]\n}\n";
+  }
+  {
+    std::ofstream m(md_path + ".tmp");
+    m << "## check_gpu " << mode << " — " << f.name << " (sm_" << f.major << f.minor << ", " << f.sms << " SMs), "
+      << utc_stamp("%Y-%m-%d %H:%M UTC") << "\n\n";
+    if (f.simulated)
+      m << "SIMT simulator (cuda/sim): GPU kernels executed on the CPU; correctness only.\n\n";
+    else
+      m << "Peaks from the device clocks: fp32 FMA " << fmt(f.fp32_tflops, "%.1f") << " TFLOP/s, bf16 tensor (dense) "
+        << fmt(f.bf16_tflops, "%.0f") << " TFLOP/s, memory " << fmt(f.hbm_gbps, "%.0f") << " GB/s.\n\n";
+    m << "Pass: every element has |gpu - cpu| <= atol + rtol |cpu| (\"worst\" is the largest ratio of the two sides; "
+         "integer outputs must be equal).\n\n";
+    m << "| family | op | class | shape | max abs err | max rel err | rtol / atol | worst | GPU ms | rate | % of peak | |\n";
+    m << "|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---|\n";
+    for (const Row& r : ctx.rows) {
+      const std::string pct = std::isnan(r.rate) || std::isnan(r.peak) ? "" : fmt(100.0 * r.rate / r.peak, "%.1f") + "% " + r.peak_name;
+      m << "| " << r.family << " | " << md_cell(r.op) << " | " << r.cls << " | " << r.shape << " | " << fmt(r.max_abs) << " | "
+        << fmt(r.max_rel) << " | " << (r.tol.rtol == 0 && r.tol.atol == 0 ? "exact" : fmt(r.tol.rtol, "%.0e") + " / " + fmt(r.tol.atol, "%.0e"))
+        << " | " << fmt(r.worst, "%.3f") << " | " << fmt(r.ms, "%.3f") << " | "
+        << (std::isnan(r.rate) ? "" : fmt(r.rate, "%.1f") + " " + r.unit) << " | " << pct << " | "
+        << (r.pass ? "ok" : "**FAIL** " + md_cell(r.worst_at + " " + r.note)) << " |\n";
+    }
+    m << "\n" << ctx.rows.size() << " rows, " << failed << " failed, " << fmt(total_s, "%.1f") << " s"
+      << (progress.empty() ? "." : " (incomplete: " + progress + ").") << "\n";
+  }
+  // Renamed into place whole: a run killed while writing keeps the previous complete files.
+  std::filesystem::rename(json_path + ".tmp", json_path);
+  std::filesystem::rename(md_path + ".tmp", md_path);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -306,6 +363,11 @@ int main(int argc, char** argv) {
     std::printf("check_gpu: peaks from the device's clocks: fp32 FMA %s TFLOP/s, bf16 tensor (dense) %s TFLOP/s, memory %s GB/s\n",
                 fmt(f.fp32_tflops, "%.1f").c_str(), fmt(f.bf16_tflops, "%.0f").c_str(), fmt(f.hbm_gbps, "%.0f").c_str());
 
+  if (out_dir.empty()) out_dir = "runs/check-gpu-" + utc_stamp("%Y%m%d-%H%M%S") + (mode == "full" ? "" : "-" + mode);
+  std::filesystem::create_directories(out_dir);
+  const std::string json_path = out_dir + "/report.json", md_path = out_dir + "/report.md";
+  const size_t selected = wanted.empty() ? families.size() : wanted.size();
+  size_t done = 0;
   const auto t0 = std::chrono::steady_clock::now();
   int family_errors = 0;
   for (const auto& fam : families) {
@@ -334,58 +396,14 @@ int main(int argc, char** argv) {
     }
     std::printf("     %s: %.1f s\n", fam.name, secs);
     std::fflush(stdout);
+    if (++done < selected)
+      write_reports(out_dir, mode, ctx, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                    std::to_string(done) + " of " + std::to_string(selected) + " families checked");
   }
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t failed = std::count_if(ctx.rows.begin(), ctx.rows.end(), [](const Row& r) { return !r.pass; });
 
-  // ---- report files ----
-  if (out_dir.empty()) out_dir = "runs/check-gpu-" + utc_stamp("%Y%m%d-%H%M%S") + (mode == "full" ? "" : "-" + mode);
-  std::filesystem::create_directories(out_dir);
-  const std::string json_path = out_dir + "/report.json", md_path = out_dir + "/report.md";
-  {
-    std::ofstream j(json_path);
-    j << "{\n  \"tool\": \"check_gpu\",\n  \"mode\": " << json_str(mode) << ",\n  \"date\": "
-      << json_str(utc_stamp("%Y-%m-%dT%H:%M:%SZ")) << ",\n  \"device\": {\"name\": " << json_str(f.name)
-      << ", \"compute_capability\": \"" << f.major << "." << f.minor << "\", \"sms\": " << f.sms
-      << ", \"simulated\": " << (f.simulated ? "true" : "false") << ", \"clock_ghz\": " << json_num(f.clock_ghz)
-      << ", \"fp32_tflops\": " << json_num(f.fp32_tflops) << ", \"bf16_tflops\": " << json_num(f.bf16_tflops)
-      << ", \"hbm_gbps\": " << json_num(f.hbm_gbps) << "},\n  \"seconds\": " << json_num(total_s)
-      << ",\n  \"failed\": " << failed << ",\n  \"rows\": [\n";
-    for (size_t i = 0; i < ctx.rows.size(); ++i) {
-      const Row& r = ctx.rows[i];
-      j << "    {\"family\": " << json_str(r.family) << ", \"op\": " << json_str(r.op) << ", \"shape\": " << json_str(r.shape)
-        << ", \"class\": " << json_str(r.cls) << ", \"pass\": " << (r.pass ? "true" : "false")
-        << ", \"elements\": " << r.elements << ", \"max_abs\": " << json_num(r.max_abs) << ", \"max_rel\": " << json_num(r.max_rel)
-        << ", \"worst\": " << json_num(r.worst) << ", \"worst_at\": " << json_str(r.worst_at) << ", \"rtol\": " << json_num(r.tol.rtol)
-        << ", \"atol\": " << json_num(r.tol.atol) << ", \"ms\": " << json_num(r.ms) << ", \"rate\": " << json_num(r.rate)
-        << ", \"unit\": " << json_str(r.unit) << ", \"peak\": " << json_num(r.peak) << ", \"peak_name\": " << json_str(r.peak_name)
-        << ", \"note\": " << json_str(r.note) << "}" << (i + 1 < ctx.rows.size() ? "," : "") << "\n";
-    }
-    j << "  ]\n}\n";
-  }
-  {
-    std::ofstream m(md_path);
-    m << "## check_gpu " << mode << " — " << f.name << " (sm_" << f.major << f.minor << ", " << f.sms << " SMs), "
-      << utc_stamp("%Y-%m-%d %H:%M UTC") << "\n\n";
-    if (f.simulated)
-      m << "SIMT simulator (cuda/sim): GPU kernels executed on the CPU; correctness only.\n\n";
-    else
-      m << "Peaks from the device clocks: fp32 FMA " << fmt(f.fp32_tflops, "%.1f") << " TFLOP/s, bf16 tensor (dense) "
-        << fmt(f.bf16_tflops, "%.0f") << " TFLOP/s, memory " << fmt(f.hbm_gbps, "%.0f") << " GB/s.\n\n";
-    m << "Pass: every element has |gpu - cpu| <= atol + rtol |cpu| (\"worst\" is the largest ratio of the two sides; "
-         "integer outputs must be equal).\n\n";
-    m << "| family | op | class | shape | max abs err | max rel err | rtol / atol | worst | GPU ms | rate | % of peak | |\n";
-    m << "|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---|\n";
-    for (const Row& r : ctx.rows) {
-      const std::string pct = std::isnan(r.rate) || std::isnan(r.peak) ? "" : fmt(100.0 * r.rate / r.peak, "%.1f") + "% " + r.peak_name;
-      m << "| " << r.family << " | " << md_cell(r.op) << " | " << r.cls << " | " << r.shape << " | " << fmt(r.max_abs) << " | "
-        << fmt(r.max_rel) << " | " << (r.tol.rtol == 0 && r.tol.atol == 0 ? "exact" : fmt(r.tol.rtol, "%.0e") + " / " + fmt(r.tol.atol, "%.0e"))
-        << " | " << fmt(r.worst, "%.3f") << " | " << fmt(r.ms, "%.3f") << " | "
-        << (std::isnan(r.rate) ? "" : fmt(r.rate, "%.1f") + " " + r.unit) << " | " << pct << " | "
-        << (r.pass ? "ok" : "**FAIL** " + md_cell(r.worst_at + " " + r.note)) << " |\n";
-    }
-    m << "\n" << ctx.rows.size() << " rows, " << failed << " failed, " << fmt(total_s, "%.1f") << " s.\n";
-  }
+  write_reports(out_dir, mode, ctx, total_s, "");
   std::printf("check_gpu: %zu rows, %lld failed, %.1f s%s\n", ctx.rows.size(), static_cast<long long>(failed), total_s,
               family_errors ? (", " + std::to_string(family_errors) + " families stopped by an error").c_str() : "");
   std::printf("check_gpu: wrote %s and %s\n", json_path.c_str(), md_path.c_str());
