@@ -15,6 +15,8 @@
 # kernel rows, from check_gpu), stages.json and a stage table appended to report.md, and one log
 # per stage. Each stage has a time budget (the whole run stays under CHECK_GPU_BUDGET_S, default
 # 480 s); a stage that runs out is reported as "timeout", later ones as "skipped (budget)".
+# CHECK_GPU_BUILD_S (default 240) caps the build stage alone (a slow machine building the
+# simulator flavour from scratch, as npm test may, needs more).
 # Exit status: 0 when no stage failed (a mismatch, a sanitizer report, a failed build or test);
 # timeouts and skips alone do not fail the run, but are printed.
 # --jest-memcheck also runs the jest device suites under compute-sanitizer memcheck (slow: set
@@ -110,7 +112,7 @@ else
 fi
 build_ok=0
 if run_stage "configure" 60 configure.log cmake -S tools/check_gpu -B "$build" "${cfg[@]}" &&
-   run_stage "build" 240 build.log cmake --build "$build" -j "$jobs_n"; then
+   run_stage "build" "${CHECK_GPU_BUILD_S:-240}" build.log cmake --build "$build" -j "$jobs_n"; then
   build_ok=1
 fi
 exe="$build/check_gpu"

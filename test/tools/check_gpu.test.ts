@@ -25,7 +25,7 @@ describeSim('npm run check:gpu on the simulator (reduced mode)', () => {
   let script: ReturnType<typeof spawnSync>;
   beforeAll(() => {
     script = spawnSync('bash', [path.join(root, 'scripts', 'check-gpu.sh'), '--sim', '--out', out], {
-      cwd: root, encoding: 'utf8', env: { ...process.env, CHECK_GPU_BUDGET_S: '1500' },
+      cwd: root, encoding: 'utf8', env: { ...process.env, CHECK_GPU_BUDGET_S: '1500', CHECK_GPU_BUILD_S: '1400' },
     });
   }, 1_600_000);
 
