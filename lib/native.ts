@@ -2,6 +2,9 @@
 // everything else talks to it through this interface. Tensor storage crosses as typed arrays
 // (cpu) or DeviceBuffer handles (cuda); sizes cross as numbers the addon re-checks.
 
+/** What an op run with async = A returns for a result T: T itself, or a promise of it. */
+export type NativeResult<A extends boolean, T> = A extends true ? Promise<T> : T;
+
 /** Storage of one tensor as the addon sees it. */
 export type NativeStorage = Float32Array | Uint16Array | Int32Array | Uint8Array | NativeDeviceBuffer;
 
@@ -103,39 +106,25 @@ export interface NativeBinding {
   /** Returns the allocator's cached blocks to CUDA. */
   trimDeviceCache?(): void;
 
-  tokenLogprobs(
+  tokenLogprobs<A extends boolean>(
     logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
-    temperature: number, entropy: boolean, async: false,
-  ): NativeLogprobs;
-  tokenLogprobs(
-    logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
-    temperature: number, entropy: boolean, async: true,
-  ): Promise<NativeLogprobs>;
-  tokenLogprobsBackward(
+    temperature: number, entropy: boolean, async: A,
+  ): NativeResult<A, NativeLogprobs>;
+  tokenLogprobsBackward<A extends boolean>(
     logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
     entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
-    temperature: number, out: NativeStorage | null, async: false,
-  ): NativeFloat32;
-  tokenLogprobsBackward(
-    logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
-    entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
-    temperature: number, out: NativeStorage | null, async: true,
-  ): Promise<NativeFloat32>;
+    temperature: number, out: NativeStorage | null, async: A,
+  ): NativeResult<A, NativeFloat32>;
 
-  klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: false): NativeKl;
-  klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: true): Promise<NativeKl>;
-  policyLoss(
+  klPenalty<A extends boolean>(
+    logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: A,
+  ): NativeResult<A, NativeKl>;
+  policyLoss<A extends boolean>(
     logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
     mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
     klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
-    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: false,
-  ): NativePolicyLoss;
-  policyLoss(
-    logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
-    mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
-    klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
-    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: true,
-  ): Promise<NativePolicyLoss>;
+    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: A,
+  ): NativeResult<A, NativePolicyLoss>;
 
   groupAdvantages(
     rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none' | 'rloo', eps: number,
@@ -211,25 +200,16 @@ export interface NativeBinding {
     counter: number): Int32Array;
 
   // Fused output projection + token log-probs (cpu and cuda); rows null: token i reads row i.
-  linearTokenLogprobs(
+  linearTokenLogprobs<A extends boolean>(
     hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
-    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: false,
-  ): NativeLogprobs;
-  linearTokenLogprobs(
-    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
-    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: true,
-  ): Promise<NativeLogprobs>;
+    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: A,
+  ): NativeResult<A, NativeLogprobs>;
   /** Returns dhidden (the given one, accumulated into, or a new one); dweight is accumulated into. */
-  linearTokenLogprobsBackward(
+  linearTokenLogprobsBackward<A extends boolean>(
     hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
     dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
-    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: false,
-  ): NativeFloat32;
-  linearTokenLogprobsBackward(
-    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
-    dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
-    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: true,
-  ): Promise<NativeFloat32>;
+    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: A,
+  ): NativeResult<A, NativeFloat32>;
   // Checkpoint float conversions (host typed arrays only); out and inp hold exactly n elements.
   /** bfloat16 or float16 bits -> float32, exact. */
   widenToFloat32(out: Float32Array, inp: Uint16Array, n: number, format: 'bfloat16' | 'float16'): void;

@@ -1,7 +1,8 @@
 // runtime.ts: what the loaded backend is and how it runs (threads, SIMD level, the CUDA device and
 // its stream), for users, `steprl doctor` and the benches.
 import { binding, bindingSource } from './binding';
-import { callNative, checkEnum, checkNumber } from './ops/validate';
+import { callNative } from './native_call';
+import { checkEnum, checkNumber } from './validate';
 import type { NativeDeviceInfo, NativeInfo } from './native';
 
 export interface BackendInfo extends NativeInfo {

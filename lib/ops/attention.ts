@@ -9,8 +9,10 @@
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice, shapeText } from './validate';
-import { checkDims, checkElements, checkTensorsObject, optionalElements } from './tensor_args';
+import { callNative } from '../native_call';
+import {
+  checkDims, checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements, shapeText,
+} from '../validate';
 
 export interface AttentionTensors {
   /** float32 [B, T, H, D], written. */
@@ -81,7 +83,7 @@ function checkDevice(device: string, p: { q: Tensor; D: number }): void {
 
 /** Causal GQA attention; writes out and lse, returns out. */
 export function attention(tensors: AttentionTensors, options: AttentionOptions = {}): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'lse', 'q', 'k', 'v', 'kvStart'], '{ out, lse, q, k, v, kvStart? }');
+  const t = checkTensorsObject('tensors', tensors, ['out', 'lse', 'q', 'k', 'v', 'kvStart'], '{ out, lse, q, k, v, kvStart? }');
   const p = prepare(t, options);
   const out = checkElements('out', t.out, p.q.numel, [p.B, p.T, p.H, p.D]);
   const lse = checkElements('lse', t.lse, p.B * p.H * p.T, [p.B, p.H, p.T]);
@@ -93,7 +95,7 @@ export function attention(tensors: AttentionTensors, options: AttentionOptions =
 
 /** dq, dk, dv += the gradients of Σ dout·out through attention. */
 export function attentionBackward(tensors: AttentionBackwardTensors, options: AttentionOptions = {}): void {
-  const t = checkTensorsObject(tensors, ['dq', 'dk', 'dv', 'dout', 'out', 'lse', 'q', 'k', 'v', 'kvStart'],
+  const t = checkTensorsObject('tensors', tensors, ['dq', 'dk', 'dv', 'dout', 'out', 'lse', 'q', 'k', 'v', 'kvStart'],
     '{ dq, dk, dv, dout, out, lse, q, k, v, kvStart? }');
   const p = prepare(t, options);
   const qShape = [p.B, p.T, p.H, p.D], kShape = [p.B, p.Smax, p.KVH, p.D];

@@ -3,8 +3,8 @@
 // row summed by one task in token order; no atomics). Tokens are range-checked natively.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkTensor, commonDevice } from './validate';
-import { checkDims, checkElements, checkTensorsObject } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkDims, checkElements, checkTensor, checkTensorsObject, commonDevice } from '../validate';
 
 export interface EmbeddingTensors {
   /** float32 [N, C], written. */
@@ -25,7 +25,7 @@ export interface EmbeddingBackwardTensors {
 
 /** out[n, :] = table[tokens[n], :]; returns out. */
 export function embedding(tensors: EmbeddingTensors): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'tokens', 'table'], '{ out, tokens, table }');
+  const t = checkTensorsObject('tensors', tensors, ['out', 'tokens', 'table'], '{ out, tokens, table }');
   const table = checkTensor('table', t.table, ['float32']);
   const [V, C] = checkDims('table', table, 2, '[V, C]');
   const tokens = checkTensor('tokens', t.tokens, ['int32']);
@@ -38,7 +38,7 @@ export function embedding(tensors: EmbeddingTensors): Tensor {
 
 /** dtable[tokens[n], :] += dout[n, :]. */
 export function embeddingBackward(tensors: EmbeddingBackwardTensors): void {
-  const t = checkTensorsObject(tensors, ['dtable', 'dout', 'tokens'], '{ dtable, dout, tokens }');
+  const t = checkTensorsObject('tensors', tensors, ['dtable', 'dout', 'tokens'], '{ dtable, dout, tokens }');
   const dtable = checkTensor('dtable', t.dtable, ['float32']);
   const [V, C] = checkDims('dtable', dtable, 2, '[V, C]');
   const tokens = checkTensor('tokens', t.tokens, ['int32']);

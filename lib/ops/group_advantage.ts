@@ -7,7 +7,8 @@
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import { callNative, checkEnum, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkEnum, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, commonDevice } from '../validate';
 
 export interface GroupAdvantagesOptions {
   /** 'std' divides by σ_g + eps (GRPO); 'none' only centres (Dr. GRPO). Default 'std'. */

@@ -6,8 +6,10 @@
 import { binding } from '../binding';
 import { ShapeError } from '../errors';
 import { Tensor } from '../tensor';
-import { checkInputs, checkMask, checkMaskOnHost, checkRowsTokens, checkVector } from './advantage_args';
-import { callNative, checkEnum, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor } from './validate';
+import { callNative } from '../native_call';
+import {
+  checkEnum, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor, checkTensorsObject, checkVector, commonDevice, optionalTensor,
+} from '../validate';
 
 export interface PrlAdvantagesInputs {
   /** float32 [R]: Â_i, each row's outcome advantage. */
@@ -38,7 +40,7 @@ const INPUTS = ['outcomeAdvantages', 'oldLogprobs', 'refLogprobs', 'mask', 'step
 
 /** PRL advantages, float32 [R,T], 0 where the mask is 0. */
 export function prlAdvantages(inputs: PrlAdvantagesInputs, options: PrlAdvantagesOptions = {}): Tensor {
-  checkInputs(inputs, INPUTS);
+  checkTensorsObject('inputs', inputs, INPUTS);
   checkOptionsObject('options', options, ['eta', 'mode', 'suffixStart']);
   const [R, T] = checkRowsTokens('oldLogprobs', inputs.oldLogprobs);
   const old = inputs.oldLogprobs;

@@ -5,8 +5,8 @@
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import { checkOffsets, checkStepOffsets } from './advantage_args';
-import { callNative, checkEnum, checkOptionsObject, checkRank, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkEnum, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, commonDevice } from '../validate';
 
 export interface PrmScoreOptions {
   /** How a row's step scores become one: 'product' (default), 'min', 'geomean' or 'last'. */

@@ -6,8 +6,10 @@
 // out of the pool), as the reference code does.
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
-import { checkFinite, checkInputs, checkMask, checkMaskOnHost, checkRowsTokens, checkVector } from './advantage_args';
-import { callNative, checkBoolean, checkEnum, checkNumber, checkOptionsObject, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import {
+  checkBoolean, checkEnum, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkTensorsObject, checkVector, commonDevice,
+} from '../validate';
 
 export interface PrpoAdvantagesInputs {
   /** float32 [R,T]: s, the PRM score of the segment each token belongs to (finite on valid tokens). */
@@ -35,7 +37,7 @@ export interface PrpoAdvantagesOptions {
 
 /** PRPO advantages, float32 [R,T], 0 where the mask is 0. */
 export function prpoAdvantages(inputs: PrpoAdvantagesInputs, options: PrpoAdvantagesOptions = {}): Tensor {
-  checkInputs(inputs, ['tokenScores', 'rewards', 'groupIds', 'mask']);
+  checkTensorsObject('inputs', inputs, ['tokenScores', 'rewards', 'groupIds', 'mask']);
   checkOptionsObject('options', options, ['prior', 'mu0', 'sigma0', 'eps', 'compat']);
   const [R, T] = checkRowsTokens('tokenScores', inputs.tokenScores);
   const scores = inputs.tokenScores;

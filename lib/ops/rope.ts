@@ -11,8 +11,10 @@
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ArgumentError, ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
-import { checkElements, checkTensorsObject, optionalElements } from './tensor_args';
+import { callNative } from '../native_call';
+import {
+  checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements,
+} from '../validate';
 
 export interface RopeOptions {
   /** D, the head size (even); rows hold heads·D values. Required. */
@@ -64,7 +66,7 @@ function checkCudaHead(device: string, D: number): void {
 
 /** Rotates every head of every row by its position; returns out. */
 export function rope(tensors: RopeTensors, options: RopeOptions): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'inp', 'positions'], '{ out, inp, positions }');
+  const t = checkTensorsObject('tensors', tensors, ['out', 'inp', 'positions'], '{ out, inp, positions }');
   const { p, x, N, D, heads, theta, invFreq } = prepare(t.inp, 'inp', t.positions, options);
   const out = checkElements('out', t.out, x.numel, [N, heads * D]);
   checkCudaHead(commonDevice({ out, inp: x, positions: p, 'options.invFreq': invFreq }), D);
@@ -75,7 +77,7 @@ export function rope(tensors: RopeTensors, options: RopeOptions): Tensor {
 
 /** dinp = rotation of dout by −angle (written, not accumulated). */
 export function ropeBackward(tensors: RopeBackwardTensors, options: RopeOptions): void {
-  const t = checkTensorsObject(tensors, ['dinp', 'dout', 'positions'], '{ dinp, dout, positions }');
+  const t = checkTensorsObject('tensors', tensors, ['dinp', 'dout', 'positions'], '{ dinp, dout, positions }');
   const { p, x, N, D, heads, theta, invFreq } = prepare(t.dout, 'dout', t.positions, options);
   const dinp = checkElements('dinp', t.dinp, x.numel, [N, heads * D]);
   checkCudaHead(commonDevice({ dinp, dout: x, positions: p, 'options.invFreq': invFreq }), D);

@@ -5,7 +5,8 @@
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import { callNative, checkEnum, checkNumber, checkOptionsObject, checkRank, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkEnum, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, commonDevice } from '../validate';
 
 export interface WeibullRewardOptions {
   /** 'weibull' (the paper's WRS, default), 'pspo_ff' (the released code's ff) or 'linear' (R = s̄). */
@@ -25,16 +26,6 @@ export interface WeibullRewardOptions {
   minSteps?: number;
 }
 
-function checkOffsets(offsets: Int32Array, S: number): void {
-  if (offsets[0] !== 0) throw new ArgumentError('stepOffsets', `Expected 0 for stepOffsets[0] but received ${describe(offsets[0])}`);
-  for (let i = 1; i < offsets.length; i++)
-    if (offsets[i] < offsets[i - 1])
-      throw new ArgumentError('stepOffsets', `Expected non-decreasing values for stepOffsets but received ${offsets[i]} after ${offsets[i - 1]} at index ${i}`);
-  const last = offsets.length - 1;
-  if (offsets[last] !== S)
-    throw new ArgumentError(`stepOffsets`, `Expected ${S} (the number of step scores) for stepOffsets[${last}] but received ${describe(offsets[last])}`);
-}
-
 function checkScores(scores: Float32Array): void {
   for (let i = 0; i < scores.length; i++)
     if (!(scores[i] >= 0 && scores[i] <= 1))
@@ -49,9 +40,7 @@ export function weibullReward(stepScores: Tensor, stepOffsets: Tensor, options: 
   checkOptionsObject('options', options, ['shaping', 'aggregate', 'k', 'lambda', 'peak', 'minSteps']);
   const scores = checkTensor('stepScores', stepScores, ['float32']);
   checkRank('stepScores', scores, 1);
-  const offsets = checkTensor('stepOffsets', stepOffsets, ['int32']);
-  checkRank('stepOffsets', offsets, 1);
-  if (offsets.numel < 1) throw new ArgumentError('stepOffsets', 'Expected at least 1 element (R + 1) for stepOffsets but received shape [0]');
+  const { offsets, R } = checkStepOffsets(stepOffsets);
   commonDevice({ stepScores: scores, stepOffsets: offsets });
   const o = options ?? {};
   const shaping = checkEnum('options.shaping', o.shaping, ['weibull', 'pspo_ff', 'linear'] as const, 'weibull');
@@ -60,11 +49,9 @@ export function weibullReward(stepScores: Tensor, stepOffsets: Tensor, options: 
   const lambda = checkNumber('options.lambda', o.lambda, 8, { above: 0 });
   const peak = checkNumber('options.peak', o.peak, 10.735, { above: 0 });
   const minSteps = checkNumber('options.minSteps', o.minSteps, 2, { integer: true, min: 0 });
-  const S = scores.numel, R = offsets.numel - 1;
-  if (typedArrayKind(offsets._storage('stepOffsets')) !== null) {
-    checkOffsets(offsets._storage('stepOffsets') as Int32Array, S);
-    checkScores(scores._storage('stepScores') as Float32Array);
-  }
+  const S = scores.numel;
+  checkOffsets(offsets, S, 'step scores');
+  if (typedArrayKind(scores._storage('stepScores')) !== null) checkScores(scores._storage('stepScores') as Float32Array);
   const out = callNative(() =>
     binding().weibullReward(scores._storage('stepScores'), offsets._storage('stepOffsets'), S, R, shaping, aggregate, k, lambda, peak, minSteps));
   return Tensor._wrap(out, [R], 'float32');
