@@ -62,16 +62,40 @@ export interface NativeLogprobs {
   entropy?: NativeFloat32;
 }
 
-export type KlEstimatorName = 'k1' | 'k2' | 'k3' | 'k3+' | 'abs';
+
+// The option names the addon maps onto its enums (native/cpu/*_from_name and the glue). These
+// lists are the one TypeScript definition of each: the ops validate against them, the option types
+// derive from them, and test/ops/enum_names.test.ts checks that the addon accepts exactly these
+// names. The order is the order error messages list them in.
+export const KL_ESTIMATOR_NAMES = ['k1', 'k2', 'k3', 'k3+', 'abs'] as const;
+export type KlEstimatorName = (typeof KL_ESTIMATOR_NAMES)[number];
+export const LOSS_AGGREGATION_NAMES = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const;
+export type LossAggregationName = (typeof LOSS_AGGREGATION_NAMES)[number];
+/** policyLoss's surrogate: PPO clip, GSPO (sequence ratio), GSPO-token, CISPO (clipped IS weight). */
+export const POLICY_LOSS_MODE_NAMES = ['clip', 'gspo', 'gspo-token', 'cispo'] as const;
+export type PolicyLossModeName = (typeof POLICY_LOSS_MODE_NAMES)[number];
+/** How a row's step scores become one (prmScore, weibullReward). */
+export const STEP_AGGREGATE_NAMES = ['product', 'min', 'geomean', 'last'] as const;
+export type StepAggregateName = (typeof STEP_AGGREGATE_NAMES)[number];
+export const REWARD_SHAPING_NAMES = ['weibull', 'pspo_ff', 'linear'] as const;
+export type RewardShapingName = (typeof REWARD_SHAPING_NAMES)[number];
+/** groupAdvantages' scale as users give it; the addon also takes 'rloo' (rlooAdvantages). */
+export const GROUP_SCALE_NAMES = ['std', 'none'] as const;
+export type GroupScaleName = (typeof GROUP_SCALE_NAMES)[number];
+export const GROUP_STD_NAMES = ['unbiased', 'population'] as const;
+export type GroupStdName = (typeof GROUP_STD_NAMES)[number];
+export const PRL_MODE_NAMES = ['step', 'token'] as const;
+export type PrlModeName = (typeof PRL_MODE_NAMES)[number];
+export const PRL_SUFFIX_START_NAMES = ['inclusive', 'next_step'] as const;
+export type PrlSuffixStartName = (typeof PRL_SUFFIX_START_NAMES)[number];
+export const PRPO_PRIOR_NAMES = ['fixed', 'empirical'] as const;
+export type PrpoPriorName = (typeof PRPO_PRIOR_NAMES)[number];
 
 export interface NativeKl {
   kl: NativeFloat32;
   dkl: NativeFloat32;
 }
 
-export type LossAggregationName = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
-/** policyLoss's surrogate: PPO clip, GSPO (sequence ratio), GSPO-token, CISPO (clipped IS weight). */
-export type PolicyLossModeName = 'clip' | 'gspo' | 'gspo-token' | 'cispo';
 
 export interface NativePolicyLoss {
   loss: number;
@@ -127,25 +151,25 @@ export interface NativeBinding {
   ): NativeResult<A, NativePolicyLoss>;
 
   groupAdvantages(
-    rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none' | 'rloo', eps: number,
-    std: 'unbiased' | 'population',
+    rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: GroupScaleName | 'rloo', eps: number,
+    std: GroupStdName,
   ): NativeFloat32;
 
   weibullReward(
     stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
-    shaping: 'weibull' | 'pspo_ff' | 'linear', aggregate: 'geomean' | 'product' | 'min' | 'last',
+    shaping: RewardShapingName, aggregate: StepAggregateName,
     k: number, lambda: number, peak: number, minSteps: number,
   ): NativeFloat32;
 
   // Advantage and reward ops (ALGORITHMS.md §1.6, §1.8, §2, §4.3, §5.2, §5.4); masks are float32 or uint8.
   prlAdvantages(
     outcomeAdvantages: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage, mask: NativeStorage,
-    stepEnds: NativeStorage | null, rows: number, tokens: number, eta: number, mode: 'step' | 'token',
-    suffixStart: 'inclusive' | 'next_step',
+    stepEnds: NativeStorage | null, rows: number, tokens: number, eta: number, mode: PrlModeName,
+    suffixStart: PrlSuffixStartName,
   ): NativeFloat32;
   prpoAdvantages(
     tokenScores: NativeStorage, rewards: NativeStorage, groupIds: NativeStorage, mask: NativeStorage, rows: number,
-    tokens: number, prior: 'fixed' | 'empirical', mu0: number, sigma0: number, eps: number, compat: boolean,
+    tokens: number, prior: PrpoPriorName, mu0: number, sigma0: number, eps: number, compat: boolean,
   ): NativeFloat32;
   /** int32 segment ids (Int32Array on the cpu). */
   entropySegments(
@@ -162,7 +186,7 @@ export interface NativeBinding {
   ): { advantages: NativeFloat32; returns: NativeFloat32 };
   prmScore(
     stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
-    aggregate: 'product' | 'min' | 'geomean' | 'last',
+    aggregate: StepAggregateName,
   ): NativeFloat32;
   reinforceAdvantages(
     rewards: NativeStorage, groupIds: NativeStorage | null, oldLogprobs: NativeStorage | null, refLogprobs: NativeStorage | null,

@@ -4,11 +4,9 @@
 //   acts), k3+ = value of k3 with the gradient of k2 (verl), abs = |d|.
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
-import type { KlEstimatorName, NativeKl } from '../native';
+import { KL_ESTIMATOR_NAMES, type KlEstimatorName, type NativeKl } from '../native';
 import { nativeOp } from '../native_call';
 import { checkEnum, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice } from '../validate';
-
-export const KL_ESTIMATORS: readonly KlEstimatorName[] = ['k1', 'k2', 'k3', 'k3+', 'abs'];
 
 export interface KlPenaltyOptions {
   /**
@@ -33,7 +31,7 @@ function prepare(logprobs: unknown, refLogprobs: unknown, options: KlPenaltyOpti
   const ref = checkTensor('refLogprobs', refLogprobs, ['float32']);
   checkShapeEquals('refLogprobs', ref, l.shape);
   commonDevice({ logprobs: l, refLogprobs: ref });
-  const estimator = checkEnum('options.estimator', options?.estimator, KL_ESTIMATORS, 'k3');
+  const estimator = checkEnum('options.estimator', options?.estimator, KL_ESTIMATOR_NAMES, 'k3');
   const args = [l._storage('logprobs'), ref._storage('refLogprobs'), l.numel, estimator] as const;
   return { args, shape: l.shape };
 }

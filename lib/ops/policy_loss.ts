@@ -8,19 +8,15 @@
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import type { KlEstimatorName, LossAggregationName, NativePolicyLoss, NativeStorage, PolicyLossModeName } from '../native';
-import { KL_ESTIMATORS } from './kl_penalty';
+import {
+  KL_ESTIMATOR_NAMES, LOSS_AGGREGATION_NAMES, POLICY_LOSS_MODE_NAMES, type KlEstimatorName, type LossAggregationName, type NativePolicyLoss,
+  type NativeStorage, type PolicyLossModeName,
+} from '../native';
 import { nativeOp } from '../native_call';
 import {
   checkEnum, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, checkTensorsObject, commonDevice,
   optionalTensor,
 } from '../validate';
-
-export const LOSS_AGGREGATIONS: readonly LossAggregationName[] = [
-  'token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm',
-];
-
-export const POLICY_LOSS_MODES: readonly PolicyLossModeName[] = ['clip', 'gspo', 'gspo-token', 'cispo'];
 
 /** Default (clipLow, clipHigh) of each mode: PPO's 0.2; GSPO's paper 3e-4/4e-4; CISPO no lower clip, 0.28 above. */
 export const MODE_CLIP_DEFAULTS: Readonly<Record<PolicyLossModeName, readonly [number, number]>> = {
@@ -119,15 +115,15 @@ function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
   commonDevice({ logprobs, oldLogprobs: old, refLogprobs: ref, advantages, mask });
   checkMaskOnHost(mask);
 
-  const mode = checkEnum('options.mode', o.mode, POLICY_LOSS_MODES, 'clip');
+  const mode = checkEnum('options.mode', o.mode, POLICY_LOSS_MODE_NAMES, 'clip');
   const clipLow = checkNumber('options.clipLow', o.clipLow, MODE_CLIP_DEFAULTS[mode][0], { min: 0, max: 1 });
   const clipHigh = checkNumber('options.clipHigh', o.clipHigh, MODE_CLIP_DEFAULTS[mode][1], { min: 0 });
   const dualClip = o.dualClip === undefined ? null : checkNumber('options.dualClip', o.dualClip, 3, { above: 1 });
   if (dualClip !== null && mode !== 'clip')
     throw new ArgumentError('options.dualClip', `Expected no options.dualClip with options.mode '${mode}' (it caps the 'clip' surrogate only) but received ${describe(dualClip)}`);
   const klCoef = checkNumber('options.klCoef', o.klCoef, 0, { min: 0 });
-  const klEstimator = checkEnum('options.klEstimator', o.klEstimator, KL_ESTIMATORS, 'k3');
-  const aggregation = checkEnum('options.aggregation', o.aggregation, LOSS_AGGREGATIONS, 'token-mean');
+  const klEstimator = checkEnum('options.klEstimator', o.klEstimator, KL_ESTIMATOR_NAMES, 'k3');
+  const aggregation = checkEnum('options.aggregation', o.aggregation, LOSS_AGGREGATION_NAMES, 'token-mean');
   const count = (name: string, value: unknown) =>
     value === undefined ? null : checkNumber(`options.${name}`, value, 1, { integer: true, min: 1 });
   const maxLength = count('maxLength', o.maxLength);

@@ -4,6 +4,7 @@
 // mode 'token' makes every valid token a step end (A = Â − S/η per token). The outcome advantages
 // Â are an input (GRPO's §1.5 for G > 1; the raw reward for G = 1, as the reference does).
 import { binding } from '../binding';
+import { PRL_MODE_NAMES, PRL_SUFFIX_START_NAMES, type PrlModeName, type PrlSuffixStartName } from '../native';
 import { ShapeError } from '../errors';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
@@ -31,9 +32,9 @@ export interface PrlAdvantagesOptions {
   /** η > 0: the KL regularization strength of PRL's objective; the log-ratio enters as 1/η. Default 200. */
   eta?: number;
   /** 'step' (the repo's prm.adv=orm, default) or 'token' (prm.adv=prm: every token is its own step). */
-  mode?: 'step' | 'token';
+  mode?: PrlModeName;
   /** Whether the suffix at a step end e starts at e ('inclusive', the code's choice, default) or e + 1. */
-  suffixStart?: 'inclusive' | 'next_step';
+  suffixStart?: PrlSuffixStartName;
 }
 
 const INPUTS = ['outcomeAdvantages', 'oldLogprobs', 'refLogprobs', 'mask', 'stepEnds'];
@@ -50,8 +51,8 @@ export function prlAdvantages(inputs: PrlAdvantagesInputs, options: PrlAdvantage
   const mask = checkMask(inputs.mask, [R, T]);
   const o = options ?? {};
   const eta = checkNumber('options.eta', o.eta, 200, { above: 0 });
-  const mode = checkEnum('options.mode', o.mode, ['step', 'token'] as const, 'step');
-  const suffixStart = checkEnum('options.suffixStart', o.suffixStart, ['inclusive', 'next_step'] as const, 'inclusive');
+  const mode = checkEnum('options.mode', o.mode, PRL_MODE_NAMES, 'step');
+  const suffixStart = checkEnum('options.suffixStart', o.suffixStart, PRL_SUFFIX_START_NAMES, 'inclusive');
   const stepEnds = optionalTensor('stepEnds', inputs.stepEnds, ['uint8']);
   if (stepEnds) checkShapeEquals('stepEnds', stepEnds, [R, T]);
   else if (mode === 'step')

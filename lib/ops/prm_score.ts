@@ -3,6 +3,7 @@
 //   product S = Π p_k (the paper's; computed as exp Σ log max(p, 1e-12)),  geomean exp(mean log p),
 //   min, or last (p_K). A row without steps gets NaN: the caller decides (PSPO uses 0).
 import { binding } from '../binding';
+import { STEP_AGGREGATE_NAMES, type StepAggregateName } from '../native';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
 import { callNative } from '../native_call';
@@ -10,7 +11,7 @@ import { checkEnum, checkOffsets, checkOptionsObject, checkRank, checkStepOffset
 
 export interface PrmScoreOptions {
   /** How a row's step scores become one: 'product' (default), 'min', 'geomean' or 'last'. */
-  aggregate?: 'product' | 'min' | 'geomean' | 'last';
+  aggregate?: StepAggregateName;
 }
 
 /**
@@ -23,7 +24,7 @@ export function prmScore(stepScores: Tensor, stepOffsets: Tensor, options: PrmSc
   checkRank('stepScores', scores, 1);
   const { offsets, R } = checkStepOffsets(stepOffsets);
   commonDevice({ stepScores: scores, stepOffsets: offsets });
-  const aggregate = checkEnum('options.aggregate', (options ?? {}).aggregate, ['product', 'min', 'geomean', 'last'] as const, 'product');
+  const aggregate = checkEnum('options.aggregate', (options ?? {}).aggregate, STEP_AGGREGATE_NAMES, 'product');
   const S = scores.numel;
   checkOffsets(offsets, S, 'step scores');
   const data = scores._storage('stepScores');

@@ -3,6 +3,7 @@
 //   weibull: R = s̄·h(K), h(n) = C·(k/λ)·(n/λ)^(k−1)·exp(−(n/λ)^k)   (peak 1 at n ≈ 3.85 by default)
 //   pspo_ff: R = s̄·ff(s̄, K) (the released PSPO code),  linear: R = s̄;   K < minSteps gives 0.
 import { binding } from '../binding';
+import { REWARD_SHAPING_NAMES, STEP_AGGREGATE_NAMES, type RewardShapingName, type StepAggregateName } from '../native';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
 import { callNative } from '../native_call';
@@ -10,12 +11,12 @@ import { checkEnum, checkNumber, checkOffsets, checkOptionsObject, checkRank, ch
 
 export interface WeibullRewardOptions {
   /** 'weibull' (the paper's WRS, default), 'pspo_ff' (the released code's ff) or 'linear' (R = s̄). */
-  shaping?: 'weibull' | 'pspo_ff' | 'linear';
+  shaping?: RewardShapingName;
   /**
    * How step scores p_1..p_K become s̄: 'geomean' exp(mean log p) (PSPO, default), 'product' Π p
    * (Lightman et al.), 'min', or 'last' (p_K). geomean and product floor p at 1e-12.
    */
-  aggregate?: 'geomean' | 'product' | 'min' | 'last';
+  aggregate?: StepAggregateName;
   /** Weibull shape k > 0. Default 1.5. */
   k?: number;
   /** Weibull scale λ > 0 (in steps). Default 8. */
@@ -43,8 +44,8 @@ export function weibullReward(stepScores: Tensor, stepOffsets: Tensor, options: 
   const { offsets, R } = checkStepOffsets(stepOffsets);
   commonDevice({ stepScores: scores, stepOffsets: offsets });
   const o = options ?? {};
-  const shaping = checkEnum('options.shaping', o.shaping, ['weibull', 'pspo_ff', 'linear'] as const, 'weibull');
-  const aggregate = checkEnum('options.aggregate', o.aggregate, ['geomean', 'product', 'min', 'last'] as const, 'geomean');
+  const shaping = checkEnum('options.shaping', o.shaping, REWARD_SHAPING_NAMES, 'weibull');
+  const aggregate = checkEnum('options.aggregate', o.aggregate, STEP_AGGREGATE_NAMES, 'geomean');
   const k = checkNumber('options.k', o.k, 1.5, { above: 0 });
   const lambda = checkNumber('options.lambda', o.lambda, 8, { above: 0 });
   const peak = checkNumber('options.peak', o.peak, 10.735, { above: 0 });
