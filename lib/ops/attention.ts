@@ -35,7 +35,8 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-export interface AttentionBackwardTensors {
+/** The forward's tensors (out and lse as it wrote them, read here), the upstream gradient and the gradients. */
+export interface AttentionBackwardTensors extends AttentionTensors {
   /** float32 [B, T, H, D] += dL/dq. */
   dq: Tensor;
   /** float32 [B, Smax, KVH, D] += dL/dk (rows at or past kvLength are not touched). */
@@ -43,13 +44,6 @@ export interface AttentionBackwardTensors {
   /** float32 [B, Smax, KVH, D] += dL/dv. */
   dv: Tensor;
   dout: Tensor;
-  /** The forward's out and lse. */
-  out: Tensor;
-  lse: Tensor;
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
-  kvStart?: Tensor;
 }
 
 function prepare(t: { q?: unknown; k?: unknown; v?: unknown; kvStart?: unknown }, options: AttentionOptions) {

@@ -7,7 +7,8 @@ import { binding } from '../binding';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
 import {
-  checkBoolean, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor, checkTensorsObject, commonDevice,
+  checkBoolean, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor,
+  checkTensorsObject, commonDevice,
 } from '../validate';
 
 export interface GaeInputs {

@@ -13,7 +13,8 @@ import type { NativeFloat32, NativeLogprobs } from '../native';
 import { nativeOp } from '../native_call';
 import { wrapLogprobs } from './token_logprobs';
 import {
-  checkBoolean, checkDims, checkElements, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor, rowsOf,
+  checkBoolean, checkDims, checkElements, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor,
+  rowsOf,
 } from '../validate';
 import { ArgumentError } from '../errors';
 

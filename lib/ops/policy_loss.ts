@@ -9,8 +9,8 @@ import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
 import {
-  KL_ESTIMATOR_NAMES, LOSS_AGGREGATION_NAMES, POLICY_LOSS_MODE_NAMES, type KlEstimatorName, type LossAggregationName, type NativePolicyLoss,
-  type NativeStorage, type PolicyLossModeName,
+  KL_ESTIMATOR_NAMES, LOSS_AGGREGATION_NAMES, POLICY_LOSS_MODE_NAMES, type KlEstimatorName, type LossAggregationName,
+  type NativePolicyLoss, type NativeStorage, type PolicyLossModeName,
 } from '../native';
 import { nativeOp } from '../native_call';
 import {

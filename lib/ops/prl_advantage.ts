@@ -9,7 +9,8 @@ import { ShapeError } from '../errors';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
 import {
-  checkEnum, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor, checkTensorsObject, checkVector, commonDevice, optionalTensor,
+  checkEnum, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor,
+  checkTensorsObject, checkVector, commonDevice, optionalTensor,
 } from '../validate';
 
 export interface PrlAdvantagesInputs {

@@ -8,7 +8,8 @@ import { ArgumentError, ShapeError } from '../errors';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
 import {
-  checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, checkTensorsObject, checkVector, commonDevice, rowLengths, shapeText,
+  checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor,
+  checkTensorsObject, checkVector, commonDevice, rowLengths, shapeText,
 } from '../validate';
 
 export interface ProcessGrpoAdvantagesInputs {

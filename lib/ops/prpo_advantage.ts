@@ -9,7 +9,8 @@ import { PRPO_PRIOR_NAMES, type PrpoPriorName } from '../native';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
 import {
-  checkBoolean, checkEnum, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkTensorsObject, checkVector, commonDevice,
+  checkBoolean, checkEnum, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkTensorsObject,
+  checkVector, commonDevice,
 } from '../validate';
 
 export interface PrpoAdvantagesInputs {

@@ -9,7 +9,8 @@ import { ArgumentError, describe } from '../errors';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
 import {
-  checkBoolean, checkFinite, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, checkTensorsObject, checkVector, commonDevice, optionalTensor,
+  checkBoolean, checkFinite, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor,
+  checkTensorsObject, checkVector, commonDevice, optionalTensor,
 } from '../validate';
 
 export interface ReinforceAdvantageInputs {
