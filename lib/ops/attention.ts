@@ -10,9 +10,7 @@ import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';
 import { callNative } from '../native_call';
-import {
-  checkDims, checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements, shapeText,
-} from '../validate';
+import { checkDims, checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements, shapeText } from '../validate';
 
 export interface AttentionTensors {
   /** float32 [B, T, H, D], written. */

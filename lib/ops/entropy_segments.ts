@@ -6,9 +6,7 @@
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
-import {
-  checkBoolean, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, commonDevice,
-} from '../validate';
+import { checkBoolean, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, commonDevice } from '../validate';
 
 export interface EntropySegmentsOptions {
   /** K: the number of entropy anchors, an integer in [1, 256]. Default 5. */

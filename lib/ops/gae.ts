@@ -6,10 +6,7 @@
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
-import {
-  checkBoolean, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor,
-  checkTensorsObject, commonDevice,
-} from '../validate';
+import { checkBoolean, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor, checkTensorsObject, commonDevice } from '../validate';
 
 export interface GaeInputs {
   /** float32 [R,T]: per-token rewards (e.g. −β·KL plus the sequence score on the last token). */

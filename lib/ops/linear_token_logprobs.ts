@@ -12,10 +12,7 @@ import { Tensor } from '../tensor';
 import type { NativeFloat32, NativeLogprobs } from '../native';
 import { nativeOp } from '../native_call';
 import { wrapLogprobs } from './token_logprobs';
-import {
-  checkBoolean, checkDims, checkElements, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor,
-  rowsOf,
-} from '../validate';
+import { checkBoolean, checkDims, checkElements, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor, rowsOf } from '../validate';
 import { ArgumentError } from '../errors';
 
 /** Vocabulary columns per chunk unless told otherwise. */

@@ -13,10 +13,7 @@ import {
   type NativePolicyLoss, type NativeStorage, type PolicyLossModeName,
 } from '../native';
 import { nativeOp } from '../native_call';
-import {
-  checkEnum, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, checkTensorsObject, commonDevice,
-  optionalTensor,
-} from '../validate';
+import { checkEnum, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, checkTensorsObject, commonDevice, optionalTensor } from '../validate';
 
 /** Default (clipLow, clipHigh) of each mode: PPO's 0.2; GSPO's paper 3e-4/4e-4; CISPO no lower clip, 0.28 above. */
 export const MODE_CLIP_DEFAULTS: Readonly<Record<PolicyLossModeName, readonly [number, number]>> = {

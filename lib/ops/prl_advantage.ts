@@ -8,10 +8,7 @@ import { PRL_MODE_NAMES, PRL_SUFFIX_START_NAMES, type PrlModeName, type PrlSuffi
 import { ShapeError } from '../errors';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
-import {
-  checkEnum, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor,
-  checkTensorsObject, checkVector, commonDevice, optionalTensor,
-} from '../validate';
+import { checkEnum, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor, checkTensorsObject, checkVector, commonDevice, optionalTensor } from '../validate';
 
 export interface PrlAdvantagesInputs {
   /** float32 [R]: Â_i, each row's outcome advantage. */

@@ -7,10 +7,7 @@ import { binding } from '../binding';
 import { ArgumentError, ShapeError } from '../errors';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
-import {
-  checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor,
-  checkTensorsObject, checkVector, commonDevice, rowLengths, shapeText,
-} from '../validate';
+import { checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, checkTensorsObject, checkVector, commonDevice, rowLengths, shapeText } from '../validate';
 
 export interface ProcessGrpoAdvantagesInputs {
   /** float32 [S]: the reward of every step, row after row (finite). */

@@ -8,10 +8,7 @@ import { binding } from '../binding';
 import { PRPO_PRIOR_NAMES, type PrpoPriorName } from '../native';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
-import {
-  checkBoolean, checkEnum, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkTensorsObject,
-  checkVector, commonDevice,
-} from '../validate';
+import { checkBoolean, checkEnum, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkTensorsObject, checkVector, commonDevice } from '../validate';
 
 export interface PrpoAdvantagesInputs {
   /** float32 [R,T]: s, the PRM score of the segment each token belongs to (finite on valid tokens). */

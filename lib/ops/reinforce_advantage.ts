@@ -8,10 +8,7 @@ import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor } from '../tensor';
 import { callNative } from '../native_call';
-import {
-  checkBoolean, checkFinite, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor,
-  checkTensorsObject, checkVector, commonDevice, optionalTensor,
-} from '../validate';
+import { checkBoolean, checkFinite, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, checkTensorsObject, checkVector, commonDevice, optionalTensor } from '../validate';
 
 export interface ReinforceAdvantageInputs {
   /** float32 [R]: the outcome reward of each row. */

@@ -12,9 +12,7 @@ import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ArgumentError, ShapeError, describe } from '../errors';
 import { callNative } from '../native_call';
-import {
-  checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements,
-} from '../validate';
+import { checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements } from '../validate';
 
 export interface RopeOptions {
   /** D, the head size (even); rows hold heads·D values. Required. */

@@ -7,9 +7,7 @@ import { REWARD_SHAPING_NAMES, STEP_AGGREGATE_NAMES, type RewardShapingName, typ
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
 import { callNative } from '../native_call';
-import {
-  checkEnum, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, commonDevice,
-} from '../validate';
+import { checkEnum, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, commonDevice } from '../validate';
 
 export interface WeibullRewardOptions {
   /** 'weibull' (the paper's WRS, default), 'pspo_ff' (the released code's ff) or 'linear' (R = s̄). */
