@@ -48,10 +48,14 @@ export interface NativeDeviceInfo {
   allocator: { liveBytes: number; cachedBytes: number; deviceAllocations: number; cacheHits: number };
 }
 
+/** The instruction-set levels of the CPU kernels (native/cpu/simd.cc), lowest first. */
+export const SIMD_LEVEL_NAMES = ['scalar', 'avx2', 'avx512'] as const;
+export type SimdLevelName = (typeof SIMD_LEVEL_NAMES)[number];
+
 export interface NativeInfo {
   backend: 'cpu' | 'cuda' | 'cuda-sim';
-  simd: 'scalar' | 'avx2' | 'avx512';
-  simdSupported: 'scalar' | 'avx2' | 'avx512';
+  simd: SimdLevelName;
+  simdSupported: SimdLevelName;
   threads: number;
   napiVersion: number;
 }
@@ -110,7 +114,7 @@ export interface NativePolicyLoss {
 export interface NativeBinding {
   info(): NativeInfo;
   setNumThreads(threads: number): number;
-  setSimdLevel(level: 'scalar' | 'avx2' | 'avx512'): string;
+  setSimdLevel(level: SimdLevelName): string;
   probeReadBandwidth(bytes: number, repeats: number): number;
   /** GFLOP/s of fp32 FMAs on every pool thread at the active SIMD level (best of repeats). */
   probeFmaPeak(milliseconds: number, repeats: number): number;

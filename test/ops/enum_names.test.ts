@@ -7,14 +7,14 @@
 import { binding } from '../../lib/binding';
 import {
   GROUP_SCALE_NAMES, GROUP_STD_NAMES, KL_ESTIMATOR_NAMES, LOSS_AGGREGATION_NAMES, POLICY_LOSS_MODE_NAMES, PRL_MODE_NAMES,
-  PRL_SUFFIX_START_NAMES, PRPO_PRIOR_NAMES, REWARD_SHAPING_NAMES, STEP_AGGREGATE_NAMES,
+  PRL_SUFFIX_START_NAMES, PRPO_PRIOR_NAMES, REWARD_SHAPING_NAMES, SIMD_LEVEL_NAMES, STEP_AGGREGATE_NAMES,
 } from '../../lib/native';
 
 type Call = (name: string) => unknown;
 
 const ALL_NAMES: readonly string[] = [
   ...GROUP_SCALE_NAMES, ...GROUP_STD_NAMES, ...KL_ESTIMATOR_NAMES, ...LOSS_AGGREGATION_NAMES, ...POLICY_LOSS_MODE_NAMES,
-  ...PRL_MODE_NAMES, ...PRL_SUFFIX_START_NAMES, ...PRPO_PRIOR_NAMES, ...REWARD_SHAPING_NAMES, ...STEP_AGGREGATE_NAMES,
+  ...PRL_MODE_NAMES, ...PRL_SUFFIX_START_NAMES, ...PRPO_PRIOR_NAMES, ...REWARD_SHAPING_NAMES, ...SIMD_LEVEL_NAMES, ...STEP_AGGREGATE_NAMES,
 ];
 
 /** The result as plain numbers (typed arrays and objects of them), to compare names by what they do. */
@@ -102,5 +102,17 @@ describe('option names: lib/native.ts lists = what the addon accepts', () => {
       Float32Array.from([0.9, 0.1, 0.7, 0.3, 0.2, 0.8, 0.6, 0.4]), Float32Array.from([1, 0]), Int32Array.from([0, 0]), mask, R, T,
       prior as never, 0.5, 0.3, 1e-6, false);
     expectDistinct(PRPO_PRIOR_NAMES, prpo);
+  });
+
+  // The addon settles on the best level the CPU has at or below the one asked for, so names are
+  // checked for acceptance only; the level in use is restored.
+  test('setSimdLevel level', () => {
+    const before = binding().info().simd;
+    try {
+      for (const level of SIMD_LEVEL_NAMES) expect(SIMD_LEVEL_NAMES).toContain(binding().setSimdLevel(level));
+      expectRejected(SIMD_LEVEL_NAMES, (name) => binding().setSimdLevel(name as never), 'level');
+    } finally {
+      binding().setSimdLevel(before);
+    }
   });
 });
