@@ -1,6 +1,5 @@
 // dtype.ts: dtypes and devices of tensors, the typed arrays that store them, bfloat16 conversion
-// (round to nearest even), and the argument checks shared by Tensor and the ops.
-import { ArgumentError, ShapeError } from './errors';
+// (round to nearest even). Argument checks live in validate.ts.
 
 export type DType = 'float32' | 'bfloat16' | 'int32' | 'uint8';
 export type Device = 'cpu' | 'cuda';
@@ -56,36 +55,4 @@ export function fromBFloat16(bits: Uint16Array): Float32Array {
   return new Float32Array(out.buffer);
 }
 
-export function checkShape(shape: unknown, argument = 'shape'): number[] {
-  if (!Array.isArray(shape)) throw ArgumentError.expected(argument, 'an array of non-negative integers', shape);
-  for (const d of shape)
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
-      throw new ShapeError(argument, `Expected non-negative integers in ${argument} but received [${shape.map(String).join(', ')}]`);
-  return [...shape];
-}
-
 export const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-export function checkDevice(argument: string, device: unknown): asserts device is Device {
-  if (device !== 'cpu' && device !== 'cuda') throw ArgumentError.expected(argument, "'cpu' or 'cuda'", device);
-}
-
-export function checkNumbers(argument: string, data: ArrayLike<number>, integers = false): ArrayLike<number> {
-  if (typedArrayKind(data) !== null && !integers) return data;
-  for (let i = 0; i < data.length; i++) {
-    const x = data[i];
-    if (typeof x !== 'number' || (integers && !Number.isInteger(x)))
-      throw ArgumentError.expected(`${argument}[${i}]`, integers ? 'an integer' : 'a number', x);
-  }
-  return data;
-}
-
-/** Rejects a non-object options argument and unknown keys (typos must not pass silently). */
-export function checkOptionsObject(argument: string, options: unknown, allowed: readonly string[]): void {
-  if (options === undefined) return;
-  if (options === null || typeof options !== 'object' || Array.isArray(options))
-    throw ArgumentError.expected(argument, 'an options object', options);
-  for (const key of Object.keys(options))
-    if (!allowed.includes(key))
-      throw new ArgumentError(`${argument}.${key}`, `Expected one of ${allowed.join(', ')} in ${argument} but received unknown option ${JSON.stringify(key)}`);
-}

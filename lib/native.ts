@@ -2,6 +2,9 @@
 // everything else talks to it through this interface. Tensor storage crosses as typed arrays
 // (cpu) or DeviceBuffer handles (cuda); sizes cross as numbers the addon re-checks.
 
+/** What an op run with async = A returns for a result T: T itself, or a promise of it. */
+export type NativeResult<A extends boolean, T> = A extends true ? Promise<T> : T;
+
 /** Storage of one tensor as the addon sees it. */
 export type NativeStorage = Float32Array | Uint16Array | Int32Array | Uint8Array | NativeDeviceBuffer;
 
@@ -45,10 +48,14 @@ export interface NativeDeviceInfo {
   allocator: { liveBytes: number; cachedBytes: number; deviceAllocations: number; cacheHits: number };
 }
 
+/** The instruction-set levels of the CPU kernels (native/cpu/simd.cc), lowest first. */
+export const SIMD_LEVEL_NAMES = ['scalar', 'avx2', 'avx512'] as const;
+export type SimdLevelName = (typeof SIMD_LEVEL_NAMES)[number];
+
 export interface NativeInfo {
   backend: 'cpu' | 'cuda' | 'cuda-sim';
-  simd: 'scalar' | 'avx2' | 'avx512';
-  simdSupported: 'scalar' | 'avx2' | 'avx512';
+  simd: SimdLevelName;
+  simdSupported: SimdLevelName;
   threads: number;
   napiVersion: number;
 }
@@ -59,16 +66,40 @@ export interface NativeLogprobs {
   entropy?: NativeFloat32;
 }
 
-export type KlEstimatorName = 'k1' | 'k2' | 'k3' | 'k3+' | 'abs';
+
+// The option names the addon maps onto its enums (native/cpu/*_from_name and the glue). These
+// lists are the one TypeScript definition of each: the ops validate against them, the option types
+// derive from them, and test/ops/enum_names.test.ts checks that the addon accepts exactly these
+// names. The order is the order error messages list them in.
+export const KL_ESTIMATOR_NAMES = ['k1', 'k2', 'k3', 'k3+', 'abs'] as const;
+export type KlEstimatorName = (typeof KL_ESTIMATOR_NAMES)[number];
+export const LOSS_AGGREGATION_NAMES = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const;
+export type LossAggregationName = (typeof LOSS_AGGREGATION_NAMES)[number];
+/** policyLoss's surrogate: PPO clip, GSPO (sequence ratio), GSPO-token, CISPO (clipped IS weight). */
+export const POLICY_LOSS_MODE_NAMES = ['clip', 'gspo', 'gspo-token', 'cispo'] as const;
+export type PolicyLossModeName = (typeof POLICY_LOSS_MODE_NAMES)[number];
+/** How a row's step scores become one (prmScore, weibullReward). */
+export const STEP_AGGREGATE_NAMES = ['product', 'min', 'geomean', 'last'] as const;
+export type StepAggregateName = (typeof STEP_AGGREGATE_NAMES)[number];
+export const REWARD_SHAPING_NAMES = ['weibull', 'pspo_ff', 'linear'] as const;
+export type RewardShapingName = (typeof REWARD_SHAPING_NAMES)[number];
+/** groupAdvantages' scale as users give it; the addon also takes 'rloo' (rlooAdvantages). */
+export const GROUP_SCALE_NAMES = ['std', 'none'] as const;
+export type GroupScaleName = (typeof GROUP_SCALE_NAMES)[number];
+export const GROUP_STD_NAMES = ['unbiased', 'population'] as const;
+export type GroupStdName = (typeof GROUP_STD_NAMES)[number];
+export const PRL_MODE_NAMES = ['step', 'token'] as const;
+export type PrlModeName = (typeof PRL_MODE_NAMES)[number];
+export const PRL_SUFFIX_START_NAMES = ['inclusive', 'next_step'] as const;
+export type PrlSuffixStartName = (typeof PRL_SUFFIX_START_NAMES)[number];
+export const PRPO_PRIOR_NAMES = ['fixed', 'empirical'] as const;
+export type PrpoPriorName = (typeof PRPO_PRIOR_NAMES)[number];
 
 export interface NativeKl {
   kl: NativeFloat32;
   dkl: NativeFloat32;
 }
 
-export type LossAggregationName = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
-/** policyLoss's surrogate: PPO clip, GSPO (sequence ratio), GSPO-token, CISPO (clipped IS weight). */
-export type PolicyLossModeName = 'clip' | 'gspo' | 'gspo-token' | 'cispo';
 
 export interface NativePolicyLoss {
   loss: number;
@@ -83,7 +114,7 @@ export interface NativePolicyLoss {
 export interface NativeBinding {
   info(): NativeInfo;
   setNumThreads(threads: number): number;
-  setSimdLevel(level: 'scalar' | 'avx2' | 'avx512'): string;
+  setSimdLevel(level: SimdLevelName): string;
   probeReadBandwidth(bytes: number, repeats: number): number;
   /** GFLOP/s of fp32 FMAs on every pool thread at the active SIMD level (best of repeats). */
   probeFmaPeak(milliseconds: number, repeats: number): number;
@@ -103,60 +134,46 @@ export interface NativeBinding {
   /** Returns the allocator's cached blocks to CUDA. */
   trimDeviceCache?(): void;
 
-  tokenLogprobs(
+  tokenLogprobs<A extends boolean>(
     logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
-    temperature: number, entropy: boolean, async: false,
-  ): NativeLogprobs;
-  tokenLogprobs(
-    logits: NativeStorage, targets: NativeStorage, rows: number, vocab: number,
-    temperature: number, entropy: boolean, async: true,
-  ): Promise<NativeLogprobs>;
-  tokenLogprobsBackward(
+    temperature: number, entropy: boolean, async: A,
+  ): NativeResult<A, NativeLogprobs>;
+  tokenLogprobsBackward<A extends boolean>(
     logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
     entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
-    temperature: number, out: NativeStorage | null, async: false,
-  ): NativeFloat32;
-  tokenLogprobsBackward(
-    logits: NativeStorage, targets: NativeStorage, logZ: NativeStorage, dlogprobs: NativeStorage,
-    entropy: NativeStorage | null, dentropy: NativeStorage | null, rows: number, vocab: number,
-    temperature: number, out: NativeStorage | null, async: true,
-  ): Promise<NativeFloat32>;
+    temperature: number, out: NativeStorage | null, async: A,
+  ): NativeResult<A, NativeFloat32>;
 
-  klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: false): NativeKl;
-  klPenalty(logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: true): Promise<NativeKl>;
-  policyLoss(
+  klPenalty<A extends boolean>(
+    logprobs: NativeStorage, refLogprobs: NativeStorage, elements: number, estimator: KlEstimatorName, async: A,
+  ): NativeResult<A, NativeKl>;
+  policyLoss<A extends boolean>(
     logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
     mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
     klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
-    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: false,
-  ): NativePolicyLoss;
-  policyLoss(
-    logprobs: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage | null, advantages: NativeStorage,
-    mask: NativeStorage, rows: number, tokens: number, clipLow: number, clipHigh: number, dualClip: number | null,
-    klCoef: number, klEstimator: KlEstimatorName, aggregation: LossAggregationName, tokenCount: number | null,
-    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: true,
-  ): Promise<NativePolicyLoss>;
+    rowCount: number | null, maxLength: number | null, lossScale: number, mode: PolicyLossModeName, async: A,
+  ): NativeResult<A, NativePolicyLoss>;
 
   groupAdvantages(
-    rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: 'std' | 'none' | 'rloo', eps: number,
-    std: 'unbiased' | 'population',
+    rewards: NativeStorage, groupIds: NativeStorage, rows: number, scale: GroupScaleName | 'rloo', eps: number,
+    std: GroupStdName,
   ): NativeFloat32;
 
   weibullReward(
     stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
-    shaping: 'weibull' | 'pspo_ff' | 'linear', aggregate: 'geomean' | 'product' | 'min' | 'last',
+    shaping: RewardShapingName, aggregate: StepAggregateName,
     k: number, lambda: number, peak: number, minSteps: number,
   ): NativeFloat32;
 
   // Advantage and reward ops (ALGORITHMS.md §1.6, §1.8, §2, §4.3, §5.2, §5.4); masks are float32 or uint8.
   prlAdvantages(
     outcomeAdvantages: NativeStorage, oldLogprobs: NativeStorage, refLogprobs: NativeStorage, mask: NativeStorage,
-    stepEnds: NativeStorage | null, rows: number, tokens: number, eta: number, mode: 'step' | 'token',
-    suffixStart: 'inclusive' | 'next_step',
+    stepEnds: NativeStorage | null, rows: number, tokens: number, eta: number, mode: PrlModeName,
+    suffixStart: PrlSuffixStartName,
   ): NativeFloat32;
   prpoAdvantages(
     tokenScores: NativeStorage, rewards: NativeStorage, groupIds: NativeStorage, mask: NativeStorage, rows: number,
-    tokens: number, prior: 'fixed' | 'empirical', mu0: number, sigma0: number, eps: number, compat: boolean,
+    tokens: number, prior: PrpoPriorName, mu0: number, sigma0: number, eps: number, compat: boolean,
   ): NativeFloat32;
   /** int32 segment ids (Int32Array on the cpu). */
   entropySegments(
@@ -173,7 +190,7 @@ export interface NativeBinding {
   ): { advantages: NativeFloat32; returns: NativeFloat32 };
   prmScore(
     stepScores: NativeStorage, stepOffsets: NativeStorage, steps: number, rows: number,
-    aggregate: 'product' | 'min' | 'geomean' | 'last',
+    aggregate: StepAggregateName,
   ): NativeFloat32;
   reinforceAdvantages(
     rewards: NativeStorage, groupIds: NativeStorage | null, oldLogprobs: NativeStorage | null, refLogprobs: NativeStorage | null,
@@ -211,25 +228,16 @@ export interface NativeBinding {
     counter: number): Int32Array;
 
   // Fused output projection + token log-probs (cpu and cuda); rows null: token i reads row i.
-  linearTokenLogprobs(
+  linearTokenLogprobs<A extends boolean>(
     hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
-    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: false,
-  ): NativeLogprobs;
-  linearTokenLogprobs(
-    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, M: number, N: number,
-    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: true,
-  ): Promise<NativeLogprobs>;
+    C: number, V: number, chunk: number, temperature: number, entropy: boolean, async: A,
+  ): NativeResult<A, NativeLogprobs>;
   /** Returns dhidden (the given one, accumulated into, or a new one); dweight is accumulated into. */
-  linearTokenLogprobsBackward(
+  linearTokenLogprobsBackward<A extends boolean>(
     hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
     dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
-    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: false,
-  ): NativeFloat32;
-  linearTokenLogprobsBackward(
-    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, logZ: NativeStorage,
-    dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
-    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: true,
-  ): Promise<NativeFloat32>;
+    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: A,
+  ): NativeResult<A, NativeFloat32>;
   // Checkpoint float conversions (host typed arrays only); out and inp hold exactly n elements.
   /** bfloat16 or float16 bits -> float32, exact. */
   widenToFloat32(out: Float32Array, inp: Uint16Array, n: number, format: 'bfloat16' | 'float16'): void;

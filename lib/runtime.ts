@@ -1,8 +1,9 @@
 // runtime.ts: what the loaded backend is and how it runs (threads, SIMD level, the CUDA device and
 // its stream), for users, `steprl doctor` and the benches.
 import { binding, bindingSource } from './binding';
-import { callNative, checkEnum, checkNumber } from './ops/validate';
-import type { NativeDeviceInfo, NativeInfo } from './native';
+import { callNative } from './native_call';
+import { checkEnum, checkNumber } from './validate';
+import { SIMD_LEVEL_NAMES, type NativeDeviceInfo, type NativeInfo, type SimdLevelName } from './native';
 
 export interface BackendInfo extends NativeInfo {
   /** Where the addon was loaded from. */
@@ -19,8 +20,8 @@ export function setNumThreads(threads: number): number {
 }
 
 /** Caps the instruction set the CPU kernels use (for testing every path on one machine). */
-export function setSimdLevel(level: 'scalar' | 'avx2' | 'avx512'): string {
-  return binding().setSimdLevel(checkEnum('level', level, ['scalar', 'avx2', 'avx512'] as const, 'avx512'));
+export function setSimdLevel(level: SimdLevelName): string {
+  return binding().setSimdLevel(checkEnum('level', level, SIMD_LEVEL_NAMES, 'avx512'));
 }
 
 /** Measures this machine's memory-read bandwidth in GB/s (best of `repeats` passes). */

@@ -17,9 +17,9 @@ import { trackStorage } from './in_flight';
 import { currentScope, setOwnerHook, type TensorScope } from './scope';
 import type { NativeDeviceBuffer, NativeStorage } from './native';
 import {
-  allocate, checkDevice, checkNumbers, checkOptionsObject, checkShape, DTYPES, dtypeOfArray, fromBFloat16, numelOf, toBFloat16,
-  typedArrayKind, type Device, type DType, type TensorOptions, type TypedArray,
+  allocate, DTYPES, dtypeOfArray, fromBFloat16, numelOf, toBFloat16, typedArrayKind, type Device, type DType, type TensorOptions, type TypedArray,
 } from './dtype';
+import { checkDevice, checkNumbers, checkOptionsObject, checkShape } from './validate';
 
 export { checkDevice, checkOptionsObject, checkShape, fromBFloat16, numelOf, toBFloat16, typedArrayKind };
 export type { Device, DType, TensorOptions, TypedArray };

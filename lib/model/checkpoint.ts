@@ -20,7 +20,7 @@ import { fromHuggingFace, toHuggingFace, type TinyLMConfig } from './config';
 import { checkConfigLimits } from './config_limits';
 import type { ParamSpec } from './params';
 import {
-  readSafetensorsHeader, readTensorInto, storedBytes, writeSafetensorsFile, type SafetensorsEntry, type SafetensorsHeader,
+  readSafetensorsHeader, readTensorInto, storedBytes, withCheckpointFile, writeSafetensorsFile, type SafetensorsEntry, type SafetensorsHeader,
   type TensorToWrite,
 } from './safetensors';
 
@@ -178,22 +178,12 @@ export function planWeights(dir: string, specs: readonly ParamSpec[]): WeightPla
  * callers fill a buffer no model uses yet.
  */
 export function fillWeights(plan: WeightPlan, values: Float32Array): void {
-  plan.shards.forEach((shard, i) => {
-    let fd: number;
-    try {
-      fd = fs.openSync(shard.file, 'r');
-    } catch (error) {
-      throw new FormatError(shard.file, `cannot open the checkpoint (${(error as Error).message})`);
-    }
-    try {
-      if (fs.fstatSync(fd).size !== shard.header.fileBytes)
-        throw new FormatError(shard.file, `the file changed size while loading (${shard.header.fileBytes} -> ${fs.fstatSync(fd).size} bytes)`);
-      for (const { entry, spec } of plan.reads[i])
-        readTensorInto(fd, shard.header, entry, values.subarray(spec.offset, spec.offset + spec.numel));
-    } finally {
-      fs.closeSync(fd);
-    }
-  });
+  plan.shards.forEach((shard, i) => withCheckpointFile(shard.file, (fd) => {
+    if (fs.fstatSync(fd).size !== shard.header.fileBytes)
+      throw new FormatError(shard.file, `the file changed size while loading (${shard.header.fileBytes} -> ${fs.fstatSync(fd).size} bytes)`);
+    for (const { entry, spec } of plan.reads[i])
+      readTensorInto(fd, shard.header, entry, values.subarray(spec.offset, spec.offset + spec.numel));
+  }));
 }
 
 /** Fills `values` (the flat parameter buffer) from the checkpoint's tensors. */

@@ -8,7 +8,8 @@ import * as ops from '../ops/index';
 import { Tensor, type Device } from '../tensor';
 import type { TinyLMConfig } from './config';
 import type { Rollouts, SamplingOptions } from './policy';
-import { ropeOptions } from './transformer';
+import type { LayerActivations } from './activations';
+import { PassViews, ropeOptions, transformerLayer } from './transformer';
 import type { Weights } from './weights';
 
 interface Workspace {
@@ -37,41 +38,23 @@ function workspace(config: TinyLMConfig, B: number, T: number, device: Device): 
 /** Runs T new tokens per row at cache position `pos`; leaves logits of each row's last token in ws.logits. */
 function step(
   config: TinyLMConfig, w: Weights, ws: Workspace, caches: { k: Tensor; v: Tensor }[],
-  tokens: Tensor, positions: Tensor, kvStart: Tensor, B: number, T: number, pos: number, Smax: number, invFreq: Tensor | null,
+  tokens: Tensor, positions: Tensor, kvStart: Tensor, B: number, T: number, pos: number, invFreq: Tensor | null,
 ): void {
-  const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps, hiddenSize: C } = config;
-  const rope = ropeOptions(config, invFreq);
-  const KD = KVH * D;
-  ops.embedding({ out: ws.x, tokens, table: w.embed });
-  for (let l = 0; l < config.numLayers; l++) {
-    const lw = w.layers[l], cache = caches[l];
-    ops.rmsnorm({ out: ws.h, rstd: ws.rstd, inp: ws.x, weight: lw.ln1 }, { eps });
-    ops.matmul({ out: ws.q, inp: ws.h, weight: lw.wq, bias: lw.bq ?? undefined });
-    ops.matmul({ out: ws.k, inp: ws.h, weight: lw.wk, bias: lw.bk ?? undefined });
-    ops.matmul({ out: ws.v, inp: ws.h, weight: lw.wv, bias: lw.bv ?? undefined });
-    if (lw.qNorm !== null) qkNorm(ws, lw.qNorm, lw.kNorm!, B * T, H, KVH, D, eps);
-    ops.rope({ out: ws.q, inp: ws.q, positions }, rope);
-    ops.rope({ out: ws.k, inp: ws.k, positions }, rope);
-    for (let b = 0; b < B; b++) {
-      for (const [dst, src] of [[cache.k, ws.k], [cache.v, ws.v]] as const) {
-        const into = dst.view((b * Smax + pos) * KD, [T * KD]), from = src.view(b * T * KD, [T * KD]);
-        into.copyFrom(from);
-        into.dispose();
-        from.dispose();
-      }
-    }
-    const att = ws.att.reshape([B, T, H, D]), q = ws.q.reshape([B, T, H, D]);
-    try {
-      ops.attention({ out: att, lse: ws.lse, q, k: cache.k, v: cache.v, kvStart }, { kvLength: pos + T });
-    } finally {
-      att.dispose();  // a reshape holds its storage: release it now, not at garbage collection
-      q.dispose();
-    }
-    ops.matmul({ out: ws.x, inp: ws.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: ws.x });
-    ops.rmsnorm({ out: ws.h, rstd: ws.rstd, inp: ws.x, weight: lw.ln2 }, { eps });
-    ops.matmul({ out: ws.gu, inp: ws.h, weight: lw.wgu });
-    ops.swiglu({ out: ws.s, inp: ws.gu });
-    ops.matmul({ out: ws.x, inp: ws.s, weight: lw.wdown, residual: ws.x });
+  const { numKvHeads: KVH, rmsNormEps: eps, hiddenSize: C } = config;
+  const input = { positions, kvStart, rope: ropeOptions(config, invFreq), B, T };
+  // Nothing is kept for a backward: the layer's buffers alias each other, its input and output are ws.x.
+  const views = new PassViews();
+  const rstdk = ws.rstdqk.view(0, [B * T * KVH]);
+  const buffers: LayerActivations = {
+    x: ws.x, h1: ws.h, rstd1: ws.rstd, q: ws.q, k: ws.k, qRaw: ws.q, kRaw: ws.k, rstdq: ws.rstdqk, rstdk, v: ws.v,
+    att: ws.att, lse: ws.lse, xm: ws.x, h2: ws.h, rstd2: ws.rstd, gu: ws.gu, s: ws.s,
+  };
+  try {
+    ops.embedding({ out: ws.x, tokens, table: w.embed });
+    for (let l = 0; l < config.numLayers; l++) transformerLayer(config, w.layers[l], buffers, ws.x, input, views, { ...caches[l], pos });
+  } finally {
+    views.dispose();
+    rstdk.dispose();
   }
   for (let b = 0; b < B; b++) {
     const into = ws.last.view(b * C, [C]), from = ws.x.view((b * T + T - 1) * C, [C]);
@@ -81,19 +64,6 @@ function step(
   }
   ops.rmsnorm({ out: ws.hf, rstd: ws.rstdf, inp: ws.last, weight: w.norm }, { eps });
   ops.matmul({ out: ws.logits, inp: ws.hf, weight: w.lmHead });
-}
-
-/** Qwen3's per-head RMSNorm of q and k, in place (before RoPE). */
-function qkNorm(ws: Workspace, qNorm: Tensor, kNorm: Tensor, N: number, H: number, KVH: number, D: number, eps: number): void {
-  const q = ws.q.reshape([N * H, D]), k = ws.k.reshape([N * KVH, D]), rstdk = ws.rstdqk.view(0, [N * KVH]);
-  try {
-    ops.rmsnorm({ out: q, rstd: ws.rstdqk, inp: q, weight: qNorm }, { eps });
-    ops.rmsnorm({ out: k, rstd: rstdk, inp: k, weight: kNorm }, { eps });
-  } finally {
-    q.dispose();
-    k.dispose();
-    rstdk.dispose();
-  }
 }
 
 export interface GenerateContext {
@@ -152,7 +122,7 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
     const run = (ws: Workspace, ids: Int32Array, positions: Int32Array, T: number, pos: number) => {
       const idsTensor = Tensor.from(ids, [ids.length], { device }), positionsTensor = Tensor.from(positions, [positions.length], { device });
       try {
-        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, Smax, ctx.invFreq(pos + T));
+        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, ctx.invFreq(pos + T));
       } finally {
         idsTensor.dispose();
         positionsTensor.dispose();

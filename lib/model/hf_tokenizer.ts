@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import type { Template } from '@huggingface/jinja' with { 'resolution-mode': 'import' };
 import type { Tokenizer as HFTokenizerImpl } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 
-import { checkOptionsObject } from '../dtype';
+import { checkOptionsObject } from '../validate';
 import { ArgumentError, FormatError, describe } from '../errors';
 import type { ChatMessage, Tokenizer } from './tokenizer';
 

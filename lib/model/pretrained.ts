@@ -2,7 +2,7 @@
 // weights (model.safetensors or a sharded index, through TinyLM.load) and the tokenizer files
 // beside them (hf_tokenizer.ts); savePretrained writes a directory transformers loads back with
 // AutoModelForCausalLM / AutoTokenizer: config.json, the weights, and the tokenizer's files copied.
-import { checkOptionsObject } from '../dtype';
+import { checkOptionsObject } from '../validate';
 import { ArgumentError, FormatError } from '../errors';
 import { checkDevice, type Device } from '../tensor';
 import { loadTokenizer, type HuggingFaceTokenizer } from './hf_tokenizer';

@@ -102,21 +102,24 @@ const describeJson = (value: unknown): string => {
   return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
 };
 
+/** Opens a checkpoint file for reading (a FormatError naming it if it cannot be), runs `use`, closes it. */
+export function withCheckpointFile<T>(file: string, use: (fd: number) => T): T {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (error) {
+    throw new FormatError(file, `cannot open the checkpoint (${(error as Error).message})`);
+  }
+  try {
+    return use(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Reads and checks a safetensors file's header (an open `fd` may be given; it is not closed). */
 export function readSafetensorsHeader(file: string, fd?: number): SafetensorsHeader {
-  if (fd === undefined) {
-    let own: number;
-    try {
-      own = fs.openSync(file, 'r');
-    } catch (error) {
-      throw new FormatError(file, `cannot open the checkpoint (${(error as Error).message})`);
-    }
-    try {
-      return readSafetensorsHeader(file, own);
-    } finally {
-      fs.closeSync(own);
-    }
-  }
+  if (fd === undefined) return withCheckpointFile(file, (own) => readSafetensorsHeader(file, own));
   const fileBytes = fs.fstatSync(fd).size;
   if (fileBytes < 8) throw new FormatError(file, `expected a safetensors file of at least 8 bytes but received ${fileBytes}`);
   const prefix = Buffer.alloc(8);
@@ -259,13 +262,7 @@ export interface SafetensorsFile {
 
 /** Reads a whole (small) file's tensors as raw bytes: for side files such as optimizer moments. */
 export function readSafetensors(file: string): SafetensorsFile {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (error) {
-    throw new FormatError(file, `cannot open the checkpoint (${(error as Error).message})`);
-  }
-  try {
+  return withCheckpointFile(file, (fd) => {
     const header = readSafetensorsHeader(file, fd);
     const tensors = new Map<string, SafetensorsTensor>();
     for (const entry of header.entries.values()) {
@@ -276,9 +273,7 @@ export function readSafetensors(file: string): SafetensorsFile {
       tensors.set(entry.name, { dtype: entry.dtype as SafetensorsDType, shape: entry.shape, bytes });
     }
     return { metadata: header.metadata, tensors };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** A tensor's values as float32 (bf16 and f16 widened exactly). */

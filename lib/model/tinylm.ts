@@ -8,7 +8,7 @@
 import { ArgumentError, FormatError, ShapeError } from '../errors';
 import { checkDevice, Tensor, type Device } from '../tensor';
 import { untracked } from '../scope';
-import { checkOptionsObject, checkTensor } from '../ops/validate';
+import { checkOptionsObject, checkTensor } from '../validate';
 import { allocateActivations, type Activations } from './activations';
 import { fillWeights, planWeights, readConfig, writeCheckpoint, type SaveOptions } from './checkpoint';
 import { contextLength, resolveConfig, ropeInverseFrequencies, type TinyLMConfig, type TinyLMConfigInput } from './config';

@@ -5,9 +5,9 @@
 // and each backward step sits in the reverse order of its forward step.
 import * as ops from '../ops/index';
 import type { Tensor } from '../tensor';
-import type { Activations } from './activations';
+import type { Activations, LayerActivations } from './activations';
 import type { TinyLMConfig } from './config';
-import type { Weights } from './weights';
+import type { LayerWeights, Weights } from './weights';
 
 export interface SequenceLayout {
   tokens: Tensor;      // int32 [N]
@@ -51,40 +51,90 @@ export function transformerForward(config: TinyLMConfig, w: Weights, a: Activati
 
 function forwardPass(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout, views: PassViews): void {
   const { B, T } = a;
-  const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = config;
-  const N = B * T;
+  const eps = config.rmsNormEps;
   const rope = ropeOptions(config, seq.invFreq);
   ops.embedding({ out: a.layers[0].x, tokens: seq.tokens, table: w.embed });
   for (let l = 0; l < config.numLayers; l++) {
-    const x = a.layers[l], lw = w.layers[l];
     const next = l + 1 < config.numLayers ? a.layers[l + 1].x : a.out;
-    ops.rmsnorm({ out: x.h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
-    if (lw.qNorm !== null) {
-      // Qwen3: q and k are RMS-normalized per head ([N·H, D] rows) before RoPE; the raw projections stay for the backward.
-      ops.matmul({ out: x.qRaw!, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
-      ops.matmul({ out: x.kRaw!, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
-      ops.rmsnorm({ out: views.of(x.q, [N * H, D]), rstd: x.rstdq!, inp: views.of(x.qRaw!, [N * H, D]), weight: lw.qNorm }, { eps });
-      ops.rmsnorm({ out: views.of(x.k, [N * KVH, D]), rstd: x.rstdk!, inp: views.of(x.kRaw!, [N * KVH, D]), weight: lw.kNorm! }, { eps });
-    } else {
-      ops.matmul({ out: x.q, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
-      ops.matmul({ out: x.k, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
-    }
-    ops.matmul({ out: x.v, inp: x.h1, weight: lw.wv, bias: lw.bv ?? undefined });
-    ops.rope({ out: x.q, inp: x.q, positions: seq.positions }, rope);
-    ops.rope({ out: x.k, inp: x.k, positions: seq.positions }, rope);
-    ops.attention({
-      out: views.of(x.att, [B, T, H, D]), lse: x.lse, q: views.of(x.q, [B, T, H, D]),
-      k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart: seq.kvStart,
-    });
-    ops.matmul({ out: x.xm, inp: x.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: x.x });
-    ops.rmsnorm({ out: x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
-    ops.matmul({ out: x.gu, inp: x.h2, weight: lw.wgu });
-    ops.swiglu({ out: x.s, inp: x.gu });
-    ops.matmul({ out: next, inp: x.s, weight: lw.wdown, residual: x.xm });
+    transformerLayer(config, w.layers[l], a.layers[l], next, { positions: seq.positions, kvStart: seq.kvStart, rope, B, T }, views);
   }
   ops.rmsnorm({ out: a.hf, rstd: a.rstdf, inp: a.out, weight: w.norm }, { eps });
   if (a.logits !== null) ops.matmul({ out: views.of(a.logits, [B * T, config.vocabSize]), inp: a.hf, weight: w.lmHead });
   if (a.values !== null) ops.matmul({ out: a.values, inp: a.hf, weight: w.vHead!, bias: w.vHeadBias! });
+}
+
+/** Where one layer's T new tokens per row sit: rotary positions, left padding, rope options, B and T. */
+export interface LayerInput {
+  positions: Tensor;  // int32 [B*T]
+  kvStart: Tensor;    // int32 [B]
+  rope: ops.RopeOptions;
+  B: number;
+  T: number;
+}
+
+/**
+ * A layer's KV cache, float32 [B, Smax, KVH, D] keys and values. The step's T tokens per row are
+ * stored at rows [pos, pos + T) and attend to rows [kvStart, pos + T).
+ */
+export interface LayerCache {
+  k: Tensor;
+  v: Tensor;
+  pos: number;
+}
+
+/**
+ * One decoder layer, the recipe both the training forward and decode run: buffers `x` (the
+ * layer's input and its intermediates, [B*T, ...] rows) -> `next`. Without a cache the tokens attend
+ * to each other (the training forward); with one, k and v are first stored in it and the tokens
+ * attend to everything it holds up to them (prefill and decode steps). Decode passes buffers that
+ * alias (h1 = h2, xm = x = next, qRaw = q, ...): every op below may write over its input.
+ */
+export function transformerLayer(
+  config: TinyLMConfig, lw: LayerWeights, x: LayerActivations, next: Tensor, input: LayerInput, views: PassViews, cache?: LayerCache,
+): void {
+  const { B, T, positions, kvStart, rope } = input;
+  const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = config;
+  const N = B * T;
+  ops.rmsnorm({ out: x.h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
+  if (lw.qNorm !== null) {
+    // Qwen3: q and k are RMS-normalized per head ([N·H, D] rows) before RoPE; the raw projections stay for the backward.
+    ops.matmul({ out: x.qRaw!, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
+    ops.matmul({ out: x.kRaw!, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+    const q = views.of(x.q, [N * H, D]), k = views.of(x.k, [N * KVH, D]);
+    ops.rmsnorm({ out: q, rstd: x.rstdq!, inp: x.qRaw === x.q ? q : views.of(x.qRaw!, [N * H, D]), weight: lw.qNorm }, { eps });
+    ops.rmsnorm({ out: k, rstd: x.rstdk!, inp: x.kRaw === x.k ? k : views.of(x.kRaw!, [N * KVH, D]), weight: lw.kNorm! }, { eps });
+  } else {
+    ops.matmul({ out: x.q, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
+    ops.matmul({ out: x.k, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+  }
+  ops.matmul({ out: x.v, inp: x.h1, weight: lw.wv, bias: lw.bv ?? undefined });
+  ops.rope({ out: x.q, inp: x.q, positions }, rope);
+  ops.rope({ out: x.k, inp: x.k, positions }, rope);
+  const out = views.of(x.att, [B, T, H, D]), q = views.of(x.q, [B, T, H, D]);
+  if (cache === undefined) {
+    ops.attention({ out, lse: x.lse, q, k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart });
+  } else {
+    storeInCache(cache, x.k, x.v, B, T, KVH * D);
+    ops.attention({ out, lse: x.lse, q, k: cache.k, v: cache.v, kvStart }, { kvLength: cache.pos + T });
+  }
+  ops.matmul({ out: x.xm, inp: x.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: x.x });
+  ops.rmsnorm({ out: x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
+  ops.matmul({ out: x.gu, inp: x.h2, weight: lw.wgu });
+  ops.swiglu({ out: x.s, inp: x.gu });
+  ops.matmul({ out: next, inp: x.s, weight: lw.wdown, residual: x.xm });
+}
+
+/** Copies each row's T keys and values ([B*T, KD]) into the cache at rows [pos, pos + T). */
+function storeInCache(cache: LayerCache, k: Tensor, v: Tensor, B: number, T: number, KD: number): void {
+  const Smax = cache.k.shape[1];
+  for (let b = 0; b < B; b++) {
+    for (const [dst, src] of [[cache.k, k], [cache.v, v]] as const) {
+      const into = dst.view((b * Smax + cache.pos) * KD, [T * KD]), from = src.view(b * T * KD, [T * KD]);
+      into.copyFrom(from);
+      into.dispose();
+      from.dispose();
+    }
+  }
 }
 
 /**

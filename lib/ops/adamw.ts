@@ -4,8 +4,8 @@
 // gradient L2 norm for clipping (fp64, deterministic).
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
-import { checkElements, checkTensorsObject } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice } from '../validate';
 import { ArgumentError } from '../errors';
 
 export interface AdamwTensors {
@@ -40,7 +40,7 @@ function checkBeta(argument: string, value: unknown, fallback: number): number {
 
 /** Updates params, m and v in place. */
 export function adamw(tensors: AdamwTensors, options: AdamwOptions): void {
-  const t = checkTensorsObject(tensors, ['params', 'grads', 'm', 'v'], '{ params, grads, m, v }');
+  const t = checkTensorsObject('tensors', tensors, ['params', 'grads', 'm', 'v'], '{ params, grads, m, v }');
   checkOptionsObject('options', options, ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'step', 'gradScale']);
   if (options === undefined || options === null) throw ArgumentError.expected('options', 'an options object { lr, step, ... }', options);
   if (options.lr === undefined) throw ArgumentError.expected('options.lr', 'a finite number >= 0', undefined);

@@ -9,8 +9,8 @@
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice, shapeText } from './validate';
-import { checkDims, checkElements, checkTensorsObject, optionalElements } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkDims, checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements, shapeText } from '../validate';
 
 export interface AttentionTensors {
   /** float32 [B, T, H, D], written. */
@@ -33,7 +33,8 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-export interface AttentionBackwardTensors {
+/** The forward's tensors (out and lse as it wrote them, read here), the upstream gradient and the gradients. */
+export interface AttentionBackwardTensors extends AttentionTensors {
   /** float32 [B, T, H, D] += dL/dq. */
   dq: Tensor;
   /** float32 [B, Smax, KVH, D] += dL/dk (rows at or past kvLength are not touched). */
@@ -41,13 +42,6 @@ export interface AttentionBackwardTensors {
   /** float32 [B, Smax, KVH, D] += dL/dv. */
   dv: Tensor;
   dout: Tensor;
-  /** The forward's out and lse. */
-  out: Tensor;
-  lse: Tensor;
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
-  kvStart?: Tensor;
 }
 
 function prepare(t: { q?: unknown; k?: unknown; v?: unknown; kvStart?: unknown }, options: AttentionOptions) {
@@ -81,7 +75,7 @@ function checkDevice(device: string, p: { q: Tensor; D: number }): void {
 
 /** Causal GQA attention; writes out and lse, returns out. */
 export function attention(tensors: AttentionTensors, options: AttentionOptions = {}): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'lse', 'q', 'k', 'v', 'kvStart'], '{ out, lse, q, k, v, kvStart? }');
+  const t = checkTensorsObject('tensors', tensors, ['out', 'lse', 'q', 'k', 'v', 'kvStart'], '{ out, lse, q, k, v, kvStart? }');
   const p = prepare(t, options);
   const out = checkElements('out', t.out, p.q.numel, [p.B, p.T, p.H, p.D]);
   const lse = checkElements('lse', t.lse, p.B * p.H * p.T, [p.B, p.H, p.T]);
@@ -93,7 +87,7 @@ export function attention(tensors: AttentionTensors, options: AttentionOptions =
 
 /** dq, dk, dv += the gradients of Σ dout·out through attention. */
 export function attentionBackward(tensors: AttentionBackwardTensors, options: AttentionOptions = {}): void {
-  const t = checkTensorsObject(tensors, ['dq', 'dk', 'dv', 'dout', 'out', 'lse', 'q', 'k', 'v', 'kvStart'],
+  const t = checkTensorsObject('tensors', tensors, ['dq', 'dk', 'dv', 'dout', 'out', 'lse', 'q', 'k', 'v', 'kvStart'],
     '{ dq, dk, dv, dout, out, lse, q, k, v, kvStart? }');
   const p = prepare(t, options);
   const qShape = [p.B, p.T, p.H, p.D], kShape = [p.B, p.Smax, p.KVH, p.D];

@@ -4,7 +4,7 @@
 import { ArgumentError, ShapeError } from '../errors';
 import { Tensor } from '../tensor';
 import { tokenLogprobs, tokenLogprobsBackward } from './token_logprobs';
-import { checkOptionsObject, checkTensor } from './validate';
+import { checkOptionsObject, checkTensor } from '../validate';
 
 export interface CrossEntropyResult {
   /** Mean negative log-likelihood over masked positions (0 when the mask is empty). */

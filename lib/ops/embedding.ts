@@ -3,8 +3,8 @@
 // row summed by one task in token order; no atomics). Tokens are range-checked natively.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkTensor, commonDevice } from './validate';
-import { checkDims, checkElements, checkTensorsObject } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkDims, checkElements, checkTensor, checkTensorsObject, commonDevice } from '../validate';
 
 export interface EmbeddingTensors {
   /** float32 [N, C], written. */
@@ -23,14 +23,19 @@ export interface EmbeddingBackwardTensors {
   tokens: Tensor;
 }
 
+/** A lookup's table [V, C] (`tableName`), its int32 tokens [N] and the rows [N, C] (`rowsName`) it reads or writes. */
+function lookup(tableName: string, table: unknown, tokens: unknown, rowsName: string, rows: unknown) {
+  const tab = checkTensor(tableName, table, ['float32']);
+  const [V, C] = checkDims(tableName, tab, 2, '[V, C]');
+  const tok = checkTensor('tokens', tokens, ['int32']);
+  const N = tok.numel;
+  return { table: tab, tokens: tok, rows: checkElements(rowsName, rows, N * C, [N, C]), N, C, V };
+}
+
 /** out[n, :] = table[tokens[n], :]; returns out. */
 export function embedding(tensors: EmbeddingTensors): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'tokens', 'table'], '{ out, tokens, table }');
-  const table = checkTensor('table', t.table, ['float32']);
-  const [V, C] = checkDims('table', table, 2, '[V, C]');
-  const tokens = checkTensor('tokens', t.tokens, ['int32']);
-  const N = tokens.numel;
-  const out = checkElements('out', t.out, N * C, [N, C]);
+  const t = checkTensorsObject('tensors', tensors, ['out', 'tokens', 'table'], '{ out, tokens, table }');
+  const { table, tokens, rows: out, N, C, V } = lookup('table', t.table, t.tokens, 'out', t.out);
   commonDevice({ out, tokens, table });
   callNative(() => binding().embedding(out._storage('out'), tokens._storage('tokens'), table._storage('table'), N, C, V));
   return out;
@@ -38,12 +43,8 @@ export function embedding(tensors: EmbeddingTensors): Tensor {
 
 /** dtable[tokens[n], :] += dout[n, :]. */
 export function embeddingBackward(tensors: EmbeddingBackwardTensors): void {
-  const t = checkTensorsObject(tensors, ['dtable', 'dout', 'tokens'], '{ dtable, dout, tokens }');
-  const dtable = checkTensor('dtable', t.dtable, ['float32']);
-  const [V, C] = checkDims('dtable', dtable, 2, '[V, C]');
-  const tokens = checkTensor('tokens', t.tokens, ['int32']);
-  const N = tokens.numel;
-  const dout = checkElements('dout', t.dout, N * C, [N, C]);
+  const t = checkTensorsObject('tensors', tensors, ['dtable', 'dout', 'tokens'], '{ dtable, dout, tokens }');
+  const { table: dtable, tokens, rows: dout, N, C, V } = lookup('dtable', t.dtable, t.tokens, 'dout', t.dout);
   commonDevice({ dtable, dout, tokens });
   callNative(() => binding().embeddingBackward(dtable._storage('dtable'), dout._storage('dout'), tokens._storage('tokens'), N, C, V));
 }

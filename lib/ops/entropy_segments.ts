@@ -5,8 +5,8 @@
 // compat replicates the reference's anchor filter (see native/cpu/entropy_segments.h).
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
-import { checkFinite, checkMask, checkMaskOnHost, checkRowsTokens } from './advantage_args';
-import { callNative, checkBoolean, checkNumber, checkOptionsObject, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkBoolean, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, commonDevice } from '../validate';
 
 export interface EntropySegmentsOptions {
   /** K: the number of entropy anchors, an integer in [1, 256]. Default 5. */

@@ -5,8 +5,8 @@
 // Bessel-corrected over Σm (float64 statistics), 0 on padding. Returns use Â before whitening.
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
-import { checkInputs, checkMask, checkMaskOnHost, checkRowsTokens } from './advantage_args';
-import { callNative, checkBoolean, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkBoolean, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor, checkTensorsObject, commonDevice } from '../validate';
 
 export interface GaeInputs {
   /** float32 [R,T]: per-token rewards (e.g. −β·KL plus the sequence score on the last token). */
@@ -34,7 +34,7 @@ export interface GaeResult {
 }
 
 export function gae(inputs: GaeInputs, options: GaeOptions = {}): GaeResult {
-  checkInputs(inputs, ['rewards', 'values', 'mask']);
+  checkTensorsObject('inputs', inputs, ['rewards', 'values', 'mask']);
   checkOptionsObject('options', options, ['gamma', 'lambda', 'whiten']);
   const [R, T] = checkRowsTokens('rewards', inputs.rewards);
   const rewards = inputs.rewards;

@@ -5,17 +5,19 @@
 // baseline (Ahmadian et al., arXiv 2402.14740; docs/ALGORITHMS-baselines.md §B1) on the same kernels:
 //   A_i = r_i − mean_{j∈g, j≠i} r_j = G/(G−1)·(r_i − μ_g),  every group of G ≥ 2 rows.
 import { binding } from '../binding';
+import { GROUP_SCALE_NAMES, GROUP_STD_NAMES, type GroupScaleName, type GroupStdName } from '../native';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import { callNative, checkEnum, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkEnum, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, commonDevice } from '../validate';
 
 export interface GroupAdvantagesOptions {
   /** 'std' divides by σ_g + eps (GRPO); 'none' only centres (Dr. GRPO). Default 'std'. */
-  scale?: 'std' | 'none';
+  scale?: GroupScaleName;
   /** Added to σ_g (a finite number ≥ 0). Default 1e-6. */
   eps?: number;
   /** σ with divisor G − 1 ('unbiased', torch.std as in verl) or G ('population'). Default 'unbiased'. */
-  std?: 'unbiased' | 'population';
+  std?: GroupStdName;
 }
 
 /** Every reward finite; the message names the first that is not. */
@@ -40,9 +42,9 @@ export function groupAdvantages(rewards: Tensor, groupIds: Tensor, options: Grou
   checkShapeEquals('groupIds', ids, r.shape);
   commonDevice({ rewards: r, groupIds: ids });
   const o = options ?? {};
-  const scale = checkEnum('options.scale', o.scale, ['std', 'none'] as const, 'std');
+  const scale = checkEnum('options.scale', o.scale, GROUP_SCALE_NAMES, 'std');
   const eps = checkNumber('options.eps', o.eps, 1e-6, { min: 0 });
-  const std = checkEnum('options.std', o.std, ['unbiased', 'population'] as const, 'unbiased');
+  const std = checkEnum('options.std', o.std, GROUP_STD_NAMES, 'unbiased');
   checkFinite('rewards', r);
   const out = callNative(() => binding().groupAdvantages(r._storage('rewards'), ids._storage('groupIds'), r.numel, scale, eps, std));
   return Tensor._wrap(out, r.shape, 'float32');

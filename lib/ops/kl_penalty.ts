@@ -4,10 +4,9 @@
 //   acts), k3+ = value of k3 with the gradient of k2 (verl), abs = |d|.
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
-import type { KlEstimatorName, NativeKl } from '../native';
-import { callNative, callNativeAsync, checkEnum, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice } from './validate';
-
-export const KL_ESTIMATORS: readonly KlEstimatorName[] = ['k1', 'k2', 'k3', 'k3+', 'abs'];
+import { KL_ESTIMATOR_NAMES, type KlEstimatorName, type NativeKl } from '../native';
+import { nativeOp } from '../native_call';
+import { checkEnum, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice } from '../validate';
 
 export interface KlPenaltyOptions {
   /**
@@ -32,23 +31,23 @@ function prepare(logprobs: unknown, refLogprobs: unknown, options: KlPenaltyOpti
   const ref = checkTensor('refLogprobs', refLogprobs, ['float32']);
   checkShapeEquals('refLogprobs', ref, l.shape);
   commonDevice({ logprobs: l, refLogprobs: ref });
-  const estimator = checkEnum('options.estimator', options?.estimator, KL_ESTIMATORS, 'k3');
+  const estimator = checkEnum('options.estimator', options?.estimator, KL_ESTIMATOR_NAMES, 'k3');
   const args = [l._storage('logprobs'), ref._storage('refLogprobs'), l.numel, estimator] as const;
   return { args, shape: l.shape };
 }
 
-function wrap(out: NativeKl, shape: readonly number[]): KlPenaltyResult {
-  return { kl: Tensor._wrap(out.kl, shape, 'float32'), dkl: Tensor._wrap(out.dkl, shape, 'float32') };
-}
+const op = nativeOp(
+  prepare,
+  ({ args }, async) => binding().klPenalty(...args, async),
+  (out: NativeKl, { shape }): KlPenaltyResult => ({ kl: Tensor._wrap(out.kl, shape, 'float32'), dkl: Tensor._wrap(out.dkl, shape, 'float32') }),
+);
 
 /** The KL estimate per token and its derivative with respect to logprobs (any shape). */
 export function klPenalty(logprobs: Tensor, refLogprobs: Tensor, options: KlPenaltyOptions = {}): KlPenaltyResult {
-  const { args, shape } = prepare(logprobs, refLogprobs, options);
-  return wrap(callNative(() => binding().klPenalty(...args, false)), shape);
+  return op.sync(logprobs, refLogprobs, options);
 }
 
 /** klPenalty off the main thread. */
-export async function klPenaltyAsync(logprobs: Tensor, refLogprobs: Tensor, options: KlPenaltyOptions = {}): Promise<KlPenaltyResult> {
-  const { args, shape } = prepare(logprobs, refLogprobs, options);
-  return wrap(await callNativeAsync(() => binding().klPenalty(...args, true)), shape);
+export function klPenaltyAsync(logprobs: Tensor, refLogprobs: Tensor, options: KlPenaltyOptions = {}): Promise<KlPenaltyResult> {
+  return op.async(logprobs, refLogprobs, options);
 }

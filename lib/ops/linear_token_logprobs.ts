@@ -9,12 +9,10 @@
 // fixed chunk size on any thread count; another chunk size changes only float32 rounding.
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
-import type { NativeLogprobs } from '../native';
-import {
-  callNative, callNativeAsync, checkBoolean, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor,
-  commonDevice, optionalTensor,
-} from './validate';
-import { checkDims, checkElements, rowsOf } from './tensor_args';
+import type { NativeFloat32, NativeLogprobs } from '../native';
+import { nativeOp } from '../native_call';
+import { wrapLogprobs } from './token_logprobs';
+import { checkBoolean, checkDims, checkElements, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor, rowsOf } from '../validate';
 import { ArgumentError } from '../errors';
 
 /** Vocabulary columns per chunk unless told otherwise. */
@@ -100,30 +98,24 @@ function forwardArgs(hidden: unknown, weight: unknown, targets: unknown, options
   return { p, args };
 }
 
-function wrapForward(out: NativeLogprobs, shape: readonly number[]): LinearTokenLogprobsResult {
-  const result: LinearTokenLogprobsResult = {
-    logprobs: Tensor._wrap(out.logprobs, shape, 'float32'),
-    logZ: Tensor._wrap(out.logZ, shape, 'float32'),
-  };
-  if (out.entropy) result.entropy = Tensor._wrap(out.entropy, shape, 'float32');
-  return result;
-}
+const forward = nativeOp(
+  forwardArgs,
+  ({ args }, async) => binding().linearTokenLogprobs(...args, async),
+  (out: NativeLogprobs, { p }): LinearTokenLogprobsResult => wrapLogprobs(out, p.targets.shape),
+);
 
 /** Log-probabilities of `targets` under softmax(hidden · weightᵀ / tau), chunk by chunk. */
 export function linearTokenLogprobs(
   hidden: Tensor, weight: Tensor, targets: Tensor, options: LinearTokenLogprobsOptions = {},
 ): LinearTokenLogprobsResult {
-  const { p, args } = forwardArgs(hidden, weight, targets, options);
-  return wrapForward(callNative(() => binding().linearTokenLogprobs(...args, false)), p.targets.shape);
+  return forward.sync(hidden, weight, targets, options);
 }
 
 /** linearTokenLogprobs off the main thread: the event loop keeps running while the kernels do. */
-export async function linearTokenLogprobsAsync(
+export function linearTokenLogprobsAsync(
   hidden: Tensor, weight: Tensor, targets: Tensor, options: LinearTokenLogprobsOptions = {},
 ): Promise<LinearTokenLogprobsResult> {
-  const { p, args } = forwardArgs(hidden, weight, targets, options);
-  const out = await callNativeAsync(() => binding().linearTokenLogprobs(...args, true));
-  return wrapForward(out, p.targets.shape);
+  return forward.async(hidden, weight, targets, options);
 }
 
 function backwardArgs(
@@ -157,8 +149,14 @@ function backwardArgs(
     p.M, p.N, p.C, p.V, p.chunk, p.temperature,
   ] as const;
   const dhShape = dhidden ? dhidden.shape : [p.M, p.C];
-  return { args, dhidden, dhShape, inputs: [p.hidden, p.weight, p.targets, p.rows, z, g, entropy, dentropy, dhidden, dweight] };
+  return { args, dhidden, dhShape };
 }
+
+const backward = nativeOp(
+  backwardArgs,
+  ({ args }, async) => binding().linearTokenLogprobsBackward(...args, async),
+  (out: NativeFloat32, { dhidden, dhShape }) => dhidden ?? Tensor._wrap(out, dhShape, 'float32'),
+);
 
 /**
  * Gradients of the log-probabilities (and entropies): returns dhidden (options.dhidden, accumulated
@@ -168,16 +166,12 @@ export function linearTokenLogprobsBackward(
   hidden: Tensor, weight: Tensor, targets: Tensor, logZ: Tensor, dlogprobs: Tensor,
   options: LinearTokenLogprobsBackwardOptions = {},
 ): Tensor {
-  const { args, dhidden, dhShape } = backwardArgs(hidden, weight, targets, logZ, dlogprobs, options);
-  const out = callNative(() => binding().linearTokenLogprobsBackward(...args, false));
-  return dhidden ?? Tensor._wrap(out, dhShape, 'float32');
+  return backward.sync(hidden, weight, targets, logZ, dlogprobs, options);
 }
 
-export async function linearTokenLogprobsBackwardAsync(
+export function linearTokenLogprobsBackwardAsync(
   hidden: Tensor, weight: Tensor, targets: Tensor, logZ: Tensor, dlogprobs: Tensor,
   options: LinearTokenLogprobsBackwardOptions = {},
 ): Promise<Tensor> {
-  const { args, dhidden, dhShape, inputs } = backwardArgs(hidden, weight, targets, logZ, dlogprobs, options);
-  const out = await callNativeAsync(() => binding().linearTokenLogprobsBackward(...args, true));
-  return dhidden ?? Tensor._wrap(out, dhShape, 'float32');
+  return backward.async(hidden, weight, targets, logZ, dlogprobs, options);
 }

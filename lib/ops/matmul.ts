@@ -3,8 +3,8 @@
 // thread count. Outputs are caller-allocated; every gradient is accumulated (+=), llm.c style.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkTensor, commonDevice } from './validate';
-import { checkDims, checkElements, checkTensorsObject, optionalElements, rowsOf } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkDims, checkElements, checkTensor, checkTensorsObject, commonDevice, optionalElements, rowsOf } from '../validate';
 import { ArgumentError } from '../errors';
 
 export interface MatmulTensors {
@@ -42,7 +42,7 @@ function sizes(inp: unknown, weight: unknown) {
 
 /** out = inp · weightᵀ (+ bias) (+ residual); returns out. */
 export function matmul(tensors: MatmulTensors): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'inp', 'weight', 'bias', 'residual'], '{ out, inp, weight, bias?, residual? }');
+  const t = checkTensorsObject('tensors', tensors, ['out', 'inp', 'weight', 'bias', 'residual'], '{ out, inp, weight, bias?, residual? }');
   const { w, x, N, C, OC } = sizes(t.inp, t.weight);
   const out = checkElements('out', t.out, N * OC, [N, OC]);
   const bias = optionalElements('bias', t.bias, OC, [OC]);
@@ -55,7 +55,7 @@ export function matmul(tensors: MatmulTensors): Tensor {
 
 /** Accumulates the gradients asked for: dinp += dout·weight, dweight += doutᵀ·inp, dbias += Σ_rows dout. */
 export function matmulBackward(tensors: MatmulBackwardTensors): void {
-  const t = checkTensorsObject(tensors, ['dinp', 'dweight', 'dbias', 'dout', 'inp', 'weight'],
+  const t = checkTensorsObject('tensors', tensors, ['dinp', 'dweight', 'dbias', 'dout', 'inp', 'weight'],
     '{ dinp?, dweight?, dbias?, dout, inp, weight }');
   const { w, x, N, C, OC } = sizes(t.inp, t.weight);
   const dout = checkElements('dout', t.dout, N * OC, [N, OC]);

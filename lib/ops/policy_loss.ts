@@ -8,18 +8,12 @@
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import type { KlEstimatorName, LossAggregationName, NativePolicyLoss, NativeStorage, PolicyLossModeName } from '../native';
-import { KL_ESTIMATORS } from './kl_penalty';
 import {
-  callNative, callNativeAsync, checkEnum, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor,
-  commonDevice, optionalTensor,
-} from './validate';
-
-export const LOSS_AGGREGATIONS: readonly LossAggregationName[] = [
-  'token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm',
-];
-
-export const POLICY_LOSS_MODES: readonly PolicyLossModeName[] = ['clip', 'gspo', 'gspo-token', 'cispo'];
+  KL_ESTIMATOR_NAMES, LOSS_AGGREGATION_NAMES, POLICY_LOSS_MODE_NAMES, type KlEstimatorName, type LossAggregationName,
+  type NativePolicyLoss, type NativeStorage, type PolicyLossModeName,
+} from '../native';
+import { nativeOp } from '../native_call';
+import { checkEnum, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, checkTensorsObject, commonDevice, optionalTensor } from '../validate';
 
 /** Default (clipLow, clipHigh) of each mode: PPO's 0.2; GSPO's paper 3e-4/4e-4; CISPO no lower clip, 0.28 above. */
 export const MODE_CLIP_DEFAULTS: Readonly<Record<PolicyLossModeName, readonly [number, number]>> = {
@@ -102,38 +96,8 @@ export interface PolicyLossResult {
 const INPUT_NAMES = ['logprobs', 'oldLogprobs', 'refLogprobs', 'advantages', 'mask'];
 const OPTION_NAMES = ['mode', 'clipLow', 'clipHigh', 'dualClip', 'klCoef', 'klEstimator', 'aggregation', 'maxLength', 'tokenCount', 'rowCount', 'lossScale'];
 
-/** Word-wise scan: a float32 mask may hold only the bits of 0, -0 and 1, a uint8 mask only bytes 0 and 1. */
-function maskLooksBinary(values: Float32Array | Uint8Array): boolean {
-  if (typedArrayKind(values) === 'Float32Array') {
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-    for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7fffffff) !== 0 && bits[i] !== 0x3f800000) return false;
-    return true;
-  }
-  let i = 0;
-  if (values.byteOffset % 4 === 0) {
-    const words = new Uint32Array(values.buffer, values.byteOffset, values.length >>> 2);
-    for (let w = 0; w < words.length; w++) if ((words[w] & 0xfefefefe) !== 0) return false;
-    i = words.length * 4;
-  }
-  for (; i < values.length; i++) if (values[i] > 1) return false;
-  return true;
-}
-
-/** A cpu mask holds only 0 and 1 (the message names the first other value); shared with the advantage ops. */
-export function checkMaskValues(mask: Tensor): void {
-  const values = mask._storage('mask') as Float32Array | Uint8Array;
-  if (maskLooksBinary(values)) return;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v !== 0 && v !== 1)
-      throw new ArgumentError('mask', `Expected 0 or 1 for every element of mask but received ${describe(v)} at index ${i}`);
-  }
-}
-
 function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
-  if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs))
-    throw ArgumentError.expected('inputs', 'an object of tensors { logprobs, oldLogprobs, refLogprobs?, advantages, mask }', inputs);
-  checkOptionsObject('inputs', inputs, INPUT_NAMES);
+  checkTensorsObject('inputs', inputs, INPUT_NAMES, '{ logprobs, oldLogprobs, refLogprobs?, advantages, mask }');
   checkOptionsObject('options', options, OPTION_NAMES);
   const o = options ?? {};
   const logprobs = checkTensor('logprobs', inputs.logprobs, ['float32']);
@@ -146,17 +110,17 @@ function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
   for (const [name, t] of [['oldLogprobs', old], ['refLogprobs', ref], ['advantages', advantages], ['mask', mask]] as const)
     if (t) checkShapeEquals(name, t, logprobs.shape);
   commonDevice({ logprobs, oldLogprobs: old, refLogprobs: ref, advantages, mask });
-  if (typedArrayKind(mask._storage('mask')) !== null) checkMaskValues(mask);
+  checkMaskOnHost(mask);
 
-  const mode = checkEnum('options.mode', o.mode, POLICY_LOSS_MODES, 'clip');
+  const mode = checkEnum('options.mode', o.mode, POLICY_LOSS_MODE_NAMES, 'clip');
   const clipLow = checkNumber('options.clipLow', o.clipLow, MODE_CLIP_DEFAULTS[mode][0], { min: 0, max: 1 });
   const clipHigh = checkNumber('options.clipHigh', o.clipHigh, MODE_CLIP_DEFAULTS[mode][1], { min: 0 });
   const dualClip = o.dualClip === undefined ? null : checkNumber('options.dualClip', o.dualClip, 3, { above: 1 });
   if (dualClip !== null && mode !== 'clip')
     throw new ArgumentError('options.dualClip', `Expected no options.dualClip with options.mode '${mode}' (it caps the 'clip' surrogate only) but received ${describe(dualClip)}`);
   const klCoef = checkNumber('options.klCoef', o.klCoef, 0, { min: 0 });
-  const klEstimator = checkEnum('options.klEstimator', o.klEstimator, KL_ESTIMATORS, 'k3');
-  const aggregation = checkEnum('options.aggregation', o.aggregation, LOSS_AGGREGATIONS, 'token-mean');
+  const klEstimator = checkEnum('options.klEstimator', o.klEstimator, KL_ESTIMATOR_NAMES, 'k3');
+  const aggregation = checkEnum('options.aggregation', o.aggregation, LOSS_AGGREGATION_NAMES, 'token-mean');
   const count = (name: string, value: unknown) =>
     value === undefined ? null : checkNumber(`options.${name}`, value, 1, { integer: true, min: 1 });
   const maxLength = count('maxLength', o.maxLength);
@@ -175,21 +139,21 @@ function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
   return { args, shape: logprobs.shape };
 }
 
-function wrap(out: NativePolicyLoss, shape: readonly number[]): PolicyLossResult {
-  return { ...out, dlogprobs: Tensor._wrap(out.dlogprobs, shape, 'float32') };
-}
+const op = nativeOp(
+  prepare,
+  ({ args }, async) => binding().policyLoss(...args, async),
+  (out: NativePolicyLoss, { shape }): PolicyLossResult => ({ ...out, dlogprobs: Tensor._wrap(out.dlogprobs, shape, 'float32') }),
+);
 
 /**
  * The clipped-surrogate policy loss (+ β·KL), its gradient with respect to logprobs, and the
  * usual metrics. Every input is [R,T]; advantages, old and reference log-probs are constants.
  */
 export function policyLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  const { args, shape } = prepare(inputs, options);
-  return wrap(callNative(() => binding().policyLoss(...args, false)), shape);
+  return op.sync(inputs, options);
 }
 
 /** policyLoss off the main thread. */
-export async function policyLossAsync(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Promise<PolicyLossResult> {
-  const { args, shape } = prepare(inputs, options);
-  return wrap(await callNativeAsync(() => binding().policyLoss(...args, true)), shape);
+export function policyLossAsync(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Promise<PolicyLossResult> {
+  return op.async(inputs, options);
 }

@@ -4,10 +4,11 @@
 // mode 'token' makes every valid token a step end (A = Â − S/η per token). The outcome advantages
 // Â are an input (GRPO's §1.5 for G > 1; the raw reward for G = 1, as the reference does).
 import { binding } from '../binding';
+import { PRL_MODE_NAMES, PRL_SUFFIX_START_NAMES, type PrlModeName, type PrlSuffixStartName } from '../native';
 import { ShapeError } from '../errors';
 import { Tensor } from '../tensor';
-import { checkInputs, checkMask, checkMaskOnHost, checkRowsTokens, checkVector } from './advantage_args';
-import { callNative, checkEnum, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor } from './validate';
+import { callNative } from '../native_call';
+import { checkEnum, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkShapeEquals, checkTensor, checkTensorsObject, checkVector, commonDevice, optionalTensor } from '../validate';
 
 export interface PrlAdvantagesInputs {
   /** float32 [R]: Â_i, each row's outcome advantage. */
@@ -29,16 +30,16 @@ export interface PrlAdvantagesOptions {
   /** η > 0: the KL regularization strength of PRL's objective; the log-ratio enters as 1/η. Default 200. */
   eta?: number;
   /** 'step' (the repo's prm.adv=orm, default) or 'token' (prm.adv=prm: every token is its own step). */
-  mode?: 'step' | 'token';
+  mode?: PrlModeName;
   /** Whether the suffix at a step end e starts at e ('inclusive', the code's choice, default) or e + 1. */
-  suffixStart?: 'inclusive' | 'next_step';
+  suffixStart?: PrlSuffixStartName;
 }
 
 const INPUTS = ['outcomeAdvantages', 'oldLogprobs', 'refLogprobs', 'mask', 'stepEnds'];
 
 /** PRL advantages, float32 [R,T], 0 where the mask is 0. */
 export function prlAdvantages(inputs: PrlAdvantagesInputs, options: PrlAdvantagesOptions = {}): Tensor {
-  checkInputs(inputs, INPUTS);
+  checkTensorsObject('inputs', inputs, INPUTS);
   checkOptionsObject('options', options, ['eta', 'mode', 'suffixStart']);
   const [R, T] = checkRowsTokens('oldLogprobs', inputs.oldLogprobs);
   const old = inputs.oldLogprobs;
@@ -48,8 +49,8 @@ export function prlAdvantages(inputs: PrlAdvantagesInputs, options: PrlAdvantage
   const mask = checkMask(inputs.mask, [R, T]);
   const o = options ?? {};
   const eta = checkNumber('options.eta', o.eta, 200, { above: 0 });
-  const mode = checkEnum('options.mode', o.mode, ['step', 'token'] as const, 'step');
-  const suffixStart = checkEnum('options.suffixStart', o.suffixStart, ['inclusive', 'next_step'] as const, 'inclusive');
+  const mode = checkEnum('options.mode', o.mode, PRL_MODE_NAMES, 'step');
+  const suffixStart = checkEnum('options.suffixStart', o.suffixStart, PRL_SUFFIX_START_NAMES, 'inclusive');
   const stepEnds = optionalTensor('stepEnds', inputs.stepEnds, ['uint8']);
   if (stepEnds) checkShapeEquals('stepEnds', stepEnds, [R, T]);
   else if (mode === 'step')

@@ -3,14 +3,15 @@
 //   product S = Π p_k (the paper's; computed as exp Σ log max(p, 1e-12)),  geomean exp(mean log p),
 //   min, or last (p_K). A row without steps gets NaN: the caller decides (PSPO uses 0).
 import { binding } from '../binding';
+import { STEP_AGGREGATE_NAMES, type StepAggregateName } from '../native';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import { checkOffsets, checkStepOffsets } from './advantage_args';
-import { callNative, checkEnum, checkOptionsObject, checkRank, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkEnum, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, commonDevice } from '../validate';
 
 export interface PrmScoreOptions {
   /** How a row's step scores become one: 'product' (default), 'min', 'geomean' or 'last'. */
-  aggregate?: 'product' | 'min' | 'geomean' | 'last';
+  aggregate?: StepAggregateName;
 }
 
 /**
@@ -23,7 +24,7 @@ export function prmScore(stepScores: Tensor, stepOffsets: Tensor, options: PrmSc
   checkRank('stepScores', scores, 1);
   const { offsets, R } = checkStepOffsets(stepOffsets);
   commonDevice({ stepScores: scores, stepOffsets: offsets });
-  const aggregate = checkEnum('options.aggregate', (options ?? {}).aggregate, ['product', 'min', 'geomean', 'last'] as const, 'product');
+  const aggregate = checkEnum('options.aggregate', (options ?? {}).aggregate, STEP_AGGREGATE_NAMES, 'product');
   const S = scores.numel;
   checkOffsets(offsets, S, 'step scores');
   const data = scores._storage('stepScores');

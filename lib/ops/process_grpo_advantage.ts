@@ -6,10 +6,8 @@
 import { binding } from '../binding';
 import { ArgumentError, ShapeError } from '../errors';
 import { Tensor } from '../tensor';
-import {
-  checkFinite, checkInputs, checkMask, checkMaskOnHost, checkOffsets, checkStepOffsets, checkVector, rowLengths,
-} from './advantage_args';
-import { callNative, checkNumber, checkOptionsObject, checkRank, checkTensor, commonDevice, shapeText } from './validate';
+import { callNative } from '../native_call';
+import { checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, checkTensorsObject, checkVector, commonDevice, rowLengths, shapeText } from '../validate';
 
 export interface ProcessGrpoAdvantagesInputs {
   /** float32 [S]: the reward of every step, row after row (finite). */
@@ -42,7 +40,7 @@ function checkStepEnds(ends: Int32Array, offsets: Int32Array, lengths: Int32Arra
 
 /** Process-GRPO advantages, float32 [R,T], 0 where the mask is 0. */
 export function processGrpoAdvantages(inputs: ProcessGrpoAdvantagesInputs, options: ProcessGrpoAdvantagesOptions = {}): Tensor {
-  checkInputs(inputs, ['stepRewards', 'stepEnds', 'stepOffsets', 'groupIds', 'mask']);
+  checkTensorsObject('inputs', inputs, ['stepRewards', 'stepEnds', 'stepOffsets', 'groupIds', 'mask']);
   checkOptionsObject('options', options, ['eps']);
   const rewards = checkTensor('stepRewards', inputs.stepRewards, ['float32']);
   checkRank('stepRewards', rewards, 1);

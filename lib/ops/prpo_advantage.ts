@@ -5,9 +5,10 @@
 // (srpo4: mean, unbiased std + eps; float64). compat: the last valid token keeps s + β (and stays
 // out of the pool), as the reference code does.
 import { binding } from '../binding';
+import { PRPO_PRIOR_NAMES, type PrpoPriorName } from '../native';
 import { Tensor } from '../tensor';
-import { checkFinite, checkInputs, checkMask, checkMaskOnHost, checkRowsTokens, checkVector } from './advantage_args';
-import { callNative, checkBoolean, checkEnum, checkNumber, checkOptionsObject, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkBoolean, checkEnum, checkFinite, checkMask, checkMaskOnHost, checkNumber, checkOptionsObject, checkRowsTokens, checkTensorsObject, checkVector, commonDevice } from '../validate';
 
 export interface PrpoAdvantagesInputs {
   /** float32 [R,T]: s, the PRM score of the segment each token belongs to (finite on valid tokens). */
@@ -22,7 +23,7 @@ export interface PrpoAdvantagesInputs {
 
 export interface PrpoAdvantagesOptions {
   /** 'fixed' (μ0, σ0 as given; srpo2, default) or 'empirical' (the group's pooled statistics; srpo4). */
-  prior?: 'fixed' | 'empirical';
+  prior?: PrpoPriorName;
   /** μ0 of the fixed prior (finite). Default 0.5. */
   mu0?: number;
   /** σ0 > 0 of the fixed prior. Default sqrt(1/24) ≈ 0.204124. */
@@ -35,7 +36,7 @@ export interface PrpoAdvantagesOptions {
 
 /** PRPO advantages, float32 [R,T], 0 where the mask is 0. */
 export function prpoAdvantages(inputs: PrpoAdvantagesInputs, options: PrpoAdvantagesOptions = {}): Tensor {
-  checkInputs(inputs, ['tokenScores', 'rewards', 'groupIds', 'mask']);
+  checkTensorsObject('inputs', inputs, ['tokenScores', 'rewards', 'groupIds', 'mask']);
   checkOptionsObject('options', options, ['prior', 'mu0', 'sigma0', 'eps', 'compat']);
   const [R, T] = checkRowsTokens('tokenScores', inputs.tokenScores);
   const scores = inputs.tokenScores;
@@ -43,7 +44,7 @@ export function prpoAdvantages(inputs: PrpoAdvantagesInputs, options: PrpoAdvant
   const groupIds = checkVector('groupIds', inputs.groupIds, 'int32', R, 'R, one per row');
   const mask = checkMask(inputs.mask, [R, T]);
   const o = options ?? {};
-  const prior = checkEnum('options.prior', o.prior, ['fixed', 'empirical'] as const, 'fixed');
+  const prior = checkEnum('options.prior', o.prior, PRPO_PRIOR_NAMES, 'fixed');
   const mu0 = checkNumber('options.mu0', o.mu0, 0.5);
   const sigma0 = checkNumber('options.sigma0', o.sigma0, Math.sqrt(1 / 24), { above: 0 });
   const eps = checkNumber('options.eps', o.eps, 1e-6, { min: 0 });

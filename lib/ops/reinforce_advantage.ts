@@ -7,8 +7,8 @@
 import { binding } from '../binding';
 import { ArgumentError, describe } from '../errors';
 import { Tensor } from '../tensor';
-import { checkFinite, checkInputs, checkMaskOnHost, checkVector } from './advantage_args';
-import { callNative, checkBoolean, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, commonDevice, optionalTensor } from './validate';
+import { callNative } from '../native_call';
+import { checkBoolean, checkFinite, checkMaskOnHost, checkNumber, checkOptionsObject, checkRank, checkShapeEquals, checkTensor, checkTensorsObject, checkVector, commonDevice, optionalTensor } from '../validate';
 
 export interface ReinforceAdvantageInputs {
   /** float32 [R]: the outcome reward of each row. */
@@ -40,7 +40,7 @@ export interface ReinforceAdvantageResult {
 }
 
 export function reinforceAdvantages(inputs: ReinforceAdvantageInputs, options: ReinforceAdvantageOptions = {}): ReinforceAdvantageResult {
-  checkInputs(inputs, ['rewards', 'mask', 'groupIds', 'oldLogprobs', 'refLogprobs']);
+  checkTensorsObject('inputs', inputs, ['rewards', 'mask', 'groupIds', 'oldLogprobs', 'refLogprobs']);
   checkOptionsObject('options', options, ['klCoef', 'gamma', 'normalize']);
   const mask = checkTensor('mask', inputs.mask, ['float32', 'uint8']);
   checkRank('mask', mask, 2);

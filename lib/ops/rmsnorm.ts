@@ -3,8 +3,8 @@
 // and its backward (dinp and dweight accumulated, +=; dweight summed deterministically).
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
-import { checkElements, checkTensorsObject, rowsOf } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, rowsOf } from '../validate';
 import { ShapeError, describe } from '../errors';
 
 export interface RmsnormTensors {
@@ -45,7 +45,7 @@ function sizes(inp: unknown, weight: unknown) {
 
 /** out = inp · rstd · weight per row; writes rstd; returns out. */
 export function rmsnorm(tensors: RmsnormTensors, options: RmsnormOptions = {}): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'rstd', 'inp', 'weight'], '{ out, rstd, inp, weight }');
+  const t = checkTensorsObject('tensors', tensors, ['out', 'rstd', 'inp', 'weight'], '{ out, rstd, inp, weight }');
   checkOptionsObject('options', options, ['eps']);
   const eps = checkNumber('options.eps', options.eps, 1e-6, { min: 0 });
   const { w, x, C, N } = sizes(t.inp, t.weight);
@@ -58,7 +58,7 @@ export function rmsnorm(tensors: RmsnormTensors, options: RmsnormOptions = {}): 
 
 /** dinp += ∂L/∂inp, dweight += ∂L/∂weight for upstream gradient dout. */
 export function rmsnormBackward(tensors: RmsnormBackwardTensors): void {
-  const t = checkTensorsObject(tensors, ['dinp', 'dweight', 'dout', 'inp', 'weight', 'rstd'], '{ dinp, dweight, dout, inp, weight, rstd }');
+  const t = checkTensorsObject('tensors', tensors, ['dinp', 'dweight', 'dout', 'inp', 'weight', 'rstd'], '{ dinp, dweight, dout, inp, weight, rstd }');
   const { w, x, C, N } = sizes(t.inp, t.weight);
   const dinp = checkElements('dinp', t.dinp, N * C, [N, C]);
   const dweight = checkElements('dweight', t.dweight, C, [C]);

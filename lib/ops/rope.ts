@@ -11,8 +11,8 @@
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ArgumentError, ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
-import { checkElements, checkTensorsObject, optionalElements } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements } from '../validate';
 
 export interface RopeOptions {
   /** D, the head size (even); rows hold heads·D values. Required. */
@@ -62,23 +62,26 @@ function checkCudaHead(device: string, D: number): void {
     throw ArgumentError.expected('options.headDim', `an even integer between 2 and ${CUDA_MAX_HEAD_DIM} on cuda`, D);
 }
 
-/** Rotates every head of every row by its position; returns out. */
-export function rope(tensors: RopeTensors, options: RopeOptions): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'inp', 'positions'], '{ out, inp, positions }');
-  const { p, x, N, D, heads, theta, invFreq } = prepare(t.inp, 'inp', t.positions, options);
-  const out = checkElements('out', t.out, x.numel, [N, heads * D]);
-  checkCudaHead(commonDevice({ out, inp: x, positions: p, 'options.invFreq': invFreq }), D);
-  callNative(() => binding().rope(out._storage('out'), x._storage('inp'), p._storage('positions'), N, heads, D, theta,
+/** rope and its backward: the same checks and call under their own tensor names; returns the output. */
+function rotate(
+  tensors: object, outName: 'out' | 'dinp', inName: 'inp' | 'dout', options: RopeOptions, run: 'rope' | 'ropeBackward',
+): Tensor {
+  const names = [outName, inName, 'positions'];
+  const t = checkTensorsObject('tensors', tensors as Record<string, unknown>, names, `{ ${names.join(', ')} }`);
+  const { p, x, N, D, heads, theta, invFreq } = prepare(t[inName], inName, t.positions, options);
+  const out = checkElements(outName, t[outName], x.numel, [N, heads * D]);
+  checkCudaHead(commonDevice({ [outName]: out, [inName]: x, positions: p, 'options.invFreq': invFreq }), D);
+  callNative(() => binding()[run](out._storage(outName), x._storage(inName), p._storage('positions'), N, heads, D, theta,
     invFreq?._storage('options.invFreq') ?? null));
   return out;
 }
 
+/** Rotates every head of every row by its position; returns out. */
+export function rope(tensors: RopeTensors, options: RopeOptions): Tensor {
+  return rotate(tensors, 'out', 'inp', options, 'rope');
+}
+
 /** dinp = rotation of dout by −angle (written, not accumulated). */
 export function ropeBackward(tensors: RopeBackwardTensors, options: RopeOptions): void {
-  const t = checkTensorsObject(tensors, ['dinp', 'dout', 'positions'], '{ dinp, dout, positions }');
-  const { p, x, N, D, heads, theta, invFreq } = prepare(t.dout, 'dout', t.positions, options);
-  const dinp = checkElements('dinp', t.dinp, x.numel, [N, heads * D]);
-  checkCudaHead(commonDevice({ dinp, dout: x, positions: p, 'options.invFreq': invFreq }), D);
-  callNative(() => binding().ropeBackward(dinp._storage('dinp'), x._storage('dout'), p._storage('positions'), N, heads, D, theta,
-    invFreq?._storage('options.invFreq') ?? null));
+  rotate(tensors, 'dinp', 'dout', options, 'ropeBackward');
 }

@@ -7,7 +7,8 @@
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
 import { ArgumentError, ShapeError, describe } from '../errors';
-import { callNative, checkNumber, checkOptionsObject, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkNumber, checkOptionsObject, checkTensor, commonDevice } from '../validate';
 
 export interface SampleOptions {
   /** >= 0; 0 means greedy. Default 1. */

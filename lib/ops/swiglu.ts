@@ -5,8 +5,8 @@
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';
-import { callNative, checkTensor, commonDevice } from './validate';
-import { checkElements, checkTensorsObject } from './tensor_args';
+import { callNative } from '../native_call';
+import { checkElements, checkTensor, checkTensorsObject, commonDevice } from '../validate';
 
 export interface SwigluTensors {
   /** float32 [N, F], written. */
@@ -34,7 +34,7 @@ function sizes(inp: unknown) {
 
 /** out = silu(gate) · up; returns out. */
 export function swiglu(tensors: SwigluTensors): Tensor {
-  const t = checkTensorsObject(tensors, ['out', 'inp'], '{ out, inp }');
+  const t = checkTensorsObject('tensors', tensors, ['out', 'inp'], '{ out, inp }');
   const { x, F, N } = sizes(t.inp);
   const out = checkElements('out', t.out, N * F, [N, F]);
   commonDevice({ out, inp: x });
@@ -44,7 +44,7 @@ export function swiglu(tensors: SwigluTensors): Tensor {
 
 /** dinp = [dgate | dup] (written). */
 export function swigluBackward(tensors: SwigluBackwardTensors): void {
-  const t = checkTensorsObject(tensors, ['dinp', 'dout', 'inp'], '{ dinp, dout, inp }');
+  const t = checkTensorsObject('tensors', tensors, ['dinp', 'dout', 'inp'], '{ dinp, dout, inp }');
   const { x, F, N } = sizes(t.inp);
   const dinp = checkElements('dinp', t.dinp, 2 * N * F, [N, 2 * F]);
   const dout = checkElements('dout', t.dout, N * F, [N, F]);

@@ -4,11 +4,9 @@
 // each row once and keeps O(rows) extra memory; the backward writes dlogits once.
 import { binding } from '../binding';
 import { Tensor } from '../tensor';
-import type { NativeLogprobs } from '../native';
-import {
-  callNative, callNativeAsync, checkBoolean, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor,
-  commonDevice, optionalTensor,
-} from './validate';
+import type { NativeFloat32, NativeLogprobs } from '../native';
+import { nativeOp } from '../native_call';
+import { checkBoolean, checkNumber, checkOptionsObject, checkShapeEquals, checkTensor, commonDevice, optionalTensor } from '../validate';
 import { ShapeError } from '../errors';
 
 export interface TokenLogprobsOptions {
@@ -65,7 +63,8 @@ function forwardArgs(logits: unknown, targets: unknown, options: TokenLogprobsOp
   return { p, temperature, entropy };
 }
 
-function wrapForward(out: NativeLogprobs, batchShape: readonly number[]): TokenLogprobsResult {
+/** The addon's log-probs (and entropies) as tensors of the batch shape; shared with linearTokenLogprobs. */
+export function wrapLogprobs(out: NativeLogprobs, batchShape: readonly number[]): TokenLogprobsResult {
   const result: TokenLogprobsResult = {
     logprobs: Tensor._wrap(out.logprobs, batchShape, 'float32'),
     logZ: Tensor._wrap(out.logZ, batchShape, 'float32'),
@@ -74,23 +73,20 @@ function wrapForward(out: NativeLogprobs, batchShape: readonly number[]): TokenL
   return result;
 }
 
+const forward = nativeOp(
+  forwardArgs,
+  ({ p, temperature, entropy }, async) =>
+    binding().tokenLogprobs(p.logits._storage('logits'), p.targets._storage('targets'), p.rows, p.vocab, temperature, entropy, async),
+  (out: NativeLogprobs, { p }) => wrapLogprobs(out, p.batchShape),
+);
+
 export function tokenLogprobs(logits: Tensor, targets: Tensor, options: TokenLogprobsOptions = {}): TokenLogprobsResult {
-  const { p, temperature, entropy } = forwardArgs(logits, targets, options);
-  const out = callNative(() =>
-    binding().tokenLogprobs(p.logits._storage('logits'), p.targets._storage('targets'), p.rows, p.vocab, temperature, entropy, false),
-  );
-  return wrapForward(out, p.batchShape);
+  return forward.sync(logits, targets, options);
 }
 
 /** tokenLogprobs off the main thread: the event loop keeps running while the kernel does. */
-export async function tokenLogprobsAsync(
-  logits: Tensor, targets: Tensor, options: TokenLogprobsOptions = {},
-): Promise<TokenLogprobsResult> {
-  const { p, temperature, entropy } = forwardArgs(logits, targets, options);
-  const out = await callNativeAsync(() =>
-    binding().tokenLogprobs(p.logits._storage('logits'), p.targets._storage('targets'), p.rows, p.vocab, temperature, entropy, true),
-  );
-  return wrapForward(out, p.batchShape);
+export function tokenLogprobsAsync(logits: Tensor, targets: Tensor, options: TokenLogprobsOptions = {}): Promise<TokenLogprobsResult> {
+  return forward.async(logits, targets, options);
 }
 
 function backwardArgs(logits: unknown, targets: unknown, logZ: unknown, dlogprobs: unknown, options: TokenLogprobsBackwardOptions) {
@@ -116,18 +112,20 @@ function backwardArgs(logits: unknown, targets: unknown, logZ: unknown, dlogprob
   return { args, shape: p.logits.shape, out };
 }
 
+const backward = nativeOp(
+  backwardArgs,
+  ({ args }, async) => binding().tokenLogprobsBackward(...args, async),
+  (dlogits: NativeFloat32, { shape, out }) => out ?? Tensor._wrap(dlogits, shape, 'float32'),
+);
+
 export function tokenLogprobsBackward(
   logits: Tensor, targets: Tensor, logZ: Tensor, dlogprobs: Tensor, options: TokenLogprobsBackwardOptions = {},
 ): Tensor {
-  const { args, shape, out } = backwardArgs(logits, targets, logZ, dlogprobs, options);
-  const dlogits = callNative(() => binding().tokenLogprobsBackward(...args, false));
-  return out ?? Tensor._wrap(dlogits, shape, 'float32');
+  return backward.sync(logits, targets, logZ, dlogprobs, options);
 }
 
-export async function tokenLogprobsBackwardAsync(
+export function tokenLogprobsBackwardAsync(
   logits: Tensor, targets: Tensor, logZ: Tensor, dlogprobs: Tensor, options: TokenLogprobsBackwardOptions = {},
 ): Promise<Tensor> {
-  const { args, shape, out } = backwardArgs(logits, targets, logZ, dlogprobs, options);
-  const dlogits = await callNativeAsync(() => binding().tokenLogprobsBackward(...args, true));
-  return out ?? Tensor._wrap(dlogits, shape, 'float32');
+  return backward.async(logits, targets, logZ, dlogprobs, options);
 }

@@ -3,18 +3,20 @@
 //   weibull: R = s̄·h(K), h(n) = C·(k/λ)·(n/λ)^(k−1)·exp(−(n/λ)^k)   (peak 1 at n ≈ 3.85 by default)
 //   pspo_ff: R = s̄·ff(s̄, K) (the released PSPO code),  linear: R = s̄;   K < minSteps gives 0.
 import { binding } from '../binding';
+import { REWARD_SHAPING_NAMES, STEP_AGGREGATE_NAMES, type RewardShapingName, type StepAggregateName } from '../native';
 import { ArgumentError, describe } from '../errors';
 import { Tensor, typedArrayKind } from '../tensor';
-import { callNative, checkEnum, checkNumber, checkOptionsObject, checkRank, checkTensor, commonDevice } from './validate';
+import { callNative } from '../native_call';
+import { checkEnum, checkNumber, checkOffsets, checkOptionsObject, checkRank, checkStepOffsets, checkTensor, commonDevice } from '../validate';
 
 export interface WeibullRewardOptions {
   /** 'weibull' (the paper's WRS, default), 'pspo_ff' (the released code's ff) or 'linear' (R = s̄). */
-  shaping?: 'weibull' | 'pspo_ff' | 'linear';
+  shaping?: RewardShapingName;
   /**
    * How step scores p_1..p_K become s̄: 'geomean' exp(mean log p) (PSPO, default), 'product' Π p
    * (Lightman et al.), 'min', or 'last' (p_K). geomean and product floor p at 1e-12.
    */
-  aggregate?: 'geomean' | 'product' | 'min' | 'last';
+  aggregate?: StepAggregateName;
   /** Weibull shape k > 0. Default 1.5. */
   k?: number;
   /** Weibull scale λ > 0 (in steps). Default 8. */
@@ -23,16 +25,6 @@ export interface WeibullRewardOptions {
   peak?: number;
   /** Rows with fewer steps get reward 0 (PSPO: a single step scores 0). An integer ≥ 0. Default 2. */
   minSteps?: number;
-}
-
-function checkOffsets(offsets: Int32Array, S: number): void {
-  if (offsets[0] !== 0) throw new ArgumentError('stepOffsets', `Expected 0 for stepOffsets[0] but received ${describe(offsets[0])}`);
-  for (let i = 1; i < offsets.length; i++)
-    if (offsets[i] < offsets[i - 1])
-      throw new ArgumentError('stepOffsets', `Expected non-decreasing values for stepOffsets but received ${offsets[i]} after ${offsets[i - 1]} at index ${i}`);
-  const last = offsets.length - 1;
-  if (offsets[last] !== S)
-    throw new ArgumentError(`stepOffsets`, `Expected ${S} (the number of step scores) for stepOffsets[${last}] but received ${describe(offsets[last])}`);
 }
 
 function checkScores(scores: Float32Array): void {
@@ -49,22 +41,18 @@ export function weibullReward(stepScores: Tensor, stepOffsets: Tensor, options: 
   checkOptionsObject('options', options, ['shaping', 'aggregate', 'k', 'lambda', 'peak', 'minSteps']);
   const scores = checkTensor('stepScores', stepScores, ['float32']);
   checkRank('stepScores', scores, 1);
-  const offsets = checkTensor('stepOffsets', stepOffsets, ['int32']);
-  checkRank('stepOffsets', offsets, 1);
-  if (offsets.numel < 1) throw new ArgumentError('stepOffsets', 'Expected at least 1 element (R + 1) for stepOffsets but received shape [0]');
+  const { offsets, R } = checkStepOffsets(stepOffsets);
   commonDevice({ stepScores: scores, stepOffsets: offsets });
   const o = options ?? {};
-  const shaping = checkEnum('options.shaping', o.shaping, ['weibull', 'pspo_ff', 'linear'] as const, 'weibull');
-  const aggregate = checkEnum('options.aggregate', o.aggregate, ['geomean', 'product', 'min', 'last'] as const, 'geomean');
+  const shaping = checkEnum('options.shaping', o.shaping, REWARD_SHAPING_NAMES, 'weibull');
+  const aggregate = checkEnum('options.aggregate', o.aggregate, STEP_AGGREGATE_NAMES, 'geomean');
   const k = checkNumber('options.k', o.k, 1.5, { above: 0 });
   const lambda = checkNumber('options.lambda', o.lambda, 8, { above: 0 });
   const peak = checkNumber('options.peak', o.peak, 10.735, { above: 0 });
   const minSteps = checkNumber('options.minSteps', o.minSteps, 2, { integer: true, min: 0 });
-  const S = scores.numel, R = offsets.numel - 1;
-  if (typedArrayKind(offsets._storage('stepOffsets')) !== null) {
-    checkOffsets(offsets._storage('stepOffsets') as Int32Array, S);
-    checkScores(scores._storage('stepScores') as Float32Array);
-  }
+  const S = scores.numel;
+  checkOffsets(offsets, S, 'step scores');
+  if (typedArrayKind(scores._storage('stepScores')) !== null) checkScores(scores._storage('stepScores') as Float32Array);
   const out = callNative(() =>
     binding().weibullReward(scores._storage('stepScores'), offsets._storage('stepOffsets'), S, R, shaping, aggregate, k, lambda, peak, minSteps));
   return Tensor._wrap(out, [R], 'float32');

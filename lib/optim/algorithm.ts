@@ -4,7 +4,7 @@ import type { StepSplitter } from '../reward/splitters';
 import type { ProcessRewardModel } from '../reward/prm';
 import type { KlEstimatorName, LossAggregationName, PolicyLossModeName } from '../native';
 import { MODE_CLIP_DEFAULTS } from '../ops/policy_loss';
-import type { RolloutBatch } from './batch';
+import { broadcastRows, type RolloutBatch } from './batch';
 import type { Device } from '../tensor';
 import type { DynamicSamplingOptions } from './dynamic_sampling';
 import type { SignalStats } from './signal';
@@ -90,4 +90,23 @@ export function lossModeClips(options: Partial<LossSettings>): Partial<LossSetti
   if (mode === 'clip') return {};
   const [clipLow, clipHigh] = MODE_CLIP_DEFAULTS[mode];
   return { clipLow: options.clipLow ?? clipLow, clipHigh: options.clipHigh ?? clipHigh };
+}
+
+/**
+ * An outcome-only algorithm (RLOO, CISPO): one advantage per row from the rewards and groups,
+ * broadcast to every response token, the reward as the row's score; the loss is `options` over the
+ * loss mode's clip defaults over DEFAULT_LOSS, and a KL term runs the reference.
+ */
+export function rowAdvantageAlgorithm(
+  name: string, options: Partial<LossSettings>, perRow: (rewards: Float32Array, groupIds: Int32Array) => Float32Array,
+): Algorithm {
+  const loss: LossSettings = { ...DEFAULT_LOSS, ...lossModeClips(options), ...options };
+  return {
+    name,
+    needs: { ref: loss.klCoef > 0 },
+    loss,
+    advantages(batch: RolloutBatch) {
+      return { advantages: broadcastRows(perRow(batch.rewards, batch.groupIds), batch.mask, batch.T), scores: Float32Array.from(batch.rewards) };
+    },
+  };
 }

@@ -4,22 +4,11 @@
 // never the update, so every token (the rare "However"/"Wait" forks included) keeps a gradient.
 // The paper sets no lower bound (εlow large: clipLow = 1 here) and tunes only εhigh (0.28 here,
 // a CHOICE: the paper does not publish its value). No KL term.
-import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
-import { broadcastRows, type RolloutBatch } from './batch';
+import { rowAdvantageAlgorithm, type Algorithm, type LossSettings } from './algorithm';
 import { outcomeAdvantages } from './grpo';
 
 export type CISPOOptions = Partial<LossSettings>;
 
 export function cispo(options: CISPOOptions = {}): Algorithm {
-  const withMode: Partial<LossSettings> = { lossMode: 'cispo', ...options };
-  const loss: LossSettings = { ...DEFAULT_LOSS, ...lossModeClips(withMode), ...withMode };
-  return {
-    name: 'cispo',
-    needs: { ref: loss.klCoef > 0 },
-    loss,
-    advantages(batch: RolloutBatch) {
-      const perRow = outcomeAdvantages(batch.rewards, batch.groupIds);
-      return { advantages: broadcastRows(perRow, batch.mask, batch.T), scores: Float32Array.from(batch.rewards) };
-    },
-  };
+  return rowAdvantageAlgorithm('cispo', { lossMode: 'cispo', ...options }, outcomeAdvantages);
 }

@@ -7,7 +7,8 @@ import type { RolloutBatch } from './batch';
 import { suffixLogRatioAbs, type SignalStats } from './signal';
 import type { UpdateStats } from './update';
 
-export interface StepMetrics {
+/** The update's loss parts, clip fraction, KL and gradient norm come as update.ts reports them. */
+export interface StepMetrics extends Omit<UpdateStats, 'optimizerSteps'> {
   step: number;
   rewardMean: number;
   rewardStd: number;
@@ -18,16 +19,8 @@ export interface StepMetrics {
   advantageMean: number;
   advantageStd: number;
   advantageAbsMean: number;
-  loss: number;
-  pgLoss: number;
-  klLoss: number;
-  valueLoss: number;
-  clipFraction: number;
-  kl: number;
-  approxKl: number;
   entropy: number;
   responseLength: number;
-  gradNorm: number;
   lr: number;
   rewardKlCoef: number;
   tokensPerSecond: number;

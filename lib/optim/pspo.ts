@@ -3,6 +3,7 @@
 // released code's `pspo_ff`, or `linear`), and that scalar is the sequence reward. Two modes (§3.4):
 // with a critic (default, the paper's PPO) or critic-free (the reward group-normalized as in GRPO).
 import * as ops from '../ops/index';
+import type { WeibullRewardOptions } from '../ops/weibull_reward';
 import { Tensor } from '../tensor';
 import { numberedListSplitter, type StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
@@ -11,15 +12,11 @@ import { outcomeAdvantages } from './grpo';
 import { ppoWithScore, type PPOOptions } from './ppo';
 import { correlation, meanGroupStd, signalStats, type SignalStats } from './signal';
 
-export interface PSPOOptions extends PPOOptions {
+/** PPO's options, weibullReward's (its λ named lambdaWeibull: PPO's lambda is GAE's), a critic switch, a step splitter. */
+export interface PSPOOptions extends PPOOptions, Omit<WeibullRewardOptions, 'lambda'> {
   critic?: boolean;
   splitter?: StepSplitter;
-  shaping?: 'weibull' | 'pspo_ff' | 'linear';
-  aggregate?: 'geomean' | 'product' | 'min' | 'last';
-  k?: number;
   lambdaWeibull?: number;
-  peak?: number;
-  minSteps?: number;
 }
 
 /** R_i = s̄_i · h(K_i) from the batch's PRM step scores. */

@@ -4,8 +4,7 @@
 // surrogate (on-policy, one update per batch, so ρ ≡ 1 and RLOO's REINFORCE gradient), token-mean.
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
-import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
-import { broadcastRows, type RolloutBatch } from './batch';
+import { rowAdvantageAlgorithm, type Algorithm, type LossSettings } from './algorithm';
 
 export type RLOOOptions = Partial<LossSettings>;
 
@@ -19,14 +18,5 @@ export function leaveOneOutAdvantages(rewards: Float32Array, groupIds: Int32Arra
 }
 
 export function rloo(options: RLOOOptions = {}): Algorithm {
-  const loss: LossSettings = { ...DEFAULT_LOSS, ...lossModeClips(options), ...options };
-  return {
-    name: 'rloo',
-    needs: { ref: loss.klCoef > 0 },
-    loss,
-    advantages(batch: RolloutBatch) {
-      const perRow = leaveOneOutAdvantages(batch.rewards, batch.groupIds);
-      return { advantages: broadcastRows(perRow, batch.mask, batch.T), scores: Float32Array.from(batch.rewards) };
-    },
-  };
+  return rowAdvantageAlgorithm('rloo', options, leaveOneOutAdvantages);
 }

@@ -8,7 +8,7 @@
 // step." (short prompts leave room for long chains in the embedded model's 256 positions).
 import { ArgumentError } from '../errors';
 import { Random } from '../util/random';
-import { answerOf, type Problem, type Task, type Verdict } from './task';
+import { answerOf, generatedProblems, type Problem, type Task, type Verdict } from './task';
 
 export type Operator = '+' | '-' | '*';
 
@@ -104,27 +104,8 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
   }
 
   problems(split: 'train' | 'test', count: number, seed = 0): ArithmeticProblem[] {
-    if (!Number.isInteger(count) || count < 0) throw ArgumentError.expected('count', 'a non-negative integer', count);
     // Held-out problems come from their own stream and never share a computation with training.
-    const heldOut = new Set<string>();
-    const testRandom = new Random(0x7e57 ^ seed);
-    const wantTest = split === 'test' ? count : 512;
-    const test: ArithmeticProblem[] = [];
-    for (let i = 0; test.length < wantTest && i < wantTest * 20; i++) {
-      const p = this.#generate(testRandom);
-      if (!heldOut.has(p.id)) {
-        heldOut.add(p.id);
-        test.push(p);
-      }
-    }
-    if (split === 'test') return test;
-    const random = new Random(0x7a1 ^ seed);
-    const train: ArithmeticProblem[] = [];
-    for (let i = 0; train.length < count && i < count * 50 + 1000; i++) {
-      const p = this.#generate(random);
-      if (!heldOut.has(p.id)) train.push(p);
-    }
-    return train;
+    return generatedProblems(split, count, seed, { test: 0x7e57, train: 0x7a1 }, (random) => this.#generate(random));
   }
 
   solution(problem: ArithmeticProblem, options: { flawed?: boolean; random?: Random } = {}): string {

@@ -3,7 +3,7 @@
 //   "Sort: 42 7 19 3"  ->  "3\n3 7\n3 7 19\n3 7 19 42\nAnswer: 3 7 19 42"
 import { ArgumentError } from '../errors';
 import { Random } from '../util/random';
-import { answerOf, type Problem, type Task, type Verdict } from './task';
+import { answerOf, generatedProblems, type Problem, type Task, type Verdict } from './task';
 
 export interface SortingProblem extends Problem {
   values: number[];
@@ -28,23 +28,8 @@ export class SortingTask implements Task<SortingProblem> {
   }
 
   problems(split: 'train' | 'test', count: number, seed = 0): SortingProblem[] {
-    const test: SortingProblem[] = [], held = new Set<string>();
-    const testRandom = new Random(0x50f7 ^ seed);
-    const wantTest = split === 'test' ? count : 512;
-    for (let i = 0; test.length < wantTest && i < wantTest * 20; i++) {
-      const p = this.#generate(testRandom);
-      if (!held.has(p.id)) {
-        held.add(p.id);
-        test.push(p);
-      }
-    }
-    if (split === 'test') return test;
-    const random = new Random(0x5027 ^ seed), train: SortingProblem[] = [];
-    for (let i = 0; train.length < count && i < count * 50 + 1000; i++) {
-      const p = this.#generate(random);
-      if (!held.has(p.id)) train.push(p);
-    }
-    return train;
+    // Held-out problems come from their own stream and never share a computation with training.
+    return generatedProblems(split, count, seed, { test: 0x50f7, train: 0x5027 }, (random) => this.#generate(random));
   }
 
   solution(problem: SortingProblem, options: { flawed?: boolean; random?: Random } = {}): string {

@@ -1,7 +1,8 @@
 // task.ts: what a task gives the trainer: problems (seeded, with train and held-out splits), a
 // reference solution (one step per line, then a final answer line) for supervised warm-up, an
 // outcome verifier, and a rule-based step verifier that acts as a process reward model (PRM).
-import type { Random } from '../util/random';
+import { ArgumentError } from '../errors';
+import { Random } from '../util/random';
 
 export interface Problem {
   /** Stable key (used to keep the held-out split disjoint from training). */
@@ -50,4 +51,34 @@ export function answerOf(response: string): string | null {
     if (m) return m[1];
   }
   return null;
+}
+
+/**
+ * The problems of a generated task: held-out ones from their own stream (seeded streams.test ^
+ * seed), distinct by id; training ones from another (streams.train ^ seed), never sharing an id
+ * with the first 512 held-out problems.
+ */
+export function generatedProblems<P extends Problem>(
+  split: 'train' | 'test', count: number, seed: number, streams: { test: number; train: number }, generate: (random: Random) => P,
+): P[] {
+  if (!Number.isInteger(count) || count < 0) throw ArgumentError.expected('count', 'a non-negative integer', count);
+  const heldOut = new Set<string>();
+  const testRandom = new Random(streams.test ^ seed);
+  const wantTest = split === 'test' ? count : 512;
+  const test: P[] = [];
+  for (let i = 0; test.length < wantTest && i < wantTest * 20; i++) {
+    const p = generate(testRandom);
+    if (!heldOut.has(p.id)) {
+      heldOut.add(p.id);
+      test.push(p);
+    }
+  }
+  if (split === 'test') return test;
+  const random = new Random(streams.train ^ seed);
+  const train: P[] = [];
+  for (let i = 0; train.length < count && i < count * 50 + 1000; i++) {
+    const p = generate(random);
+    if (!heldOut.has(p.id)) train.push(p);
+  }
+  return train;
 }
