@@ -24,16 +24,18 @@
 // Accumulation: within one mma the 16 products are summed by the tensor core (fp32), the slabs
 // in k order; each C element belongs to one thread of one block: deterministic.
 //
-// Sizes and expected speed (H100 SXM: 132 SMs, 989 dense bf16 TFLOP/s, 3.35 TB/s HBM):
-// 128x128x32 tiles, 8 warps of 64x32, 4 stages: 4 x 20,480 B = 80 KiB of shared memory, two
-// blocks per SM (228 KiB). Per slab a block loads 16 KiB and performs 2*128*128*32 = 1 MFLOP: 64
-// FLOP per shared byte; each warp issues 4 + 2 ldmatrix.x4 per 16 mma (k16) — 1 ldmatrix per
-// 2.7 mma. From global memory, A and B are re-read N/128 and M/128 times (from L2 mostly): for a
-// 4096^3 GEMM 2*4096^3 FLOP over ~(2 * 4096^2 * 2 B) * 32 = 2.1 GB of L2 traffic — ~1000 FLOP/B,
-// compute-bound. mma.sync on Hopper reaches at most ~60-70% of the wgmma peak (the sm_90 tensor
-// cores are fed fully only by wgmma); with this tile and a 4-stage ring we expect ~50-60% of
-// 989 TFLOP/s on large GEMMs (not measured: no GPU here). 64x64 tiles (4 warps of 32x32, 40 KiB)
-// are used when 128x128 tiles would not give every SM a block; they halve the reuse (~30%).
+// Sizes and expected speed (H100 SXM: 132 SMs, 989 dense bf16 TFLOP/s, 3.35 TB/s HBM; nothing
+// here was measured on a GPU). 128x128x32 tiles, 8 warps of 64x32, 4 stages: 80 KiB of shared
+// memory and <= 128 registers (ptxas, sm_90: 124-128) per thread: two blocks (16 warps) per SM,
+// register-limited. Per slab a block moves 16 KiB global -> shared for 2*128*128*32 = 1 MFLOP,
+// 64 FLOP/B: feeding 989 TFLOP/s would take 15.5 TB/s from L2 into the SMs, about twice what an
+// H100's L2 delivers (~7 TB/s), so large GEMMs are L2-bound near 7 TB/s * 64 FLOP/B = ~450
+// TFLOP/s (~45% of peak); HBM is not the limit (A and B are re-read from L2, ~1000 FLOP per HBM
+// byte at 4096^3). Shared memory: per k16 step a warp reads 6 ldmatrix.x4 (3 KiB) for 16 mma (64
+// KFLOP), 21 FLOP/B against 128 B/clock per SM: ~65% of peak, and mma.sync itself issues at
+// ~60-70% of Hopper's wgmma rate. Expected: ~40-45% of 989 TFLOP/s on large shapes. 64x64 tiles
+// (4 warps of 32x32, 36-40 KiB, 73-128 registers, 4-6 blocks per SM) are used when 128x128 tiles
+// would leave SMs idle; at 32 FLOP/B they are L2-bound near ~20-25% of peak.
 #include "gemm_bf16.h"
 
 #include <string>
