@@ -3,8 +3,9 @@
 // cuda the tensor-core GEMM of cuda/gemm_bf16.cu (mma.sync, ldmatrix, cp.async; in the simulator,
 // cuda/sim/tensor_core.cc), on the cpu the sgemm of the exactly widened values. Shapes: tiny, odd
 // (M, N not multiples of the 64/128 tiles, K not a multiple of 16 or 8: zero-filled tails and the
-// element-wise load path), model-sized (64 x 896 x 896) and large enough for the 128x128 tiles in
-// each product; views at odd offsets (unaligned rows), determinism and the dtype errors.
+// element-wise load path) on every device; on cuda also model-sized (64 x 896 x 896) and large
+// enough for the 128x128 tiles in each product (sampled elements against float64, to keep the
+// reference cheap); views at odd offsets (unaligned rows), determinism and the dtype errors.
 // Tolerance: float32 accumulation relative to the magnitude of the summed terms, as for the sgemm.
 import { DTypeError, Tensor, fromBFloat16, ops, toBFloat16 } from '../../lib';
 import { matmulBackwardReference, matmulReference } from '../reference/matmul';
@@ -58,15 +59,54 @@ function check(target: Target, { N, C, OC }: { N: number; C: number; OC: number 
   expectClose(dbias.toArray(), plus(dref.dbias, d0.dbias), { ...TOL, scale: plus(dref.dbiasScale, d0.dbias.map(Math.abs)) });
 }
 
+/** Checks `count` seeded-random elements plus the last row and column of an [M, N] result against
+ *  float64 dot products: at(m, n) gives [value, magnitude]. */
+function expectSampled(actual: ArrayLike<number>, M: number, N: number, at: (m: number, n: number) => [number, number], rng: Rng, count = 1500) {
+  const indices: number[] = [];
+  for (let k = 0; k < count; k++) indices.push(rng.int(0, M * N));
+  for (let n = 0; n < N; n++) indices.push((M - 1) * N + n);
+  for (let m = 0; m < M; m++) indices.push(m * N + N - 1);
+  const got = new Float64Array(indices.length), want = new Float64Array(indices.length), scale = new Float64Array(indices.length);
+  indices.forEach((i, k) => {
+    got[k] = actual[i];
+    [want[k], scale[k]] = at(Math.floor(i / N), i % N);
+  });
+  expectClose(got, want, { ...TOL, scale });
+}
+
+/** Large shapes: forward (with bias), dinp and dweight (accumulated onto non-zero values), sampled. */
+function checkSampled(device: 'cpu' | 'cuda', { N, C, OC }: { N: number; C: number; OC: number }, seed: number) {
+  const rng = new Rng(seed), dtype = 'bfloat16' as const;
+  const x = bf16Values(rng, N * C), w = bf16Values(rng, OC * C), g = bf16Values(rng, N * OC), bias = rng.floats(OC);
+  const d0 = { dinp: rng.floats(N * C), dweight: rng.floats(OC * C) };
+  const inp = Tensor.from(x.bits, [N, C], { dtype, device }), weight = Tensor.from(w.bits, [OC, C], { dtype, device });
+  const out = ops.matmul({ out: Tensor.zeros([N, OC], { device }), inp, weight, bias: Tensor.from(bias, [OC], { device }) }).toArray();
+  const dinp = Tensor.from(d0.dinp, [N, C], { device }), dweight = Tensor.from(d0.dweight, [OC, C], { device });
+  ops.matmulBackward({ dinp, dweight, dout: Tensor.from(g.bits, [N, OC], { dtype, device }), inp, weight });
+  const X = x.values, W = w.values, G = g.values;
+  expectSampled(out, N, OC, (n, o) => {
+    let sum = bias[o], magnitude = Math.abs(bias[o]);
+    for (let c = 0; c < C; c++) sum += X[n * C + c] * W[o * C + c], magnitude += Math.abs(X[n * C + c] * W[o * C + c]);
+    return [sum, magnitude];
+  }, rng);
+  expectSampled(dinp.toArray(), N, C, (n, c) => {
+    let sum = d0.dinp[n * C + c], magnitude = Math.abs(sum);
+    for (let o = 0; o < OC; o++) sum += G[n * OC + o] * W[o * C + c], magnitude += Math.abs(G[n * OC + o] * W[o * C + c]);
+    return [sum, magnitude];
+  }, rng);
+  expectSampled(dweight.toArray(), OC, C, (o, c) => {
+    let sum = d0.dweight[o * C + c], magnitude = Math.abs(sum);
+    for (let n = 0; n < N; n++) sum += G[n * OC + o] * X[n * C + c], magnitude += Math.abs(G[n * OC + o] * X[n * C + c]);
+    return [sum, magnitude];
+  }, rng);
+}
+
 describeTargets('matmul with bfloat16 inputs', (target) => {
   const device = target.device;
   test.each(SHAPES)('forward and backward match float64 of the rounded inputs: N=$N C=$C OC=$OC', (shape) => {
     onTarget(target, () => check(target, shape, shape.N * 31 + shape.C * 7 + shape.OC));
   });
 
-  test('model-sized: N=64 C=896 OC=896', () => {
-    onTarget(target, () => check(target, { N: 64, C: 896, OC: 896 }, 5));
-  });
 
   test('views at odd offsets of one bf16 buffer (rows not 16-byte aligned)', () => {
     onTarget(target, () => {
@@ -103,13 +143,17 @@ describeTargets('matmul with bfloat16 inputs', (target) => {
 
 describeOn('cuda', 'bf16 tensor-core GEMM on cuda', () => {
   const device = 'cuda' as const;
+  test('model-sized (sampled against float64): N=64 C=896 OC=896', () => {
+    checkSampled(device, { N: 64, C: 896, OC: 896 }, 5);
+  });
+
   // >= 132 output tiles of 128x128 in the forward, dinp and dweight products respectively.
   test.each([
     { N: 1290, C: 24, OC: 1800 },
     { N: 1290, C: 1800, OC: 24 },
     { N: 24, C: 1800, OC: 1290 },
-  ])('128x128 tiles: N=$N C=$C OC=$OC', (shape) => {
-    check({ label: 'cuda', device }, shape, shape.N + shape.C + shape.OC);
+  ])('128x128 tiles (sampled against float64): N=$N C=$C OC=$OC', (shape) => {
+    checkSampled(device, shape, shape.N + shape.C + shape.OC);
   });
 
   test('results are deterministic: the same bits on repeated runs', () => {
