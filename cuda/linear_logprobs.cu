@@ -8,6 +8,9 @@
 //             matmul_backward_cuda adds dz . W_chunk into dh and dz^T . h into dW_chunk.
 // Gathered rows (options.rows) are copied into a block buffer and their gradient added back;
 // bfloat16 hidden states or weights are widened into float32 block / chunk buffers the same way.
+// When both are bfloat16, the logits tile (forward, and its recomputation in the backward) comes
+// from the bf16 tensor-core GEMM (cuda/gemm_bf16.cu, fp32 accumulation) on the bf16 rows as they
+// are (gathered rows copied as bf16); the backward's dz products stay fp32 SGEMMs (dz is fp32).
 // Bytes per (block, chunk) tile: the GEMMs' traffic plus 2 passes over nb*vc floats (forward) or 1
 // read + 1 write (backward); FLOPs 2*nb*vc*C per GEMM: compute-bound at real shapes.
 #include "linear_logprobs.h"
@@ -17,6 +20,7 @@
 
 #include "common.cuh"
 #include "device.h"
+#include "gemm_bf16.h"
 #include "matmul.h"
 
 namespace steprl::cuda {
@@ -37,6 +41,22 @@ gather_rows_kernel(float* out, const void* src, const int32_t* rows, int64_t fir
     if constexpr (kBf16) out[i * C + c] = __uint_as_float(static_cast<unsigned>(static_cast<const unsigned short*>(src)[row * C + c]) << 16);
     else out[i * C + c] = static_cast<const float*>(src)[row * C + c];
   }
+}
+
+// out[i] = row (rows ? rows[i] : first + i) of a bfloat16 [*, C] matrix, kept bfloat16.
+__global__ void __launch_bounds__(kThreads)
+gather_rows_bf16_kernel(uint16_t* out, const uint16_t* src, const int32_t* rows, int64_t first, int64_t C) {
+  const int64_t i = blockIdx.x;
+  const int64_t row = rows != nullptr ? int64_t{rows[i]} : first + i;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) out[i * C + c] = src[row * C + c];
+}
+
+// The bf16 rows of a row block for the tensor-core GEMM: in place, or gathered into scratch.
+const uint16_t* block_rows_bf16(const LinearLogprobsArgs& a, int64_t b0, int64_t nb, uint16_t* scratch) {
+  const uint16_t* hidden = static_cast<const uint16_t*>(a.hidden);
+  if (a.rows == nullptr) return hidden + b0 * a.C;
+  STEPRL_LAUNCH(gather_rows_bf16_kernel, static_cast<int>(nb), kThreads, 0, stream(), scratch, hidden, a.rows + b0, b0, a.C);
+  return scratch;
 }
 
 // Rows [first, first + n) (or rows[0..n)) of src as float32 [n, C] in out.
@@ -137,9 +157,11 @@ void linear_logprobs_forward_cuda(const LinearLogprobsArgs& a, const LinearLogpr
   if (a.N == 0) return;
   const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, kRowBlock);
   auto tile = allocate(static_cast<size_t>(nb_max * chunk) * sizeof(float));
-  const bool gather_hidden = a.rows != nullptr || a.hidden_bf16;
+  const bool tensor_cores = a.hidden_bf16 && a.weight_bf16;
+  const bool gather_hidden = !tensor_cores && (a.rows != nullptr || a.hidden_bf16);
   auto gathered = allocate(gather_hidden ? static_cast<size_t>(nb_max * a.C) * sizeof(float) : 0);
-  auto widened = allocate(a.weight_bf16 ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
+  auto gathered16 = allocate(tensor_cores && a.rows != nullptr ? static_cast<size_t>(nb_max * a.C) * sizeof(uint16_t) : 0);
+  auto widened = allocate(a.weight_bf16 && !tensor_cores ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
   auto state = allocate(static_cast<size_t>(nb_max) * (2 * sizeof(double) + sizeof(float)));
   double* merged_logz = state->as<double>();
   double* merged_mean = merged_logz + nb_max;
@@ -151,10 +173,15 @@ void linear_logprobs_forward_cuda(const LinearLogprobsArgs& a, const LinearLogpr
       gather(gathered->as<float>(), a.hidden, a.hidden_bf16, a.rows != nullptr ? a.rows + b0 : nullptr, b0, nb, a.C);
       h = gathered->as<float>();
     }
+    const uint16_t* h16 = tensor_cores ? block_rows_bf16(a, b0, nb, gathered16->as<uint16_t>()) : nullptr;
     STEPRL_LAUNCH(reset_state_kernel, blocks_for(nb), kThreads, 0, stream(), merged_logz, merged_mean, nb);
     for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
       const int64_t vc = std::min(chunk, a.V - c0);
-      matmul_forward_cuda({tile->as<float>(), h, chunk_weight(a, c0, vc, widened->as<float>()), nullptr, nullptr, nb, a.C, vc});
+      if (tensor_cores)
+        matmul_bf16_forward_cuda({tile->as<float>(), h16, static_cast<const uint16_t*>(a.weight) + c0 * a.C, nullptr, nullptr,
+                                  nb, a.C, vc});
+      else
+        matmul_forward_cuda({tile->as<float>(), h, chunk_weight(a, c0, vc, widened->as<float>()), nullptr, nullptr, nb, a.C, vc});
       STEPRL_LAUNCH(chunk_forward_kernel, static_cast<int>(nb), kThreads, 0, stream(), tile->as<float>(), vc, c0,
                     a.targets + b0, a.inv_temperature, merged_logz, merged_mean, target_logit);
     }
@@ -171,6 +198,8 @@ void linear_logprobs_backward_cuda(const LinearLogprobsArgs& a, const LinearLogp
   const size_t block_bytes = static_cast<size_t>(nb_max * a.C) * sizeof(float);
   auto gathered = allocate(gather_hidden ? block_bytes : 0), dh_block = allocate(a.rows != nullptr ? block_bytes : 0);
   auto widened = allocate(a.weight_bf16 ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
+  const bool tensor_cores = a.hidden_bf16 && a.weight_bf16;  // the tile as the forward computed it
+  auto gathered16 = allocate(tensor_cores && a.rows != nullptr ? static_cast<size_t>(nb_max * a.C) * sizeof(uint16_t) : 0);
   for (int64_t b0 = 0; b0 < a.N; b0 += kRowBlock) {
     const int64_t nb = std::min(kRowBlock, a.N - b0);
     const float* h = static_cast<const float*>(a.hidden) + b0 * a.C;
@@ -183,11 +212,15 @@ void linear_logprobs_backward_cuda(const LinearLogprobsArgs& a, const LinearLogp
       dh = dh_block->as<float>();
       fill_zero_cuda(dh, nb * a.C);
     }
+    const uint16_t* h16 = tensor_cores ? block_rows_bf16(a, b0, nb, gathered16->as<uint16_t>()) : nullptr;
     for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
       const int64_t vc = std::min(chunk, a.V - c0);
       float* tz = tile->as<float>();
       const float* w = chunk_weight(a, c0, vc, widened->as<float>());
-      matmul_forward_cuda({tz, h, w, nullptr, nullptr, nb, a.C, vc});
+      if (tensor_cores)
+        matmul_bf16_forward_cuda({tz, h16, static_cast<const uint16_t*>(a.weight) + c0 * a.C, nullptr, nullptr, nb, a.C, vc});
+      else
+        matmul_forward_cuda({tz, h, w, nullptr, nullptr, nb, a.C, vc});
       STEPRL_LAUNCH(chunk_backward_kernel, static_cast<int>(nb), kThreads, 0, stream(), tz, vc, c0, a.targets + b0,
                     g.logz + b0, g.dlogprobs + b0, g.entropy != nullptr ? g.entropy + b0 : nullptr,
                     g.dentropy != nullptr ? g.dentropy + b0 : nullptr, a.inv_temperature);

@@ -4,7 +4,10 @@
 // ptxas report of each kernel, and fails when
 //   - any kernel spills registers, has a stack frame, or uses local memory (lmem / .local);
 //   - a memory-bound kernel's PTX lacks 128-bit global loads (ld.global*.v4), which is how the
-//     16-byte vector loads are verified here (this machine's CUDA ships no cuobjdump).
+//     16-byte vector loads are verified here (this machine's CUDA ships no cuobjdump);
+//   - a tensor-core kernel's PTX lacks its tensor-core instructions (mma.sync, ldmatrix, cp.async).
+// For the tensor-core kernels it also prints the occupancy on sm_90 computed from the ptxas
+// registers, the shared memory and the block size (TENSOR_CORE below).
 // Without nvcc it says so and exits 0: there is nothing to check on a machine without CUDA.
 // Usage: node scripts/check-cuda.mjs [--arch sm_90] [--quiet]
 import { spawn, spawnSync } from 'node:child_process';
@@ -32,6 +35,38 @@ const MEMORY_BOUND = {
   'matmul.cu': [/^sgemm_kernel<.*, true>/, /^column_partial_kernel<.*, true>/],
   'attention.cu': [/^attention_forward_kernel</, /^attention_dkdv_kernel</, /^attention_dq_kernel</, /^attention_delta_kernel/],
 };
+
+// Tensor-core kernels: each instantiation matching `kernel` must contain every PTX instruction in
+// `ptx`; `launch(name)` gives its threads per block and dynamic shared memory (mirrors the Config
+// of the .cu file) for the occupancy table.
+const TENSOR_CORE = {
+  'gemm_bf16.cu': [
+    { kernel: /^gemm_bf16_kernel</, ptx: ['mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32', 'ldmatrix.sync.aligned.m8n8.x4', 'cp.async.wait_group'] },
+    { kernel: /^gemm_bf16_kernel<.*, true>$/, ptx: ['cp.async.cg.shared.global'] },
+  ],
+};
+// cuda/gemm_bf16.cu: BK = 32, 8 bf16 of padding per shared row, 4 stages.
+function gemmBf16Launch(name) {
+  const m = name.match(/^gemm_bf16_kernel<(\d+), (\d+), (\d+), (\d+), (true|false), (true|false), (true|false)>/);
+  if (!m) return null;
+  const [BM, BN, WM, WN] = m.slice(1, 5).map(Number), aTrans = m[5] === 'true', bTrans = m[6] === 'true';
+  const tileA = aTrans ? 32 * (BM + 8) : BM * (32 + 8), tileB = bTrans ? BN * (32 + 8) : 32 * (BN + 8);
+  return { threads: 32 * WM * WN, dynamicSmem: 4 * (tileA + tileB) * 2 };
+}
+const LAUNCH = { 'gemm_bf16.cu': gemmBf16Launch };
+
+// sm_90 (H100): 65,536 registers, 2,048 threads, 32 blocks and 228 KiB shared memory per SM (1 KiB
+// of it reserved per block); registers are allocated per warp in units of 256.
+function occupancy(registers, smem, threads) {
+  const warps = Math.ceil(threads / 32);
+  const regsPerWarp = Math.ceil((registers * 32) / 256) * 256;
+  const byRegs = Math.floor(65536 / (regsPerWarp * warps));
+  const bySmem = Math.floor((228 * 1024) / (smem + 1024));
+  const byThreads = Math.floor(2048 / threads);
+  const blocks = Math.min(byRegs, bySmem, byThreads, 32);
+  const limiter = blocks === byRegs ? 'registers' : blocks === bySmem ? 'shared memory' : 'threads';
+  return { blocks, warps: blocks * warps, fraction: (blocks * warps) / 64, limiter };
+}
 
 const nvcc = process.env.CUDACXX || 'nvcc';
 const probe = spawnSync(nvcc, ['--version'], { encoding: 'utf8' });
@@ -112,6 +147,7 @@ function parsePtx(ptx) {
     const end = i + 1 < entries.length ? entries[i + 1].index : ptx.length;
     const body = ptx.slice(m.index, end);
     bodies.set(m[1], {
+      body,
       v4Loads: (body.match(/ld\.global(\.[a-z0-9]+)*\.v4\./g) ?? []).length,
       local: /\.local\s/.test(body) || /\bld\.local|\bst\.local/.test(body),
     });
@@ -124,6 +160,7 @@ for (let i = 0; i < files.length; i += 2) results.push(...(await Promise.all(fil
 
 const failures = [];
 const rows = [];
+const tensorRows = [];
 for (const r of results) {
   if (r.status !== 0) {
     failures.push(`${r.file}: nvcc failed (exit ${r.status}):\n${r.output}`);
@@ -143,9 +180,21 @@ for (const r of results) {
     if (k.lmem !== 0 || (!k.function && body.local)) problems.push('local memory');
     const memoryBound = !k.function && required.some((pattern, j) => pattern.test(name) && matched.add(j));
     if (memoryBound && body.v4Loads === 0) problems.push('no 128-bit global loads (ld.global*.v4) in its PTX');
+    const tensorRules = k.function ? [] : (TENSOR_CORE[r.file] ?? []).filter((rule) => rule.kernel.test(name));
+    for (const rule of tensorRules)
+      for (const instruction of rule.ptx)
+        if (!(body.body ?? '').includes(instruction)) problems.push(`no ${instruction} in its PTX (tensor-core kernel)`);
+    if (tensorRules.length > 0) {
+      const launch = LAUNCH[r.file]?.(name);
+      if (launch && k.registers !== null)
+        tensorRows.push({ name, k, launch, occ: occupancy(k.registers, k.smem + launch.dynamicSmem, launch.threads) });
+    }
     for (const p of problems) failures.push(`${r.file}: ${name}: ${p}`);
     rows.push({ file: r.file, name, k, v4: body.v4Loads, memoryBound, ok: problems.length === 0 });
   });
+  for (const rule of TENSOR_CORE[r.file] ?? [])
+    if (!report.some((k, i) => !k.function && rule.kernel.test(names[i])))
+      failures.push(`${r.file}: no kernel matches ${rule.kernel} (tensor-core kernel renamed? update TENSOR_CORE)`);
   required.forEach((pattern, j) => {
     if (!matched.has(j)) failures.push(`${r.file}: no kernel matches ${pattern} (memory-bound kernel renamed? update MEMORY_BOUND)`);
   });
@@ -160,9 +209,17 @@ console.log('| kernel | file | registers | spill stores/loads (B) | stack (B) | 
 console.log('|---|---|---:|---:|---:|---:|---:|---|');
 for (const { file, name, k, v4, memoryBound, ok } of rows)
   console.log(`| ${name} | ${file} | ${k.registers ?? ''} | ${k.spillStores}/${k.spillLoads} | ${k.stack} | ${k.smem} | ${v4}${memoryBound ? ' (required)' : ''} | ${ok ? 'ok' : 'FAIL'} |`);
+if (tensorRows.length > 0) {
+  console.log(`\ncheck:cuda: tensor-core kernels, occupancy on sm_90 (64 warps, 65,536 registers, 228 KiB shared per SM)`);
+  console.log('| kernel | registers | threads | shared (B) | blocks/SM | warps/SM | occupancy | limited by |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const { name, k, launch, occ } of tensorRows)
+    console.log(`| ${name} | ${k.registers} | ${launch.threads} | ${k.smem + launch.dynamicSmem} | ${occ.blocks} | ${occ.warps} | ${(100 * occ.fraction).toFixed(0)}% | ${occ.limiter} |`);
+}
 fs.rmSync(work, { recursive: true, force: true });
 if (failures.length > 0) {
   console.log(`\ncheck:cuda: FAILED (${failures.length}):\n  ${failures.join('\n  ')}`);
   process.exit(1);
 }
-console.log('\ncheck:cuda: ok: no spills, no stack frames, no local memory; 128-bit loads in every memory-bound kernel.');
+console.log('\ncheck:cuda: ok: no spills, no stack frames, no local memory; 128-bit loads in every memory-bound kernel; ' +
+  'mma.sync, ldmatrix and cp.async in every tensor-core kernel.');

@@ -62,7 +62,7 @@ inline __attribute__((always_inline)) FiberHeader* current_fiber() {
 void block_barrier(FiberHeader* self);
 int block_barrier_count(FiberHeader* self, int predicate);  // __syncthreads_count
 
-enum class WarpOp : std::uint8_t { kSync, kShuffle, kBallot };
+enum class WarpOp : std::uint8_t { kSync, kShuffle, kBallot, kMatrix };  // kMatrix: tensor_core.cc
 // Exchange among the lanes of `mask` (ANDed with the lanes that exist): every lane of the mask
 // must arrive with the same mask. kShuffle returns the value deposited by lane `source` (all-ones
 // bits if that lane does not take part), kBallot the bitmask of lanes whose value was non-zero.

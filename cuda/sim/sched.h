@@ -76,6 +76,11 @@ struct LaunchState {
 void run_blocks(LaunchState& launch);
 bool in_kernel();  // this OS thread is running a block
 
+// ---- tensor_core.cc --------------------------------------------------------------------------
+
+// Drops the cp.async copies a previous block on this OS thread left queued (called per block).
+void reset_async_copies(unsigned thread_count);
+
 // ---- fiber.cc -------------------------------------------------------------------------------
 
 // Reserves (lazily) `count` fiber regions; returns the header of fiber `index`.

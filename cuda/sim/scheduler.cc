@@ -153,6 +153,7 @@ bool run_block(Worker& w, const LaunchState& launch, std::uint64_t linear) {
   b.barrier_arrived = 0;
   b.barrier_count = 0;
   b.faulted = false;
+  reset_async_copies(b.thread_count);
   for (unsigned i = 0; i < b.warp_count; ++i) b.warps[i].exited = b.warps[i].pending = 0;
   for (unsigned i = 0; i < b.thread_count; ++i) {
     if (w.stacks_dirty) fiber_unpoison_stack(b.fibers[i]);

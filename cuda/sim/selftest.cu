@@ -16,6 +16,7 @@
 
 #include "selftest_harness.h"
 #include "selftest_kernels.cuh"
+#include "selftest_tensor_core.cuh"
 
 using namespace selftest;
 
@@ -353,6 +354,7 @@ int main(int argc, char** argv) {
     test_faults();
     test_logsumexp();
     test_shuffles_bf16_vectors();
+    test_tensor_core();
     test_host_threads_and_timing();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("selftest: %s (%d failures, %.2f s)\n", g_failures ? "FAILED" : "ok", g_failures, s);

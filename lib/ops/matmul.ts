@@ -1,6 +1,9 @@
 // matmul.ts: the linear layer, out = inp · weightᵀ + bias + residual (PyTorch nn.Linear's layout:
 // weight [OC, C]), and its gradients, on the CPU sgemm (native/cpu/matmul.h): deterministic, any
 // thread count. Outputs are caller-allocated; every gradient is accumulated (+=), llm.c style.
+// inp and weight (and dout) may all be bfloat16 instead: on cuda that runs the bf16 tensor-core GEMM
+// (cuda/gemm_bf16.cu, fp32 accumulation), on the CPU the sgemm on the exactly widened values; out,
+// bias, residual and the gradients stay float32.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { callNative } from '../native_call';
@@ -10,9 +13,9 @@ import { ArgumentError } from '../errors';
 export interface MatmulTensors {
   /** float32 [N, OC], written (or accumulated into when `residual` is this same tensor). */
   out: Tensor;
-  /** float32 [N, C] (any shape with N·C elements). */
+  /** float32 or bfloat16 [N, C] (any shape with N·C elements). */
   inp: Tensor;
-  /** float32 [OC, C]: fixes OC and C. */
+  /** float32 or bfloat16 (the dtype of inp) [OC, C]: fixes OC and C. */
   weight: Tensor;
   /** float32 [OC], added to every row. */
   bias?: Tensor;
@@ -27,16 +30,16 @@ export interface MatmulBackwardTensors {
   dweight?: Tensor;
   /** float32 [OC] += column sums of dout. */
   dbias?: Tensor;
-  /** float32 [N, OC]: upstream gradient. */
+  /** float32 [N, OC]: upstream gradient; bfloat16 when inp and weight are. */
   dout: Tensor;
   inp: Tensor;
   weight: Tensor;
 }
 
 function sizes(inp: unknown, weight: unknown) {
-  const w = checkTensor('weight', weight, ['float32']);
+  const x = checkTensor('inp', inp, ['float32', 'bfloat16']);
+  const w = checkTensor('weight', weight, [x.dtype]);
   const [OC, C] = checkDims('weight', w, 2, '[OC, C]');
-  const x = checkTensor('inp', inp, ['float32']);
   return { w, x, N: rowsOf('inp', x, C, String(C)), C, OC };
 }
 
@@ -58,7 +61,7 @@ export function matmulBackward(tensors: MatmulBackwardTensors): void {
   const t = checkTensorsObject('tensors', tensors, ['dinp', 'dweight', 'dbias', 'dout', 'inp', 'weight'],
     '{ dinp?, dweight?, dbias?, dout, inp, weight }');
   const { w, x, N, C, OC } = sizes(t.inp, t.weight);
-  const dout = checkElements('dout', t.dout, N * OC, [N, OC]);
+  const dout = checkElements('dout', t.dout, N * OC, [N, OC], x.dtype);
   const dinp = optionalElements('dinp', t.dinp, N * C, [N, C]);
   const dweight = optionalElements('dweight', t.dweight, OC * C, [OC, C]);
   const dbias = optionalElements('dbias', t.dbias, OC, [OC]);

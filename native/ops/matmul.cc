@@ -5,7 +5,13 @@
 //                  N, C, OC)                                   every gradient accumulated (+=)
 // Typed arrays run the CPU sgemm, DeviceBuffers (CUDA and simulator builds) cuda/matmul.cu; both
 // only queue work on the device's stream there.
+// inp and weight (and dout) may instead all be bfloat16: the CUDA build then runs the bf16
+// tensor-core GEMM of cuda/gemm_bf16.cu (fp32 accumulation); the CPU widens them to fp32 (exact)
+// and runs the sgemm. out, bias, residual and the gradients stay float32.
+#include <cstring>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "../cpu/matmul_bias.h"
 #include "../napi_util.h"
@@ -13,19 +19,42 @@
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
+#include "../../cuda/gemm_bf16.h"
 #include "../../cuda/matmul.h"
 #endif
 
 namespace steprl {
 namespace {
 
+// The dtype of the bf16-capable inputs: all float32 or all bfloat16.
+DType input_dtype(const TensorArg& first, const char* first_name, std::initializer_list<std::pair<const TensorArg*, const char*>> rest) {
+  for (const auto& r : rest) {
+    if (r.first->dtype != first.dtype)
+      throw ArgumentError(r.second, std::string("Expected ") + r.second + " of the same dtype as " + first_name + " (" +
+                                        dtype_name(first.dtype) + ") but received " + dtype_name(r.first->dtype));
+  }
+  return first.dtype;
+}
+
+// bf16 bits -> float32 (exact).
+std::vector<float> widen_bf16(const TensorArg& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel));
+  const uint16_t* src = t.as<uint16_t>();
+  for (size_t i = 0; i < out.size(); ++i) {
+    const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
+    std::memcpy(&out[i], &bits, sizeof bits);
+  }
+  return out;
+}
+
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   require_arity(info, 8, "matmul");
   const int64_t N = int_arg(info, 5, "N", 0, kMaxDim), C = int_arg(info, 6, "C", 0, kMaxDim);
   const int64_t OC = int_arg(info, 7, "OC", 0, kMaxDim);
   TensorArg out = tensor_arg(info, 0, "out", DType::float32, elements({N, OC}));
-  TensorArg inp = tensor_arg(info, 1, "inp", DType::float32, elements({N, C}));
-  TensorArg weight = tensor_arg(info, 2, "weight", DType::float32, elements({OC, C}));
+  TensorArg inp = float_tensor_arg(info, 1, "inp", elements({N, C}));
+  TensorArg weight = float_tensor_arg(info, 2, "weight", elements({OC, C}));
+  const bool bf16 = input_dtype(inp, "inp", {{&weight, "weight"}}) == DType::bfloat16;
   TensorArg bias = optional_tensor_arg(info, 3, "bias", DType::float32, OC);
   TensorArg residual = optional_tensor_arg(info, 4, "residual", DType::float32, elements({N, OC}));
   const Device device = common_device({&out, &inp, &weight, &bias, &residual});
@@ -34,6 +63,11 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   require_disjoint(out, "out", bias, "bias");
   require_same_or_disjoint(out, "out", residual, "residual");
 #if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda && bf16) {
+    cuda::matmul_bf16_forward_cuda({out.as<float>(), inp.as<uint16_t>(), weight.as<uint16_t>(), bias.as<float>(),
+                                    residual.as<float>(), N, C, OC});
+    return info.Env().Undefined();
+  }
   if (device == Device::cuda) {
     cuda::matmul_forward_cuda({out.as<float>(), inp.as<float>(), weight.as<float>(), bias.as<float>(), residual.as<float>(),
                                N, C, OC});
@@ -41,6 +75,12 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   }
 #endif
   (void)device;
+  if (bf16) {
+    const std::vector<float> inp32 = widen_bf16(inp), weight32 = widen_bf16(weight);
+    cpu::matmul_forward_cpu(out.as<float>(), inp32.data(), weight32.data(), bias.as<float>(), residual.as<float>(), N,
+                            C, OC);
+    return info.Env().Undefined();
+  }
   cpu::matmul_forward_cpu(out.as<float>(), inp.as<float>(), weight.as<float>(), bias.as<float>(),
                           residual.as<float>(), N, C, OC);
   return info.Env().Undefined();
@@ -53,9 +93,10 @@ Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
   TensorArg dinp = optional_tensor_arg(info, 0, "dinp", DType::float32, elements({N, C}));
   TensorArg dweight = optional_tensor_arg(info, 1, "dweight", DType::float32, elements({OC, C}));
   TensorArg dbias = optional_tensor_arg(info, 2, "dbias", DType::float32, OC);
-  TensorArg dout = tensor_arg(info, 3, "dout", DType::float32, elements({N, OC}));
-  TensorArg inp = tensor_arg(info, 4, "inp", DType::float32, elements({N, C}));
-  TensorArg weight = tensor_arg(info, 5, "weight", DType::float32, elements({OC, C}));
+  TensorArg dout = float_tensor_arg(info, 3, "dout", elements({N, OC}));
+  TensorArg inp = float_tensor_arg(info, 4, "inp", elements({N, C}));
+  TensorArg weight = float_tensor_arg(info, 5, "weight", elements({OC, C}));
+  const bool bf16 = input_dtype(dout, "dout", {{&inp, "inp"}, {&weight, "weight"}}) == DType::bfloat16;
   const Device device = common_device({&dinp, &dweight, &dbias, &dout, &inp, &weight});
   const std::pair<const TensorArg*, const char*> outputs[] = {{&dinp, "dinp"}, {&dweight, "dweight"}, {&dbias, "dbias"}};
   const std::pair<const TensorArg*, const char*> inputs[] = {{&dout, "dout"}, {&inp, "inp"}, {&weight, "weight"}};
@@ -65,6 +106,11 @@ Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
       if (other.first != o.first) require_disjoint(*o.first, o.second, *other.first, other.second);
   }
 #if defined(STEPRL_WITH_CUDA)
+  if (device == Device::cuda && bf16) {
+    cuda::matmul_bf16_backward_cuda({dinp.as<float>(), dweight.as<float>(), dbias.as<float>(), dout.as<uint16_t>(),
+                                     inp.as<uint16_t>(), weight.as<uint16_t>(), N, C, OC});
+    return info.Env().Undefined();
+  }
   if (device == Device::cuda) {
     cuda::matmul_backward_cuda({dinp.as<float>(), dweight.as<float>(), dbias.as<float>(), dout.as<float>(), inp.as<float>(),
                                 weight.as<float>(), N, C, OC});
@@ -72,6 +118,12 @@ Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
   }
 #endif
   (void)device;
+  if (bf16) {
+    const std::vector<float> dout32 = widen_bf16(dout), inp32 = widen_bf16(inp), weight32 = widen_bf16(weight);
+    cpu::matmul_backward_cpu(dinp.as<float>(), dweight.as<float>(), dbias.as<float>(), dout32.data(), inp32.data(),
+                             weight32.data(), N, C, OC);
+    return info.Env().Undefined();
+  }
   cpu::matmul_backward_cpu(dinp.as<float>(), dweight.as<float>(), dbias.as<float>(), dout.as<float>(),
                            inp.as<float>(), weight.as<float>(), N, C, OC);
   return info.Env().Undefined();
