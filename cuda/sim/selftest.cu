@@ -133,6 +133,34 @@ static void test_faults() {
   expect_launch_error("uneven loop", "deadlocked", [&] {
     STEPRL_LAUNCH(uneven_loop_barrier_kernel, 2, 96, 0, nullptr, out.ptr);
   });
+  // A kernel fault is sticky on a GPU: the error says the process must restart; a bad launch
+  // configuration is not, and says nothing of the kind.
+  expect_launch_error("fault is sticky on a GPU", "process must restart", [&] {
+    STEPRL_LAUNCH(uneven_loop_barrier_kernel, 2, 96, 0, nullptr, out.ptr);
+  });
+  try {
+    STEPRL_LAUNCH(early_exit_barrier_kernel, 0, 32, 0, nullptr, out.ptr);
+    EXPECT(false, "zero grid: no error raised");
+  } catch (const std::runtime_error& e) {
+    EXPECT(std::strstr(e.what(), "restart") == nullptr, "a configuration error called sticky: %s", e.what());
+  }
+  EXPECT(cudaGetLastError() == cudaSuccess, "zero grid: error left pending");
+  {
+    // Threads start (and leave barriers) in a seeded random order: a read that only a missing
+    // __syncthreads makes wrong is caught, not hidden by thread 0 always running first.
+    Device<float> got(4 * 64);
+    STEPRL_LAUNCH(missing_barrier_kernel, 4, 64, sizeof(float), nullptr, got.ptr);
+    int stale = 0;
+    for (float x : got.download()) stale += x != 42.0f;
+    EXPECT(stale > 0, "missing __syncthreads went unnoticed (STEPRL_SIM_ORDER=fifo?)");
+    // Each block's dynamic shared memory starts as garbage (NaN), not as the last block's data.
+    Device<float> tiles(6 * 32);
+    STEPRL_LAUNCH(stale_shared_kernel, 6, 32, 32 * sizeof(float), nullptr, tiles.ptr);
+    const auto t = tiles.download();
+    int wrong = 0;
+    for (int i = 0; i < 6 * 32; ++i) wrong += i < 32 ? t[i] != 1.0f : !std::isnan(t[i]);
+    EXPECT(wrong == 0, "dynamic shared memory not refilled per block: %d wrong", wrong);
+  }
   expect_launch_error("missing lane", "warp collective", [&] {
     STEPRL_LAUNCH(missing_lane_shuffle_kernel, 3, 128, 0, nullptr, out.ptr);
   });
@@ -171,6 +199,9 @@ static void test_faults() {
   EXPECT(cudaMemcpy(bogus, big.data(), 65, cudaMemcpyHostToDevice) == cudaErrorInvalidValue, "oversized copy");
   EXPECT(cudaGetLastError() == cudaErrorInvalidValue && cudaGetLastError() == cudaSuccess, "last error");
   EXPECT(cudaMemset(bogus + 1, 0, 64) == cudaErrorInvalidValue, "oversized memset");
+  EXPECT(cudaMemcpy(bogus + 1, bogus, 16, cudaMemcpyDeviceToDevice) == cudaErrorInvalidValue, "overlapping copy");
+  EXPECT(cudaGetLastError() == cudaErrorInvalidValue, "overlapping copy: last error");
+  EXPECT(cudaMemcpy(bogus + 4, bogus, 16, cudaMemcpyDeviceToDevice) == cudaSuccess, "adjacent copy");
   EXPECT(cudaFree(bogus + 1) == cudaErrorInvalidValue, "free of an interior pointer");
   EXPECT(cudaFree(bogus) == cudaSuccess, "free");
   try {
