@@ -19,6 +19,8 @@
 // ~40 MB of L2 reads per filtered step, ~10 us on an H100: small next to the forward pass that
 // produced the logits. A radix select with shared-memory histograms would cut the passes to ~4
 // but needs atomics on float masses (nondeterministic order), hence the bisection.
+// steprl-build: -fmad=false  (no fused multiply-adds in the weights, scans and draws: a GPU picks
+// the simulator's tokens except where its exp2f (2 ulp) and glibc's differ at a draw boundary)
 #include "sampling.h"
 
 #include "common.cuh"

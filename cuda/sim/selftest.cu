@@ -210,9 +210,37 @@ static void test_faults() {
   } catch (const std::runtime_error& e) {
     EXPECT(std::strstr(e.what(), "selftest.cu:") && std::strstr(e.what(), "invalid argument"), "message: %s", e.what());
   }
+  {
+    // set_sole_stream: what the steprl device layer relies on (one stream orders everything, so the
+    // allocator may reuse a freed block at once); work on any other stream is refused.
+    cudaStream_t sole = nullptr, other = nullptr;
+    STEPRL_CUDA_CHECK(cudaStreamCreateWithFlags(&sole, cudaStreamNonBlocking));
+    STEPRL_CUDA_CHECK(cudaStreamCreate(&other));
+    Device<float> d(64);
+    steprl_sim::set_sole_stream(sole);
+    STEPRL_LAUNCH(oob_write_kernel, 1, 1, 0, sole, d.ptr, int64_t{0});
+    expect_launch_error("launch on another stream", "one stream", [&] {
+      STEPRL_LAUNCH(oob_write_kernel, 1, 1, 0, other, d.ptr, int64_t{0});
+    });
+    EXPECT(cudaMemsetAsync(d.ptr, 0, 4, other) == cudaErrorInvalidResourceHandle, "memset on another stream");
+    EXPECT(cudaMemcpy(d.ptr, big.data(), 4, cudaMemcpyHostToDevice) == cudaErrorInvalidResourceHandle,
+           "cudaMemcpy (legacy stream) while one stream is required");
+    (void)cudaGetLastError();
+    steprl_sim::set_sole_stream(nullptr);
+    STEPRL_CUDA_CHECK(cudaStreamDestroy(sole));
+    STEPRL_CUDA_CHECK(cudaStreamDestroy(other));
+  }
   cudaDeviceProp props;
   STEPRL_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
   EXPECT(std::strcmp(props.name, "steprl SIMT simulator") == 0 && props.warpSize == 32, "props %s", props.name);
+  int optin = 0;
+  STEPRL_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+  EXPECT(size_t(optin) == props.sharedMemPerBlockOptin && optin >= 99 * 1024, "opt-in shared %d", optin);
+  if (optin < 163 * 1024) {  // STEPRL_SIM_ARCH=sm_86 or sm_89: what an H100 allows is refused
+    EXPECT(cudaFuncSetAttribute(reverse_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 141952) ==
+               cudaErrorInvalidValue, "141952 B granted on a 99 KiB architecture");
+    (void)cudaGetLastError();
+  }
 #endif
   Device<float> after(4);
   STEPRL_LAUNCH(row_sum_max_kernel, 1, 32, 0, nullptr, after.ptr, after.ptr + 1, after.ptr, int64_t{0});
