@@ -68,11 +68,11 @@ describeOn('cuda', 'Tensor on cuda', () => {
     // refuses it), so the copy must go through a temporary; the cpu's TypedArray.set is the reference.
     const data = Float32Array.from({ length: 11 }, (_, i) => i + 0.5);
     for (const [to, from, n] of [[0, 3, 6], [3, 0, 6], [2, 3, 8], [4, 4, 5], [1, 0, 10]] as const) {
-      const cpu = Tensor.from(data, [data.length]);
+      const expected = data.slice().copyWithin(to, from, from + n);  // memmove semantics
+      const cpu = Tensor.from(data.slice(), [data.length]);  // (a cpu tensor may wrap the array itself)
       cpu.view(to, [n]).copyFrom(cpu.view(from, [n]));
       const cuda = Tensor.from(data, [data.length], { device: 'cuda' });
       cuda.view(to, [n]).copyFrom(cuda.view(from, [n]));
-      const expected = data.slice().copyWithin(to, from, from + n);  // memmove semantics
       expect(cpu.toArray()).toEqual(expected);
       expect(cuda.toArray()).toEqual(expected);
     }
