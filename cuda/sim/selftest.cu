@@ -145,6 +145,7 @@ static void test_faults() {
     EXPECT(std::strstr(e.what(), "restart") == nullptr, "a configuration error called sticky: %s", e.what());
   }
   EXPECT(cudaGetLastError() == cudaSuccess, "zero grid: error left pending");
+#if defined(STEPRL_CUDA_SIM)  // what a GPU does here is undefined: these check the simulator's model
   {
     // Threads start (and leave barriers) in a seeded random order: a read that only a missing
     // __syncthreads makes wrong is caught, not hidden by thread 0 always running first.
@@ -161,6 +162,7 @@ static void test_faults() {
     for (int i = 0; i < 6 * 32; ++i) wrong += i < 32 ? t[i] != 1.0f : !std::isnan(t[i]);
     EXPECT(wrong == 0, "dynamic shared memory not refilled per block: %d wrong", wrong);
   }
+#endif
   expect_launch_error("missing lane", "warp collective", [&] {
     STEPRL_LAUNCH(missing_lane_shuffle_kernel, 3, 128, 0, nullptr, out.ptr);
   });
