@@ -338,25 +338,79 @@ Problem problem_of(const AttentionShape& s, std::initializer_list<const void*> t
   return p;
 }
 
+// Dynamic shared memory of each kernel for one head size (padded) and block size.
+template <int kD, int kThreads>
+constexpr size_t forward_shared() {
+  using Geo = Geometry<kD, kThreads>;
+  return (3 * Geo::kTileFloats + Geo::kScoreFloats) * sizeof(float);
+}
+template <int kD, int kThreads>
+constexpr size_t dkdv_shared() {
+  using Geo = Geometry<kD, kThreads>;
+  return (4 * Geo::kTileFloats + 2 * Geo::kScoreFloats + 3 * kRows) * sizeof(float);
+}
+template <int kD, int kThreads>
+constexpr size_t dq_shared() {
+  using Geo = Geometry<kD, kThreads>;
+  return (4 * Geo::kTileFloats + Geo::kScoreFloats) * sizeof(float);
+}
+// The most any kernel of a pass (forward, or backward: dk/dv and dq) needs for padded head kd.
+size_t shared_needed(int kd, bool backward) {
+  auto pick = [backward](size_t f, size_t dkdv, size_t dq) { return backward ? (dkdv > dq ? dkdv : dq) : f; };
+  switch (kd) {
+    case 32: return pick(forward_shared<32, 128>(), dkdv_shared<32, 128>(), dq_shared<32, 128>());
+    case 64: return pick(forward_shared<64, 128>(), dkdv_shared<64, 128>(), dq_shared<64, 128>());
+    case 128: return pick(forward_shared<128, 128>(), dkdv_shared<128, 128>(), dq_shared<128, 128>());
+    default: return pick(forward_shared<256, 256>(), dkdv_shared<256, 256>(), dq_shared<256, 256>());
+  }
+}
+static_assert(dkdv_shared<256, 256>() == 141952, "the D = 256 dk/dv tiles need 141,952 bytes");
+static_assert(dkdv_shared<128, 128>() <= 99 * 1024, "every head size up to 128 fits sm_86/sm_89's 99 KiB");
+
+// Shared memory one block may opt in to on the current device: 227 KiB on sm_90, 163 KiB on
+// sm_80, 99 KiB on sm_86/sm_89 (asked once; the device does not change).
+size_t shared_limit() {
+  static const size_t limit = [] {
+    int device = 0, bytes = 0;
+    STEPRL_CUDA_CHECK(cudaGetDevice(&device));
+    STEPRL_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    return static_cast<size_t>(bytes);
+  }();
+  return limit;
+}
+
+// Rejects, before anything is launched, a head size whose tiles do not fit this GPU's shared
+// memory (D in 129..256 on sm_86/sm_89), naming the limit and the largest head size that fits.
+void require_shared_fits(int64_t D, int kd, bool backward) {
+  const size_t needed = shared_needed(kd, backward), limit = shared_limit();
+  if (needed <= limit) return;
+  int fits = 0;
+  for (int candidate : {32, 64, 128, 256})
+    if (shared_needed(candidate, backward) <= limit) fits = candidate;
+  throw ArgumentError("D", "Expected a head size D <= " + std::to_string(fits) + " for attention" +
+                               (backward ? "Backward" : "") + " on this GPU, which allows " + std::to_string(limit) +
+                               " bytes of shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin), but "
+                               "received D = " + std::to_string(D) + ", whose tiles need " + std::to_string(needed) +
+                               " bytes");
+}
+
 template <int kD, int kThreads>
 void forward(const AttentionForwardArgs& a, const Problem& p) {
-  using Geo = Geometry<kD, kThreads>;
-  const size_t shared = (3 * Geo::kTileFloats + Geo::kScoreFloats) * sizeof(float);
+  const size_t shared = forward_shared<kD, kThreads>();
   allow_shared(attention_forward_kernel<kD, kThreads>, shared);
   STEPRL_LAUNCH((attention_forward_kernel<kD, kThreads>), grid_of(p.s.B * p.s.KVH * p.tiles), kThreads, shared, stream(), a, p);
 }
 
 template <int kD, int kThreads>
 void backward(const AttentionBackwardArgs& a, const float* delta, const Problem& p) {
-  using Geo = Geometry<kD, kThreads>;
   const int64_t key_tiles = ceil_div(p.s.S, kRows);
-  const size_t dkdv_shared = (4 * Geo::kTileFloats + 2 * Geo::kScoreFloats + 3 * kRows) * sizeof(float);
-  allow_shared(attention_dkdv_kernel<kD, kThreads>, dkdv_shared);
-  STEPRL_LAUNCH((attention_dkdv_kernel<kD, kThreads>), grid_of(p.s.B * p.s.KVH * key_tiles), kThreads, dkdv_shared, stream(),
+  const size_t dkdv_bytes = dkdv_shared<kD, kThreads>();
+  allow_shared(attention_dkdv_kernel<kD, kThreads>, dkdv_bytes);
+  STEPRL_LAUNCH((attention_dkdv_kernel<kD, kThreads>), grid_of(p.s.B * p.s.KVH * key_tiles), kThreads, dkdv_bytes, stream(),
                 a, delta, p, key_tiles);
-  const size_t dq_shared = (4 * Geo::kTileFloats + Geo::kScoreFloats) * sizeof(float);
-  allow_shared(attention_dq_kernel<kD, kThreads>, dq_shared);
-  STEPRL_LAUNCH((attention_dq_kernel<kD, kThreads>), grid_of(p.s.B * p.s.KVH * p.tiles), kThreads, dq_shared, stream(), a, delta, p);
+  const size_t dq_bytes = dq_shared<kD, kThreads>();
+  allow_shared(attention_dq_kernel<kD, kThreads>, dq_bytes);
+  STEPRL_LAUNCH((attention_dq_kernel<kD, kThreads>), grid_of(p.s.B * p.s.KVH * p.tiles), kThreads, dq_bytes, stream(), a, delta, p);
 }
 
 int padded_head(int64_t D) {
@@ -372,6 +426,7 @@ void attention_forward_cuda(const AttentionForwardArgs& a) {
   const AttentionShape& s = a.shape;
   if (s.B == 0 || s.T == 0) return;
   const Problem p = problem_of(s, {a.out, a.q, a.k, a.v});
+  require_shared_fits(s.D, padded_head(s.D), false);
   switch (padded_head(s.D)) {
     case 32: forward<32, 128>(a, p); break;
     case 64: forward<64, 128>(a, p); break;
@@ -385,6 +440,7 @@ void attention_backward_cuda(const AttentionBackwardArgs& a) {
   if (s.B == 0 || s.T == 0) return;
   const Problem p = problem_of(s, {a.dq, a.dk, a.dv, a.dout, a.out, a.q, a.k, a.v});
   const int kd = padded_head(s.D);
+  require_shared_fits(s.D, kd, true);
   const auto delta = allocate(static_cast<size_t>(s.B * s.H * s.T) * sizeof(float));
   const int64_t rows = s.B * s.T * s.H;
   STEPRL_LAUNCH(attention_delta_kernel, grid_of(ceil_div(rows, 8)), 256, 0, stream(), delta->as<float>(), a.dout, a.out, s, p.vec);

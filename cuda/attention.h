@@ -6,7 +6,9 @@
 //   (out = 0, lse = -inf without a valid key); head h reads kv head h / (H / KVH).
 // Backward (all ACCUMULATED): Di = dout_i . out_i, dS = P (dout . v - Di),
 //   dq += scale dS k,  dk += scale dS^T q,  dv += P^T dout        (rows s >= kvLength untouched)
-// Head sizes up to kAttentionMaxHeadDim (the kernels keep tiles of whole heads in shared memory).
+// Head sizes up to kAttentionMaxHeadDim (the kernels keep tiles of whole heads in shared memory);
+// on GPUs with 99 KiB of shared memory per block (sm_86, sm_89) only up to 128: larger heads throw
+// ArgumentError naming the device's limit (asked at run time) before anything is launched.
 #pragma once
 
 #include <cstdint>

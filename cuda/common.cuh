@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -34,11 +35,55 @@ constexpr unsigned kFullMask = 0xffffffffu;
 
 // ---- errors (host) ---------------------------------------------------------------------------
 
+// Errors a kernel fault leaves behind. On a GPU they are sticky: the CUDA context is lost, every
+// later CUDA call of the process returns the same error, and only a new process recovers. Faults
+// are also asynchronous: without STEPRL_CUDA_SYNC=1 they surface at a later call (often another
+// op's launch or a copy), not at the kernel that faulted.
+inline bool is_sticky_cuda_error(cudaError_t error) {
+  switch (error) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorAssert:
+#if !defined(STEPRL_CUDA_SIM)
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorECCUncorrectable:
+#endif
+      return true;
+    default:
+      return false;
+  }
+}
+
+// STEPRL_CUDA_SYNC=1 (or CUDA_LAUNCH_BLOCKING=1): STEPRL_LAUNCH waits for each kernel and
+// reports a fault at that kernel's launch, by name. Read once; slow, for debugging.
+inline bool sync_after_launch() {
+  static const bool enabled = [] {
+    for (const char* name : {"STEPRL_CUDA_SYNC", "CUDA_LAUNCH_BLOCKING"}) {
+      const char* value = std::getenv(name);
+      if (value != nullptr && value[0] != '\0' && std::string(value) != "0") return true;
+    }
+    return false;
+  }();
+  return enabled;
+}
+
 [[noreturn]] inline void throw_cuda_error(cudaError_t error, const char* what, const char* file, int line,
                                           const char* detail = nullptr) {
   std::string message = std::string("CUDA error ") + cudaGetErrorName(error) + " (" +
                         cudaGetErrorString(error) + ") from " + what + " at " + file + ":" + std::to_string(line);
   if (detail != nullptr && detail[0] != '\0') message += std::string(": ") + detail;
+  if (is_sticky_cuda_error(error)) {
+    message += ". A kernel faulted: on a GPU this error is sticky, the CUDA context is lost and every later "
+               "CUDA call fails, so the process must restart";
+    if (!sync_after_launch())
+      message += " (faults are reported asynchronously, possibly at a later op than the kernel that faulted; "
+                 "rerun with STEPRL_CUDA_SYNC=1 to name it)";
+  }
   throw DeviceError(message);
 }
 
@@ -56,7 +101,9 @@ constexpr unsigned kFullMask = 0xffffffffu;
   } while (0)
 
 // STEPRL_LAUNCH(kernel, grid, block, shared_bytes, stream, args...). Put a templated kernel in
-// parentheses: STEPRL_LAUNCH((softmax_kernel<float, 256>), ...).
+// parentheses: STEPRL_LAUNCH((softmax_kernel<float, 256>), ...). With STEPRL_CUDA_SYNC=1 the CUDA
+// form waits for the kernel and blames a fault on it by name; the simulator's launches are
+// synchronous, so they always do.
 #if defined(STEPRL_CUDA_SIM)
 #define STEPRL_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                                  \
   do {                                                                                                 \
@@ -74,9 +121,17 @@ constexpr unsigned kFullMask = 0xffffffffu;
 #define STEPRL_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                                  \
   do {                                                                                                 \
     kernel<<<(grid), (block), (shared_bytes), (stream)>>>(__VA_ARGS__);                                \
-    const cudaError_t steprl_error_ = cudaGetLastError();                                              \
+    cudaError_t steprl_error_ = cudaGetLastError();                                                    \
     if (steprl_error_ != cudaSuccess) {                                                                \
       ::steprl::throw_cuda_error(steprl_error_, "launch of " #kernel, __FILE__, __LINE__);             \
+    }                                                                                                  \
+    if (::steprl::sync_after_launch()) {                                                               \
+      steprl_error_ = cudaStreamSynchronize(stream);                                                   \
+      if (steprl_error_ != cudaSuccess) {                                                              \
+        (void)cudaGetLastError();                                                                      \
+        ::steprl::throw_cuda_error(steprl_error_, "kernel " #kernel " (STEPRL_CUDA_SYNC: waited for it)", \
+                                   __FILE__, __LINE__);                                                \
+      }                                                                                                \
     }                                                                                                  \
   } while (0)
 #define STEPRL_DYNAMIC_SHARED(type, name)                                  \

@@ -3,7 +3,8 @@
 #        JIT it), the CUDA runtime linked statically (users need only a driver), and the ptxas
 #        report (-Xptxas -v: registers, spills, stack per kernel) printed into the build log;
 #   SIM  the same cuda/*.cu compiled as C++ by the host compiler against cuda/sim/ (the SIMT
-#        simulator, see cuda/sim/README.md), at -O2, no CUDA toolkit needed.
+#        simulator, see cuda/sim/README.md), at -O2 without multiply-add contraction (as nvcc with
+#        -fmad=false, which files compared bit for bit with the CPU ask for), no CUDA toolkit needed.
 # Both add the device storage glue (native/device_buffer.cc, native/ops/device.cc) and define
 # STEPRL_WITH_CUDA (plus STEPRL_WITH_CUDA_SIM for the simulator), which native/ tests.
 file(GLOB STEPRL_CUDA_SOURCES CONFIGURE_DEPENDS "${CMAKE_CURRENT_LIST_DIR}/*.cu")
@@ -30,6 +31,16 @@ if(STEPRL_CUDA STREQUAL "ON")
   target_sources(${PROJECT_NAME} PRIVATE ${STEPRL_CUDA_SOURCES} ${STEPRL_DEVICE_GLUE})
   target_compile_definitions(${PROJECT_NAME} PRIVATE STEPRL_WITH_CUDA)
   target_compile_options(${PROJECT_NAME} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 -Xptxas -v -lineinfo>)
+  # A file whose CUDA results are compared with the CPU's bit for bit says so in a line
+  # "// steprl-build: -fmad=false": nvcc then fuses no multiply-add of its own (explicit fma() and
+  # __fmaf_rn stay), as the simulator's g++ build fuses none (scripts/check-cuda.mjs reads the
+  # same line).
+  foreach(source ${STEPRL_CUDA_SOURCES})
+    file(STRINGS "${source}" steprl_no_fmad REGEX "^// steprl-build: -fmad=false")
+    if(steprl_no_fmad)
+      set_source_files_properties("${source}" PROPERTIES COMPILE_OPTIONS "-fmad=false")
+    endif()
+  endforeach()
   # The target exists before this file runs, so its CUDA properties are set on it directly.
   set_target_properties(${PROJECT_NAME} PROPERTIES
     CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}"
@@ -46,7 +57,7 @@ elseif(STEPRL_CUDA STREQUAL "SIM")
   set_source_files_properties(${STEPRL_CUDA_SOURCES} PROPERTIES
     LANGUAGE CXX
     COMPILE_DEFINITIONS STEPRL_CUDA_SIM
-    COMPILE_OPTIONS "-x;c++;-O2")
+    COMPILE_OPTIONS "-x;c++;-O2;-ffp-contract=off")
   set_source_files_properties(${STEPRL_SIM_SOURCES} PROPERTIES COMPILE_OPTIONS "-O2")
   target_sources(${PROJECT_NAME} PRIVATE ${STEPRL_CUDA_SOURCES} ${STEPRL_SIM_SOURCES} ${STEPRL_DEVICE_GLUE})
   target_compile_definitions(${PROJECT_NAME} PRIVATE STEPRL_WITH_CUDA STEPRL_WITH_CUDA_SIM)

@@ -74,6 +74,10 @@ class Allocator {
     return p;
   }
 
+  // The block may still be read or written by kernels queued before this: the next get() hands it
+  // out at once, which is correct only because every launch and copy goes to stream() (the one
+  // stream), so the new owner's work runs after them. The simulator enforces that rule
+  // (set_sole_stream); a second stream would need an event recorded per freed block.
   void put(void* p, size_t size) {
     std::lock_guard<std::mutex> lock(mutex_);
     free_[size].push_back(p);
@@ -118,7 +122,12 @@ cudaStream_t g_stream = nullptr;
 
 Stream stream() {
   std::lock_guard<std::mutex> lock(g_stream_mutex);
-  if (g_stream == nullptr) STEPRL_CUDA_CHECK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
+  if (g_stream == nullptr) {
+    STEPRL_CUDA_CHECK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
+#if defined(STEPRL_CUDA_SIM)
+    steprl_sim::set_sole_stream(g_stream);  // the simulator fails any launch or copy on another stream
+#endif
+  }
   return g_stream;
 }
 
@@ -135,9 +144,88 @@ std::shared_ptr<DeviceAllocation> allocate(size_t bytes) { return std::make_shar
 AllocatorStats allocator_stats() { return allocator().stats(); }
 void trim_cache() { allocator().trim(); }
 
+namespace {
+
+// Host -> device copies read the caller's memory only during copy_to_device: small ones are
+// first copied into a pinned staging block, whose DMA may run later, and an event recorded after
+// it says when the block may be reused; large ones wait for their copy. Whatever the source
+// (pageable, pinned or registered memory, a std::vector about to be freed, a JS array the caller
+// may change next), the caller may reuse it as soon as the call returns, without relying on the
+// driver staging pageable memory itself.
+class Staging {
+ public:
+  static constexpr size_t kMaxStaged = size_t{1} << 20;  // larger copies wait instead
+  static constexpr size_t kMinBlock = size_t{64} << 10;
+  static constexpr size_t kMaxBlocks = 8;
+
+  Staging() { blocks_.reserve(kMaxBlocks); }
+
+  void copy(void* device_dst, const void* host_src, size_t bytes) {
+    if (bytes > kMaxStaged) {
+      STEPRL_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, stream()));
+      STEPRL_CUDA_CHECK(cudaStreamSynchronize(stream()));
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    Block& block = free_block(bytes);
+    std::memcpy(block.host, host_src, bytes);
+    STEPRL_CUDA_CHECK(cudaMemcpyAsync(device_dst, block.host, bytes, cudaMemcpyHostToDevice, stream()));
+    STEPRL_CUDA_CHECK(cudaEventRecord(block.done, stream()));
+  }
+
+ private:
+  struct Block {
+    void* host = nullptr;
+    size_t bytes = 0;
+    cudaEvent_t done = nullptr;
+  };
+
+  // A block of at least `bytes` whose last copy has completed (waiting for one if all are busy).
+  Block& free_block(size_t bytes) {
+    for (Block& b : blocks_) {
+      if (b.bytes < bytes) continue;
+      const cudaError_t state = cudaEventQuery(b.done);
+      if (state == cudaSuccess) return b;
+      if (state != cudaErrorNotReady) STEPRL_CUDA_CHECK(state);
+    }
+    if (blocks_.size() < kMaxBlocks) {
+      blocks_.emplace_back();
+      Block& b = blocks_.back();
+      STEPRL_CUDA_CHECK(cudaEventCreateWithFlags(&b.done, cudaEventDisableTiming));
+      resize(b, bytes);
+      return b;
+    }
+    Block& b = blocks_[next_++ % blocks_.size()];  // all busy: wait for one, round robin
+    STEPRL_CUDA_CHECK(cudaEventSynchronize(b.done));
+    if (b.bytes < bytes) resize(b, bytes);
+    return b;
+  }
+
+  static void resize(Block& b, size_t bytes) {
+    if (b.host != nullptr) STEPRL_CUDA_CHECK(cudaFreeHost(b.host));
+    b.host = nullptr;
+    b.bytes = 0;
+    size_t size = kMinBlock;
+    while (size < bytes) size *= 2;
+    STEPRL_CUDA_CHECK(cudaMallocHost(&b.host, size));
+    b.bytes = size;
+  }
+
+  std::mutex mutex_;
+  std::vector<Block> blocks_;  // kMaxBlocks reserved up front: references stay valid
+  size_t next_ = 0;
+};
+
+Staging& staging() {
+  static Staging* instance = new Staging;  // never destroyed, like the allocator
+  return *instance;
+}
+
+}  // namespace
+
 void copy_to_device(void* device_dst, const void* host_src, size_t bytes) {
   if (bytes == 0) return;
-  STEPRL_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, stream()));
+  staging().copy(device_dst, host_src, bytes);
 }
 
 void copy_to_host(void* host_dst, const void* device_src, size_t bytes) {
@@ -147,7 +235,18 @@ void copy_to_host(void* host_dst, const void* device_src, size_t bytes) {
 }
 
 void copy_device_to_device(void* dst, const void* src, size_t bytes) {
-  if (bytes == 0) return;
+  if (bytes == 0 || dst == src) return;
+  const auto d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+  if (d < s + bytes && s < d + bytes) {
+    // cudaMemcpyAsync is undefined for overlapping ranges (the copy engine may read bytes it has
+    // already overwritten): go through a temporary, which gives memmove's result, as the CPU's
+    // TypedArray.set does. The temporary returns to the cache at once; the copies out of it are
+    // queued ahead of any later use on the one stream.
+    const std::shared_ptr<DeviceAllocation> temporary = allocate(bytes);
+    STEPRL_CUDA_CHECK(cudaMemcpyAsync(temporary->data(), src, bytes, cudaMemcpyDeviceToDevice, stream()));
+    STEPRL_CUDA_CHECK(cudaMemcpyAsync(dst, temporary->data(), bytes, cudaMemcpyDeviceToDevice, stream()));
+    return;
+  }
   STEPRL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
 }
 

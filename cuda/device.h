@@ -5,7 +5,9 @@
 // implementation is cuda/device.cu, built by nvcc or, for the simulator, by g++ against cuda/sim/.
 // Every call that fails throws DeviceError naming the CUDA error, the call, file and line.
 // Everything is ordered on one stream, so memory returned to the cache can be handed to the next
-// op at once: that op's kernels run after every kernel still using the old contents.
+// op at once: that op's kernels run after every kernel still using the old contents. This is a
+// rule for all code here: no launch, copy or memset on any other stream (nor the legacy default
+// stream, which does not wait for a non-blocking one); the simulator fails any that breaks it.
 #pragma once
 
 #include <cstddef>
@@ -51,10 +53,12 @@ struct AllocatorStats {
 AllocatorStats allocator_stats();
 void trim_cache();  // cudaFree every cached block
 
-// Host -> device: the source may be reused as soon as this returns (CUDA stages pageable memory).
+// Host -> device: the source may be reused or freed as soon as this returns (small copies go
+// through pinned staging blocks guarded by events, large ones wait for the copy).
 void copy_to_device(void* device_dst, const void* host_src, size_t bytes);
 // Device -> host: waits until the bytes have arrived.
 void copy_to_host(void* host_dst, const void* device_src, size_t bytes);
+// Device -> device; overlapping ranges give memmove's result (through a temporary).
 void copy_device_to_device(void* dst, const void* src, size_t bytes);
 void fill_bytes(void* device_dst, int value, size_t bytes);  // async, like cudaMemsetAsync
 // Sets `count` elements of `word_bytes` (1, 2 or 4) bytes each to the low bytes of `pattern`.

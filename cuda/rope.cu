@@ -15,6 +15,8 @@
 // Bytes (H100): 8 * N * heads * D read + written, plus N * D/2 * ~60 FP64 operations for the table
 // (shared by every head of the row): memory-bound for heads >= 2 (a 4096-wide row moves 32 KB for
 // 64 double sin/cos); expected ~80% of HBM bandwidth.
+// steprl-build: -fmad=false  (nvcc fuses none of the double polynomial steps of the cos/sin table
+// into FMAs, so a GPU computes the simulator's bits, which test/ops/rope compares with the CPU's)
 #include "rope.h"
 
 #include "common.cuh"

@@ -19,6 +19,9 @@
 // ~40 MB of L2 reads per filtered step, ~10 us on an H100: small next to the forward pass that
 // produced the logits. A radix select with shared-memory histograms would cut the passes to ~4
 // but needs atomics on float masses (nondeterministic order), hence the bisection.
+// Not built with -fmad=false: nvcc contracts nothing here (the PTX has the same 96 fma.rn either
+// way, all inside the exp2/exp2f library code). A GPU picks the CPU's tokens except where its
+// exp2f (2 ulp) and glibc's differ at a draw boundary; test/ops/sampling states that tolerance.
 #include "sampling.h"
 
 #include "common.cuh"

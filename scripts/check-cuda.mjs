@@ -86,6 +86,8 @@ function compile(file) {
   fs.mkdirSync(keep, { recursive: true });
   const argv = ['-std=c++17', `-arch=${arch}`, '-O3', '-Xptxas', '-v', '--keep', '--keep-dir', keep,
     '-I', path.join(root, 'cuda'), '-c', path.join(root, 'cuda', file), '-o', path.join(keep, `${stem}.o`)];
+  // The build's flag for files compared with the CPU bit for bit (cuda/cuda.cmake reads the same line).
+  if (/^\/\/ steprl-build: -fmad=false/m.test(fs.readFileSync(path.join(root, 'cuda', file), 'utf8'))) argv.push('-fmad=false');
   return new Promise((resolve) => {
     const child = spawn(nvcc, argv, { cwd: keep });
     let output = '';

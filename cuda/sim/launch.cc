@@ -3,9 +3,10 @@
 // The launching host thread and STEPRL_SIM_THREADS-1 helper threads (default: one per hardware
 // thread, created on the first launch, never at load time) take whole blocks from an atomic
 // counter. Launches are serialized by a mutex, so host threads may launch concurrently. The
-// launch limits are a GPU's (H100): blockDim <= (1024, 1024, 64) with at most 1024 threads,
+// launch limits are a GPU's: blockDim <= (1024, 1024, 64) with at most 1024 threads,
 // gridDim.x < 2^31, gridDim.y/z <= 65535, dynamic shared memory <= 48 KiB unless a kernel is
-// granted up to 227 KiB with cudaFuncSetAttribute. After the blocks, the allocation canaries
+// granted more with cudaFuncSetAttribute, up to the opt-in limit of the simulated architecture
+// (STEPRL_SIM_ARCH: 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89). After the blocks, the allocation canaries
 // are checked so an out-of-bounds write that missed every guard page still fails the launch.
 #include <condition_variable>
 #include <cstdio>
@@ -103,7 +104,8 @@ cudaError_t set_max_dynamic_shared(ErasedKernel kernel, int bytes) {
 
 cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thunk, const void* params,
                           dim3 grid, dim3 block, std::size_t shared_bytes, cudaStream_t stream) {
-  (void)stream;  // launches are synchronous, so every stream is trivially in order
+  // Launches are synchronous, so every stream is trivially in order; only set_sole_stream limits them.
+  if (!launch_stream_allowed(stream, name)) return cudaErrorInvalidResourceHandle;
   char message[1024];
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   const char* problem = nullptr;
@@ -115,7 +117,8 @@ cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thu
   } else if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
     problem = "gridDim over the limits (x < 2^31, y, z <= 65535)";
   } else if (shared_bytes > max_dynamic_shared_for(kernel)) {
-    problem = "more dynamic shared memory than allowed (48 KiB unless raised with cudaFuncSetAttribute)";
+    problem = "more dynamic shared memory than allowed (48 KiB unless raised with cudaFuncSetAttribute, "
+              "at most cudaDevAttrMaxSharedMemoryPerBlockOptin of the simulated STEPRL_SIM_ARCH)";
     error = cudaErrorInvalidValue;
   } else if (in_kernel()) {
     problem = "a launch from inside a kernel (dynamic parallelism is not simulated)";
@@ -140,6 +143,7 @@ cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thu
   launch.shared_bytes = shared_bytes;
   launch.total_blocks = 1ull * grid.x * grid.y * grid.z;
   std::lock_guard<std::mutex> lock(g_launch_mutex);
+  launch.order_seed = order_seed_for_next_launch();
   pool().run(launch);
   char damage[512];
   const bool intact = check_canaries(damage, sizeof damage);  // always: it also repairs them

@@ -24,7 +24,7 @@
 namespace steprl_sim {
 namespace {
 
-constexpr std::size_t kMaxDynamicShared = 227 * 1024;  // H100's opt-in limit per block
+constexpr std::size_t kMaxDynamicShared = 227 * 1024;  // the largest opt-in limit (sm_90): the window's size
 constexpr std::size_t kQuarantineCount = 4096;
 constexpr std::uint32_t kCanary = 0xfffa5a5fu;  // a NaN as float and (two words) as double
 
@@ -201,7 +201,7 @@ void set_fault_context(const char* kernel_name, Block* block) {
   tl_block = block;
 }
 
-std::size_t max_dynamic_shared_bytes() { return kMaxDynamicShared; }
+std::size_t max_dynamic_shared_bytes() { return arch().shared_optin; }
 
 unsigned char* dynamic_shared_window(std::size_t bytes) {
   if (tl_shared_window == nullptr) {

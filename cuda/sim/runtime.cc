@@ -4,7 +4,9 @@
 // cudaGetLastError returns and clears. A kernel fault (barrier deadlock, trap, out-of-bounds
 // write caught by a canary) is also returned by the next synchronizing call until it is read;
 // unlike a GPU the simulator's context survives, so reading it makes later calls work again.
-// Copies and memsets check that the device side lies inside one live cudaMalloc allocation.
+// Copies and memsets check that the device side lies inside one live cudaMalloc allocation;
+// copies between overlapping ranges (undefined on a GPU) fail with cudaErrorInvalidValue.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,7 +60,12 @@ cudaError_t copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind k
   if ((dst_device && !device_range_valid(dst, bytes)) || (src_device && !device_range_valid(src, bytes))) {
     return record_error(cudaErrorInvalidValue);
   }
-  std::memmove(dst, src, bytes);
+  const auto d = reinterpret_cast<std::uintptr_t>(dst), s = reinterpret_cast<std::uintptr_t>(src);
+  if (d < s + bytes && s < d + bytes) {
+    // Undefined on a GPU (the copy engine does not memmove): refuse it, so the caller's bug shows.
+    return record_error(cudaErrorInvalidValue);
+  }
+  std::memcpy(dst, src, bytes);
   return cudaSuccess;
 }
 
@@ -69,7 +76,13 @@ cudaError_t fill(void* dst, int value, std::size_t bytes) {
   return cudaSuccess;
 }
 
-bool valid_stream(cudaStream_t s) { return s == nullptr || s->magic == kStreamMagic; }
+std::atomic<cudaStream_t> g_sole_stream{nullptr};  // set_sole_stream
+
+bool valid_stream(cudaStream_t s) {
+  const cudaStream_t sole = g_sole_stream.load(std::memory_order_relaxed);
+  if (sole != nullptr && s != sole) return false;
+  return s == nullptr || s->magic == kStreamMagic;
+}
 
 }  // namespace
 
@@ -87,6 +100,37 @@ void set_launch_failure(cudaError_t error, const char* message) {
 }
 
 const char* last_launch_failure() { return tl_errors.message; }
+
+void set_sole_stream(cudaStream_t stream) { g_sole_stream.store(stream); }
+
+bool launch_stream_allowed(cudaStream_t stream, const char* name) {
+  if (valid_stream(stream)) return true;
+  std::snprintf(tl_errors.message, sizeof tl_errors.message,
+                "kernel %s: launched on stream %p, but everything must go to the one stream %p (the caching "
+                "allocator reuses freed blocks at once, which is safe only in one stream order)",
+                name, static_cast<void*>(stream), static_cast<void*>(g_sole_stream.load()));
+  tl_errors.last = cudaErrorInvalidResourceHandle;
+  return false;
+}
+
+const Arch& arch() {
+  static const Arch* chosen = [] {
+    static const Arch table[] = {
+        {"sm_90", 9, 0, 227 * 1024, 228 * 1024, 132},  // H100
+        {"sm_80", 8, 0, 163 * 1024, 164 * 1024, 108},  // A100
+        {"sm_86", 8, 6, 99 * 1024, 100 * 1024, 84},    // RTX 30xx, A40
+        {"sm_89", 8, 9, 99 * 1024, 100 * 1024, 128},   // RTX 40xx, L40
+    };
+    const char* wanted = std::getenv("STEPRL_SIM_ARCH");
+    if (wanted == nullptr || wanted[0] == '\0') return &table[0];
+    for (const Arch& a : table)
+      if (std::strcmp(a.name, wanted) == 0) return &a;
+    std::fprintf(stderr, "steprl cuda-sim: STEPRL_SIM_ARCH=%s is not one of sm_80, sm_86, sm_89, sm_90; using sm_90\n",
+                 wanted);
+    return &table[0];
+  }();
+  return *chosen;
+}
 
 }  // namespace steprl_sim
 
@@ -161,6 +205,7 @@ cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
+  if (!valid_stream(nullptr)) return record_error(cudaErrorInvalidResourceHandle);  // the legacy stream
   if (const cudaError_t e = synchronize()) return e;
   return copy(dst, src, bytes, kind);
 }
@@ -168,7 +213,10 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
   if (!valid_stream(stream)) return record_error(cudaErrorInvalidResourceHandle);
   return copy(dst, src, bytes, kind);
 }
-cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) { return fill(dst, value, bytes); }
+cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) {
+  if (!valid_stream(nullptr)) return record_error(cudaErrorInvalidResourceHandle);  // the legacy stream
+  return fill(dst, value, bytes);
+}
 cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t stream) {
   if (!valid_stream(stream)) return record_error(cudaErrorInvalidResourceHandle);
   return fill(dst, value, bytes);
@@ -196,6 +244,15 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   if (event == nullptr) return record_error(cudaErrorInvalidValue);
   *event = new (std::nothrow) CUevent_st{kEventMagic, false, {}};
   return *event ? cudaSuccess : record_error(cudaErrorMemoryAllocation);
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags) {
+  if ((flags & ~0x0fu) != 0) return record_error(cudaErrorInvalidValue);
+  return cudaEventCreate(event);
+}
+// Everything queued has already run: an event is complete as soon as it is recorded (or never was).
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  if (event == nullptr || event->magic != kEventMagic) return record_error(cudaErrorInvalidResourceHandle);
+  return pending_fault();
 }
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   if (event == nullptr || event->magic != kEventMagic) return record_error(cudaErrorInvalidResourceHandle);
@@ -248,8 +305,9 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   if (p == nullptr) return record_error(cudaErrorInvalidValue);
   if (device != 0) return record_error(cudaErrorInvalidDevice);
   std::memset(p, 0, sizeof *p);
+  const Arch& a = arch();
   std::snprintf(p->name, sizeof p->name, "steprl SIMT simulator");
-  p->totalGlobalMem = std::size_t{80} << 30;  // H100 SXM-like figures
+  p->totalGlobalMem = std::size_t{80} << 30;  // H100 SXM-like figures, limits of STEPRL_SIM_ARCH
   p->sharedMemPerBlock = 48 * 1024;
   p->regsPerBlock = 65536;
   p->warpSize = 32;
@@ -261,15 +319,30 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->maxGridSize[1] = 65535;
   p->maxGridSize[2] = 65535;
   p->totalConstMem = 65536;
-  p->major = 9;
-  p->minor = 0;
-  p->multiProcessorCount = 132;
+  p->major = a.major;
+  p->minor = a.minor;
+  p->multiProcessorCount = a.multiprocessors;
   p->memoryBusWidth = 5120;
   p->l2CacheSize = 50 * 1024 * 1024;
   p->maxThreadsPerMultiProcessor = 2048;
-  p->sharedMemPerMultiprocessor = 228 * 1024;
+  p->sharedMemPerMultiprocessor = a.shared_per_sm;
   p->regsPerMultiprocessor = 65536;
-  p->sharedMemPerBlockOptin = max_dynamic_shared_bytes();
+  p->sharedMemPerBlockOptin = a.shared_optin;
   p->maxBlocksPerMultiProcessor = 32;
   return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device) {
+  if (value == nullptr) return record_error(cudaErrorInvalidValue);
+  if (device != 0) return record_error(cudaErrorInvalidDevice);
+  const Arch& a = arch();
+  switch (attribute) {
+    case cudaDevAttrMaxThreadsPerBlock: *value = 1024; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = 48 * 1024; return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = a.multiprocessors; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *value = a.major; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMinor: *value = a.minor; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = static_cast<int>(a.shared_optin); return cudaSuccess;
+  }
+  return record_error(cudaErrorInvalidValue);
 }

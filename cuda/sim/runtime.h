@@ -51,6 +51,8 @@ enum cudaFuncAttribute {
   cudaFuncAttributePreferredSharedMemoryCarveout = 9,
 };
 
+#define cudaEventDefault 0x00
+#define cudaEventDisableTiming 0x02
 #define cudaStreamDefault 0x00
 #define cudaStreamNonBlocking 0x01
 
@@ -103,6 +105,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaEventCreate(cudaEvent_t* event);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags);
+cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
@@ -112,6 +116,17 @@ cudaError_t cudaGetLastError();
 cudaError_t cudaPeekAtLastError();
 const char* cudaGetErrorString(cudaError_t error);
 const char* cudaGetErrorName(cudaError_t error);
+
+// The device attributes steprl asks for (values as in driver_types.h).
+enum cudaDeviceAttr {
+  cudaDevAttrMaxThreadsPerBlock = 1,
+  cudaDevAttrMaxSharedMemoryPerBlock = 8,
+  cudaDevAttrMultiProcessorCount = 16,
+  cudaDevAttrComputeCapabilityMajor = 75,
+  cudaDevAttrComputeCapabilityMinor = 76,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device);
 
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDevice(int* device);
@@ -130,6 +145,11 @@ cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thu
                           const void* params, dim3 grid, dim3 block, std::size_t shared_bytes,
                           cudaStream_t stream);
 cudaError_t set_max_dynamic_shared(ErasedKernel kernel, int bytes);
+
+// Once called, every launch, cudaMemcpy*, cudaMemset* and cudaEventRecord must use `stream`
+// (others fail with cudaErrorInvalidResourceHandle): the steprl device layer calls it for its one
+// stream, whose ordering its caching allocator relies on (a freed block is reused at once).
+void set_sole_stream(cudaStream_t stream);
 
 // Why the most recent failed launch on this host thread failed ("" if none failed yet).
 const char* last_launch_failure();

@@ -48,6 +48,7 @@ struct Block {
   KernelThunk thunk = nullptr;
   const void* params = nullptr;
   bool faulted = false;
+  std::uint64_t order_state = 0;  // splitmix64 state of the run order (0: first-come, first-served)
   char fault[768];
   void* scheduler_sp = nullptr;                 // the OS thread's own context while fibers run
   const void* scheduler_stack_bottom = nullptr;  // for AddressSanitizer's fiber annotations
@@ -62,6 +63,7 @@ struct LaunchState {
   const void* params;
   dim3 grid, block;
   std::size_t shared_bytes;
+  std::uint64_t order_seed;  // per launch; 0 keeps the fibers in first-come, first-served order
   std::uint64_t total_blocks;
   std::atomic<std::uint64_t> next_block{0};
   std::atomic<bool> failed{false};
@@ -75,6 +77,11 @@ struct LaunchState {
 // launch.fault).
 void run_blocks(LaunchState& launch);
 bool in_kernel();  // this OS thread is running a block
+// STEPRL_SIM_ORDER: "random" (default, seed 1), "random:<seed>" or "fifo". With a seed, each
+// block starts its threads, and releases them from every __syncthreads, in an order drawn from
+// (seed, launch number, block index), so a missing barrier shows up as a wrong result instead of
+// being hidden by thread 0 always running first; the same seed gives the same order.
+std::uint64_t order_seed_for_next_launch();
 
 // ---- tensor_core.cc --------------------------------------------------------------------------
 
@@ -127,8 +134,21 @@ std::size_t live_device_bytes();
 
 // ---- runtime.cc -----------------------------------------------------------------------------
 
+// The GPU the simulator poses as: STEPRL_SIM_ARCH=sm_80, sm_86, sm_89 or sm_90 (default), read
+// once. Its limits are what launches are checked against and what cudaGetDeviceProperties /
+// cudaDeviceGetAttribute report.
+struct Arch {
+  const char* name;
+  int major, minor;
+  std::size_t shared_optin;  // dynamic + static shared memory one block may opt in to
+  std::size_t shared_per_sm;
+  int multiprocessors;
+};
+const Arch& arch();
+
 cudaError_t record_error(cudaError_t error);  // sets the thread's last error, returns it
 cudaError_t pending_fault();                  // a kernel fault not yet read by cudaGetLastError
 void set_launch_failure(cudaError_t error, const char* message);
+bool launch_stream_allowed(cudaStream_t stream, const char* name);  // see set_sole_stream
 
 }  // namespace steprl_sim

@@ -32,6 +32,24 @@ struct Worker {
 thread_local std::unique_ptr<Worker> tl_worker;
 thread_local Block* tl_running_block = nullptr;
 
+inline std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Shuffles `n` fiber indices in place (Fisher-Yates) when the block runs in random order.
+inline void shuffle_order(Block* b, std::uint16_t* items, unsigned n) {
+  if (b->order_state == 0) return;
+  for (unsigned i = n; i > 1; --i) {
+    const unsigned j = static_cast<unsigned>(splitmix64(b->order_state) % i);
+    const std::uint16_t t = items[i - 1];
+    items[i - 1] = items[j];
+    items[j] = t;
+  }
+}
+
 inline void push_ready(Block* b, unsigned index) {
   b->ready[(b->ready_head + b->ready_size++) & (kMaxThreadsPerBlock - 1)] = static_cast<std::uint16_t>(index);
 }
@@ -127,8 +145,7 @@ void prepare_worker(Worker& w, const LaunchState& launch) {
   }
   b.view.block_dim = shape;
   b.view.grid_dim = launch.grid;
-  b.view.dynamic_shared = dynamic_shared_window(launch.shared_bytes);
-  std::memset(b.view.dynamic_shared, 0xff, launch.shared_bytes);  // NaN until written
+  b.view.dynamic_shared = dynamic_shared_window(launch.shared_bytes);  // filled per block (run_block)
   b.kernel = launch.kernel;
   b.thunk = launch.thunk;
   b.params = launch.params;
@@ -161,6 +178,14 @@ bool run_block(Worker& w, const LaunchState& launch, std::uint64_t linear) {
     b.ready[i] = static_cast<std::uint16_t>(i);
   }
   w.stacks_dirty = false;
+  // Every block sees fresh garbage in its dynamic shared memory, never the previous block's data.
+  std::memset(b.view.dynamic_shared, 0xff, launch.shared_bytes);  // NaN until written
+  b.order_state = 0;
+  if (launch.order_seed != 0) {
+    b.order_state = launch.order_seed ^ (linear * 0xd1b54a32d192ed03ull);
+    if (b.order_state == 0) b.order_state = 1;
+    shuffle_order(&b, b.ready, b.thread_count);
+  }
   b.ready_head = 0;
   b.ready_size = b.thread_count;
   const int first = pop_ready(&b);
@@ -198,6 +223,25 @@ void run_blocks(LaunchState& launch) {
 
 bool in_kernel() { return tl_running_block != nullptr; }
 
+std::uint64_t order_seed_for_next_launch() {
+  static const std::uint64_t base = [] {  // 0: fifo
+    const char* order = std::getenv("STEPRL_SIM_ORDER");
+    if (order == nullptr || order[0] == '\0' || std::strcmp(order, "random") == 0) return std::uint64_t{1};
+    if (std::strcmp(order, "fifo") == 0) return std::uint64_t{0};
+    if (std::strncmp(order, "random:", 7) == 0) {
+      const std::uint64_t seed = std::strtoull(order + 7, nullptr, 10);
+      return seed == 0 ? std::uint64_t{1} : seed;
+    }
+    std::fprintf(stderr, "steprl cuda-sim: STEPRL_SIM_ORDER=%s is not random, random:<seed> or fifo; using random\n", order);
+    return std::uint64_t{1};
+  }();
+  static std::atomic<std::uint64_t> launches{0};  // launches are serialized; the count makes seeds differ
+  if (base == 0) return 0;
+  std::uint64_t state = base * 0x9e3779b97f4a7c15ull + launches.fetch_add(1);
+  const std::uint64_t seed = splitmix64(state);
+  return seed == 0 ? 1 : seed;
+}
+
 void block_barrier(FiberHeader* self) { (void)block_barrier_count(self, 0); }
 
 int block_barrier_count(FiberHeader* self, int predicate) {
@@ -210,6 +254,8 @@ int block_barrier_count(FiberHeader* self, int predicate) {
   }
   b->barrier_result = b->barrier_count;
   b->barrier_count = 0;
+  // The last thread to arrive goes on first; the others follow in arrival or random order.
+  shuffle_order(b, b->barrier_waiters, b->barrier_arrived - 1);
   for (unsigned i = 0; i + 1 < b->barrier_arrived; ++i) push_ready(b, b->barrier_waiters[i]);
   b->barrier_arrived = 0;
   return b->barrier_result;

@@ -134,6 +134,36 @@ static void test_faults() {
   expect_launch_error("uneven loop", "deadlocked", [&] {
     STEPRL_LAUNCH(uneven_loop_barrier_kernel, 2, 96, 0, nullptr, out.ptr);
   });
+  // A kernel fault is sticky on a GPU: the error says the process must restart; a bad launch
+  // configuration is not, and says nothing of the kind.
+  expect_launch_error("fault is sticky on a GPU", "process must restart", [&] {
+    STEPRL_LAUNCH(uneven_loop_barrier_kernel, 2, 96, 0, nullptr, out.ptr);
+  });
+  try {
+    STEPRL_LAUNCH(early_exit_barrier_kernel, 0, 32, 0, nullptr, out.ptr);
+    EXPECT(false, "zero grid: no error raised");
+  } catch (const std::runtime_error& e) {
+    EXPECT(std::strstr(e.what(), "restart") == nullptr, "a configuration error called sticky: %s", e.what());
+  }
+  EXPECT(cudaGetLastError() == cudaSuccess, "zero grid: error left pending");
+#if defined(STEPRL_CUDA_SIM)  // what a GPU does here is undefined: these check the simulator's model
+  {
+    // Threads start (and leave barriers) in a seeded random order: a read that only a missing
+    // __syncthreads makes wrong is caught, not hidden by thread 0 always running first.
+    Device<float> got(4 * 64);
+    STEPRL_LAUNCH(missing_barrier_kernel, 4, 64, sizeof(float), nullptr, got.ptr);
+    int stale = 0;
+    for (float x : got.download()) stale += x != 42.0f;
+    EXPECT(stale > 0, "missing __syncthreads went unnoticed (STEPRL_SIM_ORDER=fifo?)");
+    // Each block's dynamic shared memory starts as garbage (NaN), not as the last block's data.
+    Device<float> tiles(6 * 32);
+    STEPRL_LAUNCH(stale_shared_kernel, 6, 32, 32 * sizeof(float), nullptr, tiles.ptr);
+    const auto t = tiles.download();
+    int wrong = 0;
+    for (int i = 0; i < 6 * 32; ++i) wrong += i < 32 ? t[i] != 1.0f : !std::isnan(t[i]);
+    EXPECT(wrong == 0, "dynamic shared memory not refilled per block: %d wrong", wrong);
+  }
+#endif
   expect_launch_error("missing lane", "warp collective", [&] {
     STEPRL_LAUNCH(missing_lane_shuffle_kernel, 3, 128, 0, nullptr, out.ptr);
   });
@@ -172,6 +202,9 @@ static void test_faults() {
   EXPECT(cudaMemcpy(bogus, big.data(), 65, cudaMemcpyHostToDevice) == cudaErrorInvalidValue, "oversized copy");
   EXPECT(cudaGetLastError() == cudaErrorInvalidValue && cudaGetLastError() == cudaSuccess, "last error");
   EXPECT(cudaMemset(bogus + 1, 0, 64) == cudaErrorInvalidValue, "oversized memset");
+  EXPECT(cudaMemcpy(bogus + 1, bogus, 16, cudaMemcpyDeviceToDevice) == cudaErrorInvalidValue, "overlapping copy");
+  EXPECT(cudaGetLastError() == cudaErrorInvalidValue, "overlapping copy: last error");
+  EXPECT(cudaMemcpy(bogus + 4, bogus, 16, cudaMemcpyDeviceToDevice) == cudaSuccess, "adjacent copy");
   EXPECT(cudaFree(bogus + 1) == cudaErrorInvalidValue, "free of an interior pointer");
   EXPECT(cudaFree(bogus) == cudaSuccess, "free");
   try {
@@ -180,9 +213,37 @@ static void test_faults() {
   } catch (const std::runtime_error& e) {
     EXPECT(std::strstr(e.what(), "selftest.cu:") && std::strstr(e.what(), "invalid argument"), "message: %s", e.what());
   }
+  {
+    // set_sole_stream: what the steprl device layer relies on (one stream orders everything, so the
+    // allocator may reuse a freed block at once); work on any other stream is refused.
+    cudaStream_t sole = nullptr, other = nullptr;
+    STEPRL_CUDA_CHECK(cudaStreamCreateWithFlags(&sole, cudaStreamNonBlocking));
+    STEPRL_CUDA_CHECK(cudaStreamCreate(&other));
+    Device<float> d(64);
+    steprl_sim::set_sole_stream(sole);
+    STEPRL_LAUNCH(oob_write_kernel, 1, 1, 0, sole, d.ptr, int64_t{0});
+    expect_launch_error("launch on another stream", "one stream", [&] {
+      STEPRL_LAUNCH(oob_write_kernel, 1, 1, 0, other, d.ptr, int64_t{0});
+    });
+    EXPECT(cudaMemsetAsync(d.ptr, 0, 4, other) == cudaErrorInvalidResourceHandle, "memset on another stream");
+    EXPECT(cudaMemcpy(d.ptr, big.data(), 4, cudaMemcpyHostToDevice) == cudaErrorInvalidResourceHandle,
+           "cudaMemcpy (legacy stream) while one stream is required");
+    (void)cudaGetLastError();
+    steprl_sim::set_sole_stream(nullptr);
+    STEPRL_CUDA_CHECK(cudaStreamDestroy(sole));
+    STEPRL_CUDA_CHECK(cudaStreamDestroy(other));
+  }
   cudaDeviceProp props;
   STEPRL_CUDA_CHECK(cudaGetDeviceProperties(&props, 0));
   EXPECT(std::strcmp(props.name, "steprl SIMT simulator") == 0 && props.warpSize == 32, "props %s", props.name);
+  int optin = 0;
+  STEPRL_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+  EXPECT(size_t(optin) == props.sharedMemPerBlockOptin && optin >= 99 * 1024, "opt-in shared %d", optin);
+  if (optin < 163 * 1024) {  // STEPRL_SIM_ARCH=sm_86 or sm_89: what an H100 allows is refused
+    EXPECT(cudaFuncSetAttribute(reverse_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 141952) ==
+               cudaErrorInvalidValue, "141952 B granted on a 99 KiB architecture");
+    (void)cudaGetLastError();
+  }
 #endif
   Device<float> after(4);
   STEPRL_LAUNCH(row_sum_max_kernel, 1, 32, 0, nullptr, after.ptr, after.ptr + 1, after.ptr, int64_t{0});

@@ -145,6 +145,19 @@ __global__ void missing_lane_shuffle_kernel(float* out) {  // lane 5 leaves befo
   out[threadIdx.x] = warp_reduce_sum(1.0f);
 }
 
+__global__ void missing_barrier_kernel(float* out) {  // thread 0 writes, all read, no __syncthreads
+  STEPRL_DYNAMIC_SHARED(float, slot);
+  if (threadIdx.x == 0) slot[0] = 42.0f;
+  out[blockIdx.x * blockDim.x + threadIdx.x] = slot[0];  // right only if thread 0 happened to run first
+}
+
+__global__ void stale_shared_kernel(float* out) {  // only block 0 writes its shared memory
+  STEPRL_DYNAMIC_SHARED(float, tile);
+  if (blockIdx.x == 0) tile[threadIdx.x] = 1.0f;
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = tile[threadIdx.x];
+}
+
 __global__ void oob_write_kernel(float* out, int64_t index) { out[index] = 1.0f; }
 
 __global__ void oob_read_kernel(float* out, const float* in, int64_t index) { out[0] = in[index]; }

@@ -1,5 +1,5 @@
 // memory_checks.h: checks the model ops (matmul, rmsnorm, rope, attention, swiglu, embedding,
-// adamw, sampling) make before a kernel writes into caller-provided tensors: outputs that do not
+// adamw, sampling, token log-probs) make before a kernel writes into caller-provided tensors: outputs that do not
 // overlap the inputs they are computed from (unless the op documents in-place use), element counts
 // whose products cannot overflow, and host access to the small index tensors (tokens, positions,
 // kvStart) the glue range-checks, wherever they live.
@@ -55,10 +55,12 @@ inline void require_disjoint(const TensorArg& output, const char* output_name, c
                                          " but received overlapping tensors");
 }
 
-// `output` is either exactly `input` (in place) or shares no memory with it.
+// `output` is either exactly `input` (in place: same start, dtype and element count) or shares no
+// memory with it.
 inline void require_same_or_disjoint(const TensorArg& output, const char* output_name, const TensorArg& input,
                                      const char* input_name) {
-  if (overlaps(output, input) && !(output.data == input.data && output.numel == input.numel))
+  if (overlaps(output, input) &&
+      !(output.data == input.data && output.numel == input.numel && output.dtype == input.dtype))
     throw ArgumentError(output_name, std::string("Expected ") + output_name + " to be " + input_name +
                                          " itself or to share no memory with it but received partially overlapping tensors");
 }

@@ -3,6 +3,7 @@
 //     -> { logprobs, logZ, entropy? }                       (each f32 [R])
 //   tokenLogprobsBackward(logits, targets, logZ, dlogprobs, entropy|null, dentropy|null,
 //                         R, V, temperature, out [R,V]|null, async) -> dlogits f32 [R,V]
+//     out may be the (f32) logits; otherwise it shares no memory with any input
 // Dispatch on the inputs' device: typed arrays run the CPU kernels, DeviceBuffers (CUDA and
 // simulator builds) the kernels of cuda/token_logprobs.cu, whose outputs stay on the device.
 // Targets are range-checked (they index into the logits): here on the cpu, by the kernels on cuda.
@@ -12,6 +13,7 @@
 
 #include "../cpu/token_logprobs.h"
 #include "../napi_util.h"
+#include "memory_checks.h"
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
@@ -22,7 +24,6 @@
 namespace steprl {
 namespace {
 
-constexpr int64_t kMaxDim = int64_t{1} << 40;
 // Outputs at least this large are written with streaming stores (they cannot stay in cache).
 constexpr int64_t kStreamingBytes = int64_t{8} << 20;
 
@@ -104,6 +105,15 @@ Napi::Value TokenLogprobsBackward(const Napi::CallbackInfo& info) {
   const float inv_temperature = inverse_temperature(info, 8);
   TensorArg out = optional_tensor_arg(info, 9, "out", DType::float32, R * V);
   const bool async = bool_arg(info, 10, "async");
+  // Each row is read and then written by one block (one CPU task): `out` may be the f32 logits
+  // themselves, but a partial overlap (e.g. a view shifted by a row) lets one row's writes race
+  // another row's reads, and the per-row inputs must not be overwritten while other rows read them.
+  require_same_or_disjoint(out, "out", logits, "logits");
+  require_disjoint(out, "out", targets, "targets");
+  require_disjoint(out, "out", logz, "logZ");
+  require_disjoint(out, "out", dlogprobs, "dlogprobs");
+  require_disjoint(out, "out", entropy, "entropy");
+  require_disjoint(out, "out", dentropy, "dentropy");
 #if defined(STEPRL_WITH_CUDA)
   if (common_device({&logits, &targets, &logz, &dlogprobs, &entropy, &dentropy, &out}) == Device::cuda) {
     DeviceTensor owned;

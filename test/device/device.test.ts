@@ -63,6 +63,21 @@ describeOn('cuda', 'Tensor on cuda', () => {
     expect(() => t.view(6, [3])).toThrow(ShapeError);
   });
 
+  test('copyFrom between overlapping views of one buffer gives memmove\'s result, as on the cpu', () => {
+    // A device-to-device cudaMemcpyAsync is undefined for overlapping ranges (the simulator
+    // refuses it), so the copy must go through a temporary; the cpu's TypedArray.set is the reference.
+    const data = Float32Array.from({ length: 11 }, (_, i) => i + 0.5);
+    for (const [to, from, n] of [[0, 3, 6], [3, 0, 6], [2, 3, 8], [4, 4, 5], [1, 0, 10]] as const) {
+      const expected = data.slice().copyWithin(to, from, from + n);  // memmove semantics
+      const cpu = Tensor.from(data.slice(), [data.length]);  // (a cpu tensor may wrap the array itself)
+      cpu.view(to, [n]).copyFrom(cpu.view(from, [n]));
+      const cuda = Tensor.from(data, [data.length], { device: 'cuda' });
+      cuda.view(to, [n]).copyFrom(cuda.view(from, [n]));
+      expect(cpu.toArray()).toEqual(expected);
+      expect(cuda.toArray()).toEqual(expected);
+    }
+  });
+
   test('a view keeps the memory alive after its parent is disposed', () => {
     const t = Tensor.from(new Float32Array([1, 2, 3, 4]), [4], { device: 'cuda' });
     const v = t.view(1, [2]);

@@ -4,8 +4,11 @@
 // with no valid key: out 0, lse -inf, no NaN), gradients accumulated into non-zero buffers with a
 // random upstream gradient, cache rows past kvLength untouched, thread-count determinism, errors;
 // on every device (cuda: head sizes padded to 32/64/128/256, stacked GQA query tiles, 16-byte and
-// scalar paths, the same bits on repeated runs, head sizes above 256 refused).
-import { ArgumentError, DeviceError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// scalar paths, the same bits on repeated runs, head sizes above 256 refused, and on the simulator
+// posing as sm_86 / sm_80, head sizes whose tiles exceed the GPU's shared memory refused).
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { ArgumentError, DeviceError, ShapeError, Tensor, backendInfo, ops, setNumThreads } from '../../lib';
 import { type AttentionShape, attentionBackwardReference, attentionReference } from '../reference/attention';
 import { expectClose } from '../util/close';
 import { describeOn, describeTargets, onTarget } from '../util/devices';
@@ -156,6 +159,33 @@ describeOn('cuda', 'attention on cuda', () => {
     expect(() => ops.attention({ out: Tensor.zeros([1, 1, 1, 264], { device }), lse: Tensor.zeros([1, 1, 1], { device }), q: wide, k: kw, v: kw }))
       .toThrow('Expected a head size D <= 256 on cuda but received Tensor float32 [1, 1, 1, 264] on cuda');
     expect(() => ops.attention({ out, lse, q, k: Tensor.zeros([2, 6, 2, 8]), v })).toThrow(DeviceError);
+  });
+
+  // The D = 129..256 tiles need up to 141,952 B of shared memory per block; sm_86/sm_89 allow
+  // 101,376 B. The simulator poses as another GPU with STEPRL_SIM_ARCH, read once per process, so
+  // each architecture runs in a child process calling the simulator addon directly.
+  (backendInfo().backend === 'cuda-sim' ? test : test.skip)('head sizes whose tiles exceed the GPU\'s shared memory are refused, naming the limit', () => {
+    const script = `
+      const b = require(${JSON.stringify(path.join(__dirname, '..', '..', 'build-cuda-sim', 'Release', 'steprl.node'))});
+      const run = (D, backward) => {
+        const B = 1, T = 3, H = 2, S = 3, n = B * T * H * D, f = () => b.toDevice(new Float32Array(n).fill(0.25));
+        const q = f(), k = f(), v = f(), out = f(), lse = b.toDevice(new Float32Array(B * H * T));
+        try {
+          if (backward) b.attentionBackward(f(), f(), f(), f(), out, lse, q, k, v, null, B, T, H, H, D, S, S, 0.5);
+          else b.attention(out, lse, q, k, v, null, B, T, H, H, D, S, S, 0.5);
+          return 'ok';
+        } catch (e) { return e.message; }
+      };
+      process.stdout.write(JSON.stringify([run(128, false), run(128, true), run(200, false), run(256, true)]));`;
+    const results = (arch: string) =>
+      JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, STEPRL_SIM_ARCH: arch }, encoding: 'utf8' })) as string[];
+    const [f128, b128, f200, b256] = results('sm_86');
+    expect([f128, b128]).toEqual(['ok', 'ok']);
+    expect(f200).toContain('Expected a head size D <= 128 for attention on this GPU, which allows 101376 bytes of shared memory per block');
+    expect(f200).toContain('received D = 200');
+    expect(b256).toContain('Expected a head size D <= 128 for attentionBackward');
+    expect(b256).toContain('whose tiles need 141952 bytes');
+    expect(results('sm_80')).toEqual(['ok', 'ok', 'ok', 'ok']);  // 163 KiB: every head size fits
   });
 });
 

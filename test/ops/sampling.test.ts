@@ -3,7 +3,7 @@
 // logits, a 151936-token vocabulary; determinism over thread counts and repeated calls; the
 // empirical distribution of many rows against the filtered softmax; errors. On every device: cuda
 // draws the same tokens as the reference (and the cpu) from the same counter-based uniform.
-import { ArgumentError, DTypeError, Tensor, ops, setNumThreads } from '../../lib';
+import { ArgumentError, DTypeError, Tensor, backendInfo, ops, setNumThreads } from '../../lib';
 import { sampleDistribution, sampleReference } from '../reference/sampling';
 import { describeOn, describeTargets, onTarget, type Target } from '../util/devices';
 import { Rng } from '../util/random';
@@ -100,7 +100,12 @@ describeOn('cuda', 'sample on cuda', () => {
     for (const o of [{ topP: 0.95 }, { topK: 7 }, { topK: 30, topP: 0.8, temperature: 0.7 }, {}]) {
       const one = ops.sample(cuda, { ...o, seed: 42, counter: 3 }).toArray();
       expect(ops.sample(cuda, { ...o, seed: 42, counter: 3 }).toArray()).toEqual(one);
-      expect(ops.sample(Tensor.from(z, [B, V]), { ...o, seed: 42, counter: 3 }).toArray()).toEqual(one);
+      // The simulator uses glibc's exp2f, as the cpu does: the same tokens. A GPU's exp2f is within
+      // 2 ulp, so a draw landing within a few float ulps of a bucket boundary may pick the
+      // neighbour there (rare): the stated tolerance is one of these 64 rows per option set.
+      const cpu = ops.sample(Tensor.from(z, [B, V]), { ...o, seed: 42, counter: 3 }).toArray();
+      const differing = Array.from(one).filter((token, i) => token !== cpu[i]).length;
+      expect(differing).toBeLessThanOrEqual(backendInfo().backend === 'cuda-sim' ? 0 : 1);
       expect(ops.sample(cuda, { ...o, seed: 42, counter: 4 }).toArray()).not.toEqual(one);
       expect(ops.sample(cuda, { ...o, seed: 43, counter: 3 }).toArray()).not.toEqual(one);
     }

@@ -142,6 +142,37 @@ describeTargets('tokenLogprobs', (target: Target) => {
     });
   });
 
+  test('backward in place into the f32 logits; a partially overlapping out is an ArgumentError', () => {
+    onTarget(target, () => {
+      const R = 4, V = 37;
+      const rng = new Rng(23);
+      const z = rng.floats((R + 1) * V, 2), t = rng.ints(R, 0, V), g = rng.floats(R);
+      const dref = tokenLogprobsBackwardReference(z.subarray(0, R * V), t, g, null, R, V);
+      const base = Tensor.from(z, [(R + 1) * V], { device });
+      const logits = base.view(0, [R, V]);
+      const targets = Tensor.from(t, [R], { device });
+      const fwd = ops.tokenLogprobs(logits, targets);
+      const dlogprobs = Tensor.from(g, [R], { device });
+      // A view shifted by one row: row r's writes would land on row r+1 while it is being read.
+      const shifted = base.view(V, [R, V]);
+      expect(() => ops.tokenLogprobsBackward(logits, targets, fwd.logZ, dlogprobs, { out: shifted })).toThrow(ArgumentError);
+      expect(() => ops.tokenLogprobsBackward(logits, targets, fwd.logZ, dlogprobs, { out: base.view(1, [R, V]) })).toThrow(/out.*logits/);
+      // out over the per-row inputs.
+      const rowsAndMore = Tensor.zeros([R * V + R], { device });
+      const logz = rowsAndMore.view(R * V, [R]);
+      logz.copyFrom(fwd.logZ);
+      expect(() => ops.tokenLogprobsBackward(logits, targets, logz, dlogprobs, { out: rowsAndMore.view(R, [R, V]) })).toThrow(/out.*logZ/);
+      const grads = Tensor.zeros([R * V], { device });
+      const g2 = grads.view(0, [R]);
+      g2.copyFrom(dlogprobs);
+      expect(() => ops.tokenLogprobsBackward(logits, targets, fwd.logZ, g2, { out: grads.reshape([R, V]) })).toThrow(/out.*dlogprobs/);
+      // Exactly the logits: allowed, and the same gradient as a separate buffer.
+      const returned = ops.tokenLogprobsBackward(logits, targets, fwd.logZ, dlogprobs, { out: logits });
+      expect(returned).toBe(logits);
+      expectClose(logits.toArray(), dref.dlogits, { ...TOL, scale: dref.scale });
+    });
+  });
+
   test('all -inf rows and a -inf target', () => {
     onTarget(target, () => {
       const z = new Float32Array([0, -Infinity, 1, -Infinity, -Infinity, -Infinity]);
