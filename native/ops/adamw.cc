@@ -69,4 +69,6 @@ void register_adamw(Napi::Object exports) {
   STEPRL_EXPORT(exports, "gradNorm", GradNorm);
 }
 
+STEPRL_REGISTER(register_adamw);
+
 }  // namespace steprl

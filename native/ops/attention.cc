@@ -129,4 +129,6 @@ void register_attention(Napi::Object exports) {
   STEPRL_EXPORT(exports, "attentionBackward", AttentionBackward);
 }
 
+STEPRL_REGISTER(register_attention);
+
 }  // namespace steprl

@@ -66,4 +66,6 @@ void register_embedding(Napi::Object exports) {
   STEPRL_EXPORT(exports, "embeddingBackward", EmbeddingBackward);
 }
 
+STEPRL_REGISTER(register_embedding);
+
 }  // namespace steprl

@@ -32,8 +32,8 @@ Napi::Value EntropySegments(const Napi::CallbackInfo& info) {
                        STEPRL_CUDA_ONLY(cuda::entropy_segments_cuda), segments.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("entropySegments", EntropySegments);
 
-void register_entropy_segments(Napi::Object exports) { STEPRL_EXPORT(exports, "entropySegments", EntropySegments); }
+}  // namespace
 
 }  // namespace steprl

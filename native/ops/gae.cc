@@ -32,8 +32,8 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
                        outputs_result({{"advantages", advantages}, {"returns", returns}}));
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("gae", Gae);
 
-void register_gae(Napi::Object exports) { STEPRL_EXPORT(exports, "gae", Gae); }
+}  // namespace
 
 }  // namespace steprl

@@ -45,8 +45,8 @@ Napi::Value GroupAdvantages(const Napi::CallbackInfo& info) {
                        STEPRL_CUDA_ONLY(cuda::group_advantage_cuda), advantages.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("groupAdvantages", GroupAdvantages);
 
-void register_group_advantage(Napi::Object exports) { STEPRL_EXPORT(exports, "groupAdvantages", GroupAdvantages); }
+}  // namespace
 
 }  // namespace steprl

@@ -32,8 +32,8 @@ Napi::Value KlPenalty(const Napi::CallbackInfo& info) {
       {logprobs, ref});
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("klPenalty", KlPenalty);
 
-void register_kl_penalty(Napi::Object exports) { STEPRL_EXPORT(exports, "klPenalty", KlPenalty); }
+}  // namespace
 
 }  // namespace steprl

@@ -145,4 +145,6 @@ void register_linear_logprobs(Napi::Object exports) {
   STEPRL_EXPORT(exports, "linearTokenLogprobsBackward", LinearTokenLogprobsBackward);
 }
 
+STEPRL_REGISTER(register_linear_logprobs);
+
 }  // namespace steprl

@@ -81,8 +81,8 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
       {logprobs, old, ref, advantages, mask});
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("policyLoss", PolicyLoss);
 
-void register_policy_loss(Napi::Object exports) { STEPRL_EXPORT(exports, "policyLoss", PolicyLoss); }
+}  // namespace
 
 }  // namespace steprl

@@ -44,8 +44,8 @@ Napi::Value PrlAdvantages(const Napi::CallbackInfo& info) {
                        STEPRL_CUDA_ONLY(cuda::prl_advantage_cuda), advantages.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("prlAdvantages", PrlAdvantages);
 
-void register_prl_advantage(Napi::Object exports) { STEPRL_EXPORT(exports, "prlAdvantages", PrlAdvantages); }
+}  // namespace
 
 }  // namespace steprl

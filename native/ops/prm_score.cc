@@ -30,8 +30,8 @@ Napi::Value PrmScore(const Napi::CallbackInfo& info) {
                        STEPRL_CUDA_ONLY(cuda::prm_score_cuda), out.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("prmScore", PrmScore);
 
-void register_prm_score(Napi::Object exports) { STEPRL_EXPORT(exports, "prmScore", PrmScore); }
+}  // namespace
 
 }  // namespace steprl

@@ -37,10 +37,8 @@ Napi::Value ProcessGrpoAdvantages(const Napi::CallbackInfo& info) {
                        STEPRL_CUDA_ONLY(cuda::process_grpo_advantage_cuda), advantages.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("processGrpoAdvantages", ProcessGrpoAdvantages);
 
-void register_process_grpo_advantage(Napi::Object exports) {
-  STEPRL_EXPORT(exports, "processGrpoAdvantages", ProcessGrpoAdvantages);
-}
+}  // namespace
 
 }  // namespace steprl

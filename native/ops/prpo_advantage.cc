@@ -44,8 +44,8 @@ Napi::Value PrpoAdvantages(const Napi::CallbackInfo& info) {
                        STEPRL_CUDA_ONLY(cuda::prpo_advantage_cuda), advantages.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("prpoAdvantages", PrpoAdvantages);
 
-void register_prpo_advantage(Napi::Object exports) { STEPRL_EXPORT(exports, "prpoAdvantages", PrpoAdvantages); }
+}  // namespace
 
 }  // namespace steprl

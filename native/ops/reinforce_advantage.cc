@@ -46,10 +46,8 @@ Napi::Value ReinforceAdvantages(const Napi::CallbackInfo& info) {
                        outputs_result({{"advantages", advantages}, {"returns", returns}}));
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("reinforceAdvantages", ReinforceAdvantages);
 
-void register_reinforce_advantage(Napi::Object exports) {
-  STEPRL_EXPORT(exports, "reinforceAdvantages", ReinforceAdvantages);
-}
+}  // namespace
 
 }  // namespace steprl

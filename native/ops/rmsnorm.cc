@@ -70,4 +70,6 @@ void register_rmsnorm(Napi::Object exports) {
   STEPRL_EXPORT(exports, "rmsnormBackward", RmsnormBackward);
 }
 
+STEPRL_REGISTER(register_rmsnorm);
+
 }  // namespace steprl

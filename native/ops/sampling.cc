@@ -47,8 +47,8 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
       });
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("sample", Sample);
 
-void register_sampling(Napi::Object exports) { STEPRL_EXPORT(exports, "sample", Sample); }
+}  // namespace
 
 }  // namespace steprl

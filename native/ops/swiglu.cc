@@ -47,4 +47,6 @@ void register_swiglu(Napi::Object exports) {
   STEPRL_EXPORT(exports, "swigluBackward", SwigluBackward);
 }
 
+STEPRL_REGISTER(register_swiglu);
+
 }  // namespace steprl

@@ -70,4 +70,6 @@ void register_token_logprobs(Napi::Object exports) {
   STEPRL_EXPORT(exports, "tokenLogprobsBackward", TokenLogprobsBackward);
 }
 
+STEPRL_REGISTER(register_token_logprobs);
+
 }  // namespace steprl

@@ -55,8 +55,8 @@ Napi::Value WeibullReward(const Napi::CallbackInfo& info) {
                        STEPRL_CUDA_ONLY(cuda::weibull_reward_cuda), rewards.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("weibullReward", WeibullReward);
 
-void register_weibull_reward(Napi::Object exports) { STEPRL_EXPORT(exports, "weibullReward", WeibullReward); }
+}  // namespace
 
 }  // namespace steprl
