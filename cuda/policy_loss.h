@@ -13,8 +13,9 @@
 
 namespace steprl::cuda {
 
-// Queues the kernels, waits for the scalars and returns them (the cpu's result struct). A mask
-// value other than 0 or 1 throws the TypeScript layer's ArgumentError with its first index.
+// Queues the kernels, waits for the scalars and returns them (include/steprl/policy_loss.h's
+// PolicyLossResult). A mask value other than 0 or 1 throws the TypeScript layer's ArgumentError
+// with its first index.
 PolicyLossResult policy_loss_cuda(const PolicyLossArgs& args);
 
 }  // namespace steprl::cuda

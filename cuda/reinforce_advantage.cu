@@ -112,7 +112,7 @@ void reinforce_advantage_cuda(const ReinforceAdvantageArgs& a) {
   std::shared_ptr<DeviceAllocation> centred;
   if (a.group_ids != nullptr) {  // r̃ = r − μ_g (also checks that rewards are finite)
     centred = allocate(static_cast<size_t>(a.R) * sizeof(float));
-    group_advantage_cuda({centred->as<float>(), a.rewards, a.group_ids, a.R, false, true, 0.0, false});
+    group_advantage_cuda({centred->as<float>(), a.rewards, a.group_ids, false, true, 0.0, false, a.R});
     outcome = centred->as<float>();
   }
   std::shared_ptr<DeviceAllocation> row_moments, stats;
