@@ -25,7 +25,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kChunk = int64_t{1} << 14;  // elements per norm partial (fixed: determinism)
 
-__device__ __forceinline__ void adamw_one(float& p, float& m, float& v, float grad, const AdamwScalars& a) {
+__device__ __forceinline__ void adamw_one(float& p, float& m, float& v, float grad, const AdamwArgs& a) {
   const float g = __fmul_rn(grad, a.grad_scale);
   const float mi = __fadd_rn(__fmul_rn(a.beta1, m), __fmul_rn(a.one_minus_beta1, g));
   const float vi = __fadd_rn(__fmul_rn(a.beta2, v), __fmul_rn(a.one_minus_beta2, __fmul_rn(g, g)));
@@ -38,7 +38,7 @@ __device__ __forceinline__ void adamw_one(float& p, float& m, float& v, float gr
 __device__ __forceinline__ int64_t misalignment(const void* p) { return static_cast<int64_t>(reinterpret_cast<std::uintptr_t>(p) % 16); }
 
 __global__ void __launch_bounds__(kThreads)
-adamw_kernel(float* params, float* m, float* v, const float* grads, int64_t n, AdamwScalars a) {  // [n] each
+adamw_kernel(float* params, float* m, float* v, const float* grads, int64_t n, AdamwArgs a) {  // [n] each
   const int64_t stride = int64_t{gridDim.x} * blockDim.x;
   const int64_t first = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   const int64_t offset = misalignment(params);
@@ -101,11 +101,11 @@ __global__ void __launch_bounds__(kThreads) grad_norm_finish_kernel(double* out,
 
 }  // namespace
 
-void adamw_step_cuda(float* params, float* m, float* v, const float* grads, int64_t n, const AdamwScalars& scalars) {
+void adamw_step_cuda(const AdamwArgs& args, int64_t n) {
   if (n <= 0) return;
   const int64_t blocks = ceil_div(ceil_div(n, 4), kThreads);
   const unsigned grid = static_cast<unsigned>(blocks < 132 * 8 * 8 ? blocks : 132 * 8 * 8);
-  STEPRL_LAUNCH(adamw_kernel, grid, kThreads, 0, stream(), params, m, v, grads, n, scalars);
+  STEPRL_LAUNCH(adamw_kernel, grid, kThreads, 0, stream(), args.params, args.m, args.v, args.grads, n, args);
 }
 
 double grad_norm_cuda(const float* grads, int64_t n) {

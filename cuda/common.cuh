@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "../native/errors.h"  // DeviceError (what CUDA failures throw), ArgumentError
+#include "../include/steprl/errors.h"  // DeviceError (what CUDA failures throw), ArgumentError
 
 #if defined(STEPRL_CUDA_SIM)
 #include "sim/sim.h"

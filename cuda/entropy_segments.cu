@@ -11,7 +11,6 @@
 // op of a few hundred microseconds at most, not worth more machinery.
 #include "entropy_segments.h"
 
-#include "../native/cpu/entropy_segments.h"  // kMaxBranches
 #include "advantage_rows.cuh"
 
 namespace steprl::cuda {
@@ -65,8 +64,8 @@ entropy_segments_kernel(int32_t* segments,                      // [R,T]
                         const float* entropy, const void* mask,  // [R,T] each
                         int64_t R, int64_t T, int64_t K, int64_t min_gap, bool compat,
                         unsigned long long* bad_mask, unsigned long long* bad_entropy) {
-  __shared__ int64_t anchors[cpu::kMaxBranches];
-  __shared__ int64_t cuts[cpu::kMaxBranches];
+  __shared__ int64_t anchors[kMaxBranches];
+  __shared__ int64_t cuts[kMaxBranches];
   __shared__ Pick pick_scratch[kWarpSize];
   __shared__ int64_t cut_count;
   for (int64_t row = blockIdx.x; row < R; row += gridDim.x) {

@@ -7,18 +7,9 @@
 
 #include <cstdint>
 
-namespace steprl::cuda {
+#include "../include/steprl/entropy_segments.h"
 
-struct EntropySegmentsArgs {
-  int32_t* segments;     // [R,T]
-  const float* entropy;  // [R,T] finite where m = 1 (checked)
-  const void* mask;      // [R,T] float32, or uint8 when mask_u8; 0/1 (checked)
-  bool mask_u8;
-  int64_t R, T;
-  int64_t max_branches;  // [1, cpu::kMaxBranches]
-  int64_t min_gap;       // >= 1
-  bool compat;
-};
+namespace steprl::cuda {
 
 // Queues the kernel and waits for it; a bad mask value or a non-finite entropy of a valid token
 // throws the TypeScript layer's ArgumentError (mask first).

@@ -13,7 +13,6 @@
 // the mask, 8 B out, plus 4 B read back and 4 + 4 B for whitening: memory-bound, coalesced.
 #include "gae.h"
 
-#include "../native/cpu/gae.h"  // kWhitenEps
 #include "advantage_rows.cuh"
 
 namespace steprl::cuda {
@@ -87,7 +86,7 @@ gae_moments_kernel(double* stats, const Moments* row_moments, int64_t R) {  // s
   for (int k = 1; k < static_cast<int>(blockDim.x); ++k) m = merge(m, partial[k]);
   const double variance = m.n > 1.0 ? m.m2 * __drcp_rn(m.n - 1.0) : 0.0;
   stats[0] = m.mean;
-  stats[1] = __drcp_rn(__dsqrt_rn(variance + cpu::kWhitenEps));
+  stats[1] = __drcp_rn(__dsqrt_rn(variance + kWhitenEps));
 }
 
 template <bool kU8>

@@ -6,19 +6,9 @@
 
 #include <cstdint>
 
-namespace steprl::cuda {
+#include "../include/steprl/gae.h"
 
-struct GaeArgs {
-  float* advantages;     // [R,T]
-  float* returns;        // [R,T]
-  const float* rewards;  // [R,T]
-  const float* values;   // [R,T]
-  const void* mask;      // [R,T] float32, or uint8 when mask_u8; 0/1 (checked)
-  bool mask_u8;
-  int64_t R, T;
-  double gamma, lambda;
-  bool whiten;
-};
+namespace steprl::cuda {
 
 // Queues the kernels and waits for them; a mask value other than 0 or 1 throws the TypeScript
 // layer's ArgumentError with its first index.

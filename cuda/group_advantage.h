@@ -8,18 +8,9 @@
 
 #include <cstdint>
 
-namespace steprl::cuda {
+#include "../include/steprl/group_advantage.h"
 
-struct GroupAdvantageArgs {
-  float* advantages;         // [R]
-  const float* rewards;      // [R]  finite (checked on the device)
-  const int32_t* group_ids;  // [R]
-  int64_t R;                 // < 2^31
-  bool scale_by_std;
-  bool unbiased;
-  double eps;
-  bool leave_one_out;        // RLOO: A = G/(G-1) (r - mu), no sigma; a singleton group throws
-};
+namespace steprl::cuda {
 
 // Queues the kernels and waits for them (a non-finite reward throws the TypeScript layer's
 // ArgumentError, naming the first such index and its value; so does a singleton group with

@@ -10,32 +10,9 @@
 
 #include <cstdint>
 
+#include "../include/steprl/linear_logprobs.h"
+
 namespace steprl::cuda {
-
-struct LinearLogprobsArgs {
-  const void* hidden;       // [M,C] float32, or bfloat16 bits when hidden_bf16
-  const void* weight;       // [V,C] float32, or bfloat16 bits when weight_bf16
-  bool hidden_bf16, weight_bf16;  // widened to float32 a row block / vocabulary chunk at a time
-  const int32_t* targets;   // [N] in [0, V) (checked by the caller)
-  const int32_t* rows;      // [N] distinct rows in [0, M), or nullptr (token i is row i)
-  int64_t N, C, V, chunk;
-  float inv_temperature;
-};
-
-struct LinearLogprobsOutputs {
-  float* logprobs;          // [N]
-  float* logz;              // [N]
-  float* entropy;           // [N] or nullptr
-};
-
-struct LinearLogprobsGrads {
-  const float* logz;        // [N]
-  const float* dlogprobs;   // [N]
-  const float* entropy;     // [N]; required when dentropy is given
-  const float* dentropy;    // [N] or nullptr
-  float* dhidden;           // [M,C] +=
-  float* dweight;           // [V,C] += , or nullptr
-};
 
 void linear_logprobs_forward_cuda(const LinearLogprobsArgs& args, const LinearLogprobsOutputs& out);
 void linear_logprobs_backward_cuda(const LinearLogprobsArgs& args, const LinearLogprobsGrads& grads);

@@ -9,26 +9,9 @@
 
 #include <cstdint>
 
+#include "../include/steprl/matmul.h"
+
 namespace steprl::cuda {
-
-struct MatmulForwardArgs {
-  float* out;             // [N,OC]
-  const float* inp;       // [N,C]
-  const float* weight;    // [OC,C]
-  const float* bias;      // [OC] or nullptr
-  const float* residual;  // [N,OC] or nullptr; may be out itself (accumulate)
-  int64_t N, C, OC;
-};
-
-struct MatmulBackwardArgs {
-  float* dinp;            // [N,C]  += , or nullptr
-  float* dweight;         // [OC,C] += , or nullptr
-  float* dbias;           // [OC]   += , or nullptr
-  const float* dout;      // [N,OC]
-  const float* inp;       // [N,C]
-  const float* weight;    // [OC,C]
-  int64_t N, C, OC;
-};
 
 void matmul_forward_cuda(const MatmulForwardArgs& args);
 void matmul_backward_cuda(const MatmulBackwardArgs& args);

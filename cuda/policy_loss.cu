@@ -24,7 +24,6 @@
 namespace steprl::cuda {
 namespace {
 
-using cpu::LossAggregation;
 constexpr int kMaxThreads = 256;
 constexpr int kFinishThreads = 1024;
 constexpr int kRowSums = 6;  // w psi, w kl, kl, clipped, approx kl, tokens
@@ -78,8 +77,8 @@ struct ThreadSums {
 // One token (§1.2, §1.3); returns dlogprobs / w. Masked-out tokens never get here.
 __device__ __forceinline__ float token_gradient(const TokenParams& p, float l, float old, float ref, float A, ThreadSums& s) {
   const float d = l - old;
-  const bool ratio_clamped = fabsf(d) > cpu::kRatioClamp;
-  const float rho = expf(clamp_nan(d, cpu::kRatioClamp));
+  const bool ratio_clamped = fabsf(d) > kRatioClamp;
+  const float rho = expf(clamp_nan(d, kRatioClamp));
   const float clipped_rho = rho < p.low ? p.low : (rho > p.high ? p.high : rho);
   float psi = fmaxf(-A * rho, -A * clipped_rho);
   if (A < 0.0f) psi = fminf(psi, -A * p.dual_clip);
@@ -205,10 +204,10 @@ policy_loss_modes_kernel(float* dlogprobs,                                  // [
                          const float* ref_logprobs, const float* advantages,  // [R,T] each; ref may be null
                          const void* mask,                                  // [R,T] f32 or u8
                          const double* row_tokens, const unsigned long long* total,  // from count, or null
-                         int64_t R, int64_t T, TokenParams p, cpu::PolicyLossMode mode, LossAggregation aggregation,
+                         int64_t R, int64_t T, TokenParams p, PolicyLossMode mode, LossAggregation aggregation,
                          double token_count, double row_count, double max_length, double loss_scale,
                          unsigned long long* bad_mask) {
-  const bool sequence = mode == cpu::PolicyLossMode::gspo, gspo = sequence || mode == cpu::PolicyLossMode::gspo_token;
+  const bool sequence = mode == PolicyLossMode::gspo, gspo = sequence || mode == PolicyLossMode::gspo_token;
   for (int64_t row = blockIdx.x; row < R; row += gridDim.x) {
     const double w = row_weight(aggregation, row, row_tokens, total, token_count, row_count, max_length, loss_scale);
     const float wf = static_cast<float>(w);
@@ -226,7 +225,7 @@ policy_loss_modes_kernel(float* dlogprobs,                                  // [
       sum = block_reduce_sum(sum);
       const double n = block_reduce_sum(static_cast<double>(count));
       const double mean = n > 0.0 ? sum * __drcp_rn(n) : 0.0;
-      const double bound = cpu::kRatioClamp;
+      const double bound = kRatioClamp;
       seq_clamped = fabs(mean) > bound;
       seq_ratio = static_cast<float>(exp(mean < -bound ? -bound : (mean > bound ? bound : mean)));
     }
@@ -248,7 +247,7 @@ policy_loss_modes_kernel(float* dlogprobs,                                  // [
         g = unclipped ? -A * seq_ratio : 0.0f;
         clipped = A != 0.0f && !unclipped;
       } else {  // cispo
-        const float rho = expf(clamp_nan(l - old, cpu::kRatioClamp));
+        const float rho = expf(clamp_nan(l - old, kRatioClamp));
         const float weight = fminf(fmaxf(rho, p.low), p.high);
         psi = -weight * A * l;
         g = -weight * A;
@@ -317,8 +316,8 @@ int threads_for(int64_t T) {
 
 }  // namespace
 
-cpu::PolicyLossResult policy_loss_cuda(const PolicyLossArgs& a) {
-  cpu::PolicyLossResult result{};
+PolicyLossResult policy_loss_cuda(const PolicyLossArgs& a) {
+  PolicyLossResult result{};
   if (a.R == 0 || a.T == 0) return result;
   const unsigned blocks = static_cast<unsigned>(a.R < (int64_t{1} << 30) ? a.R : (int64_t{1} << 30));
   const ErrorIndex bad_mask;
@@ -342,7 +341,7 @@ cpu::PolicyLossResult policy_loss_cuda(const PolicyLossArgs& a) {
                            a.ref_logprobs != nullptr};
   const double* tokens_per_row = need_counts ? row_tokens->as<double>() : nullptr;
   const unsigned long long* batch_tokens = need_counts ? total->as<unsigned long long>() : nullptr;
-  if (a.mode != cpu::PolicyLossMode::clip) {
+  if (a.mode != PolicyLossMode::clip) {
     if (a.mask_u8) {
       STEPRL_LAUNCH(policy_loss_modes_kernel<true>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
                     row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,

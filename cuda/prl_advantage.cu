@@ -59,7 +59,7 @@ prl_advantage_kernel(float* advantages,                                     // [
 void prl_advantage_cuda(const PrlAdvantageArgs& a) {
   if (a.R == 0 || a.T == 0) return;
   const ErrorIndex bad_mask;
-  const bool token_mode = a.mode == cpu::PrlMode::token;
+  const bool token_mode = a.mode == PrlMode::token;
   if (a.mask_u8) {
     STEPRL_LAUNCH(prl_advantage_kernel<true>, row_blocks(a.R), row_threads(a.T), 0, stream(), a.advantages, a.outcome_advantages,
                   a.old_logprobs, a.ref_logprobs, a.mask, a.step_ends, a.R, a.T, 1.0 / a.eta, token_mode, a.next_step,

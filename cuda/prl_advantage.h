@@ -7,23 +7,9 @@
 
 #include <cstdint>
 
-#include "../native/cpu/prl_advantage.h"
+#include "../include/steprl/prl_advantage.h"
 
 namespace steprl::cuda {
-
-struct PrlAdvantageArgs {
-  float* advantages;                // [R,T]
-  const float* outcome_advantages;  // [R]
-  const float* old_logprobs;        // [R,T]
-  const float* ref_logprobs;        // [R,T]
-  const void* mask;                 // [R,T] float32, or uint8 when mask_u8; 0/1 (checked)
-  bool mask_u8;
-  const uint8_t* step_ends;         // [R,T] or nullptr in token mode
-  int64_t R, T;
-  double eta;
-  cpu::PrlMode mode;
-  bool next_step;
-};
 
 // Queues the kernel and waits for it: a mask value other than 0 or 1 throws the TypeScript
 // layer's ArgumentError with its first index.

@@ -13,7 +13,6 @@
 namespace steprl::cuda {
 namespace {
 
-using cpu::StepAggregate;
 
 __global__ void __launch_bounds__(kStepRowThreads)
 prm_score_kernel(float* scores,                                   // [R]
@@ -29,7 +28,7 @@ prm_score_kernel(float* scores,                                   // [R]
       score = p[K - 1];
     } else if (K > 0) {
       double log_sum = 0.0;
-      for (int64_t k = 0; k < K; ++k) log_sum += log(fmax(static_cast<double>(p[k]), cpu::kStepScoreFloor));
+      for (int64_t k = 0; k < K; ++k) log_sum += log(fmax(static_cast<double>(p[k]), kStepScoreFloor));
       score = exp(aggregate == StepAggregate::geomean ? log_sum * __drcp_rn(static_cast<double>(K)) : log_sum);
     }
     scores[i] = static_cast<float>(score);

@@ -6,17 +6,9 @@
 
 #include <cstdint>
 
-#include "../native/cpu/weibull_reward.h"  // StepAggregate
+#include "../include/steprl/prm_score.h"
 
 namespace steprl::cuda {
-
-struct PrmScoreArgs {
-  float* scores;                // [R]
-  const float* step_scores;     // [S]   each in [0, 1] (checked)
-  const int32_t* step_offsets;  // [R+1] from 0 to S, non-decreasing (checked before any read)
-  int64_t R, S;
-  cpu::StepAggregate aggregate;
-};
 
 // Queues the kernel and waits for it; malformed offsets or scores outside [0, 1] throw the
 // TypeScript layer's ArgumentErrors in its order (offsets[0], monotonicity, offsets[R], scores).

@@ -7,19 +7,9 @@
 
 #include <cstdint>
 
-namespace steprl::cuda {
+#include "../include/steprl/process_grpo_advantage.h"
 
-struct ProcessGrpoAdvantageArgs {
-  float* advantages;            // [R,T]
-  const float* step_rewards;    // [S]   finite (checked)
-  const int32_t* step_ends;     // [S]   non-decreasing per row, in [0, L_i) (checked before use)
-  const int32_t* step_offsets;  // [R+1] from 0 to S, non-decreasing (checked before any read)
-  const int32_t* group_ids;     // [R]
-  const void* mask;             // [R,T] float32, or uint8 when mask_u8; 0/1 (checked)
-  bool mask_u8;
-  int64_t R, T, S;              // R < 2^31
-  double eps;
-};
+namespace steprl::cuda {
 
 // Queues the kernels and waits for them; bad input found on the device throws the TypeScript
 // layer's ArgumentErrors in its order: stepOffsets, mask, stepEnds, stepRewards.

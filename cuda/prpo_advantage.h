@@ -7,20 +7,9 @@
 
 #include <cstdint>
 
-namespace steprl::cuda {
+#include "../include/steprl/prpo_advantage.h"
 
-struct PrpoAdvantageArgs {
-  float* advantages;          // [R,T]
-  const float* token_scores;  // [R,T] finite where m = 1 (checked)
-  const float* rewards;       // [R]   finite (checked)
-  const int32_t* group_ids;   // [R]
-  const void* mask;           // [R,T] float32, or uint8 when mask_u8; 0/1 (checked)
-  bool mask_u8;
-  int64_t R, T;               // R < 2^31
-  bool empirical;
-  double mu0, sigma0, eps;
-  bool compat;
-};
+namespace steprl::cuda {
 
 // Queues the kernels and waits for them; bad values found on the device throw the TypeScript
 // layer's ArgumentErrors (mask, then rewards, then tokenScores).

@@ -12,7 +12,6 @@
 // term), the mask, 8 B out, plus 4 + 4 B for normalizing: memory-bound, coalesced.
 #include "reinforce_advantage.h"
 
-#include "../native/cpu/reinforce_advantage.h"  // kReinforceVarianceFloor
 #include "advantage_rows.cuh"
 #include "group_advantage.h"
 
@@ -92,7 +91,7 @@ reinforce_moments_kernel(double* stats, const Moments* row_moments, int64_t R) {
   for (int k = 1; k < static_cast<int>(blockDim.x); ++k) m = merge(m, partial[k]);
   const double variance = m.n > 0.0 ? m.m2 * __drcp_rn(m.n) : 0.0;
   stats[0] = m.mean;
-  stats[1] = __drcp_rn(__dsqrt_rn(variance > cpu::kReinforceVarianceFloor ? variance : cpu::kReinforceVarianceFloor));
+  stats[1] = __drcp_rn(__dsqrt_rn(variance > kReinforceVarianceFloor ? variance : kReinforceVarianceFloor));
 }
 
 template <bool kU8>
@@ -113,7 +112,7 @@ void reinforce_advantage_cuda(const ReinforceAdvantageArgs& a) {
   std::shared_ptr<DeviceAllocation> centred;
   if (a.group_ids != nullptr) {  // r̃ = r − μ_g (also checks that rewards are finite)
     centred = allocate(static_cast<size_t>(a.R) * sizeof(float));
-    group_advantage_cuda({centred->as<float>(), a.rewards, a.group_ids, a.R, false, true, 0.0, false});
+    group_advantage_cuda({centred->as<float>(), a.rewards, a.group_ids, false, true, 0.0, false, a.R});
     outcome = centred->as<float>();
   }
   std::shared_ptr<DeviceAllocation> row_moments, stats;

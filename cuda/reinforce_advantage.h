@@ -7,21 +7,9 @@
 
 #include <cstdint>
 
-namespace steprl::cuda {
+#include "../include/steprl/reinforce_advantage.h"
 
-struct ReinforceAdvantageArgs {
-  float* advantages;          // [R,T]
-  float* returns;             // [R,T]
-  const float* rewards;       // [R]  finite (checked on the device)
-  const int32_t* group_ids;   // [R]  or nullptr: no baseline
-  const float* old_logprobs;  // [R,T] or nullptr when kl_coef = 0
-  const float* ref_logprobs;  // [R,T] or nullptr when kl_coef = 0
-  const void* mask;           // [R,T] float32, or uint8 when mask_u8; 0/1 (checked)
-  bool mask_u8;
-  int64_t R, T;
-  double kl_coef, gamma;
-  bool normalize;
-};
+namespace steprl::cuda {
 
 // Queues the kernels and waits for them; a bad mask value or a non-finite reward throws the
 // TypeScript layer's ArgumentError with its first index.

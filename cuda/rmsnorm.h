@@ -7,26 +7,9 @@
 
 #include <cstdint>
 
+#include "../include/steprl/rmsnorm.h"
+
 namespace steprl::cuda {
-
-struct RmsnormForwardArgs {
-  float* out;           // [N,C]  may be inp itself
-  float* rstd;          // [N]
-  const float* inp;     // [N,C]
-  const float* weight;  // [C]
-  int64_t N, C;
-  float eps;
-};
-
-struct RmsnormBackwardArgs {
-  float* dinp;          // [N,C] +=
-  float* dweight;       // [C]   +=
-  const float* dout;    // [N,C]
-  const float* inp;     // [N,C]
-  const float* weight;  // [C]
-  const float* rstd;    // [N]
-  int64_t N, C;
-};
 
 void rmsnorm_forward_cuda(const RmsnormForwardArgs& args);
 void rmsnorm_backward_cuda(const RmsnormBackwardArgs& args);

@@ -9,20 +9,10 @@
 
 #include <cstdint>
 
+#include "../include/steprl/rope.h"
+
 namespace steprl::cuda {
 
-struct RopeArgs {
-  float* out;               // [N, heads*D]  may be inp itself
-  const float* inp;         // [N, heads*D]
-  const int32_t* positions; // [N]
-  const float* inv_freq;    // [D/2] (device)
-  int64_t N, heads, D;
-  bool backward;            // rotate by -a
-};
-
 void rope_cuda(const RopeArgs& args);
-
-// Largest head size the kernel's shared-memory cos/sin table holds.
-constexpr int64_t kRopeMaxHeadDim = 8192;
 
 }  // namespace steprl::cuda

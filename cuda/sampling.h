@@ -8,19 +8,9 @@
 
 #include <cstdint>
 
-namespace steprl::cuda {
+#include "../include/steprl/sampling.h"
 
-struct SampleArgs {
-  int32_t* tokens;       // [B] (device)
-  const float* logits;   // [B,V]
-  int64_t B, V;
-  bool greedy;           // temperature 0 (or a scale that overflows)
-  double scale;          // log2(e) / temperature
-  int64_t top_k;         // 0 or >= V: off
-  double top_p;          // >= 1: off
-  uint32_t seed;
-  uint64_t counter;
-};
+namespace steprl::cuda {
 
 // Queues the kernel and waits for it; returns -1, or the first row without a finite maximum
 // (NaN, +inf, or all -inf), whose token is -1.

@@ -24,11 +24,7 @@ namespace steprl::cuda {
 namespace {
 
 constexpr int kMaxThreads = 256;
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2 = 0.693147180559945309f;
-// exp2 arguments stop here: 2^-200 is exactly 0 in float, so -inf logits give p = 0 and
-// p log p = 0 without special cases (as on the CPU).
-constexpr float kExp2Floor = -200.0f;
+// kLog2e, kLn2, kExp2Floor: include/steprl/token_logprobs.h, the CPU's constants.
 
 // Logits widened to float: kVec elements per 16-byte vector, or one at a time.
 template <bool kBf16> struct Logits;

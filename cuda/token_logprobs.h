@@ -9,31 +9,9 @@
 
 #include <cstdint>
 
+#include "../include/steprl/token_logprobs.h"
+
 namespace steprl::cuda {
-
-struct TokenLogprobsForwardArgs {
-  float* logprobs;        // [R]
-  float* logz;            // [R]  logsumexp of logits/tau
-  float* entropy;         // [R]  or nullptr
-  const void* logits;     // [R,V] float32, or bfloat16 bits when logits_bf16
-  bool logits_bf16;
-  const int32_t* targets; // [R]
-  int64_t R, V;
-  float inv_temperature;
-};
-
-struct TokenLogprobsBackwardArgs {
-  float* dlogits;          // [R,V]  written once, every element
-  const void* logits;      // [R,V] float32, or bfloat16 bits when logits_bf16
-  bool logits_bf16;
-  const int32_t* targets;  // [R]
-  const float* logz;       // [R]  from the forward
-  const float* dlogprobs;  // [R]
-  const float* entropy;    // [R]  or nullptr (recomputed when dentropy needs it)
-  const float* dentropy;   // [R]  or nullptr
-  int64_t R, V;
-  float inv_temperature;
-};
 
 void token_logprobs_forward_cuda(const TokenLogprobsForwardArgs& args);
 void token_logprobs_backward_cuda(const TokenLogprobsBackwardArgs& args);

@@ -15,8 +15,6 @@
 namespace steprl::cuda {
 namespace {
 
-using cpu::RewardShaping;
-using cpu::StepAggregate;
 
 __device__ double aggregate_steps(const float* p, int64_t K, StepAggregate aggregate) {
   if (aggregate == StepAggregate::min) {
@@ -26,7 +24,7 @@ __device__ double aggregate_steps(const float* p, int64_t K, StepAggregate aggre
   }
   if (aggregate == StepAggregate::last) return p[K - 1];
   double log_sum = 0.0;
-  for (int64_t j = 0; j < K; ++j) log_sum += log(fmax(static_cast<double>(p[j]), cpu::kStepScoreFloor));
+  for (int64_t j = 0; j < K; ++j) log_sum += log(fmax(static_cast<double>(p[j]), kStepScoreFloor));
   return exp(aggregate == StepAggregate::geomean ? log_sum * __drcp_rn(static_cast<double>(K)) : log_sum);
 }
 

@@ -7,20 +7,9 @@
 
 #include <cstdint>
 
-#include "../native/cpu/weibull_reward.h"
+#include "../include/steprl/weibull_reward.h"
 
 namespace steprl::cuda {
-
-struct WeibullRewardArgs {
-  float* rewards;               // [R]
-  const float* step_scores;     // [S]  each in [0, 1] (checked)
-  const int32_t* step_offsets;  // [R+1] from 0 to S, non-decreasing (checked before any read)
-  int64_t R, S;
-  cpu::RewardShaping shaping;
-  cpu::StepAggregate aggregate;
-  double k, lambda, peak;
-  int64_t min_steps;
-};
 
 // Queues the kernel and waits for it: malformed offsets or scores outside [0, 1] throw the
 // TypeScript layer's ArgumentErrors (in its order: offsets[0], monotonicity, offsets[R], scores).

@@ -1,37 +1,39 @@
-// addon.cc: registration only, one line per family. The CPU addon and the CUDA addon share it.
+// addon.cc: the module's Init and the registration list every glue file adds itself to
+// (STEPRL_REGISTER in native/ops/ops.h). The CPU addon and the CUDA addon share it.
 #include <napi.h>
 
+#include <vector>
+
 #include "ops/ops.h"
+
+namespace steprl {
+namespace {
+
+std::vector<RegisterFn>& registrations() {
+  static std::vector<RegisterFn> list;  // constructed on first use: safe from any file's static initializer
+  return list;
+}
+
+}  // namespace
+
+bool add_registration(RegisterFn fn) {
+  registrations().push_back(fn);
+  return true;
+}
+
+void register_all(Napi::Object exports) {
+  for (RegisterFn fn : registrations()) fn(exports);
+}
+
+}  // namespace steprl
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  steprl::register_system(exports);
 #if defined(STEPRL_WITH_CUDA)
   steprl::register_device(exports);
 #endif
-  steprl::register_token_logprobs(exports);
-  steprl::register_kl_penalty(exports);
-  steprl::register_policy_loss(exports);
-  steprl::register_group_advantage(exports);
-  steprl::register_weibull_reward(exports);
-  steprl::register_matmul(exports);
-  steprl::register_rmsnorm(exports);
-  steprl::register_rope(exports);
-  steprl::register_attention(exports);
-  steprl::register_swiglu(exports);
-  steprl::register_embedding(exports);
-  steprl::register_adamw(exports);
-  steprl::register_sampling(exports);
-  steprl::register_prl_advantage(exports);
-  steprl::register_prpo_advantage(exports);
-  steprl::register_entropy_segments(exports);
-  steprl::register_process_grpo_advantage(exports);
-  steprl::register_gae(exports);
-  steprl::register_prm_score(exports);
-  steprl::register_reinforce_advantage(exports);
-  steprl::register_linear_logprobs(exports);
-  steprl::register_convert(exports);
+  steprl::register_all(exports);
   return exports;
 }
 

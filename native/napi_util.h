@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "errors.h"  // ArgumentError, DeviceError
+#include "../include/steprl/errors.h"  // ArgumentError, DeviceError
 #include "tensor.h"
 
 namespace steprl {

@@ -91,7 +91,7 @@ const tarballs = [main];
 // 3. The CUDA platform package.
 let proof = null;
 if (withCuda) {
-  const sources = ['native', 'cuda', 'CMakeLists.txt', 'binding.gyp'].map((s) => newestMtime(path.join(root, s)));
+  const sources = ['include', 'native', 'cuda', 'CMakeLists.txt', 'binding.gyp'].map((s) => newestMtime(path.join(root, s)));
   if (!fs.existsSync(cudaBuild) || fs.statSync(cudaBuild).mtimeMs < Math.max(...sources)) {
     run('build:cuda (build-cuda/ is missing or older than its sources; nvcc, several minutes)', process.execPath,
       [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', 'build-cuda', '--CDSTEPRL_CUDA=ON']);

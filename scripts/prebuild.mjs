@@ -23,7 +23,7 @@ const require = createRequire(import.meta.url);
 const target = `${process.platform}-${process.arch}`;
 const outDir = path.join(root, 'prebuilds', target);
 const stage = path.join(root, 'build-prebuild');
-const sources = ['binding.gyp', 'native', 'cuda'];
+const sources = ['binding.gyp', 'include', 'native', 'cuda'];
 
 function newestMtime(p) {
   const stat = fs.statSync(p);

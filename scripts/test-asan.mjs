@@ -87,7 +87,7 @@ const suites = () => {
 
 let ok = await runStep('compile TypeScript (dist/)', [tsc, '-p', path.join(root, 'tsconfig.json')]);
 
-const newest = newestSource([path.join(root, 'native'), path.join(root, 'cuda')], [path.join(root, 'CMakeLists.txt'), path.join(root, 'binding.gyp')]);
+const newest = newestSource([path.join(root, 'include'), path.join(root, 'native'), path.join(root, 'cuda')], [path.join(root, 'CMakeLists.txt'), path.join(root, 'binding.gyp')]);
 for (const build of builds) {
   const addon = path.join(root, build.out, 'Release', 'steprl.node');
   build.addon = addon;

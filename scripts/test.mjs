@@ -45,7 +45,7 @@ run('type-check the tests', process.execPath, [require.resolve('typescript/bin/t
 
 // 1. CPU
 if (fs.existsSync(cpuAddon)) {
-  const newest = newestSource([path.join(root, 'native')], [path.join(root, 'binding.gyp')]);
+  const newest = newestSource([path.join(root, 'include'), path.join(root, 'native')], [path.join(root, 'binding.gyp')]);
   if (newest.mtime > fs.statSync(cpuAddon).mtimeMs)
     console.log(`npm test: note: ${path.relative(root, cpuAddon)} is older than ${path.relative(root, newest.file)}; \`npm run build:native\` rebuilds it.`);
 }
@@ -55,7 +55,7 @@ run('jest, CPU addon, every suite', process.execPath, [jest, ...jestArgs], { STE
 if (process.env.STEPRL_TEST_SIM === '0') {
   steps.push({ title: 'jest, cuda-sim addon', ok: true, ms: 0, note: 'skipped (STEPRL_TEST_SIM=0)' });
 } else {
-  const newest = newestSource([path.join(root, 'native'), path.join(root, 'cuda')], [path.join(root, 'CMakeLists.txt'), path.join(root, 'binding.gyp')]);
+  const newest = newestSource([path.join(root, 'include'), path.join(root, 'native'), path.join(root, 'cuda')], [path.join(root, 'CMakeLists.txt'), path.join(root, 'binding.gyp')]);
   let built = true;
   if (!fs.existsSync(simAddon) || fs.statSync(simAddon).mtimeMs < newest.mtime) {
     console.log(fs.existsSync(simAddon)

@@ -10,21 +10,9 @@
 
 #include <cstdint>
 
-namespace steprl::cpu {
+#include "../../include/steprl/adamw.h"
 
-struct AdamwArgs {
-  float* params;       // [n]
-  float* m;            // [n]  first moment
-  float* v;            // [n]  second moment
-  const float* grads;  // [n]
-  // Scalars folded once (in double, like torch's Python-side arithmetic) before the loop:
-  float decay;         // 1 - lr * weightDecay
-  float beta1, one_minus_beta1, beta2, one_minus_beta2;
-  float step_size;     // lr / (1 - beta1^step)
-  float inv_bias2_sqrt;  // 1 / sqrt(1 - beta2^step)
-  float eps;
-  float grad_scale;
-};
+namespace steprl::cpu {
 
 // Folds the hyper-parameters into AdamwArgs' scalars.
 AdamwArgs adamw_args(float* params, float* m, float* v, const float* grads, double lr, double beta1, double beta2,

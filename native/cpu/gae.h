@@ -10,21 +10,9 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/gae.h"
+
 namespace steprl::cpu {
-
-struct GaeArgs {
-  float* advantages;      // [R,T]  0 where m = 0
-  float* returns;         // [R,T]  0 where m = 0
-  const float* rewards;   // [R,T]
-  const float* values;    // [R,T]
-  const void* mask;       // [R,T]  float32, or uint8 when mask_u8; values 0/1
-  bool mask_u8;
-  int64_t T;
-  double gamma, lambda;
-  bool whiten;
-};
-
-constexpr double kWhitenEps = 1e-8;
 
 void gae_cpu(const GaeArgs& args, int64_t R);
 

@@ -10,17 +10,9 @@
 
 #include <cstdint>
 
-namespace steprl::cpu {
+#include "../../include/steprl/group_advantage.h"
 
-struct GroupAdvantageArgs {
-  float* advantages;         // [R]
-  const float* rewards;      // [R]
-  const int32_t* group_ids;  // [R]
-  int scale_by_std;          // 'std' (1) or 'none' (0)
-  int unbiased;              // divisor G−1 (1) or G (0)
-  double eps;
-  int leave_one_out;         // RLOO (1): scale_by_std is 0 then
-};
+namespace steprl::cpu {
 
 void group_advantage_cpu(const GroupAdvantageArgs& args, int64_t R);
 

@@ -13,20 +13,12 @@
 #include <cmath>
 #include <cstdint>
 
-namespace steprl::cpu {
+#include "../../include/steprl/kl_penalty.h"
 
-enum class KlEstimator : int { k1 = 0, k2 = 1, k3 = 2, k3_plus = 3, abs = 4 };
+namespace steprl::cpu {
 
 // "k1", "k2", "k3", "k3+", "abs" -> the estimator; false for any other name.
 bool kl_estimator_from_name(const char* name, KlEstimator* out);
-
-struct KlPenaltyArgs {
-  float* kl;                  // [n]
-  float* dkl;                 // [n]  d kl / d logprobs
-  const float* logprobs;      // [n]
-  const float* ref_logprobs;  // [n]
-  KlEstimator estimator;
-};
 
 void kl_penalty_forward_cpu(const KlPenaltyArgs& args, int64_t n);
 
@@ -34,13 +26,6 @@ void kl_penalty_forward_cpu(const KlPenaltyArgs& args, int64_t n);
 void kl_penalty_forward_span_scalar(const KlPenaltyArgs& args, int64_t begin, int64_t end);
 void kl_penalty_forward_span_avx2(const KlPenaltyArgs& args, int64_t begin, int64_t end);
 void kl_penalty_forward_span_avx512(const KlPenaltyArgs& args, int64_t begin, int64_t end);
-
-constexpr float kKlDeltaClamp = 20.0f;  // |d| above this: d is clamped (verl)
-constexpr float kKlValueClamp = 10.0f;  // k3 above this: the value is clamped (verl)
-// For |d| <= kKlSeriesBound, expm1(d) - d = d^2 (1/2 + d/6 + ... + d^6/8!): the next term is
-// below 5e-8 relative there; above it expm1(d) - d loses nothing.
-constexpr float kKlSeriesBound = 0.5f;
-constexpr float kK3Series[7] = {1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040, 1.0f / 40320};
 
 // The scalar statement of one estimator. `static`: every translation unit (scalar kl_penalty and
 // policy_loss) gets its own copy, compiled without ISA pragmas (see simd.h).

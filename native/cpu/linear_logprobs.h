@@ -20,34 +20,11 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/linear_logprobs.h"
+
 namespace steprl::cpu {
 
 constexpr int64_t kLinearRowBlock = 1024;  // hidden rows per block (the tile is rows x chunk)
-
-struct LinearLogprobsArgs {
-  const void* hidden;       // [M,C] float32, or bfloat16 bits when hidden_bf16
-  const void* weight;       // [V,C] float32, or bfloat16 bits when weight_bf16
-  int hidden_bf16, weight_bf16;  // bfloat16 inputs are widened to float32 a block / chunk at a time
-  const int32_t* targets;   // [N] in [0, V)
-  const int32_t* rows;      // [N] distinct rows of hidden in [0, M), or nullptr (token i is row i)
-  int64_t N, C, V, chunk;   // chunk: vocabulary columns per tile, >= 1
-  float inv_temperature;
-};
-
-struct LinearLogprobsOutputs {
-  float* logprobs;          // [N]
-  float* logz;              // [N]
-  float* entropy;           // [N] or nullptr
-};
-
-struct LinearLogprobsGrads {
-  const float* logz;        // [N] from the forward
-  const float* dlogprobs;   // [N]
-  const float* entropy;     // [N] from the forward; required when dentropy is given
-  const float* dentropy;    // [N] or nullptr
-  float* dhidden;           // [M,C] +=
-  float* dweight;           // [V,C] += , or nullptr (a frozen projection)
-};
 
 void linear_logprobs_forward_cpu(const LinearLogprobsArgs& args, const LinearLogprobsOutputs& out);
 void linear_logprobs_backward_cpu(const LinearLogprobsArgs& args, const LinearLogprobsGrads& grads);

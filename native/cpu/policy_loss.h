@@ -16,58 +16,17 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/policy_loss.h"
+
 #include "kl_penalty.h"
 
 namespace steprl::cpu {
 
-enum class LossAggregation : int {
-  token_mean = 0,               // c = 1 / Σm (or tokenCount)
-  seq_mean_token_mean = 1,      // c_i = 1 / (N·L_i)
-  seq_mean_token_sum = 2,       // c = 1 / N
-  seq_mean_token_sum_norm = 3,  // c = 1 / (N·T_max)  (Dr. GRPO)
-};
-
 // "token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm".
 bool loss_aggregation_from_name(const char* name, LossAggregation* out);
 
-enum class PolicyLossMode : int {
-  clip = 0,        // PPO/GRPO clipped surrogate (§1.2)
-  gspo = 1,        // GSPO, sequence-level ratio (arXiv 2507.18071)
-  gspo_token = 2,  // GSPO-token
-  cispo = 3,       // CISPO, clipped IS weight (arXiv 2506.13585)
-};
-
 // "clip", "gspo", "gspo-token", "cispo".
 bool policy_loss_mode_from_name(const char* name, PolicyLossMode* out);
-
-struct PolicyLossArgs {
-  float* dlogprobs;            // [R,T]  0 where the mask is 0
-  const float* logprobs;       // [R,T]  ℓ
-  const float* old_logprobs;   // [R,T]  ℓold
-  const float* ref_logprobs;   // [R,T]  ℓref, or nullptr: no KL term and kl = 0
-  const float* advantages;     // [R,T]  A
-  const void* mask;            // [R,T]  float32, or uint8 when mask_u8; nonzero counts as 1
-  int mask_u8;
-  int64_t T;
-  float clip_low, clip_high;   // εlow, εhigh
-  float dual_clip;             // c > 1, or +inf for no dual clip
-  float kl_coef;               // β
-  KlEstimator kl_estimator;
-  LossAggregation aggregation;
-  PolicyLossMode mode;
-  double token_count;          // token-mean denominator, or 0 for Σm of this batch
-  double row_count;            // N
-  double max_length;           // T_max of seq-mean-token-sum-norm
-  double loss_scale;           // s
-};
-
-struct PolicyLossResult {
-  double loss, pg_loss, kl_loss;  // loss = pg_loss + kl_loss
-  double clip_fraction;           // masked tokens with A != 0 whose gψ a clip or the clamp zeroed (cispo: whose
-                                  // weight was clipped), / Σm
-  double kl;                      // masked mean of κ
-  double approx_kl;               // masked mean of ℓold − ℓ
-};
 
 // One row's masked, unweighted sums.
 struct PolicyLossRowSums {
@@ -88,7 +47,6 @@ void policy_loss_rows_modes(const PolicyLossArgs& args, const float* weights, Po
 void policy_loss_rows_avx512(const PolicyLossArgs& args, const float* weights, PolicyLossRowSums* sums,
                              int64_t begin, int64_t end);
 
-constexpr float kRatioClamp = 20.0f;        // |ℓ − ℓold| above this: ρ is clamped, dρ/dℓ = 0 (verl)
 constexpr int64_t kPolicyLossBlock = 256;   // SIMD paths sum in float this many tokens, then in double
 
 }  // namespace steprl::cpu

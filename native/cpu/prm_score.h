@@ -8,16 +8,11 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/prm_score.h"
+
 #include "weibull_reward.h"  // StepAggregate, step_aggregate_from_name, kStepScoreFloor
 
 namespace steprl::cpu {
-
-struct PrmScoreArgs {
-  float* scores;                // [R]
-  const float* step_scores;     // [S]   each in [0, 1]
-  const int32_t* step_offsets;  // [R+1] 0 = offsets[0] <= ... <= offsets[R] = S (checked by the caller)
-  StepAggregate aggregate;
-};
 
 void prm_score_cpu(const PrmScoreArgs& args, int64_t R);
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../errors.h"
+#include "../../include/steprl/errors.h"
 #include "advantage_rows.h"
 #include "parallel.h"
 

@@ -11,21 +11,11 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/process_grpo_advantage.h"
+
 namespace steprl::cpu {
 
-struct ProcessGrpoAdvantageArgs {
-  float* advantages;            // [R,T]  0 where m = 0
-  const float* step_rewards;    // [S]    finite
-  const int32_t* step_ends;     // [S]    token index of each step's last token
-  const int32_t* step_offsets;  // [R+1]  0 = offsets[0] <= ... <= offsets[R] = S (checked by the caller)
-  const int32_t* group_ids;     // [R]
-  const void* mask;             // [R,T]  float32, or uint8 when mask_u8; values 0/1
-  bool mask_u8;
-  int64_t T, S;
-  double eps;
-};
-
-// Throws steprl::ArgumentError (native/errors.h) for step ends out of [0, L_i) or out of order,
+// Throws steprl::ArgumentError (include/steprl/errors.h) for step ends out of [0, L_i) or out of order,
 // in the TypeScript layer's words; nothing is written then.
 void process_grpo_advantage_cpu(const ProcessGrpoAdvantageArgs& args, int64_t R);
 

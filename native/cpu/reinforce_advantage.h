@@ -13,23 +13,9 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/reinforce_advantage.h"
+
 namespace steprl::cpu {
-
-struct ReinforceAdvantageArgs {
-  float* advantages;           // [R,T]  0 where m = 0
-  float* returns;              // [R,T]  0 where m = 0
-  const float* rewards;        // [R]    outcome reward per row
-  const int32_t* group_ids;    // [R]    or nullptr: no baseline (REINFORCE++)
-  const float* old_logprobs;   // [R,T]  or nullptr when kl_coef = 0
-  const float* ref_logprobs;   // [R,T]  or nullptr when kl_coef = 0
-  const void* mask;            // [R,T]  float32, or uint8 when mask_u8; values 0/1
-  bool mask_u8;
-  int64_t T;
-  double kl_coef, gamma;
-  bool normalize;
-};
-
-constexpr double kReinforceVarianceFloor = 1e-8;
 
 void reinforce_advantage_cpu(const ReinforceAdvantageArgs& args, int64_t R);
 

@@ -7,25 +7,9 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/rmsnorm.h"
+
 namespace steprl::cpu {
-
-struct RmsnormForwardArgs {
-  float* out;           // [N,C]  may be inp itself
-  float* rstd;          // [N]
-  const float* inp;     // [N,C]
-  const float* weight;  // [C]
-  int64_t C;
-  float eps;
-};
-
-struct RmsnormBackwardArgs {
-  float* dinp;          // [N,C]  +=
-  const float* dout;    // [N,C]
-  const float* inp;     // [N,C]
-  const float* weight;  // [C]
-  const float* rstd;    // [N]
-  int64_t C;
-};
 
 // Rows per backward task: the dweight partials are cut at these fixed boundaries, so the sum
 // (and the result) is the same for any thread count.
@@ -35,6 +19,10 @@ void rmsnorm_forward_cpu(const RmsnormForwardArgs& args, int64_t N);
 // dweight [C] += the column sums of g * x * rstd; dinp [N,C] +=.
 void rmsnorm_backward_cpu(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
                           const float* rstd, int64_t N, int64_t C);
+// The same from the arguments CUDA takes (include/steprl/rmsnorm.h).
+inline void rmsnorm_backward_cpu(const RmsnormBackwardArgs& a) {
+  rmsnorm_backward_cpu(a.dinp, a.dweight, a.dout, a.inp, a.weight, a.rstd, a.N, a.C);
+}
 
 // One implementation per instruction set, over rows [begin, end). The backward one handles one
 // task (a chunk of kRmsnormRowsPerTask rows) and writes that chunk's dweight partial.

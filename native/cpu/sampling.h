@@ -14,18 +14,9 @@
 
 #include <cstdint>
 
-namespace steprl::cpu {
+#include "../../include/steprl/sampling.h"
 
-struct SampleArgs {
-  int32_t* tokens;       // [B]
-  const float* logits;   // [B,V]
-  int64_t V;
-  double temperature;    // 0: greedy
-  int64_t top_k;         // 0 or >= V: off
-  double top_p;          // >= 1: off
-  uint32_t seed;
-  uint64_t counter;
-};
+namespace steprl::cpu {
 
 // Returns -1, or the first row whose logits have no finite maximum (NaN, +inf, or all -inf);
 // such rows get token -1.

@@ -9,32 +9,9 @@
 
 #include <cstdint>
 
+#include "../../include/steprl/token_logprobs.h"
+
 namespace steprl::cpu {
-
-struct TokenLogprobsForwardArgs {
-  float* logprobs;            // [R]
-  float* logz;                // [R]  logsumexp of logits/tau
-  float* entropy;             // [R]  or nullptr
-  const void* logits;         // [R,V] float32, or bfloat16 bits when logits_bf16
-  int logits_bf16;
-  const int32_t* targets;     // [R]  in [0, V)
-  int64_t V;
-  float inv_temperature;
-};
-
-struct TokenLogprobsBackwardArgs {
-  float* dlogits;             // [R,V]
-  const void* logits;         // [R,V] float32, or bfloat16 bits when logits_bf16
-  int logits_bf16;
-  const int32_t* targets;     // [R]
-  const float* logz;          // [R]  from the forward
-  const float* dlogprobs;     // [R]
-  const float* entropy;       // [R]  or nullptr (recomputed when dentropy needs it)
-  const float* dentropy;      // [R]  or nullptr
-  int64_t V;
-  float inv_temperature;
-  int streaming_stores;       // write dlogits around the caches (large outputs)
-};
 
 // H >= 0, but ln s - ln2 * d / s cancels in float32 when one token holds all the mass (a 1-wide
 // vocabulary gives -1.8e-8): rounding below 0 is clamped to +0, NaN (a row with no distribution)
@@ -56,10 +33,5 @@ void token_logprobs_backward_rows_avx512(const TokenLogprobsBackwardArgs& args, 
 
 // Constants shared by every implementation so all paths agree to the last bit where they can.
 constexpr int64_t kLogprobsBlock = 1024;   // elements per online-softmax block (4 KiB of fp32)
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2 = 0.693147180559945309f;
-// exp2 arguments are clamped here: 2^-200 underflows to exactly 0, so -inf logits give p = 0
-// and p * log p = 0 without special cases.
-constexpr float kExp2Floor = -200.0f;
 
 }  // namespace steprl::cpu

@@ -8,30 +8,17 @@
 
 #include <cstdint>
 
-namespace steprl::cpu {
+#include "../../include/steprl/weibull_reward.h"
 
-enum class RewardShaping : int { weibull = 0, pspo_ff = 1, linear = 2 };
-enum class StepAggregate : int { geomean = 0, product = 1, min = 2, last = 3 };
+namespace steprl::cpu {
 
 bool reward_shaping_from_name(const char* name, RewardShaping* out);
 bool step_aggregate_from_name(const char* name, StepAggregate* out);
-
-struct WeibullRewardArgs {
-  float* rewards;               // [R]
-  const float* step_scores;     // [S]
-  const int32_t* step_offsets;  // [R+1]  0 = offsets[0] <= ... <= offsets[R] = S
-  RewardShaping shaping;
-  StepAggregate aggregate;
-  double k, lambda, peak;       // Weibull shape k, scale λ, peak rescale C
-  int64_t min_steps;
-};
 
 void weibull_reward_cpu(const WeibullRewardArgs& args, int64_t R);
 
 // The step-count shaping h(n) of the Weibull mode, and the released code's ff(s, n).
 double weibull_shaping(double n, double k, double lambda, double peak);
 double pspo_ff(double s, double n);
-
-constexpr double kStepScoreFloor = 1e-12;  // log(max(p, floor)) in geomean and product (§2)
 
 }  // namespace steprl::cpu

@@ -3,12 +3,12 @@
 //         step, gradScale)                       params, m, v updated in place
 //   gradNorm(grads, n) -> number                 sqrt(sum grads^2), fp64
 // Typed arrays run the CPU loops, DeviceBuffers (CUDA and simulator builds) cuda/adamw.cu with the
-// scalars folded by the CPU's adamw_args (gradNorm on cuda waits for its result).
+// arguments folded by the CPU's adamw_args (gradNorm on cuda waits for its result).
 #include <cmath>
 #include <string>
 
 #include "../cpu/adamw.h"
-#include "../napi_util.h"
+#include "dispatch.h"
 #include "memory_checks.h"
 #include "ops.h"
 
@@ -44,30 +44,22 @@ Napi::Value Adamw(const Napi::CallbackInfo& info) {
   const char* names[] = {"params", "grads", "m", "v"};
   for (int i = 0; i < 4; ++i)
     for (int j = i + 1; j < 4; ++j) require_disjoint(*all[i], names[i], *all[j], names[j]);
-  const cpu::AdamwArgs args = cpu::adamw_args(params.as<float>(), m.as<float>(), v.as<float>(), grads.as<float>(), lr,
-                                              beta1, beta2, eps, weight_decay, step, grad_scale);
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    const cuda::AdamwScalars scalars{args.decay,     args.beta1,          args.one_minus_beta1,
-                                     args.beta2,     args.one_minus_beta2, args.step_size,
-                                     args.inv_bias2_sqrt, args.eps,        args.grad_scale};
-    cuda::adamw_step_cuda(args.params, args.m, args.v, args.grads, n, scalars);
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  cpu::adamw_step_cpu(args, n);
-  return info.Env().Undefined();
+  const AdamwArgs args = cpu::adamw_args(params.as<float>(), m.as<float>(), v.as<float>(), grads.as<float>(), lr, beta1,
+                                         beta2, eps, weight_decay, step, grad_scale);
+  return run_op(
+      info, device, false, [args, n] { cpu::adamw_step_cpu(args, n); },
+      STEPRL_CUDA_ONLY([args, n] { cuda::adamw_step_cuda(args, n); }), [](Napi::Env env) { return env.Undefined(); });
 }
 
 Napi::Value GradNorm(const Napi::CallbackInfo& info) {
   require_arity(info, 2, "gradNorm");
   const int64_t n = int_arg(info, 1, "n", 0, int64_t{1} << 53);
   TensorArg grads = tensor_arg(info, 0, "grads", DType::float32, n);
-#if defined(STEPRL_WITH_CUDA)
-  if (common_device({&grads}) == Device::cuda) return Napi::Number::New(info.Env(), cuda::grad_norm_cuda(grads.as<float>(), n));
-#endif
-  return Napi::Number::New(info.Env(), cpu::grad_norm_cpu(grads.as<float>(), n));
+  const float* data = grads.as<float>();
+  return run_op<double>(
+      info, common_device({&grads}), false, [data, n] { return cpu::grad_norm_cpu(data, n); },
+      STEPRL_CUDA_ONLY([data, n] { return cuda::grad_norm_cuda(data, n); }),
+      [](Napi::Env env, const double& norm) -> Napi::Value { return Napi::Number::New(env, norm); });
 }
 
 }  // namespace
@@ -76,5 +68,7 @@ void register_adamw(Napi::Object exports) {
   STEPRL_EXPORT(exports, "adamw", Adamw);
   STEPRL_EXPORT(exports, "gradNorm", GradNorm);
 }
+
+STEPRL_REGISTER(register_adamw);
 
 }  // namespace steprl

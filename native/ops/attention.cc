@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "../cpu/attention.h"
-#include "../napi_util.h"
+#include "dispatch.h"
 #include "memory_checks.h"
 #include "ops.h"
 
@@ -22,8 +22,8 @@
 namespace steprl {
 namespace {
 
-cpu::AttentionShape shape_args(const Napi::CallbackInfo& info, size_t first) {
-  cpu::AttentionShape s;
+AttentionShape shape_args(const Napi::CallbackInfo& info, size_t first) {
+  AttentionShape s;
   s.B = int_arg(info, first, "B", 0, kMaxDim);
   s.T = int_arg(info, first + 1, "T", 0, kMaxDim);
   s.H = int_arg(info, first + 2, "H", 1, kMaxDim);
@@ -51,18 +51,21 @@ void check_kv_start(const TensorArg& kv_start, int64_t S) {
                                          std::to_string(p[b]) + " at index " + std::to_string(b));
 }
 
+// cuda/attention.cu keeps a head in shared memory: D up to cuda::kAttentionMaxHeadDim.
+void check_head_size(Device device, const AttentionShape& s) {
 #if defined(STEPRL_WITH_CUDA)
-cuda::AttentionShape cuda_shape(const cpu::AttentionShape& s) {
-  if (s.D > cuda::kAttentionMaxHeadDim)
+  if (device == Device::cuda && s.D > cuda::kAttentionMaxHeadDim)
     throw ArgumentError("D", "Expected a head size D <= " + std::to_string(cuda::kAttentionMaxHeadDim) +
                                  " for attention on cuda but received " + std::to_string(s.D));
-  return {s.B, s.T, s.H, s.KVH, s.D, s.S, s.Smax, s.scale};
-}
+#else
+  (void)device;
+  (void)s;
 #endif
+}
 
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   require_arity(info, 14, "attention");
-  const cpu::AttentionShape s = shape_args(info, 6);
+  const AttentionShape s = shape_args(info, 6);
   const int64_t nq = elements({s.B, s.T, s.H, s.D}), nkv = elements({s.B, s.Smax, s.KVH, s.D});
   TensorArg out = tensor_arg(info, 0, "out", DType::float32, nq);
   TensorArg lse = tensor_arg(info, 1, "lse", DType::float32, elements({s.B, s.H, s.T}));
@@ -79,23 +82,17 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   }
   require_disjoint(out, "out", lse, "lse");
   check_kv_start(kv_start, s.S);
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::attention_forward_cuda({out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(),
-                                  kv_start.as<int32_t>(), cuda_shape(s)});
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  const cpu::AttentionForwardArgs args{out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(),
-                                       kv_start.as<int32_t>(), s};
-  cpu::attention_forward_cpu(args);
-  return info.Env().Undefined();
+  check_head_size(device, s);
+  const AttentionForwardArgs args{out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(),
+                                  kv_start.as<int32_t>(), s};
+  return run_op(
+      info, device, false, [args] { cpu::attention_forward_cpu(args); },
+      STEPRL_CUDA_ONLY([args] { cuda::attention_forward_cuda(args); }), undefined);
 }
 
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   require_arity(info, 18, "attentionBackward");
-  const cpu::AttentionShape s = shape_args(info, 10);
+  const AttentionShape s = shape_args(info, 10);
   const int64_t nq = elements({s.B, s.T, s.H, s.D}), nkv = elements({s.B, s.Smax, s.KVH, s.D});
   TensorArg dq = tensor_arg(info, 0, "dq", DType::float32, nq);
   TensorArg dk = tensor_arg(info, 1, "dk", DType::float32, nkv);
@@ -117,20 +114,12 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
       if (other.first != g.first) require_disjoint(*g.first, g.second, *other.first, other.second);
   }
   check_kv_start(kv_start, s.S);
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::attention_backward_cuda({dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<float>(), out.as<float>(),
-                                   lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(), kv_start.as<int32_t>(),
-                                   cuda_shape(s)});
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  const cpu::AttentionBackwardArgs args{dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<float>(),
-                                        out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(),
-                                        v.as<float>(), kv_start.as<int32_t>(), s};
-  cpu::attention_backward_cpu(args);
-  return info.Env().Undefined();
+  check_head_size(device, s);
+  const AttentionBackwardArgs args{dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<float>(), out.as<float>(),
+                                   lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(), kv_start.as<int32_t>(), s};
+  return run_op(
+      info, device, false, [args] { cpu::attention_backward_cpu(args); },
+      STEPRL_CUDA_ONLY([args] { cuda::attention_backward_cuda(args); }), undefined);
 }
 
 }  // namespace
@@ -139,5 +128,7 @@ void register_attention(Napi::Object exports) {
   STEPRL_EXPORT(exports, "attention", Attention);
   STEPRL_EXPORT(exports, "attentionBackward", AttentionBackward);
 }
+
+STEPRL_REGISTER(register_attention);
 
 }  // namespace steprl

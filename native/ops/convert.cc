@@ -74,4 +74,6 @@ void register_convert(Napi::Object exports) {
 #endif
 }
 
+STEPRL_REGISTER(register_convert);
+
 }  // namespace steprl

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "../cpu/embedding.h"
-#include "../napi_util.h"
+#include "dispatch.h"
 #include "memory_checks.h"
 #include "ops.h"
 
@@ -38,15 +38,9 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
   require_disjoint(out, "out", table, "table");
   require_disjoint(out, "out", tokens, "tokens");
   check_tokens(tokens, V);
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::embedding_forward_cuda(out.as<float>(), tokens.as<int32_t>(), table.as<float>(), N, C);
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  cpu::embedding_forward_cpu(out.as<float>(), tokens.as<int32_t>(), table.as<float>(), N, C);
-  return info.Env().Undefined();
+  return run_op(
+      info, device, false, [=] { cpu::embedding_forward_cpu(out.as<float>(), tokens.as<int32_t>(), table.as<float>(), N, C); },
+      STEPRL_CUDA_ONLY([=] { cuda::embedding_forward_cuda(out.as<float>(), tokens.as<int32_t>(), table.as<float>(), N, C); }), undefined);
 }
 
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
@@ -60,15 +54,9 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   require_disjoint(dtable, "dtable", dout, "dout");
   require_disjoint(dtable, "dtable", tokens, "tokens");
   check_tokens(tokens, V);
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::embedding_backward_cuda(dtable.as<float>(), dout.as<float>(), tokens.as<int32_t>(), N, C);
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  cpu::embedding_backward_cpu(dtable.as<float>(), dout.as<float>(), tokens.as<int32_t>(), N, C);
-  return info.Env().Undefined();
+  return run_op(
+      info, device, false, [=] { cpu::embedding_backward_cpu(dtable.as<float>(), dout.as<float>(), tokens.as<int32_t>(), N, C); },
+      STEPRL_CUDA_ONLY([=] { cuda::embedding_backward_cuda(dtable.as<float>(), dout.as<float>(), tokens.as<int32_t>(), N, C); }), undefined);
 }
 
 }  // namespace
@@ -77,5 +65,7 @@ void register_embedding(Napi::Object exports) {
   STEPRL_EXPORT(exports, "embedding", Embedding);
   STEPRL_EXPORT(exports, "embeddingBackward", EmbeddingBackward);
 }
+
+STEPRL_REGISTER(register_embedding);
 
 }  // namespace steprl

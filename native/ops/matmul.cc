@@ -136,4 +136,6 @@ void register_matmul(Napi::Object exports) {
   STEPRL_EXPORT(exports, "matmulBackward", MatmulBackward);
 }
 
+STEPRL_REGISTER(register_matmul);
+
 }  // namespace steprl

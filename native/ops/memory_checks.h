@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../napi_util.h"
+#include "args.h"  // kMaxDim
 
 #if defined(STEPRL_WITH_CUDA)
 #include "../../cuda/device.h"
@@ -75,7 +76,5 @@ inline int64_t elements(std::initializer_list<int64_t> sizes) {
   }
   return n;
 }
-
-constexpr int64_t kMaxDim = int64_t{1} << 40;
 
 }  // namespace steprl

@@ -1,33 +1,28 @@
-// ops.h: one registration function per family; addon.cc calls them.
+// ops.h: how a family's glue file exports its functions: it ends with
+//   STEPRL_REGISTER_FUNCTION("name", Fn);               (one function), or
+//   void register_<family>(Napi::Object exports) { STEPRL_EXPORT(exports, "name", Fn); ... }
+//   STEPRL_REGISTER(register_<family>);                 (several)
+// which add them to the list addon.cc's Init runs: a new family touches no other file for it.
 #pragma once
 
 #include <napi.h>
 
 namespace steprl {
 
-void register_system(Napi::Object exports);
-void register_token_logprobs(Napi::Object exports);
-void register_kl_penalty(Napi::Object exports);
-void register_group_advantage(Napi::Object exports);
-void register_weibull_reward(Napi::Object exports);
-void register_policy_loss(Napi::Object exports);
-void register_matmul(Napi::Object exports);
-void register_rmsnorm(Napi::Object exports);
-void register_rope(Napi::Object exports);
-void register_attention(Napi::Object exports);
-void register_swiglu(Napi::Object exports);
-void register_embedding(Napi::Object exports);
-void register_adamw(Napi::Object exports);
-void register_sampling(Napi::Object exports);
-void register_prl_advantage(Napi::Object exports);
-void register_prpo_advantage(Napi::Object exports);
-void register_entropy_segments(Napi::Object exports);
-void register_process_grpo_advantage(Napi::Object exports);
-void register_gae(Napi::Object exports);
-void register_prm_score(Napi::Object exports);
-void register_reinforce_advantage(Napi::Object exports);
-void register_linear_logprobs(Napi::Object exports);
-void register_convert(Napi::Object exports);
-void register_device(Napi::Object exports);  // CUDA and simulator builds only (STEPRL_WITH_CUDA)
+using RegisterFn = void (*)(Napi::Object exports);
+
+// Appends `fn` to the registrations (at static initialization; returns true).
+bool add_registration(RegisterFn fn);
+// Runs every registration, in link order (binding.gyp's source order).
+void register_all(Napi::Object exports);
+
+void register_device(Napi::Object exports);  // CUDA and simulator builds only (STEPRL_WITH_CUDA); first
 
 }  // namespace steprl
+
+#define STEPRL_REGISTER(fn) \
+  static const bool steprl_registered_##fn [[maybe_unused]] = ::steprl::add_registration(fn)
+
+#define STEPRL_REGISTER_FUNCTION(name, fn)                                  \
+  static const bool steprl_registered_##fn [[maybe_unused]] =               \
+      ::steprl::add_registration([](Napi::Object exports) { STEPRL_EXPORT(exports, name, fn); })

@@ -9,33 +9,27 @@
 // which also checks the mask's values (TypeScript checks them on the cpu only).
 #include <cmath>
 #include <string>
-#include <vector>
 
 #include "../cpu/policy_loss.h"
-#include "../napi_util.h"
+#include "args.h"
+#include "dispatch.h"
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
 #include "../../cuda/policy_loss.h"
-#include "../device_buffer.h"
 #endif
 
 namespace steprl {
 namespace {
 
-constexpr int64_t kMaxDim = int64_t{1} << 40;
-
-std::string string_arg(const Napi::CallbackInfo& info, size_t index) {
-  return info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : "";
-}
-
-// A number > 0, or `fallback` for null/undefined.
-double optional_positive(const Napi::CallbackInfo& info, size_t index, const char* name, double fallback) {
-  if (info[index].IsUndefined() || info[index].IsNull()) return fallback;
-  const double value = number_arg(info, index, name);
-  if (!(value > 0.0) || !std::isfinite(value))
-    throw ArgumentError(name, std::string("Expected a finite number > 0 for ") + name + " but received " + std::to_string(value));
-  return value;
+Napi::Value to_js(Napi::Env env, const PolicyLossResult& result, const Output& dlogprobs) {
+  return object(env, {{"loss", Napi::Number::New(env, result.loss)},
+                      {"dlogprobs", dlogprobs.to_js(env)},
+                      {"clipFraction", Napi::Number::New(env, result.clip_fraction)},
+                      {"kl", Napi::Number::New(env, result.kl)},
+                      {"approxKl", Napi::Number::New(env, result.approx_kl)},
+                      {"pgLoss", Napi::Number::New(env, result.pg_loss)},
+                      {"klLoss", Napi::Number::New(env, result.kl_loss)}});
 }
 
 Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
@@ -47,88 +41,48 @@ Napi::Value PolicyLoss(const Napi::CallbackInfo& info) {
   TensorArg old = tensor_arg(info, 1, "oldLogprobs", DType::float32, n);
   TensorArg ref = optional_tensor_arg(info, 2, "refLogprobs", DType::float32, n);
   TensorArg advantages = tensor_arg(info, 3, "advantages", DType::float32, n);
-  TensorArg mask = tensor_arg_of(info, 4, "mask", {DType::float32, DType::uint8}, n);
-  const bool mask_u8 = mask.dtype == DType::uint8;
+  TensorArg mask = mask_arg(info, 4, n);
   const Device device = common_device({&logprobs, &old, &ref, &advantages, &mask});
 
-  cpu::PolicyLossArgs args{};
+  PolicyLossArgs args{};
   args.logprobs = logprobs.as<float>();
   args.old_logprobs = old.as<float>();
   args.ref_logprobs = ref.present ? ref.as<float>() : nullptr;
   args.advantages = advantages.as<float>();
   args.mask = mask.data;
-  args.mask_u8 = mask_u8;
+  args.mask_u8 = mask.dtype == DType::uint8;
+  args.R = R;
   args.T = T;
   args.clip_low = static_cast<float>(number_arg(info, 7, "clipLow"));
   args.clip_high = static_cast<float>(number_arg(info, 8, "clipHigh"));
-  args.dual_clip = static_cast<float>(optional_positive(info, 9, "dualClip", INFINITY));
+  args.dual_clip = static_cast<float>(optional_positive_arg(info, 9, "dualClip", INFINITY));
   args.kl_coef = static_cast<float>(number_arg(info, 10, "klCoef"));
   if (args.kl_coef != 0.0f && !ref.present)
     throw ArgumentError("refLogprobs", "Expected refLogprobs when klCoef is not 0 but received none");
-  if (!cpu::kl_estimator_from_name(string_arg(info, 11).c_str(), &args.kl_estimator))
-    throw ArgumentError("klEstimator", "Expected one of k1, k2, k3, k3+, abs for klEstimator but received " + string_arg(info, 11));
-  if (!cpu::loss_aggregation_from_name(string_arg(info, 12).c_str(), &args.aggregation))
-    throw ArgumentError("aggregation", "Expected one of token-mean, seq-mean-token-mean, seq-mean-token-sum, "
-                                       "seq-mean-token-sum-norm for aggregation but received " + string_arg(info, 12));
-  args.token_count = optional_positive(info, 13, "tokenCount", 0.0);
-  args.row_count = optional_positive(info, 14, "rowCount", static_cast<double>(R));
-  args.max_length = optional_positive(info, 15, "maxLength", static_cast<double>(T));
+  args.kl_estimator = enum_arg(info, 11, "klEstimator", cpu::kl_estimator_from_name, "k1, k2, k3, k3+, abs");
+  args.aggregation = enum_arg(info, 12, "aggregation", cpu::loss_aggregation_from_name,
+                              "token-mean, seq-mean-token-mean, seq-mean-token-sum, seq-mean-token-sum-norm");
+  args.token_count = optional_positive_arg(info, 13, "tokenCount", 0.0);
+  args.row_count = optional_positive_arg(info, 14, "rowCount", static_cast<double>(R));
+  args.max_length = optional_positive_arg(info, 15, "maxLength", static_cast<double>(T));
   args.loss_scale = number_arg(info, 16, "lossScale");
-  if (!cpu::policy_loss_mode_from_name(string_arg(info, 17).c_str(), &args.mode))
-    throw ArgumentError("mode", "Expected one of clip, gspo, gspo-token, cispo for mode but received " + string_arg(info, 17));
-  if (args.mode != cpu::PolicyLossMode::clip && std::isfinite(args.dual_clip))
+  args.mode = enum_arg(info, 17, "mode", cpu::policy_loss_mode_from_name, "clip, gspo, gspo-token, cispo");
+  if (args.mode != PolicyLossMode::clip && std::isfinite(args.dual_clip))
     throw ArgumentError("dualClip", "Expected no dualClip with mode " + string_arg(info, 17) + " but received " +
                                         std::to_string(args.dual_clip));
   const bool async = bool_arg(info, 18, "async");
 
-#if !defined(STEPRL_WITH_CUDA)
-  (void)device;
-#else
-  if (device == Device::cuda) {  // cuda/policy_loss.cu: dlogprobs stays on the device, scalars come back
-    DeviceTensor dlogprobs(DType::float32, n);
-    cuda::PolicyLossArgs cuda_args{dlogprobs.as<float>(), args.logprobs, args.old_logprobs, args.ref_logprobs,
-                                   args.advantages, args.mask, mask_u8 != 0, R, T, args.clip_low, args.clip_high,
-                                   args.dual_clip, args.kl_coef, args.kl_estimator, args.aggregation, args.mode, args.token_count,
-                                   args.row_count, args.max_length, args.loss_scale};
-    const std::vector<TensorArg> inputs{logprobs, old, ref, advantages, mask};
-    auto result = std::make_shared<cpu::PolicyLossResult>();
-    PreparedOp op;
-    op.run = [cuda_args, inputs, result] { *result = cuda::policy_loss_cuda(cuda_args); };
-    op.result = [dlogprobs, result](Napi::Env env) -> Napi::Value {
-      Napi::Object out = Napi::Object::New(env);
-      out.Set("loss", result->loss);
-      out.Set("dlogprobs", dlogprobs.to_js(env));
-      out.Set("clipFraction", result->clip_fraction);
-      out.Set("kl", result->kl);
-      out.Set("approxKl", result->approx_kl);
-      out.Set("pgLoss", result->pg_loss);
-      out.Set("klLoss", result->kl_loss);
-      return out;
-    };
-    return finish(info, std::move(op), async);
-  }
-#endif
-  auto dlogprobs = std::make_shared<HostBuffer>(DType::float32, n);
-  args.dlogprobs = dlogprobs->as<float>();
-  auto result = std::make_shared<cpu::PolicyLossResult>();
-  PreparedOp op;
-  op.run = [args, R, result] { *result = cpu::policy_loss_cpu(args, R); };
-  op.result = [dlogprobs, result](Napi::Env env) -> Napi::Value {
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("loss", result->loss);
-    out.Set("dlogprobs", dlogprobs->release_to_js(env));
-    out.Set("clipFraction", result->clip_fraction);
-    out.Set("kl", result->kl);
-    out.Set("approxKl", result->approx_kl);
-    out.Set("pgLoss", result->pg_loss);
-    out.Set("klLoss", result->kl_loss);
-    return out;
-  };
-  return finish(info, std::move(op), async);
+  Output dlogprobs(device, DType::float32, n);  // on cuda it stays on the device, the scalars come back
+  args.dlogprobs = dlogprobs.as<float>();
+  return run_op<PolicyLossResult>(
+      info, device, async, [args] { return cpu::policy_loss_cpu(args, args.R); },
+      STEPRL_CUDA_ONLY([args] { return cuda::policy_loss_cuda(args); }),
+      [dlogprobs](Napi::Env env, const PolicyLossResult& result) { return to_js(env, result, dlogprobs); },
+      {logprobs, old, ref, advantages, mask});
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("policyLoss", PolicyLoss);
 
-void register_policy_loss(Napi::Object exports) { STEPRL_EXPORT(exports, "policyLoss", PolicyLoss); }
+}  // namespace
 
 }  // namespace steprl

@@ -4,30 +4,28 @@
 //                 suffixStart: 'inclusive'|'next_step') -> advantages f32 [R,T]
 // Typed arrays run native/cpu/prl_advantage.cc, DeviceBuffers (CUDA and simulator builds)
 // cuda/prl_advantage.cu, which also checks the mask's values (TypeScript checks them on the cpu).
+#include <string>
+
 #include "../cpu/prl_advantage.h"
-#include "advantage_glue.h"
+#include "args.h"
+#include "dispatch.h"
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
 #include "../../cuda/prl_advantage.h"
-#include "../device_buffer.h"
 #endif
 
 namespace steprl {
 namespace {
 
-using namespace advantage_glue;
-
 Napi::Value PrlAdvantages(const Napi::CallbackInfo& info) {
   require_arity(info, 10, "prlAdvantages");
-  const int64_t R = int_arg(info, 5, "rows", 0, kMaxDim);
-  const int64_t T = int_arg(info, 6, "tokens", 0, kMaxDim);
-  if (T != 0 && R > kMaxDim / T) throw ArgumentError("tokens", "Expected R*T below 2^40 but received larger sizes");
-  const int64_t n = R * T;
-  TensorArg outcome = tensor_arg(info, 0, "outcomeAdvantages", DType::float32, R);
+  const RowsTokens shape = rows_tokens_arg(info, 5, 6);
+  const int64_t n = shape.n;
+  TensorArg outcome = tensor_arg(info, 0, "outcomeAdvantages", DType::float32, shape.R);
   TensorArg old = tensor_arg(info, 1, "oldLogprobs", DType::float32, n);
   TensorArg ref = tensor_arg(info, 2, "refLogprobs", DType::float32, n);
-  TensorArg mask = tensor_arg_of(info, 3, "mask", {DType::float32, DType::uint8}, n);
+  TensorArg mask = mask_arg(info, 3, n);
   TensorArg step_ends = optional_tensor_arg(info, 4, "stepEnds", DType::uint8, n);
   const double eta = positive_arg(info, 7, "eta");
   const std::string mode = string_arg(info, 8), suffix = string_arg(info, 9);
@@ -36,30 +34,18 @@ Napi::Value PrlAdvantages(const Napi::CallbackInfo& info) {
     throw ArgumentError("suffixStart", "Expected one of inclusive, next_step for suffixStart but received " + suffix);
   if (mode == "step" && !step_ends.present)
     throw ArgumentError("stepEnds", "Expected a uint8 tensor for stepEnds in step mode but received none");
-  const cpu::PrlMode prl_mode = mode == "step" ? cpu::PrlMode::step : cpu::PrlMode::token;
-  const uint8_t* ends = prl_mode == cpu::PrlMode::step ? step_ends.as<uint8_t>() : nullptr;
+  const PrlMode prl_mode = mode == "step" ? PrlMode::step : PrlMode::token;
+  const uint8_t* ends = prl_mode == PrlMode::step ? step_ends.as<uint8_t>() : nullptr;
   const Device device = common_device({&outcome, &old, &ref, &mask, &step_ends});
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {  // cuda/prl_advantage.cu; the result stays there
-    DeviceTensor advantages(DType::float32, n);
-    cuda::prl_advantage_cuda({advantages.as<float>(), outcome.as<float>(), old.as<float>(), ref.as<float>(), mask.data,
-                              mask.dtype == DType::uint8, ends, R, T, eta, prl_mode, suffix == "next_step"});
-    return advantages.to_js(info.Env());
-  }
-#else
-  (void)device;
-#endif
-  auto advantages = std::make_shared<HostBuffer>(DType::float32, n);
-  cpu::PrlAdvantageArgs args{advantages->as<float>(), outcome.as<float>(), old.as<float>(), ref.as<float>(), mask.data,
-                             mask.dtype == DType::uint8, ends, T, eta, prl_mode, suffix == "next_step"};
-  PreparedOp op;
-  op.run = [args, R] { cpu::prl_advantage_cpu(args, R); };
-  op.result = [advantages](Napi::Env env) -> Napi::Value { return advantages->release_to_js(env); };
-  return finish(info, std::move(op), false);
+  Output advantages(device, DType::float32, n);
+  const PrlAdvantageArgs args{advantages.as<float>(), outcome.as<float>(), old.as<float>(), ref.as<float>(), mask.data,
+                              mask.dtype == DType::uint8, ends, shape.T, eta, prl_mode, suffix == "next_step", shape.R};
+  return run_launchers(info, device, false, args, cpu::prl_advantage_cpu,
+                       STEPRL_CUDA_ONLY(cuda::prl_advantage_cuda), advantages.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("prlAdvantages", PrlAdvantages);
 
-void register_prl_advantage(Napi::Object exports) { STEPRL_EXPORT(exports, "prlAdvantages", PrlAdvantages); }
+}  // namespace
 
 }  // namespace steprl

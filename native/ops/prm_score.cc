@@ -4,48 +4,34 @@
 // anything; on cuda (DeviceBuffers) cuda/prm_score.cu checks them on the device, along with the
 // scores' range, and reports them as the TypeScript layer does for the cpu.
 #include "../cpu/prm_score.h"
-#include "advantage_glue.h"
+#include "args.h"
+#include "dispatch.h"
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
 #include "../../cuda/prm_score.h"
-#include "../device_buffer.h"
 #endif
 
 namespace steprl {
 namespace {
-
-using namespace advantage_glue;
 
 Napi::Value PrmScore(const Napi::CallbackInfo& info) {
   require_arity(info, 5, "prmScore");
   const StepScoreArgs steps = step_score_args(info);
   const int64_t S = steps.S, R = steps.R;
   const TensorArg &scores = steps.scores, &offsets = steps.offsets;
-  cpu::StepAggregate aggregate{};
-  if (!cpu::step_aggregate_from_name(string_arg(info, 4).c_str(), &aggregate))
-    throw ArgumentError("aggregate", "Expected one of product, min, geomean, last for aggregate but received " + string_arg(info, 4));
+  const StepAggregate aggregate =
+      enum_arg(info, 4, "aggregate", cpu::step_aggregate_from_name, "product, min, geomean, last");
   const Device device = common_device({&scores, &offsets});
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    DeviceTensor out(DType::float32, R);
-    cuda::prm_score_cuda({out.as<float>(), scores.as<float>(), offsets.as<int32_t>(), R, S, aggregate});
-    return out.to_js(info.Env());
-  }
-#else
-  (void)device;
-#endif
-  check_offsets(offsets.as<int32_t>(), R, S, "step scores");
-  auto out = std::make_shared<HostBuffer>(DType::float32, R);
-  cpu::PrmScoreArgs args{out->as<float>(), scores.as<float>(), offsets.as<int32_t>(), aggregate};
-  PreparedOp op;
-  op.run = [args, R] { cpu::prm_score_cpu(args, R); };
-  op.result = [out](Napi::Env env) -> Napi::Value { return out->release_to_js(env); };
-  return finish(info, std::move(op), false);
+  if (device == Device::cpu) check_step_offsets(offsets.as<int32_t>(), R, S, "step scores");  // cuda: on the device
+  Output out(device, DType::float32, R);
+  const PrmScoreArgs args{out.as<float>(), scores.as<float>(), offsets.as<int32_t>(), aggregate, R, S};
+  return run_launchers(info, device, false, args, cpu::prm_score_cpu,
+                       STEPRL_CUDA_ONLY(cuda::prm_score_cuda), out.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("prmScore", PrmScore);
 
-void register_prm_score(Napi::Object exports) { STEPRL_EXPORT(exports, "prmScore", PrmScore); }
+}  // namespace
 
 }  // namespace steprl

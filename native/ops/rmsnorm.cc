@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "../cpu/rmsnorm.h"
-#include "../napi_util.h"
+#include "dispatch.h"
 #include "memory_checks.h"
 #include "ops.h"
 
@@ -32,18 +32,11 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   require_disjoint(out, "out", rstd, "rstd");
   require_disjoint(rstd, "rstd", inp, "inp");
   require_disjoint(rstd, "rstd", weight, "weight");
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::rmsnorm_forward_cuda({out.as<float>(), rstd.as<float>(), inp.as<float>(), weight.as<float>(), N, C,
-                                static_cast<float>(eps)});
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  const cpu::RmsnormForwardArgs args{out.as<float>(), rstd.as<float>(), inp.as<float>(), weight.as<float>(), C,
-                                     static_cast<float>(eps)};
-  cpu::rmsnorm_forward_cpu(args, N);
-  return info.Env().Undefined();
+  const RmsnormForwardArgs args{out.as<float>(), rstd.as<float>(), inp.as<float>(), weight.as<float>(), C,
+                                static_cast<float>(eps), N};
+  return run_op(
+      info, device, false, [args] { cpu::rmsnorm_forward_cpu(args, args.N); },
+      STEPRL_CUDA_ONLY([args] { cuda::rmsnorm_forward_cuda(args); }), undefined);
 }
 
 Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
@@ -64,17 +57,10 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
     require_disjoint(*o, name, rstd, "rstd");
   }
   require_disjoint(dinp, "dinp", dweight, "dweight");
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::rmsnorm_backward_cuda({dinp.as<float>(), dweight.as<float>(), dout.as<float>(), inp.as<float>(),
-                                 weight.as<float>(), rstd.as<float>(), N, C});
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  cpu::rmsnorm_backward_cpu(dinp.as<float>(), dweight.as<float>(), dout.as<float>(), inp.as<float>(),
-                            weight.as<float>(), rstd.as<float>(), N, C);
-  return info.Env().Undefined();
+  const RmsnormBackwardArgs args{dinp.as<float>(), dout.as<float>(), inp.as<float>(),       weight.as<float>(),
+                                 rstd.as<float>(), C,                dweight.as<float>(), N};
+  return run_op(
+      info, device, false, [args] { cpu::rmsnorm_backward_cpu(args); }, STEPRL_CUDA_ONLY([args] { cuda::rmsnorm_backward_cuda(args); }), undefined);
 }
 
 }  // namespace
@@ -83,5 +69,7 @@ void register_rmsnorm(Napi::Object exports) {
   STEPRL_EXPORT(exports, "rmsnorm", Rmsnorm);
   STEPRL_EXPORT(exports, "rmsnormBackward", RmsnormBackward);
 }
+
+STEPRL_REGISTER(register_rmsnorm);
 
 }  // namespace steprl

@@ -79,4 +79,6 @@ void register_rope(Napi::Object exports) {
   STEPRL_EXPORT(exports, "ropeBackward", RopeBackward);
 }
 
+STEPRL_REGISTER(register_rope);
+
 }  // namespace steprl

@@ -3,17 +3,15 @@
 // Typed arrays run the CPU code (tokens: an Int32Array), DeviceBuffers (CUDA and simulator builds)
 // cuda/sampling.cu (tokens: a DeviceBuffer; the call waits for the kernel to report bad rows).
 #include <cmath>
-#include <memory>
 #include <string>
 
 #include "../cpu/sampling.h"
-#include "../napi_util.h"
+#include "dispatch.h"
 #include "memory_checks.h"
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
 #include "../../cuda/sampling.h"
-#include "../device_buffer.h"
 #endif
 
 namespace steprl {
@@ -32,30 +30,25 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
     throw ArgumentError("topP", "Expected a number > 0 and <= 1 for topP but received " + std::to_string(top_p));
   const auto seed = static_cast<uint32_t>(int_arg(info, 6, "seed", 0, 0xffffffffLL));
   const auto counter = static_cast<uint64_t>(int_arg(info, 7, "counter", 0, int64_t{1} << 53));
-  const auto bad_row = [](int64_t bad) {
-    return ArgumentError("logits", "Expected finite logits (-inf allowed, at least one finite per row) in every row of logits but received row " +
-                                       std::to_string(bad) + " with NaN, +inf or no finite value");
-  };
-#if defined(STEPRL_WITH_CUDA)
-  if (common_device({&logits}) == Device::cuda) {
-    const double scale = 1.4426950408889634 / temperature;  // log2(e) / temperature, as the CPU
-    const bool greedy = temperature == 0.0 || !std::isfinite(scale) || !std::isfinite(static_cast<float>(scale));
-    DeviceTensor tokens(DType::int32, B);
-    const int64_t bad = cuda::sample_cuda({tokens.as<int32_t>(), logits.as<float>(), B, V, greedy, greedy ? 0.0 : scale,
-                                           top_k, top_p, seed, counter});
-    if (bad >= 0) throw bad_row(bad);
-    return tokens.to_js(info.Env());
-  }
-#endif
-  auto tokens = std::make_shared<HostBuffer>(DType::int32, B);
-  const cpu::SampleArgs args{tokens->as<int32_t>(), logits.as<float>(), V, temperature, top_k, top_p, seed, counter};
-  const int64_t bad = cpu::sample_cpu(args, B);
-  if (bad >= 0) throw bad_row(bad);
-  return tokens->release_to_js(info.Env());
+  const Device device = common_device({&logits});
+  const double scale = 1.4426950408889634 / temperature;  // log2(e) / temperature, as the CPU
+  const bool greedy = temperature == 0.0 || !std::isfinite(scale) || !std::isfinite(static_cast<float>(scale));
+  const Output tokens(device, DType::int32, B);
+  const SampleArgs args{tokens.as<int32_t>(), logits.as<float>(), V, temperature, top_k, top_p, seed, counter,
+                        B, greedy, greedy ? 0.0 : scale};
+  return run_op<int64_t>(
+      info, device, false, [args] { return cpu::sample_cpu(args, args.B); },
+      STEPRL_CUDA_ONLY([args] { return cuda::sample_cuda(args); }),
+      [tokens](Napi::Env env, const int64_t& bad) -> Napi::Value {
+        if (bad >= 0)
+          throw ArgumentError("logits", "Expected finite logits (-inf allowed, at least one finite per row) in every row of logits "
+                                        "but received row " + std::to_string(bad) + " with NaN, +inf or no finite value");
+        return tokens.to_js(env);
+      });
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("sample", Sample);
 
-void register_sampling(Napi::Object exports) { STEPRL_EXPORT(exports, "sample", Sample); }
+}  // namespace
 
 }  // namespace steprl

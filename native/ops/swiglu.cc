@@ -3,7 +3,7 @@
 //   swigluBackward(dinp [N,2F] (written), dout [N,F], inp [N,2F], N, F)
 // Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/swiglu.cu.
 #include "../cpu/swiglu.h"
-#include "../napi_util.h"
+#include "dispatch.h"
 #include "memory_checks.h"
 #include "ops.h"
 
@@ -21,15 +21,9 @@ Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   TensorArg inp = tensor_arg(info, 1, "inp", DType::float32, elements({N, 2, F}));
   const Device device = common_device({&out, &inp});
   require_disjoint(out, "out", inp, "inp");
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::swiglu_forward_cuda(out.as<float>(), inp.as<float>(), N, F);
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  cpu::swiglu_forward_cpu(out.as<float>(), inp.as<float>(), N, F);
-  return info.Env().Undefined();
+  return run_op(
+      info, device, false, [=] { cpu::swiglu_forward_cpu(out.as<float>(), inp.as<float>(), N, F); },
+      STEPRL_CUDA_ONLY([=] { cuda::swiglu_forward_cuda(out.as<float>(), inp.as<float>(), N, F); }), undefined);
 }
 
 Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
@@ -41,15 +35,9 @@ Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   const Device device = common_device({&dinp, &dout, &inp});
   require_disjoint(dinp, "dinp", dout, "dout");
   require_disjoint(dinp, "dinp", inp, "inp");
-#if defined(STEPRL_WITH_CUDA)
-  if (device == Device::cuda) {
-    cuda::swiglu_backward_cuda(dinp.as<float>(), dout.as<float>(), inp.as<float>(), N, F);
-    return info.Env().Undefined();
-  }
-#endif
-  (void)device;
-  cpu::swiglu_backward_cpu(dinp.as<float>(), dout.as<float>(), inp.as<float>(), N, F);
-  return info.Env().Undefined();
+  return run_op(
+      info, device, false, [=] { cpu::swiglu_backward_cpu(dinp.as<float>(), dout.as<float>(), inp.as<float>(), N, F); },
+      STEPRL_CUDA_ONLY([=] { cuda::swiglu_backward_cuda(dinp.as<float>(), dout.as<float>(), inp.as<float>(), N, F); }), undefined);
 }
 
 }  // namespace
@@ -58,5 +46,7 @@ void register_swiglu(Napi::Object exports) {
   STEPRL_EXPORT(exports, "swiglu", Swiglu);
   STEPRL_EXPORT(exports, "swigluBackward", SwigluBackward);
 }
+
+STEPRL_REGISTER(register_swiglu);
 
 }  // namespace steprl

@@ -95,4 +95,6 @@ void register_system(Napi::Object exports) {
   STEPRL_EXPORT(exports, "trimHostCache", TrimHostCache);
 }
 
+STEPRL_REGISTER(register_system);
+
 }  // namespace steprl

@@ -7,23 +7,18 @@
 #include <string>
 
 #include "../cpu/weibull_reward.h"
-#include "advantage_glue.h"
+#include "args.h"
+#include "dispatch.h"
 #include "ops.h"
 
 #if defined(STEPRL_WITH_CUDA)
 #include "../../cuda/weibull_reward.h"
-#include "../device_buffer.h"
 #endif
 
 namespace steprl {
 namespace {
 
-using advantage_glue::positive_arg;
-using advantage_glue::step_score_args;
-using advantage_glue::StepScoreArgs;
-using advantage_glue::string_arg;
-
-// Not advantage_glue::check_offsets: this op's native words predate it and a test states them.
+// Not check_step_offsets (include/steprl/step_offsets.h): this op's native words predate it and a test states them.
 void check_offsets(const int32_t* offsets, int64_t R, int64_t S) {
   if (offsets[0] != 0)
     throw ArgumentError("stepOffsets", "Expected stepOffsets[0] = 0 but received " + std::to_string(offsets[0]));
@@ -41,38 +36,27 @@ Napi::Value WeibullReward(const Napi::CallbackInfo& info) {
   const StepScoreArgs steps = step_score_args(info);
   const int64_t S = steps.S, R = steps.R;
   const TensorArg &scores = steps.scores, &offsets = steps.offsets;
-  cpu::WeibullRewardArgs args{};
-  if (!cpu::reward_shaping_from_name(string_arg(info, 4).c_str(), &args.shaping))
-    throw ArgumentError("shaping", "Expected one of weibull, pspo_ff, linear for shaping but received " + string_arg(info, 4));
-  if (!cpu::step_aggregate_from_name(string_arg(info, 5).c_str(), &args.aggregate))
-    throw ArgumentError("aggregate", "Expected one of geomean, product, min, last for aggregate but received " + string_arg(info, 5));
+  WeibullRewardArgs args{};
+  args.shaping = enum_arg(info, 4, "shaping", cpu::reward_shaping_from_name, "weibull, pspo_ff, linear");
+  args.aggregate = enum_arg(info, 5, "aggregate", cpu::step_aggregate_from_name, "geomean, product, min, last");
   args.k = positive_arg(info, 6, "k");
   args.lambda = positive_arg(info, 7, "lambda");
   args.peak = positive_arg(info, 8, "peak");
-  args.min_steps = int_arg(info, 9, "minSteps", 0, advantage_glue::kMaxSteps);
-#if defined(STEPRL_WITH_CUDA)
-  if (common_device({&scores, &offsets}) == Device::cuda) {  // cuda/weibull_reward.cu checks the offsets itself
-    DeviceTensor rewards(DType::float32, R);
-    cuda::weibull_reward_cuda({rewards.as<float>(), scores.as<float>(), offsets.as<int32_t>(), R, S, args.shaping,
-                               args.aggregate, args.k, args.lambda, args.peak, args.min_steps});
-    return rewards.to_js(info.Env());
-  }
-#endif
-  common_device({&scores, &offsets});
-  check_offsets(offsets.as<int32_t>(), R, S);
-
-  auto rewards = std::make_shared<HostBuffer>(DType::float32, R);
-  args.rewards = rewards->as<float>();
+  args.min_steps = int_arg(info, 9, "minSteps", 0, kMaxSteps);
+  const Device device = common_device({&scores, &offsets});
+  if (device == Device::cpu) check_offsets(offsets.as<int32_t>(), R, S);  // cuda/weibull_reward.cu checks them itself
+  Output rewards(device, DType::float32, R);
+  args.rewards = rewards.as<float>();
   args.step_scores = scores.as<float>();
   args.step_offsets = offsets.as<int32_t>();
-  PreparedOp op;
-  op.run = [args, R] { cpu::weibull_reward_cpu(args, R); };
-  op.result = [rewards](Napi::Env env) -> Napi::Value { return rewards->release_to_js(env); };
-  return finish(info, std::move(op), false);
+  args.R = R;
+  args.S = S;
+  return run_launchers(info, device, false, args, cpu::weibull_reward_cpu,
+                       STEPRL_CUDA_ONLY(cuda::weibull_reward_cuda), rewards.as_result());
 }
 
-}  // namespace
+STEPRL_REGISTER_FUNCTION("weibullReward", WeibullReward);
 
-void register_weibull_reward(Napi::Object exports) { STEPRL_EXPORT(exports, "weibullReward", WeibullReward); }
+}  // namespace
 
 }  // namespace steprl

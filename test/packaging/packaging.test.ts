@@ -160,7 +160,7 @@ describeSlow('packaging (slow): npm pack -> install with --ignore-scripts -> use
   test('the main tarball: dist, sources for the fallback build, a prebuild, and no test or build debris', () => {
     const paths = main.files.map((f) => f.path);
     expect(debrisIn(paths)).toEqual([]);
-    for (const needed of ['package.json', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/main.js', 'binding.gyp', 'native/addon.cc', `prebuilds/${platformDir}/${prebuildName}`])
+    for (const needed of ['package.json', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/main.js', 'binding.gyp', 'native/addon.cc', 'include/steprl/errors.h', `prebuilds/${platformDir}/${prebuildName}`])
       expect(paths).toContain(needed);
     expect(paths.filter((p) => p.startsWith('build/') || p.endsWith('.o'))).toEqual([]);
     expect(main.size).toBeLessThan(5 * 2 ** 20);

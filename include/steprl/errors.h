@@ -1,4 +1,4 @@
-// errors.h: the two exception types native code throws on purpose, free of N-API so that the
+// steprl/errors.h: the two exception types native code throws on purpose, free of N-API so that the
 // CUDA sources (cuda/*.cu, compiled by nvcc or as simulator C++) can throw them too.
 // napi_util.cc turns them into JS errors: ArgumentError -> code STEPRL_ARGUMENT with `argument`,
 // DeviceError -> code STEPRL_DEVICE. Anything else becomes STEPRL_NATIVE.
