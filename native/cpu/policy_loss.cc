@@ -205,12 +205,7 @@ PolicyLossResult policy_loss_cpu(const PolicyLossArgs& args, int64_t R) {
   const std::vector<double> weights = row_weights(args, R);
   std::vector<float> weights_f(weights.begin(), weights.end());
   std::vector<PolicyLossRowSums> sums(static_cast<size_t>(R));
-  auto rows = policy_loss_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = policy_loss_rows_avx512; break;
-    case SimdLevel::avx2: rows = policy_loss_rows_avx2; break;
-    default: break;
-  }
+  auto rows = STEPRL_SIMD_KERNEL(policy_loss_rows);
   if (args.mode != PolicyLossMode::clip) rows = policy_loss_rows_modes;
   parallel_for(R, grain_for(args.T), [&](int64_t begin, int64_t end) {
     rows(args, weights_f.data(), sums.data(), begin, end);

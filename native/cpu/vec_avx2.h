@@ -1,11 +1,16 @@
-// vec_avx2.h: 8-lane fp32 vector operations (AVX2 + FMA) with the same interface as VecAvx512.
-// Tails (fewer than 8 lanes) go through a small stack buffer. Include only inside
-// STEPRL_TARGET_BEGIN(STEPRL_ISA_AVX2) ... STEPRL_TARGET_END, in an anonymous namespace.
+// vec_avx2.h: 8-lane fp32 vector operations (AVX2 + FMA) with the same interface as VecAvx512:
+// everything the kernels of simd_kernels.inl need that differs per instruction set. Most tails
+// (fewer than 8 lanes) go through a small stack buffer. Include only from an ISA translation unit
+// (isa_avx2.cc), inside STEPRL_TARGET_BEGIN(STEPRL_ISA_AVX2) ... STEPRL_TARGET_END, in an
+// anonymous namespace.
 struct VecAvx2 {
   using F = __m256;
   using Mask = int;  // number of valid leading lanes
   static constexpr int kWidth = 8;
   static constexpr Mask kFull = 8;
+  // Vectors per row of a register-blocked micro-tile (matmul_simd.inl, attention_tile.inl):
+  // 6 rows x 2 accumulators, with the B vectors and a broadcast, fit the 16 ymm registers.
+  static constexpr int kTileVectors = 2;
 
   static Mask tail(int64_t n) { return n >= 8 ? kFull : static_cast<Mask>(n); }
   static F set1(float x) { return _mm256_set1_ps(x); }
@@ -33,11 +38,14 @@ struct VecAvx2 {
   static __m256i lane_mask(Mask m) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
+  // The first m lanes of p, 0 in the others (maskload: fast on every AVX2 CPU).
+  static F load_tail(const float* p, Mask m) { return _mm256_maskload_ps(p, lane_mask(m)); }
   static F keep(Mask m, F x) { return _mm256_and_ps(x, _mm256_castsi256_ps(lane_mask(m))); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F max(F a, F b) { return _mm256_max_ps(a, b); }  // b when either is NaN
   static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F div(F a, F b) { return _mm256_div_ps(a, b); }
   static float reduce_add(F x) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -51,7 +59,17 @@ struct VecAvx2 {
     return _mm_cvtss_f32(s);
   }
   static void store(float* p, F x) { _mm256_storeu_ps(p, x); }
-  static void store(float* p, Mask m, F x) { _mm256_maskstore_ps(p, lane_mask(m), x); }
+  static void store(float* p, Mask m, F x) { _mm256_maskstore_ps(p, lane_mask(m), x); }  // slow on AMD
+  // The first N lanes of x to p: 6 as a 4 + 2 float store (no maskstore), others masked.
+  template <int N>
+  static void store_first(float* p, F x) {
+    if constexpr (N == 6) {
+      _mm_storeu_ps(p, _mm256_castps256_ps128(x));
+      _mm_store_sd(reinterpret_cast<double*>(p + 4), _mm_castps_pd(_mm256_extractf128_ps(x, 1)));
+    } else {
+      store(p, N, x);
+    }
+  }
   static void stream(float* p, F x) { _mm256_stream_ps(p, x); }  // p 32-byte aligned
   static void fence() { _mm_sfence(); }
   static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
@@ -72,6 +90,8 @@ struct VecAvx2 {
   static B either(B a, B b) { return _mm256_or_ps(a, b); }
   static B but_not(B a, B b) { return _mm256_andnot_ps(b, a); }
   static F select(B m, F if_true, F if_false) { return _mm256_blendv_ps(if_false, if_true, m); }
+  static B is_nan(F x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
+  static bool any(B m) { return _mm256_movemask_ps(m) != 0; }
   static F load(const uint8_t* p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
   }
@@ -113,5 +133,28 @@ struct VecAvx2 {
     p = fmadd(p, f, set1(1.0f));
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  }
+
+  // In-register transpose of 8 x 8 floats: r[i][j] -> r[j][i].
+  static void transpose(F r[8]) {
+    F t[8], u[8];
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      t[2 * g] = _mm256_unpacklo_ps(r[2 * g], r[2 * g + 1]);
+      t[2 * g + 1] = _mm256_unpackhi_ps(r[2 * g], r[2 * g + 1]);
+    }
+    // u[4g + q], lane L = column 4L + q of rows 4g .. 4g+3
+#pragma GCC unroll 2
+    for (int g = 0; g < 2; ++g) {
+      u[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+      u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+      u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+      u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      r[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
+      r[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
+    }
   }
 };

@@ -1,11 +1,15 @@
-// vec_avx512.h: 16-lane fp32 vector operations for kernels written once over a `Vec` type.
-// Include only inside STEPRL_TARGET_BEGIN(STEPRL_ISA_AVX512) ... STEPRL_TARGET_END, and only from
-// an ISA translation unit, inside an anonymous namespace (see simd.h).
+// vec_avx512.h: 16-lane fp32 vector operations for the kernels of simd_kernels.inl, written once
+// over a `Vec` type: everything they need that differs per instruction set. Include only from an
+// ISA translation unit (isa_avx512.cc), inside STEPRL_TARGET_BEGIN(STEPRL_ISA_AVX512) ...
+// STEPRL_TARGET_END, in an anonymous namespace (see simd.h).
 struct VecAvx512 {
   using F = __m512;
   using Mask = __mmask16;
   static constexpr int kWidth = 16;
   static constexpr Mask kFull = 0xFFFF;
+  // Vectors per row of a register-blocked micro-tile (matmul_simd.inl, attention_tile.inl):
+  // 6 rows x 4 accumulators of the 32 zmm registers.
+  static constexpr int kTileVectors = 4;
 
   static Mask tail(int64_t n) { return n >= 16 ? kFull : static_cast<Mask>((1u << n) - 1u); }
   static F set1(float x) { return _mm512_set1_ps(x); }
@@ -20,15 +24,19 @@ struct VecAvx512 {
     const __m256i h = _mm256_maskz_loadu_epi16(m, p);
     return _mm512_mask_blend_ps(m, fill, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
   }
+  static F load_tail(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }  // 0 past m
   static F keep(Mask m, F x) { return _mm512_maskz_mov_ps(m, x); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F max(F a, F b) { return _mm512_max_ps(a, b); }  // b when either is NaN
   static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F div(F a, F b) { return _mm512_div_ps(a, b); }
   static float reduce_add(F x) { return _mm512_reduce_add_ps(x); }
   static float reduce_max(F x) { return _mm512_reduce_max_ps(x); }
   static void store(float* p, F x) { _mm512_storeu_ps(p, x); }
   static void store(float* p, Mask m, F x) { _mm512_mask_storeu_ps(p, m, x); }
+  template <int N>
+  static void store_first(float* p, F x) { store(p, static_cast<Mask>((1u << N) - 1u), x); }
   static void stream(float* p, F x) { _mm512_stream_ps(p, x); }  // p 64-byte aligned
   static void fence() { _mm_sfence(); }
   static void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
@@ -48,6 +56,8 @@ struct VecAvx512 {
   static B either(B a, B b) { return static_cast<B>(a | b); }
   static B but_not(B a, B b) { return static_cast<B>(a & ~b); }
   static F select(B m, F if_true, F if_false) { return _mm512_mask_blend_ps(m, if_false, if_true); }
+  static B is_nan(F x) { return _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q); }
+  static bool any(B m) { return m != 0; }
   static F load(const uint8_t* p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
   }
@@ -83,5 +93,33 @@ struct VecAvx512 {
     p = fmadd(p, f, set1(6.931530833244324e-1f));
     p = fmadd(p, f, set1(9.999999403953552e-1f));
     return _mm512_scalef_ps(p, t);
+  }
+
+  // In-register transpose of 16 x 16 floats: r[i][j] -> r[j][i] (unpack, shuffle, two lane steps).
+  static void transpose(F r[16]) {
+    F t[16], u[16];
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+      t[2 * g] = _mm512_unpacklo_ps(r[2 * g], r[2 * g + 1]);
+      t[2 * g + 1] = _mm512_unpackhi_ps(r[2 * g], r[2 * g + 1]);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+      u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+      u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+      u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {  // u[4g + q], lane L = column 4L + q of rows 4g .. 4g+3
+      const F x0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44);
+      const F x1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xEE);
+      const F y0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44);
+      const F y1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xEE);
+      r[q] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+      r[4 + q] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+      r[8 + q] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+      r[12 + q] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
   }
 };
