@@ -18,12 +18,12 @@ const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
-  testTimeout: 120000,
 };
 const hostOnly = `(?:${HOST_ONLY.join('|')})\\.test\\.ts$`;
 
 /** @type {import('jest').Config} */
 module.exports = {
+  testTimeout: 120000,  // a global option: inside a project jest ignores it
   maxWorkers: 2,
   projects: [
     {
