@@ -1,8 +1,11 @@
 // vec_avx512.h: 16-lane fp32 vector operations for the kernels of simd_kernels.inl, written once
 // over a `Vec` type: everything they need that differs per instruction set. Include only from an
 // ISA translation unit (isa_avx512.cc), inside STEPRL_TARGET_BEGIN(STEPRL_ISA_AVX512) ...
-// STEPRL_TARGET_END, in an anonymous namespace (see simd.h).
-struct VecAvx512 {
+// STEPRL_TARGET_END, in an anonymous namespace (see simd.h). What both instruction sets share is
+// in vec_common.h.
+#include "vec_common.h"
+
+struct VecAvx512 : VecCommon<VecAvx512> {
   using F = __m512;
   using Mask = __mmask16;
   static constexpr int kWidth = 16;
@@ -47,16 +50,12 @@ struct VecAvx512 {
   static F min(F a, F b) { return _mm512_min_ps(a, b); }
   static F abs(F x) { return _mm512_abs_ps(x); }
   static F neg(F x) { return _mm512_xor_ps(x, _mm512_set1_ps(-0.0f)); }  // avx512dq
-  static B lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-  static B le(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
-  static B gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-  static B ge(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
-  static B ne(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }  // true for NaN, as `!=`
+  template <int P>
+  static B cmp(F a, F b) { return _mm512_cmp_ps_mask(a, b, P); }  // lt, le, ... in vec_common.h
   static B both(B a, B b) { return static_cast<B>(a & b); }
   static B either(B a, B b) { return static_cast<B>(a | b); }
   static B but_not(B a, B b) { return static_cast<B>(a & ~b); }
   static F select(B m, F if_true, F if_false) { return _mm512_mask_blend_ps(m, if_false, if_true); }
-  static B is_nan(F x) { return _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q); }
   static bool any(B m) { return m != 0; }
   static F load(const uint8_t* p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
@@ -65,51 +64,28 @@ struct VecAvx512 {
     return _mm512_mask_blend_ps(m, fill, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, p))));
   }
 
-  // e^x (Cephes expf: Cody-Waite reduction by ln 2, degree-5 polynomial, about 1 ulp); x is
-  // clamped to [-87, 88], inside the normal range.
-  static F exp(F x) {
-    x = min(max(x, set1(-87.0f)), set1(88.0f));
-    const F n = _mm512_roundscale_ps(mul(x, set1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const F r = fmadd(n, set1(2.12194440e-4f), fmadd(n, set1(-0.693359375f), x));
-    F p = set1(1.9875691500e-4f);
-    p = fmadd(p, r, set1(1.3981999507e-3f));
-    p = fmadd(p, r, set1(8.3334519073e-3f));
-    p = fmadd(p, r, set1(4.1665795894e-2f));
-    p = fmadd(p, r, set1(1.6666665459e-1f));
-    p = fmadd(p, r, set1(5.0000001201e-1f));
-    p = fmadd(p, mul(r, r), add(r, set1(1.0f)));
-    return _mm512_scalef_ps(p, n);
-  }
+  static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F times_pow2(F p, F n) { return _mm512_scalef_ps(p, n); }  // p * 2^floor(n)
 
   // 2^t for any t (-inf gives 0, NaN stays NaN): f = t - floor(t) by vreduceps, a degree-5
   // polynomial for 2^f on [0, 1] (max rel. error 1.7e-7), and vscalefps multiplies by
   // 2^floor(t) itself, so no clamp, round or integer exponent arithmetic is needed.
   static F exp2(F t) {
     const F f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    F p = set1(1.8775912467390299e-3f);
-    p = fmadd(p, f, set1(8.989362977445126e-3f));
-    p = fmadd(p, f, set1(5.582623556256294e-2f));
-    p = fmadd(p, f, set1(2.4015367031097412e-1f));
-    p = fmadd(p, f, set1(6.931530833244324e-1f));
-    p = fmadd(p, f, set1(9.999999403953552e-1f));
-    return _mm512_scalef_ps(p, t);
+    const F p = horner(f, {1.8775912467390299e-3f, 8.989362977445126e-3f, 5.582623556256294e-2f,
+                           2.4015367031097412e-1f, 6.931530833244324e-1f, 9.999999403953552e-1f});
+    return times_pow2(p, t);
   }
 
-  // In-register transpose of 16 x 16 floats: r[i][j] -> r[j][i] (unpack, shuffle, two lane steps).
+  static F interleave_lo(F a, F b) { return _mm512_unpacklo_ps(a, b); }
+  static F interleave_hi(F a, F b) { return _mm512_unpackhi_ps(a, b); }
+  template <int Imm>
+  static F shuffle(F a, F b) { return _mm512_shuffle_ps(a, b, Imm); }
+  // In-register transpose of 16 x 16 floats: r[i][j] -> r[j][i] (two in-lane steps, then two
+  // 128-bit lane shuffles).
   static void transpose(F r[16]) {
-    F t[16], u[16];
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) {
-      t[2 * g] = _mm512_unpacklo_ps(r[2 * g], r[2 * g + 1]);
-      t[2 * g + 1] = _mm512_unpackhi_ps(r[2 * g], r[2 * g + 1]);
-    }
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; ++g) {
-      u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-      u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-      u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-      u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-    }
+    F u[16];
+    transpose_in_lanes(r, u);
 #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) {  // u[4g + q], lane L = column 4L + q of rows 4g .. 4g+3
       const F x0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44);
