@@ -128,7 +128,8 @@ void pack_a_trans(float* dst, const float* src, int64_t lda, int64_t rows, int64
       const Mask load = p == panels - 1 ? last : full;
       const float* in = src + k0 * lda + p * kMR;
       float* out = dst + p * kMR * kc + k0 * kMR;
-      for (int64_t k = 0; k < kn; ++k) Vec::store_first<kMR>(out + k * kMR, Vec::load_tail(in + k * lda, load));
+      for (int64_t k = 0; k < kn; ++k)  // kMR floats: AVX2 stores them as 4 + 2, without maskstore
+        Vec::store_first<kMR>(out + k * kMR, Vec::load_tail(in + k * lda, load));
     }
   }
 }
@@ -142,7 +143,8 @@ void pack_b_trans_panel(float* dst, const float* src, int64_t ldb, int64_t cols,
     for (int64_t j0 = 0; j0 < kNR; j0 += kW) {
       F r[kW];
 #pragma GCC unroll 16
-      for (int i = 0; i < kW; ++i) r[i] = j0 + i < cols ? Vec::load_tail(src + (j0 + i) * ldb + k0, kmask) : Vec::zero();
+      for (int i = 0; i < kW; ++i)
+        r[i] = j0 + i < cols ? Vec::load_tail(src + (j0 + i) * ldb + k0, kmask) : Vec::zero();
       Vec::transpose(r);
       if (kn == kW) {
 #pragma GCC unroll 16
@@ -174,7 +176,8 @@ void pack_b(float* dst, const float* src, int64_t ldb, bool trans, int64_t cols,
       }
 #pragma GCC unroll 4
       for (int v = 0; v < kNV; ++v)
-        Vec::store(dst + q * kNR * kc + k * kNR + kW * v, Vec::load_tail(src + k * ldb + q * kNR + kW * v, mask[v]));
+        Vec::store(dst + q * kNR * kc + k * kNR + kW * v,
+                   Vec::load_tail(src + k * ldb + q * kNR + kW * v, mask[v]));
     }
   }
 }
