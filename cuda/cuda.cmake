@@ -5,12 +5,10 @@
 #   SIM  the same cuda/*.cu compiled as C++ by the host compiler against cuda/sim/ (the SIMT
 #        simulator, see cuda/sim/README.md), at -O2 without multiply-add contraction (as nvcc with
 #        -fmad=false, which files compared bit for bit with the CPU ask for), no CUDA toolkit needed.
-# Both add the device storage glue (native/device_buffer.cc, native/ops/device.cc) and define
+# Both add the device storage glue (native/sources.mjs device-glue) and define
 # STEPRL_WITH_CUDA (plus STEPRL_WITH_CUDA_SIM for the simulator), which native/ tests.
 file(GLOB STEPRL_CUDA_SOURCES CONFIGURE_DEPENDS "${CMAKE_CURRENT_LIST_DIR}/*.cu")
-set(STEPRL_DEVICE_GLUE
-  "${CMAKE_CURRENT_SOURCE_DIR}/native/device_buffer.cc"
-  "${CMAKE_CURRENT_SOURCE_DIR}/native/ops/device.cc")
+steprl_sources(device-glue STEPRL_DEVICE_GLUE)  # native/sources.mjs
 
 if(STEPRL_CUDA STREQUAL "ON")
   include(CheckLanguage)

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { newestSource } from './sources.mjs';
+import { jestProjectSuites, newestSource } from './sources.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -101,8 +101,9 @@ const flags = jestArgs.filter((a) => a.startsWith('-'));
 for (const build of builds) {
   if (build.ok === false) continue;
   const sim = build.out.includes('sim');
-  // On the simulator, the device suites only (those using test/util/devices.ts), as in npm test.
-  const files = suites().filter((f) => !sim || fs.readFileSync(f, 'utf8').includes('util/devices'));
+  // On the simulator, the device suites only (jest project "devices"), as in npm test.
+  const deviceSuites = sim ? new Set(jestProjectSuites(root, 'devices')) : null;
+  const files = suites().filter((f) => !sim || deviceSuites.has(f));
   if (files.length === 0) {
     steps.push({ title: `jest, ${build.title}`, ok: true, ms: 0, note: 'no suite matches the filter' });
     continue;

@@ -2,8 +2,8 @@
 // test.mjs: `npm test` — every test on every device this machine can run, in three steps (after
 // compiling lib/ to dist/, which the CLI and package tests run):
 //   1. the whole jest suite with the CPU addon (build/Release, what `npm install` builds);
-//   2. the device suites (test/ops, test/device and test/model files that use test/util/devices.ts) again on
-//      device 'cuda' through the SIMT simulator (STEPRL_BACKEND=cuda-sim, STEPRL_TEST_DEVICES=cuda),
+//   2. the device suites (jest project "devices", declared in jest.config.js) again on device
+//      'cuda' through the SIMT simulator (STEPRL_BACKEND=cuda-sim, STEPRL_TEST_DEVICES=cuda),
 //      building build-cuda-sim/ first when it is missing or older than its sources (cmake-js,
 //      STEPRL_CUDA=SIM);
 //   3. `check:cuda` (nvcc compile of every kernel: no spills, 16-byte loads) when nvcc is present.
@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { newestSource } from './sources.mjs';
+import { jestProjectSuites, newestSource } from './sources.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -63,14 +63,11 @@ if (process.env.STEPRL_TEST_SIM === '0') {
       : `\nnpm test: ${path.relative(root, simAddon)} is missing: building the CUDA simulator addon (cmake-js, STEPRL_CUDA=SIM; a minute or two).`);
     built = run('build the cuda-sim addon', process.execPath, [cmakeJs, 'compile', '--out', 'build-cuda-sim', '--CDSTEPRL_CUDA=SIM']);
   }
-  // The suites that run per device (they use test/util/devices.ts); a path filter given to
+  // The suites that run per device (jest project "devices"); a path filter given to
   // `npm test -- <filter>` narrows them, other jest flags pass through.
   const filters = jestArgs.filter((a) => !a.startsWith('-'));
   const flags = jestArgs.filter((a) => a.startsWith('-'));
-  const deviceSuites = ['ops', 'device', 'model'].flatMap((dir) => {
-    const folder = path.join(root, 'test', dir);
-    return fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.test.ts')).map((f) => path.join(folder, f)) : [];
-  }).filter((file) => fs.readFileSync(file, 'utf8').includes('util/devices'))
+  const deviceSuites = jestProjectSuites(root, 'devices')
     .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f) || new RegExp(f).test(file)));
   if (built && deviceSuites.length === 0) {
     steps.push({ title: 'jest, cuda-sim addon', ok: true, ms: 0, note: `no device suite matches ${filters.join(' ')}` });

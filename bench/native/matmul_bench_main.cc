@@ -7,8 +7,9 @@
 //    running sgemm at once and with sgemm called from inside a pool task.
 // 3. Speed: median GFLOP/s over repeated calls for the transformer shapes, each shape timed back
 //    to back with PyTorch's torch.mm (a /usr/bin/python3 child process) on the same shapes.
-// Build (one line): g++ -O3 -std=c++17 -pthread native/cpu/matmul.cc native/cpu/matmul_avx2.cc
-//   native/cpu/matmul_avx512.cc bench/native/matmul_bench_main.cc native/cpu/parallel.cc
+// Build (one line; the isa_*.cc files hold every family's SIMD kernels, attention's need attention.cc):
+//   g++ -O3 -std=c++17 -pthread native/cpu/matmul.cc native/cpu/isa_avx2.cc native/cpu/isa_avx512.cc
+//   native/cpu/attention.cc bench/native/matmul_bench_main.cc native/cpu/parallel.cc
 //   native/cpu/simd.cc -o /tmp/mm && /tmp/mm [--no-torch] [--quick] [--only ROW]
 #include <algorithm>
 #include <chrono>

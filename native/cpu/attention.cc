@@ -116,12 +116,7 @@ void attention_backward_task_scalar(const AttentionBackwardArgs& a, int64_t task
 void attention_forward_cpu(const AttentionForwardArgs& args) {
   const AttentionShape& s = args.shape;
   if (s.B * s.T * s.H == 0) return;
-  auto task = attention_forward_task_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: task = attention_forward_task_avx512; break;
-    case SimdLevel::avx2: task = attention_forward_task_avx2; break;
-    default: break;
-  }
+  const auto task = STEPRL_SIMD_KERNEL(attention_forward_task);
   const int64_t tq = attention_queries_per_block(s);
   const int64_t tasks = s.B * s.KVH * ((s.T + tq - 1) / tq);
   parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
@@ -132,12 +127,7 @@ void attention_forward_cpu(const AttentionForwardArgs& args) {
 void attention_backward_cpu(const AttentionBackwardArgs& args) {
   const AttentionShape& s = args.shape;
   if (s.B * s.T * s.H == 0) return;
-  auto task = attention_backward_task_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: task = attention_backward_task_avx512; break;
-    case SimdLevel::avx2: task = attention_backward_task_avx2; break;
-    default: break;
-  }
+  const auto task = STEPRL_SIMD_KERNEL(attention_backward_task);
   parallel_for(s.B * s.KVH, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) task(args, t);
   });

@@ -1,6 +1,5 @@
-// attention_simd.inl: blocked attention written once over a vector type `Vec` (VecAvx512 or
-// VecAvx2, extended by the including file with load_tail and kTileVectors) and instantiated by
-// attention_{avx512,avx2}.cc.
+// attention_simd.inl: blocked attention written once over the vector type `Vec` of the including
+// ISA translation unit (simd_kernels.inl).
 //
 // A task stacks the queries of every head that shares one kv head into columns (c = (t - t0) * G
 // + g), so each key block is read once for all of them, and keeps the score block transposed:
@@ -10,8 +9,12 @@
 //   S^T = K Qs^T   O += P V   dP^T = V dO^T   dV += P^T dO   dK += dS^T Q   dQ += dS K
 // Diagonal blocks skip the micro-tiles that the causal mask empties entirely (attention_tile.inl
 // holds the micro-kernel; decoding, one query position per task, takes a GEMV path instead).
-// Included inside an anonymous namespace of an ISA translation unit (no std templates here),
-// after attention_tile.inl.
+// No std templates here (see simd.h).
+
+namespace {
+namespace attention_simd {
+
+#include "attention_tile.inl"
 
 // What a task needs to know about its query block.
 struct Block {
@@ -42,8 +45,18 @@ void prefetch_columns(const Block& blk, const float* base, int64_t T, int64_t H)
   for (int64_t c = 0; c < blk.nq; ++c) prefetch_rows(blk.row(base, c, T, H), 1, 0, blk.D);
 }
 
+// dst[j * ld + i] = scale * rows[i][offset + j] for a W x W block, transposed in registers.
+void transpose_block(const float* const* rows, int64_t offset, float* dst, int64_t ld, float scale) {
+  constexpr int W = Vec::kWidth;
+  Vec::F r[W];
+  const Vec::F s = Vec::set1(scale);
+  for (int i = 0; i < W; ++i) r[i] = Vec::mul(Vec::load(rows[i] + offset), s);
+  Vec::transpose(r);
+  for (int j = 0; j < W; ++j) Vec::store(dst + j * ld, r[j]);
+}
+
 // dst[d * nq + c] = scale * (row of column c)[d]: the block's rows transposed into a B operand,
-// full W x W blocks by in-register transposes (Vec::transpose), edges element by element.
+// full W x W blocks by in-register transposes (transpose_block), edges element by element.
 void transpose_columns(float* dst, const Block& blk, const float* base, int64_t T, int64_t H, float scale) {
   constexpr int64_t W = Vec::kWidth;
   const int64_t nq = blk.nq, D = blk.D;
@@ -53,7 +66,7 @@ void transpose_columns(float* dst, const Block& blk, const float* base, int64_t 
     for (int64_t i = 0; i < n; ++i) rows[i] = blk.row(base, c0 + i, T, H);
     int64_t d = 0;
     if (n == W)
-      for (; d + W <= D; d += W) Vec::transpose(rows, d, dst + d * nq + c0, nq, scale);
+      for (; d + W <= D; d += W) transpose_block(rows, d, dst + d * nq + c0, nq, scale);
     for (; d < D; ++d) {
       float* out = dst + d * nq + c0;
       for (int64_t i = 0; i < n; ++i) out[i] = rows[i][d] * scale;
@@ -340,4 +353,14 @@ void backward_task(const AttentionBackwardArgs& a, int64_t task) {
       for (int64_t d = 0; d < D; ++d) dq[d] += dqa[c * D + d];
     }
   }
+}
+
+}  // namespace attention_simd
+}  // namespace
+
+void STEPRL_SIMD_ENTRY(attention_forward_task)(const AttentionForwardArgs& a, int64_t task) {
+  attention_simd::forward_task(a, task);
+}
+void STEPRL_SIMD_ENTRY(attention_backward_task)(const AttentionBackwardArgs& a, int64_t task) {
+  attention_simd::backward_task(a, task);
 }

@@ -3,7 +3,7 @@
 // accumulators, A read through (row, k) strides (so transposed operands need no packing), B rows
 // contiguous, the last vector of a row masked; and the driver that cuts a product into tiles,
 // skipping per row group the k range and leading columns the causal mask empties.
-// Included inside an anonymous namespace of an ISA translation unit (no std templates here).
+// Included by attention_simd.inl inside its namespace (no std templates here).
 
 constexpr int kTileRows = 6;
 constexpr float kLog2e = 1.44269504088896341f;

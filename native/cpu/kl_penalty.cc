@@ -32,12 +32,7 @@ void kl_penalty_forward_span_scalar(const KlPenaltyArgs& a, int64_t begin, int64
 }
 
 void kl_penalty_forward_cpu(const KlPenaltyArgs& args, int64_t n) {
-  auto span = kl_penalty_forward_span_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: span = kl_penalty_forward_span_avx512; break;
-    case SimdLevel::avx2: span = kl_penalty_forward_span_avx2; break;
-    default: break;
-  }
+  const auto span = STEPRL_SIMD_KERNEL(kl_penalty_forward_span);
   parallel_for(n, kKlGrain, [&](int64_t begin, int64_t end) { span(args, begin, end); });
 }
 

@@ -1,8 +1,10 @@
-// kl_penalty_simd.inl: the KL estimators of kl_penalty.h written once over a vector type `Vec`
-// (VecAvx512 or VecAvx2); instantiated by kl_penalty_{avx512,avx2}.cc and, for the KL term of
-// the loss, by policy_loss_{avx512,avx2}.cc. Both branches of k3 (Taylor series for |d| <= 0.5,
-// e^d - 1 - d above) are computed and the lanes pick theirs. Included inside an anonymous
-// namespace of an ISA translation unit.
+// kl_penalty_simd.inl: the KL estimators of kl_penalty.h written once over the vector type `Vec`
+// of the including ISA translation unit (simd_kernels.inl); policy_loss_simd.inl uses
+// kl_estimate for the KL term of the loss. Both branches of k3 (Taylor series for |d| <= 0.5,
+// e^d - 1 - d above) are computed and the lanes pick theirs.
+
+namespace {
+namespace kl_penalty_simd {
 
 template <typename Vec>
 inline void kl_estimate(KlEstimator estimator, typename Vec::F logprob, typename Vec::F ref, typename Vec::F* kl,
@@ -57,4 +59,11 @@ void kl_penalty_span(const KlPenaltyArgs& a, int64_t begin, int64_t end) {
     Vec::store(a.kl + i, m, kl);
     Vec::store(a.dkl + i, m, dkl);
   }
+}
+
+}  // namespace kl_penalty_simd
+}  // namespace
+
+void STEPRL_SIMD_ENTRY(kl_penalty_forward_span)(const KlPenaltyArgs& a, int64_t begin, int64_t end) {
+  kl_penalty_simd::kl_penalty_span<Vec>(a, begin, end);
 }

@@ -19,19 +19,11 @@ using ForwardRows = void (*)(const TokenLogprobsForwardArgs&, int64_t, int64_t);
 using BackwardRows = void (*)(const TokenLogprobsBackwardArgs&, int64_t, int64_t);
 
 ForwardRows forward_rows() {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return token_logprobs_forward_rows_avx512;
-    case SimdLevel::avx2: return token_logprobs_forward_rows_avx2;
-    default: return token_logprobs_forward_rows_scalar;
-  }
+  return STEPRL_SIMD_KERNEL(token_logprobs_forward_rows);
 }
 
 BackwardRows backward_rows() {
-  switch (simd_level()) {
-    case SimdLevel::avx512: return token_logprobs_backward_rows_avx512;
-    case SimdLevel::avx2: return token_logprobs_backward_rows_avx2;
-    default: return token_logprobs_backward_rows_scalar;
-  }
+  return STEPRL_SIMD_KERNEL(token_logprobs_backward_rows);
 }
 
 // Rows per parallel task over a tile row of `ld` floats: ~256 KiB of logits per task.

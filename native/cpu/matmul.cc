@@ -4,8 +4,8 @@
 // slice, op(B) is packed into NR-column panels shared by all threads, and each task takes a range
 // of rows of C, packs its rows of op(A) into MR-row panels in a thread-local buffer (only when A
 // is transposed: an untransposed A is k-contiguous per row and read in place) and runs the
-// micro-kernel of the active SIMD level (matmul_avx512.cc, matmul_avx2.cc, or the scalar one
-// below). Each slice is one pool job that also packs the next slice's B. K is never split across
+// micro-kernel of the active SIMD level (matmul_simd.inl, compiled in isa_avx512.cc and
+// isa_avx2.cc, or the scalar one below). Each slice is one pool job that also packs the next slice's B. K is never split across
 // threads and its slicing depends only on K, so every element sums its products in one fixed
 // order: results are bit-identical for any thread count.
 #include "matmul.h"

@@ -67,6 +67,23 @@ std::vector<double> row_weights(const PolicyLossArgs& a, int64_t R) {
   return weights;
 }
 
+// What every mode does with an unmasked token i once its surrogate psi and gradient g are known:
+// the KL term (its gradient added to g), the weighted gradient written, the row sums updated.
+inline void add_token(const PolicyLossArgs& a, int64_t i, float l, float old, float psi, float g, bool clipped,
+                      float w, PolicyLossRowSums& s) {
+  if (a.ref_logprobs != nullptr) {
+    float kl, dkl;
+    kl_estimate_scalar(a.kl_estimator, l, a.ref_logprobs[i], &kl, &dkl);
+    g += a.kl_coef * dkl;
+    s.kl += kl;
+  }
+  a.dlogprobs[i] = w * g;
+  s.psi += psi;
+  s.clipped += clipped ? 1.0 : 0.0;
+  s.approx_kl += static_cast<double>(old) - static_cast<double>(l);
+  s.tokens += 1.0;
+}
+
 }  // namespace
 
 bool loss_aggregation_from_name(const char* name, LossAggregation* out) {
@@ -144,17 +161,7 @@ void policy_loss_rows_modes(const PolicyLossArgs& a, const float* weights, Polic
         g_sum += g;
         g = 0.0f;
       }
-      if (a.ref_logprobs != nullptr) {
-        float kl, dkl;
-        kl_estimate_scalar(a.kl_estimator, l, a.ref_logprobs[i], &kl, &dkl);
-        g += a.kl_coef * dkl;
-        s.kl += kl;
-      }
-      a.dlogprobs[i] = w * g;
-      s.psi += psi;
-      s.clipped += clipped ? 1.0 : 0.0;
-      s.approx_kl += static_cast<double>(old) - static_cast<double>(l);
-      s.tokens += 1.0;
+      add_token(a, i, l, old, psi, g, clipped, w, s);
     }
     if (sequence && s.tokens > 0.0) {
       const float shared = static_cast<float>(static_cast<double>(w) * g_sum / s.tokens);
@@ -185,17 +192,7 @@ void policy_loss_rows_scalar(const PolicyLossArgs& a, const float* weights, Poli
       const bool active = (A > 0.0f && rho <= high) || (A < 0.0f && rho >= low && rho <= c);
       const bool unclipped = active && !ratio_clamped;
       float g = unclipped ? -A * rho : 0.0f;
-      if (a.ref_logprobs != nullptr) {
-        float kl, dkl;
-        kl_estimate_scalar(a.kl_estimator, l, a.ref_logprobs[i], &kl, &dkl);
-        g += a.kl_coef * dkl;
-        s.kl += kl;
-      }
-      a.dlogprobs[i] = w * g;
-      s.psi += psi;
-      s.clipped += (A != 0.0f && !unclipped) ? 1.0 : 0.0;
-      s.approx_kl += static_cast<double>(old) - static_cast<double>(l);
-      s.tokens += 1.0;
+      add_token(a, i, l, old, psi, g, A != 0.0f && !unclipped, w, s);
     }
     sums[r] = s;
   }
@@ -205,12 +202,7 @@ PolicyLossResult policy_loss_cpu(const PolicyLossArgs& args, int64_t R) {
   const std::vector<double> weights = row_weights(args, R);
   std::vector<float> weights_f(weights.begin(), weights.end());
   std::vector<PolicyLossRowSums> sums(static_cast<size_t>(R));
-  auto rows = policy_loss_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = policy_loss_rows_avx512; break;
-    case SimdLevel::avx2: rows = policy_loss_rows_avx2; break;
-    default: break;
-  }
+  auto rows = STEPRL_SIMD_KERNEL(policy_loss_rows);
   if (args.mode != PolicyLossMode::clip) rows = policy_loss_rows_modes;
   parallel_for(R, grain_for(args.T), [&](int64_t begin, int64_t end) {
     rows(args, weights_f.data(), sums.data(), begin, end);

@@ -1,9 +1,12 @@
-// policy_loss_simd.inl: the policy-loss rows written once over a vector type `Vec` (VecAvx512 or
-// VecAvx2), instantiated by policy_loss_{avx512,avx2}.cc after kl_penalty_simd.inl. Every token
-// is computed branch-free; the mask selects which lanes write a gradient and enter the sums, so
-// padding (whatever it holds, NaN included) never leaks into either. Tail lanes load a zero mask.
-// Sums run in float vectors for kPolicyLossBlock tokens, then in double, to stay near float64.
-// Included inside an anonymous namespace of an ISA translation unit.
+// policy_loss_simd.inl: the policy-loss rows written once over the vector type `Vec` of the
+// including ISA translation unit (simd_kernels.inl), after kl_penalty_simd.inl (the KL term).
+// Every token is computed branch-free; the mask selects which lanes write a gradient and enter
+// the sums, so padding (whatever it holds, NaN included) never leaks into either. Tail lanes load
+// a zero mask. Sums run in float vectors for kPolicyLossBlock tokens, then in double, to stay
+// near float64.
+
+namespace {
+namespace policy_loss_simd {
 
 // Float accumulators of one block of a row (plain arrays: no implicit member functions, which
 // would be compiled without this file's ISA).
@@ -49,7 +52,7 @@ inline void policy_loss_step(const PolicyLossArgs& a, int64_t i, typename Vec::M
   if (HasRef) {
     F kl, dkl;
     const F ref = Full ? Vec::load(a.ref_logprobs + i) : Vec::load(a.ref_logprobs + i, lanes, zero);
-    kl_estimate<Vec>(a.kl_estimator, l, ref, &kl, &dkl);
+    kl_penalty_simd::kl_estimate<Vec>(a.kl_estimator, l, ref, &kl, &dkl);
     g = Vec::fmadd(Vec::set1(a.kl_coef), dkl, g);
     acc[kSumKl] = Vec::add(acc[kSumKl], Vec::select(on, kl, zero));
   }
@@ -94,4 +97,12 @@ void policy_loss_rows_simd(const PolicyLossArgs& a, const float* weights, Policy
     if (ref) policy_loss_rows_impl<Vec, float, true>(a, weights, sums, begin, end);
     else policy_loss_rows_impl<Vec, float, false>(a, weights, sums, begin, end);
   }
+}
+
+}  // namespace policy_loss_simd
+}  // namespace
+
+void STEPRL_SIMD_ENTRY(policy_loss_rows)(const PolicyLossArgs& a, const float* weights, PolicyLossRowSums* sums,
+                                         int64_t begin, int64_t end) {
+  policy_loss_simd::policy_loss_rows_simd<Vec>(a, weights, sums, begin, end);
 }

@@ -43,24 +43,14 @@ void rmsnorm_backward_rows_scalar(const RmsnormBackwardArgs& a, float* partial, 
 }
 
 void rmsnorm_forward_cpu(const RmsnormForwardArgs& args, int64_t N) {
-  auto rows = rmsnorm_forward_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = rmsnorm_forward_rows_avx512; break;
-    case SimdLevel::avx2: rows = rmsnorm_forward_rows_avx2; break;
-    default: break;
-  }
+  const auto rows = STEPRL_SIMD_KERNEL(rmsnorm_forward_rows);
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(args.C, 1));
   parallel_for(N, grain, [&](int64_t begin, int64_t end) { rows(args, begin, end); });
 }
 
 void rmsnorm_backward_cpu(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
                           const float* rstd, int64_t N, int64_t C) {
-  auto rows = rmsnorm_backward_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = rmsnorm_backward_rows_avx512; break;
-    case SimdLevel::avx2: rows = rmsnorm_backward_rows_avx2; break;
-    default: break;
-  }
+  const auto rows = STEPRL_SIMD_KERNEL(rmsnorm_backward_rows);
   if (N <= 0 || C <= 0) return;
   const RmsnormBackwardArgs args{dinp, dout, inp, weight, rstd, C};
   const int64_t tasks = task_count(N, kRmsnormRowsPerTask);

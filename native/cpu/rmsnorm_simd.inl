@@ -1,7 +1,9 @@
-// rmsnorm_simd.inl: the RMSNorm kernels written once over a vector type `Vec` (VecAvx512 or
-// VecAvx2) and instantiated by rmsnorm_{avx512,avx2}.cc; rmsnorm.cc states them as plain loops.
+// rmsnorm_simd.inl: the RMSNorm kernels written once over the vector type `Vec` of the including
+// ISA translation unit (simd_kernels.inl); rmsnorm.cc states them as plain loops.
 // A row is read twice (sum of squares, then the scaled copy) while it is still in L1.
-// Included inside an anonymous namespace of an ISA translation unit.
+
+namespace {
+namespace rmsnorm_simd {
 
 template <typename Vec>
 float sum_of_products(const float* x, const float* y, int64_t n) {
@@ -73,4 +75,14 @@ void backward_rows(const RmsnormBackwardArgs& a, float* partial, int64_t begin, 
       Vec::store(partial + i, m, Vec::fmadd(Vec::mul(gv, xv), vr, Vec::load(partial + i, m, Vec::zero())));
     }
   }
+}
+
+}  // namespace rmsnorm_simd
+}  // namespace
+
+void STEPRL_SIMD_ENTRY(rmsnorm_forward_rows)(const RmsnormForwardArgs& a, int64_t begin, int64_t end) {
+  rmsnorm_simd::forward_rows<Vec>(a, begin, end);
+}
+void STEPRL_SIMD_ENTRY(rmsnorm_backward_rows)(const RmsnormBackwardArgs& a, float* partial, int64_t begin, int64_t end) {
+  rmsnorm_simd::backward_rows<Vec>(a, partial, begin, end);
 }

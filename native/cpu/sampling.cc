@@ -210,12 +210,7 @@ SampleKernels sample_kernels_scalar() {
 }
 
 int64_t sample_cpu(const SampleArgs& args, int64_t B) {
-  SampleKernels kernels = sample_kernels_scalar();
-  switch (simd_level()) {
-    case SimdLevel::avx512: kernels = sample_kernels_avx512(); break;
-    case SimdLevel::avx2: kernels = sample_kernels_avx2(); break;
-    default: break;
-  }
+  const SampleKernels kernels = STEPRL_SIMD_KERNEL(sample_kernels)();
   parallel_for(B, 1, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) args.tokens[r] = sample_row(kernels, args, r);
   });

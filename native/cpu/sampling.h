@@ -25,7 +25,7 @@ int64_t sample_cpu(const SampleArgs& args, int64_t B);
 // The uniform draw in [0, 1) of one row: (hash >> 11) * 2^-53.
 double sample_uniform(uint32_t seed, uint64_t counter, uint64_t row);
 
-// Row primitives, one set per instruction set (sampling_{avx2,avx512}.cc, sampling.cc).
+// Row primitives, one set per instruction set (sampling.cc, sampling_simd.inl).
 struct SampleKernels {
   // max over z[0, n); NaN if any element is NaN.
   float (*row_max)(const float* z, int64_t n);

@@ -1,7 +1,8 @@
-// sampling_simd.inl: the row primitives of sampling.h written once over a vector type `Vec`
-// (VecAvx512 or VecAvx2, extended by the including file with is_nan and any) and instantiated by
-// sampling_{avx512,avx2}.cc. exp2 maps -inf logits to exactly 0.
-// Included inside an anonymous namespace of an ISA translation unit.
+// sampling_simd.inl: the row primitives of sampling.h written once over the vector type `Vec` of
+// the including ISA translation unit (simd_kernels.inl). exp2 maps -inf logits to exactly 0.
+
+namespace {
+namespace sampling_simd {
 
 float row_max(const float* z, int64_t n) {
   using F = Vec::F;
@@ -58,4 +59,11 @@ int64_t find_at_least(const float* z, int64_t begin, int64_t n, float threshold)
   for (; i < n; ++i)
     if (z[i] >= threshold) return i;
   return n;
+}
+
+}  // namespace sampling_simd
+}  // namespace
+
+SampleKernels STEPRL_SIMD_ENTRY(sample_kernels)() {
+  return {sampling_simd::row_max, sampling_simd::exp2_sum, sampling_simd::exp2_values, sampling_simd::find_at_least};
 }

@@ -1,9 +1,12 @@
 // simd.h: runtime choice of the instruction set the CPU kernels use.
 //
-// Kernels are compiled once per level in their own translation units (`*_avx512.cc`,
-// `*_avx2.cc`, each opening with STEPRL_TARGET_* pragmas) and chosen at run time, so one binary
-// runs on any x86-64 and still uses AVX-512 where present. STEPRL_SIMD=scalar|avx2|avx512 (or
-// set_simd_level) caps the level, which is how the tests reach every path on one machine.
+// A family's vectorized kernels are written once (<family>_simd.inl, over a vector type `Vec`) and
+// compiled once per level in one translation unit per instruction set (isa_avx2.cc,
+// isa_avx512.cc: simd_kernels.inl between STEPRL_TARGET_* pragmas), which defines the entry
+// points <kernel>_avx2 and <kernel>_avx512 next to the family's <kernel>_scalar; they are chosen
+// at run time (STEPRL_SIMD_KERNEL), so one binary runs on any x86-64 and still uses AVX-512 where
+// present. STEPRL_SIMD=scalar|avx2|avx512 (or set_simd_level) caps the level, which is how the
+// tests reach every path on one machine.
 #pragma once
 
 namespace steprl::cpu {
@@ -18,7 +21,7 @@ const char* simd_name(SimdLevel level);
 }  // namespace steprl::cpu
 
 // Pragmas that open an ISA-specific translation unit. Such files must keep every function
-// internal (static or in an anonymous namespace) except their one entry point, and must not
+// internal (static or in an anonymous namespace) except their entry points, and must not
 // instantiate std templates, so that no AVX code can be picked by the linker for shared inline
 // functions called from generic code.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -37,4 +40,24 @@ const char* simd_name(SimdLevel level);
 #define STEPRL_X86 1
 #define STEPRL_TARGET_BEGIN(isa)
 #define STEPRL_TARGET_END
+#endif
+
+// The kernel `name`_avx512, `name`_avx2 or `name`_scalar (declared in the family's header) of the
+// level in force, e.g. STEPRL_SIMD_KERNEL(swiglu_forward_rows). Off x86-64 it names only the
+// scalar one, so the SIMD entry points, which only the ISA translation units define, need no
+// definition there.
+#if defined(STEPRL_X86)
+#define STEPRL_SIMD_KERNEL(name) ::steprl::cpu::simd_pick(name##_scalar, name##_avx2, name##_avx512)
+namespace steprl::cpu {
+template <typename Kernel>
+Kernel simd_pick(Kernel scalar, Kernel avx2, Kernel avx512) {  // not for ISA translation units
+  switch (simd_level()) {
+    case SimdLevel::avx512: return avx512;
+    case SimdLevel::avx2: return avx2;
+    default: return scalar;
+  }
+}
+}  // namespace steprl::cpu
+#else
+#define STEPRL_SIMD_KERNEL(name) (name##_scalar)
 #endif

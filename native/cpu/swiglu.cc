@@ -44,22 +44,12 @@ int64_t grain_for(int64_t F) { return std::max<int64_t>(1, 8192 / std::max<int64
 }  // namespace
 
 void swiglu_forward_cpu(float* out, const float* inp, int64_t N, int64_t F) {
-  SwigluForwardRows rows = swiglu_forward_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = swiglu_forward_rows_avx512; break;
-    case SimdLevel::avx2: rows = swiglu_forward_rows_avx2; break;
-    default: break;
-  }
+  const SwigluForwardRows rows = STEPRL_SIMD_KERNEL(swiglu_forward_rows);
   parallel_for(N, grain_for(F), [&](int64_t begin, int64_t end) { rows(out, inp, F, begin, end); });
 }
 
 void swiglu_backward_cpu(float* dinp, const float* dout, const float* inp, int64_t N, int64_t F) {
-  SwigluBackwardRows rows = swiglu_backward_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = swiglu_backward_rows_avx512; break;
-    case SimdLevel::avx2: rows = swiglu_backward_rows_avx2; break;
-    default: break;
-  }
+  const SwigluBackwardRows rows = STEPRL_SIMD_KERNEL(swiglu_backward_rows);
   parallel_for(N, grain_for(F), [&](int64_t begin, int64_t end) { rows(dinp, dout, inp, F, begin, end); });
 }
 

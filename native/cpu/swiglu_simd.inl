@@ -1,8 +1,10 @@
-// swiglu_simd.inl: the SwiGLU kernels written once over a vector type `Vec` (VecAvx512 or VecAvx2,
-// extended with `div` by the including file) and instantiated by swiglu_{avx512,avx2}.cc.
+// swiglu_simd.inl: the SwiGLU kernels written once over the vector type `Vec` of the including ISA
+// translation unit (simd_kernels.inl); swiglu.cc states them as plain loops.
 // e^-g comes from Vec::exp (Cephes, about 1 ulp; its argument clamp to [-87, 88] keeps s finite:
 // s underflows to ~1e-38 instead of 0 for g < -88, where silu(g) and its slope are ~0 anyway).
-// Included inside an anonymous namespace of an ISA translation unit.
+
+namespace {
+namespace swiglu_simd {
 
 template <typename Vec>
 typename Vec::F sigmoid(typename Vec::F g) {
@@ -54,4 +56,15 @@ void backward_rows(float* dinp, const float* dout, const float* inp, int64_t F, 
     for (int64_t f = 0; f < F; f += W)
       backward_span<Vec>(dgate + f, dgate + F + f, gate + f, gate + F + f, d + f, Vec::tail(F - f));
   }
+}
+
+}  // namespace swiglu_simd
+}  // namespace
+
+void STEPRL_SIMD_ENTRY(swiglu_forward_rows)(float* out, const float* inp, int64_t F, int64_t begin, int64_t end) {
+  swiglu_simd::forward_rows<Vec>(out, inp, F, begin, end);
+}
+void STEPRL_SIMD_ENTRY(swiglu_backward_rows)(float* dinp, const float* dout, const float* inp, int64_t F, int64_t begin,
+                                             int64_t end) {
+  swiglu_simd::backward_rows<Vec>(dinp, dout, inp, F, begin, end);
 }

@@ -100,22 +100,12 @@ void token_logprobs_backward_rows_scalar(const TokenLogprobsBackwardArgs& a, int
 }
 
 void token_logprobs_forward_cpu(const TokenLogprobsForwardArgs& args, int64_t R) {
-  auto rows = token_logprobs_forward_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = token_logprobs_forward_rows_avx512; break;
-    case SimdLevel::avx2: rows = token_logprobs_forward_rows_avx2; break;
-    default: break;
-  }
+  const auto rows = STEPRL_SIMD_KERNEL(token_logprobs_forward_rows);
   parallel_for(R, grain_for(args.V), [&](int64_t begin, int64_t end) { rows(args, begin, end); });
 }
 
 void token_logprobs_backward_cpu(const TokenLogprobsBackwardArgs& args, int64_t R) {
-  auto rows = token_logprobs_backward_rows_scalar;
-  switch (simd_level()) {
-    case SimdLevel::avx512: rows = token_logprobs_backward_rows_avx512; break;
-    case SimdLevel::avx2: rows = token_logprobs_backward_rows_avx2; break;
-    default: break;
-  }
+  const auto rows = STEPRL_SIMD_KERNEL(token_logprobs_backward_rows);
   parallel_for(R, grain_for(args.V), [&](int64_t begin, int64_t end) { rows(args, begin, end); });
 }
 

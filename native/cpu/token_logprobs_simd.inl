@@ -1,12 +1,14 @@
-// token_logprobs_simd.inl: the token log-prob kernels, written once over a vector type `Vec`
-// (VecAvx512 or VecAvx2) and instantiated by token_logprobs_{avx512,avx2}.cc.
+// token_logprobs_simd.inl: the token log-prob kernels, written once over the vector type `Vec` of
+// the including ISA translation unit (simd_kernels.inl), for fp32 and bf16 logits.
 //
 // Forward: per 1024-element block, a max pass then an exp pass over the same L1-resident block;
 // the running sums are rescaled when the max grows, so each row is read from memory once.
 // Backward: p_v = 2^t_v with t_v = log2 p_v recomputed from logZ; dz = p * (c0 + c1 * t) is
 // written once, with streaming stores for large outputs (no read-for-ownership, no cache eviction
 // of the logits still to be read). Masked rows (zero upstream gradient) are plain zero fills.
-// Included inside an anonymous namespace of an ISA translation unit.
+
+namespace {
+namespace token_logprobs_simd {
 
 inline float scalar_logit(const float* p) { return *p; }
 inline float scalar_logit(const uint16_t* p) {
@@ -205,4 +207,16 @@ void backward_rows(const TokenLogprobsBackwardArgs& a, int64_t begin, int64_t en
   // Streaming stores are weakly ordered: fence before the one-hot term reads them back.
   if (a.streaming_stores) Vec::fence();
   for (int64_t r = begin; r < end; ++r) a.dlogits[r * a.V + a.targets[r]] += a.inv_temperature * a.dlogprobs[r];
+}
+
+}  // namespace token_logprobs_simd
+}  // namespace
+
+void STEPRL_SIMD_ENTRY(token_logprobs_forward_rows)(const TokenLogprobsForwardArgs& a, int64_t begin, int64_t end) {
+  if (a.logits_bf16) token_logprobs_simd::forward_rows<Vec, uint16_t>(a, begin, end);
+  else token_logprobs_simd::forward_rows<Vec, float>(a, begin, end);
+}
+void STEPRL_SIMD_ENTRY(token_logprobs_backward_rows)(const TokenLogprobsBackwardArgs& a, int64_t begin, int64_t end) {
+  if (a.logits_bf16) token_logprobs_simd::backward_rows<Vec, uint16_t>(a, begin, end);
+  else token_logprobs_simd::backward_rows<Vec, float>(a, begin, end);
 }

@@ -163,6 +163,14 @@ describeSlow('packaging (slow): npm pack -> install with --ignore-scripts -> use
     for (const needed of ['package.json', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/main.js', 'binding.gyp', 'native/addon.cc', 'include/steprl/errors.h', `prebuilds/${platformDir}/${prebuildName}`])
       expect(paths).toContain(needed);
     expect(paths.filter((p) => p.startsWith('build/') || p.endsWith('.o'))).toEqual([]);
+    // binding.gyp compiles what native/sources.mjs lists (`<!@(node native/sources.mjs cpu)`): the
+    // script ships, and so does every source it names in this checkout.
+    expect(fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8')).toContain('node native/sources.mjs cpu');
+    const listed = spawnSync(process.execPath, [path.join(root, 'native', 'sources.mjs'), 'cpu'], { encoding: 'utf8' });
+    expect(listed.status).toBe(0);
+    const sources = listed.stdout.trim().split('\n');
+    expect(sources).toContain('native/addon.cc');
+    for (const source of ['native/sources.mjs', ...sources]) expect(paths).toContain(source);
     expect(main.size).toBeLessThan(5 * 2 ** 20);
   });
 

@@ -9,7 +9,17 @@ export function availableDevices(): Device[] {
   return backendInfo().backend === 'cpu' ? ['cpu'] : ['cpu', 'cuda'];
 }
 
+// jest.config.js declares the suites that run per device (project "devices", which sets this
+// global); scripts/test.mjs reruns exactly those on the CUDA simulator. A suite outside it that
+// asks for devices would silently miss that pass, so it fails here instead.
+function assertDeviceSuite(): void {
+  if ((globalThis as { STEPRL_DEVICE_SUITE?: unknown }).STEPRL_DEVICE_SUITE !== true)
+    throw new Error('test/util/devices.ts is used by a suite outside the jest project "devices": add its folder to DEVICE_DIRS '
+      + 'in jest.config.js (and keep it out of HOST_ONLY) so that npm test also runs it on the CUDA simulator');
+}
+
 export function devices(): Device[] {
+  assertDeviceSuite();
   const wanted = process.env.STEPRL_TEST_DEVICES?.split(',').map((d) => d.trim()).filter((d) => d !== '');
   const available = availableDevices();
   return wanted === undefined || wanted.length === 0 ? available : available.filter((d) => wanted.includes(d));
