@@ -71,7 +71,7 @@ void check_matmul(Ctx& c) {
       cpu::matmul_forward_cpu(out.data(), inp.data(), w.data(), k.bias ? bias.data() : nullptr,
                               k.residual ? res.data() : nullptr, k.N, k.C, k.OC);
       auto d_out = dev_zeros<float>(k.N * k.OC);
-      const cuda::MatmulForwardArgs a{d_out.p(), d_inp.p(), d_w.p(), k.bias ? d_bias.p() : nullptr,
+      const MatmulForwardArgs a{d_out.p(), d_inp.p(), d_w.p(), k.bias ? d_bias.p() : nullptr,
                                       k.residual ? d_res.p() : nullptr, k.N, k.C, k.OC};
       cuda::matmul_forward_cuda(a);
       c.compare(row, "out", d_out.get(), out, tol);
@@ -83,7 +83,7 @@ void check_matmul(Ctx& c) {
       auto dinp = uniform(rng, k.N * k.C, -1, 1), dw = uniform(rng, k.OC * k.C, -1, 1), db = uniform(rng, k.OC, -1, 1);
       auto d_dout = up(dout); auto d_dinp = up(dinp); auto d_dw = up(dw); auto d_db = up(db);
       cpu::matmul_backward_cpu(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), k.N, k.C, k.OC);
-      const cuda::MatmulBackwardArgs a{d_dinp.p(), d_dw.p(), d_db.p(), d_dout.p(), d_inp.p(), d_w.p(), k.N, k.C, k.OC};
+      const MatmulBackwardArgs a{d_dinp.p(), d_dw.p(), d_db.p(), d_dout.p(), d_inp.p(), d_w.p(), k.N, k.C, k.OC};
       cuda::matmul_backward_cuda(a);
       c.compare(row, "dinp", d_dinp.get(), dinp, {1e-4, 1e-5 * std::sqrt(double(k.OC))});
       c.compare(row, "dweight", d_dw.get(), dw, {1e-4, 1e-5 * std::sqrt(double(k.N))});
@@ -134,8 +134,7 @@ void check_attention(Ctx& c) {
     if (k.kv_start)
       for (int64_t b = 0; b < k.B; ++b) start[b] = static_cast<int32_t>(rng.below(std::min<int64_t>(k.S - k.T + 1, 9)));
     const float scale = 1.0f / std::sqrt(float(k.D));
-    const cpu::AttentionShape cs{k.B, k.T, k.H, k.KVH, k.D, k.S, k.Smax, scale};
-    const cuda::AttentionShape gs{k.B, k.T, k.H, k.KVH, k.D, k.S, k.Smax, scale};
+    const AttentionShape sh{k.B, k.T, k.H, k.KVH, k.D, k.S, k.Smax, scale};
     // (query, key) pairs attended: FLOPs 4 D per pair forward (QK^T and PV), 10 D backward.
     double pairs = 0;
     for (int64_t b = 0; b < k.B; ++b)
@@ -144,9 +143,9 @@ void check_attention(Ctx& c) {
     auto d_q = up(q); auto d_k = up(kk); auto d_v = up(v); auto d_start = up(start);
     const int32_t* gstart = k.kv_start ? d_start.p() : nullptr;
     vector<float> out(qn), lse(k.B * k.H * k.T);
-    cpu::attention_forward_cpu({out.data(), lse.data(), q.data(), kk.data(), v.data(), k.kv_start ? start.data() : nullptr, cs});
+    cpu::attention_forward_cpu({out.data(), lse.data(), q.data(), kk.data(), v.data(), k.kv_start ? start.data() : nullptr, sh});
     auto d_out = dev_zeros<float>(qn), d_lse = dev_zeros<float>(lse.size());
-    const cuda::AttentionForwardArgs fa{d_out.p(), d_lse.p(), d_q.p(), d_k.p(), d_v.p(), gstart, gs};
+    const AttentionForwardArgs fa{d_out.p(), d_lse.p(), d_q.p(), d_k.p(), d_v.p(), gstart, sh};
     {
       Row& row = c.begin(std::string(k.what) + " forward", shape, k.cls);
       cuda::attention_forward_cuda(fa);
@@ -160,10 +159,10 @@ void check_attention(Ctx& c) {
       auto dq = uniform(rng, qn, -1, 1), dk = uniform(rng, kn, -1, 1), dv = uniform(rng, kn, -1, 1);
       auto d_dout = up(dout); auto d_dq = up(dq); auto d_dk = up(dk); auto d_dv = up(dv);
       cpu::attention_backward_cpu({dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(), kk.data(),
-                                   v.data(), k.kv_start ? start.data() : nullptr, cs});
+                                   v.data(), k.kv_start ? start.data() : nullptr, sh});
       // Backward from the GPU's own forward outputs, as training does.
-      const cuda::AttentionBackwardArgs ba{d_dq.p(), d_dk.p(), d_dv.p(), d_dout.p(), d_out.p(), d_lse.p(),
-                                           d_q.p(),  d_k.p(),  d_v.p(),  gstart,     gs};
+      const AttentionBackwardArgs ba{d_dq.p(), d_dk.p(), d_dv.p(), d_dout.p(), d_out.p(), d_lse.p(),
+                                     d_q.p(),  d_k.p(),  d_v.p(),  gstart,     sh};
       cuda::attention_backward_cuda(ba);
       c.compare(row, "dq", d_dq.get(), dq, {1e-4, 1e-5 * std::sqrt(double(k.S))});
       c.compare(row, "dk", d_dk.get(), dk, {1e-4, 1e-5 * std::sqrt(double(k.T * k.H / k.KVH))});
@@ -187,9 +186,9 @@ void check_rmsnorm(Ctx& c) {
     const auto x = normal(rng, k.N * k.C, 1), w = uniform(rng, k.C, 0.5f, 1.5f);
     auto d_x = up(x); auto d_w = up(w);
     vector<float> out(k.N * k.C), rstd(k.N);
-    cpu::rmsnorm_forward_cpu({out.data(), rstd.data(), x.data(), w.data(), k.C, 1e-6f}, k.N);
+    cpu::rmsnorm_forward_cpu({out.data(), rstd.data(), x.data(), w.data(), k.C, 1e-6f, k.N}, k.N);
     auto d_out = dev_zeros<float>(out.size()), d_rstd = dev_zeros<float>(k.N);
-    const cuda::RmsnormForwardArgs fa{d_out.p(), d_rstd.p(), d_x.p(), d_w.p(), k.N, k.C, 1e-6f};
+    const RmsnormForwardArgs fa{d_out.p(), d_rstd.p(), d_x.p(), d_w.p(), k.C, 1e-6f, k.N};
     {
       Row& row = c.begin("forward", shape, k.cls);
       cuda::rmsnorm_forward_cuda(fa);
@@ -203,7 +202,7 @@ void check_rmsnorm(Ctx& c) {
       auto dinp = normal(rng, k.N * k.C, 1), dw = normal(rng, k.C, 1);
       auto d_dout = up(dout); auto d_dinp = up(dinp); auto d_dw = up(dw);
       cpu::rmsnorm_backward_cpu(dinp.data(), dw.data(), dout.data(), x.data(), w.data(), rstd.data(), k.N, k.C);
-      const cuda::RmsnormBackwardArgs ba{d_dinp.p(), d_dw.p(), d_dout.p(), d_x.p(), d_w.p(), d_rstd.p(), k.N, k.C};
+      const RmsnormBackwardArgs ba{d_dinp.p(), d_dout.p(), d_x.p(), d_w.p(), d_rstd.p(), k.C, d_dw.p(), k.N};
       cuda::rmsnorm_backward_cuda(ba);
       c.compare(row, "dinp", d_dinp.get(), dinp, {1e-4, 1e-5});
       c.compare(row, "dweight", d_dw.get(), dw, {1e-4, 1e-5 * std::sqrt(double(k.N))});
@@ -234,7 +233,7 @@ void check_rope(Ctx& c) {
       if (backward) cpu::rope_backward_cpu(out.data(), x.data(), pos.data(), k.N, k.heads, k.D, theta, inv_freq.data());
       else cpu::rope_forward_cpu(out.data(), x.data(), pos.data(), k.N, k.heads, k.D, theta, inv_freq.data());
       auto d_out = dev_zeros<float>(n);
-      const cuda::RopeArgs a{d_out.p(), d_x.p(), d_pos.p(), d_f.p(), k.N, k.heads, k.D, backward};
+      const RopeArgs a{d_out.p(), d_x.p(), d_pos.p(), d_f.p(), k.N, k.heads, k.D, backward};
       cuda::rope_cuda(a);
       c.compare(row, "out", d_out.get(), out, {1e-5, 1e-6});
       c.time(row, [&] { cuda::rope_cuda(a); }, 0, 8.0 * n, Peak::hbm);
@@ -327,14 +326,15 @@ void check_adamw(Ctx& c) {
     auto d_p = up(p); auto d_m = up(m); auto d_v = up(v); auto d_g = up(g);
     {
       Row& row = c.begin("step", shape, k.cls);
-      const cpu::AdamwArgs a = cpu::adamw_args(p.data(), m.data(), v.data(), g.data(), 1e-3, 0.9, 0.999, 1e-8, 0.01, 7, 0.5);
+      const AdamwArgs a = cpu::adamw_args(p.data(), m.data(), v.data(), g.data(), 1e-3, 0.9, 0.999, 1e-8, 0.01, 7, 0.5);
       cpu::adamw_step_cpu(a, k.n);
-      const cuda::AdamwScalars s{a.decay, a.beta1, a.one_minus_beta1, a.beta2, a.one_minus_beta2, a.step_size, a.inv_bias2_sqrt, a.eps, a.grad_scale};
-      cuda::adamw_step_cuda(d_p.p(), d_m.p(), d_v.p(), d_g.p(), k.n, s);
+      AdamwArgs ga = a;  // the same scalars on the device buffers
+      ga.params = d_p.p(), ga.m = d_m.p(), ga.v = d_v.p(), ga.grads = d_g.p();
+      cuda::adamw_step_cuda(ga, k.n);
       c.compare(row, "params", d_p.get(), p, {1e-6, 1e-9});
       c.compare(row, "m", d_m.get(), m, {1e-6, 1e-12});
       c.compare(row, "v", d_v.get(), v, {1e-6, 1e-15});
-      c.time(row, [&] { cuda::adamw_step_cuda(d_p.p(), d_m.p(), d_v.p(), d_g.p(), k.n, s); }, 0, 28.0 * k.n, Peak::hbm);
+      c.time(row, [&] { cuda::adamw_step_cuda(ga, k.n); }, 0, 28.0 * k.n, Peak::hbm);
     }
     {
       Row& row = c.begin("grad norm", shape, k.cls);
@@ -366,10 +366,11 @@ void check_sampling(Ctx& c) {
       vector<int32_t> tokens(k.B);
       const uint32_t seed_value = 12345;
       const uint64_t counter = 77;
-      const int64_t cpu_bad = cpu::sample_cpu({tokens.data(), logits.data(), k.V, md.temperature, md.top_k, md.top_p, seed_value, counter}, k.B);
+      const int64_t cpu_bad = cpu::sample_cpu({tokens.data(), logits.data(), k.V, md.temperature, md.top_k, md.top_p, seed_value, counter, k.B}, k.B);
       const double scale = md.temperature == 0 ? 0.0 : kLog2e / md.temperature;  // as native/ops/sampling.cc
       auto d_tokens = dev_zeros<int32_t>(k.B);
-      const cuda::SampleArgs a{d_tokens.p(), d_logits.p(), k.B, k.V, md.temperature == 0, scale, md.top_k, md.top_p, seed_value, counter};
+      const SampleArgs a{d_tokens.p(), d_logits.p(), k.V, md.temperature, md.top_k, md.top_p,
+                         seed_value,    counter,        k.B, md.temperature == 0, scale};
       const int64_t gpu_bad = cuda::sample_cuda(a);
       c.compare_exact(row, "tokens", d_tokens.get(), tokens);
       c.compare_exact(row, "bad row", {static_cast<int32_t>(gpu_bad)}, {static_cast<int32_t>(cpu_bad)});
@@ -408,11 +409,11 @@ void check_token_logprobs(Ctx& c) {
     auto d_t = up(targets);
     const double elt = k.bf16 ? 2 : 4;
     vector<float> lp(k.R), lz(k.R), ent(k.R);
-    cpu::token_logprobs_forward_cpu({lp.data(), lz.data(), ent.data(), h_logits, k.bf16, targets.data(), k.V, inv_t}, k.R);
+    cpu::token_logprobs_forward_cpu({lp.data(), lz.data(), ent.data(), h_logits, k.bf16, targets.data(), k.V, inv_t, k.R}, k.R);
     auto d_lp = dev_zeros<float>(k.R), d_lz = dev_zeros<float>(k.R), d_ent = dev_zeros<float>(k.R);
     {
       Row& row = c.begin("forward +entropy", shape, k.cls);
-      const cuda::TokenLogprobsForwardArgs a{d_lp.p(), d_lz.p(), d_ent.p(), g_logits, k.bf16, d_t.p(), k.R, k.V, inv_t};
+      const TokenLogprobsForwardArgs a{d_lp.p(), d_lz.p(), d_ent.p(), g_logits, k.bf16, d_t.p(), k.V, inv_t, k.R};
       cuda::token_logprobs_forward_cuda(a);
       c.compare(row, "logprobs", d_lp.get(), lp, {2e-5, 2e-5});
       c.compare(row, "logZ", d_lz.get(), lz, {2e-5, 2e-5});
@@ -424,9 +425,9 @@ void check_token_logprobs(Ctx& c) {
       const auto g = normal(rng, k.R, 1), gh = normal(rng, k.R, 0.1f);
       auto d_g = up(g); auto d_gh = up(gh);
       vector<float> dl(n);
-      cpu::token_logprobs_backward_cpu({dl.data(), h_logits, k.bf16, targets.data(), lz.data(), g.data(), ent.data(), gh.data(), k.V, inv_t, 0}, k.R);
+      cpu::token_logprobs_backward_cpu({dl.data(), h_logits, k.bf16, targets.data(), lz.data(), g.data(), ent.data(), gh.data(), k.V, inv_t, 0, k.R}, k.R);
       auto d_dl = dev_zeros<float>(n);
-      const cuda::TokenLogprobsBackwardArgs a{d_dl.p(), g_logits, k.bf16, d_t.p(), d_lz.p(), d_g.p(), d_ent.p(), d_gh.p(), k.R, k.V, inv_t};
+      const TokenLogprobsBackwardArgs a{d_dl.p(), g_logits, k.bf16, d_t.p(), d_lz.p(), d_g.p(), d_ent.p(), d_gh.p(), k.V, inv_t, 0, k.R};
       cuda::token_logprobs_backward_cuda(a);
       c.compare(row, "dlogits", d_dl.get(), dl, scaled(dl, 1e-4, 1e-6));
       c.time(row, [&] { cuda::token_logprobs_backward_cuda(a); }, 0, (elt + 4) * n, Peak::hbm);
@@ -472,15 +473,15 @@ void check_linear_logprobs(Ctx& c) {
     auto d_wb = k.bf16 ? up(wbits) : Dev<uint16_t>{};
     const void* hw = k.bf16 ? static_cast<const void*>(wbits.data()) : weight.data();
     const void* gw = k.bf16 ? static_cast<const void*>(d_wb.p()) : d_wf.p();
-    const cpu::LinearLogprobsArgs ca{hidden.data(), hw, 0, k.bf16, targets.data(), k.rows ? rows.data() : nullptr, k.N, k.C, k.V, k.chunk, inv_t};
-    const cuda::LinearLogprobsArgs ga{d_h.p(), gw, false, k.bf16, d_t.p(), k.rows ? d_rows.p() : nullptr, k.N, k.C, k.V, k.chunk, inv_t};
+    const LinearLogprobsArgs ca{hidden.data(), hw, 0, k.bf16, targets.data(), k.rows ? rows.data() : nullptr, k.N, k.C, k.V, k.chunk, inv_t};
+    const LinearLogprobsArgs ga{d_h.p(), gw, 0, k.bf16, d_t.p(), k.rows ? d_rows.p() : nullptr, k.N, k.C, k.V, k.chunk, inv_t};
     vector<float> lp(k.N), lz(k.N), ent(k.N);
     cpu::linear_logprobs_forward_cpu(ca, {lp.data(), lz.data(), ent.data()});
     auto d_lp = dev_zeros<float>(k.N), d_lz = dev_zeros<float>(k.N), d_ent = dev_zeros<float>(k.N);
     const double flops = 2.0 * k.N * k.C * k.V;
     {
       Row& row = c.begin("forward +entropy", shape, k.cls);
-      const cuda::LinearLogprobsOutputs o{d_lp.p(), d_lz.p(), d_ent.p()};
+      const LinearLogprobsOutputs o{d_lp.p(), d_lz.p(), d_ent.p()};
       cuda::linear_logprobs_forward_cuda(ga, o);
       c.compare(row, "logprobs", d_lp.get(), lp, {1e-4, 1e-4});
       c.compare(row, "logZ", d_lz.get(), lz, {1e-4, 1e-4});
@@ -494,7 +495,7 @@ void check_linear_logprobs(Ctx& c) {
       auto dw = k.V * k.C > (1 << 20) ? vector<float>(k.V * k.C, 0.0f) : normal(rng, k.V * k.C, 1);
       auto d_g = up(g); auto d_gh = up(gh); auto d_dh = up(dh); auto d_dw = up(dw);
       cpu::linear_logprobs_backward_cpu(ca, {lz.data(), g.data(), ent.data(), gh.data(), dh.data(), dw.data()});
-      const cuda::LinearLogprobsGrads gg{d_lz.p(), d_g.p(), d_ent.p(), d_gh.p(), d_dh.p(), d_dw.p()};
+      const LinearLogprobsGrads gg{d_lz.p(), d_g.p(), d_ent.p(), d_gh.p(), d_dh.p(), d_dw.p()};
       cuda::linear_logprobs_backward_cuda(ga, gg);
       c.compare(row, "dhidden", d_dh.get(), dh, scaled(dh, 1e-4, 1e-5));
       c.compare(row, "dweight", d_dw.get(), dw, scaled(dw, 1e-4, 1e-5));

@@ -68,14 +68,14 @@ vector<int32_t> offsets(Rng& rng, int64_t R, int64_t max_steps) {
 void check_policy_loss(Ctx& c) {
   struct Mode {
     const char* name;
-    cpu::PolicyLossMode mode;
-    cpu::LossAggregation agg;
+    PolicyLossMode mode;
+    LossAggregation agg;
     bool ref, u8;
   };
-  const Mode modes[] = {{"clip token-mean k3 dual", cpu::PolicyLossMode::clip, cpu::LossAggregation::token_mean, true, false},
-                        {"gspo seq-mean-token-mean", cpu::PolicyLossMode::gspo, cpu::LossAggregation::seq_mean_token_mean, false, true},
-                        {"gspo-token seq-mean-token-sum", cpu::PolicyLossMode::gspo_token, cpu::LossAggregation::seq_mean_token_sum, true, false},
-                        {"cispo token-sum-norm", cpu::PolicyLossMode::cispo, cpu::LossAggregation::seq_mean_token_sum_norm, true, true}};
+  const Mode modes[] = {{"clip token-mean k3 dual", PolicyLossMode::clip, LossAggregation::token_mean, true, false},
+                        {"gspo seq-mean-token-mean", PolicyLossMode::gspo, LossAggregation::seq_mean_token_mean, false, true},
+                        {"gspo-token seq-mean-token-sum", PolicyLossMode::gspo_token, LossAggregation::seq_mean_token_sum, true, false},
+                        {"cispo token-sum-norm", PolicyLossMode::cispo, LossAggregation::seq_mean_token_sum_norm, true, true}};
   int seed = 1000;
   for (const auto& k : kTokenCases) {
     if (!c.want(k.cls)) continue;
@@ -96,7 +96,7 @@ void check_policy_loss(Ctx& c) {
     for (const auto& md : modes) {
       Row& row = c.begin(std::string(md.name) + (md.u8 ? " u8 mask" : ""), shape, k.cls);
       vector<float> dl(n);
-      cpu::PolicyLossArgs a{};
+      PolicyLossArgs a{};
       a.dlogprobs = dl.data();
       a.logprobs = lp.data();
       a.old_logprobs = old.data();
@@ -107,39 +107,26 @@ void check_policy_loss(Ctx& c) {
       a.T = k.T;
       a.clip_low = 0.2f;
       a.clip_high = 0.28f;
-      a.dual_clip = md.mode == cpu::PolicyLossMode::clip ? 3.0f : INFINITY;
+      a.dual_clip = md.mode == PolicyLossMode::clip ? 3.0f : INFINITY;
       a.kl_coef = md.ref ? 0.05f : 0.0f;
-      a.kl_estimator = cpu::KlEstimator::k3;
+      a.kl_estimator = KlEstimator::k3;
       a.aggregation = md.agg;
       a.mode = md.mode;
       a.token_count = 0;
       a.row_count = double(k.R);
       a.max_length = double(k.T);
       a.loss_scale = 1.0;
-      const cpu::PolicyLossResult cr = cpu::policy_loss_cpu(a, k.R);
+      const PolicyLossResult cr = cpu::policy_loss_cpu(a, k.R);
       auto d_dl = dev_zeros<float>(n);
-      cuda::PolicyLossArgs g{};
+      PolicyLossArgs g = a;  // the same settings, on the device buffers
       g.dlogprobs = d_dl.p();
       g.logprobs = d_lp.p();
       g.old_logprobs = d_old.p();
       g.ref_logprobs = md.ref ? d_ref.p() : nullptr;
       g.advantages = d_adv.p();
       g.mask = mask_ptr(md.u8, d_m, d_m8);
-      g.mask_u8 = md.u8;
       g.R = k.R;
-      g.T = k.T;
-      g.clip_low = a.clip_low;
-      g.clip_high = a.clip_high;
-      g.dual_clip = a.dual_clip;
-      g.kl_coef = a.kl_coef;
-      g.kl_estimator = a.kl_estimator;
-      g.aggregation = a.aggregation;
-      g.mode = a.mode;
-      g.token_count = a.token_count;
-      g.row_count = a.row_count;
-      g.max_length = a.max_length;
-      g.loss_scale = a.loss_scale;
-      const cpu::PolicyLossResult gr = cuda::policy_loss_cuda(g);
+      const PolicyLossResult gr = cuda::policy_loss_cuda(g);
       const Tol st{1e-5, 1e-7};
       c.compare(row, "dlogprobs", d_dl.get(), dl, {1e-5, 1e-9});
       c.compare_scalar(row, "loss", gr.loss, cr.loss, st);
@@ -159,9 +146,9 @@ void check_policy_loss(Ctx& c) {
 void check_kl_penalty(Ctx& c) {
   struct K { int64_t n; const char* cls; };
   const K cases[] = {{7, "tiny"}, {1031, "odd"}, {64 * 4096, "realistic"}, {1031, "sanitize"}};
-  const std::pair<const char*, cpu::KlEstimator> estimators[] = {
-      {"k1", cpu::KlEstimator::k1}, {"k2", cpu::KlEstimator::k2}, {"k3", cpu::KlEstimator::k3},
-      {"k3+", cpu::KlEstimator::k3_plus}, {"abs", cpu::KlEstimator::abs}};
+  const std::pair<const char*, KlEstimator> estimators[] = {
+      {"k1", KlEstimator::k1}, {"k2", KlEstimator::k2}, {"k3", KlEstimator::k3},
+      {"k3+", KlEstimator::k3_plus}, {"abs", KlEstimator::abs}};
   int seed = 1100;
   for (const auto& k : cases) {
     if (!c.want(k.cls)) continue;
@@ -174,9 +161,9 @@ void check_kl_penalty(Ctx& c) {
     for (const auto& [name, est] : estimators) {
       Row& row = c.begin(std::string("estimator ") + name, shape, k.cls);
       vector<float> kl(k.n), dkl(k.n);
-      cpu::kl_penalty_forward_cpu({kl.data(), dkl.data(), lp.data(), ref.data(), est}, k.n);
+      cpu::kl_penalty_forward_cpu({kl.data(), dkl.data(), lp.data(), ref.data(), est, k.n}, k.n);
       auto d_kl = dev_zeros<float>(k.n), d_dkl = dev_zeros<float>(k.n);
-      const cuda::KlPenaltyArgs a{d_kl.p(), d_dkl.p(), d_lp.p(), d_ref.p(), k.n, est};
+      const KlPenaltyArgs a{d_kl.p(), d_dkl.p(), d_lp.p(), d_ref.p(), est, k.n};
       cuda::kl_penalty_cuda(a);
       c.compare(row, "kl", d_kl.get(), kl, {2e-6, 1e-7});
       c.compare(row, "dkl", d_dkl.get(), dkl, {2e-6, 1e-7});
@@ -205,7 +192,7 @@ void check_entropy_segments(Ctx& c) {
     for (const auto& v : variants) {
       Row& row = c.begin("K=" + std::to_string(v.K) + " gap=" + std::to_string(v.gap) + (v.compat ? " compat" : "") + (v.u8 ? " u8" : ""), shape, k.cls);
       vector<int32_t> seg(n);
-      cpu::EntropySegmentsArgs a{};
+      EntropySegmentsArgs a{};
       a.segments = seg.data();
       a.entropy = ent.data();
       a.mask = mask_ptr(v.u8, mask, mask8);
@@ -216,16 +203,11 @@ void check_entropy_segments(Ctx& c) {
       a.compat = v.compat;
       cpu::entropy_segments_cpu(a, k.R);
       auto d_seg = dev_zeros<int32_t>(n);
-      cuda::EntropySegmentsArgs g{};
+      EntropySegmentsArgs g = a;  // the same settings, on the device buffers
       g.segments = d_seg.p();
       g.entropy = d_e.p();
       g.mask = mask_ptr(v.u8, d_m, d_m8);
-      g.mask_u8 = v.u8;
       g.R = k.R;
-      g.T = k.T;
-      g.max_branches = v.K;
-      g.min_gap = v.gap;
-      g.compat = v.compat;
       cuda::entropy_segments_cuda(g);
       c.compare_exact(row, "segments", d_seg.get(), seg);
       c.time(row, [&] { cuda::entropy_segments_cuda(g); }, 0, 9.0 * n, Peak::hbm);
@@ -251,7 +233,7 @@ void check_gae(Ctx& c) {
       const bool u8 = whiten;
       Row& row = c.begin(std::string(whiten ? "whiten" : "raw") + (u8 ? " u8" : ""), shape, k.cls);
       vector<float> adv(n), ret(n);
-      cpu::GaeArgs a{};
+      GaeArgs a{};
       a.advantages = adv.data();
       a.returns = ret.data();
       a.rewards = rew.data();
@@ -264,18 +246,13 @@ void check_gae(Ctx& c) {
       a.whiten = whiten;
       cpu::gae_cpu(a, k.R);
       auto d_adv = dev_zeros<float>(n), d_ret = dev_zeros<float>(n);
-      cuda::GaeArgs g{};
+      GaeArgs g = a;  // the same settings, on the device buffers
       g.advantages = d_adv.p();
       g.returns = d_ret.p();
       g.rewards = d_r.p();
       g.values = d_v.p();
       g.mask = mask_ptr(u8, d_m, d_m8);
-      g.mask_u8 = u8;
       g.R = k.R;
-      g.T = k.T;
-      g.gamma = a.gamma;
-      g.lambda = a.lambda;
-      g.whiten = whiten;
       cuda::gae_cuda(g);
       c.compare(row, "advantages", d_adv.get(), adv, {1e-5, 1e-6});
       c.compare(row, "returns", d_ret.get(), ret, {1e-5, 1e-6});
@@ -307,7 +284,7 @@ void check_group_advantage(Ctx& c) {
       if (md.loo && (k.G < 2 || k.R % k.G != 0)) continue;  // RLOO rejects singleton groups
       Row& row = c.begin(md.name, shape, k.cls);
       vector<float> adv(k.R);
-      cpu::GroupAdvantageArgs a{};
+      GroupAdvantageArgs a{};
       a.advantages = adv.data();
       a.rewards = rew.data();
       a.group_ids = ids.data();
@@ -317,15 +294,11 @@ void check_group_advantage(Ctx& c) {
       a.leave_one_out = md.loo;
       cpu::group_advantage_cpu(a, k.R);
       auto d_adv = dev_zeros<float>(k.R);
-      cuda::GroupAdvantageArgs g{};
+      GroupAdvantageArgs g = a;  // the same settings, on the device buffers
       g.advantages = d_adv.p();
       g.rewards = d_r.p();
       g.group_ids = d_ids.p();
       g.R = k.R;
-      g.scale_by_std = md.std_;
-      g.unbiased = md.unbiased;
-      g.eps = 1e-6;
-      g.leave_one_out = md.loo;
       cuda::group_advantage_cuda(g);
       c.compare(row, "advantages", d_adv.get(), adv, {1e-5, 1e-6});
       c.time(row, [&] { cuda::group_advantage_cuda(g); }, 0, 12.0 * k.R, Peak::hbm);
@@ -350,39 +323,34 @@ void check_prl_advantage(Ctx& c) {
     vector<uint8_t> ends(n);
     for (auto& e : ends) e = rng.uniform() < 0.08;
     auto d_o = up(outcome); auto d_old = up(old); auto d_ref = up(ref); auto d_m = up(mask); auto d_m8 = up(mask8); auto d_e = up(ends);
-    struct V { cpu::PrlMode mode; bool next, u8; const char* name; };
-    const V variants[] = {{cpu::PrlMode::step, false, false, "step inclusive"}, {cpu::PrlMode::step, true, true, "step next_step u8"},
-                          {cpu::PrlMode::token, false, false, "token"}};
+    struct V { PrlMode mode; bool next, u8; const char* name; };
+    const V variants[] = {{PrlMode::step, false, false, "step inclusive"}, {PrlMode::step, true, true, "step next_step u8"},
+                          {PrlMode::token, false, false, "token"}};
     for (const auto& v : variants) {
       Row& row = c.begin(v.name, shape, k.cls);
       vector<float> adv(n);
-      cpu::PrlAdvantageArgs a{};
+      PrlAdvantageArgs a{};
       a.advantages = adv.data();
       a.outcome_advantages = outcome.data();
       a.old_logprobs = old.data();
       a.ref_logprobs = ref.data();
       a.mask = mask_ptr(v.u8, mask, mask8);
       a.mask_u8 = v.u8;
-      a.step_ends = v.mode == cpu::PrlMode::step ? ends.data() : nullptr;
+      a.step_ends = v.mode == PrlMode::step ? ends.data() : nullptr;
       a.T = k.T;
       a.eta = 0.5;
       a.mode = v.mode;
       a.next_step = v.next;
       cpu::prl_advantage_cpu(a, k.R);
       auto d_adv = dev_zeros<float>(n);
-      cuda::PrlAdvantageArgs g{};
+      PrlAdvantageArgs g = a;  // the same settings, on the device buffers
       g.advantages = d_adv.p();
       g.outcome_advantages = d_o.p();
       g.old_logprobs = d_old.p();
       g.ref_logprobs = d_ref.p();
       g.mask = mask_ptr(v.u8, d_m, d_m8);
-      g.mask_u8 = v.u8;
-      g.step_ends = v.mode == cpu::PrlMode::step ? d_e.p() : nullptr;
+      g.step_ends = v.mode == PrlMode::step ? d_e.p() : nullptr;
       g.R = k.R;
-      g.T = k.T;
-      g.eta = 0.5;
-      g.mode = v.mode;
-      g.next_step = v.next;
       cuda::prl_advantage_cuda(g);
       // S is a reverse sum over up to T log-prob differences: its error grows with T.
       c.compare(row, "advantages", d_adv.get(), adv, scaled(adv, 1e-4, 1e-6));
@@ -411,7 +379,7 @@ void check_prpo_advantage(Ctx& c) {
     for (const auto& v : variants) {
       Row& row = c.begin(v.name, shape, k.cls);
       vector<float> adv(n);
-      cpu::PrpoAdvantageArgs a{};
+      PrpoAdvantageArgs a{};
       a.advantages = adv.data();
       a.token_scores = scores.data();
       a.rewards = rew.data();
@@ -426,20 +394,13 @@ void check_prpo_advantage(Ctx& c) {
       a.compat = v.compat;
       cpu::prpo_advantage_cpu(a, k.R);
       auto d_adv = dev_zeros<float>(n);
-      cuda::PrpoAdvantageArgs g{};
+      PrpoAdvantageArgs g = a;  // the same settings, on the device buffers
       g.advantages = d_adv.p();
       g.token_scores = d_s.p();
       g.rewards = d_r.p();
       g.group_ids = d_ids.p();
       g.mask = mask_ptr(v.u8, d_m, d_m8);
-      g.mask_u8 = v.u8;
       g.R = k.R;
-      g.T = k.T;
-      g.empirical = v.empirical;
-      g.mu0 = 0.5;
-      g.sigma0 = 0.25;
-      g.eps = 1e-6;
-      g.compat = v.compat;
       cuda::prpo_advantage_cuda(g);
       c.compare(row, "advantages", d_adv.get(), adv, {1e-5, 1e-6});
       c.time(row, [&] { cuda::prpo_advantage_cuda(g); }, 0, 13.0 * n, Peak::hbm);
@@ -479,7 +440,7 @@ void check_process_grpo(Ctx& c) {
     for (bool u8 : {false, true}) {
       Row& row = c.begin(std::string("advantages") + (u8 ? " u8" : ""), shape + " S=" + std::to_string(S), k.cls);
       vector<float> adv(n);
-      cpu::ProcessGrpoAdvantageArgs a{};
+      ProcessGrpoAdvantageArgs a{};
       a.advantages = adv.data();
       a.step_rewards = step_rewards.data();
       a.step_ends = ends.data();
@@ -492,18 +453,14 @@ void check_process_grpo(Ctx& c) {
       a.eps = 1e-6;
       cpu::process_grpo_advantage_cpu(a, k.R);
       auto d_adv = dev_zeros<float>(n);
-      cuda::ProcessGrpoAdvantageArgs g{};
+      ProcessGrpoAdvantageArgs g = a;  // the same settings, on the device buffers
       g.advantages = d_adv.p();
       g.step_rewards = d_sr.p();
       g.step_ends = d_e.p();
       g.step_offsets = d_off.p();
       g.group_ids = d_ids.p();
       g.mask = mask_ptr(u8, d_m, d_m8);
-      g.mask_u8 = u8;
       g.R = k.R;
-      g.T = k.T;
-      g.S = S;
-      g.eps = 1e-6;
       cuda::process_grpo_advantage_cuda(g);
       c.compare(row, "advantages", d_adv.get(), adv, {1e-5, 1e-6});
       c.time(row, [&] { cuda::process_grpo_advantage_cuda(g); }, 0, 8.0 * n, Peak::hbm);
@@ -533,7 +490,7 @@ void check_reinforce(Ctx& c) {
     for (const auto& v : variants) {
       Row& row = c.begin(v.name, shape, k.cls);
       vector<float> adv(n), ret(n);
-      cpu::ReinforceAdvantageArgs a{};
+      ReinforceAdvantageArgs a{};
       a.advantages = adv.data();
       a.returns = ret.data();
       a.rewards = rew.data();
@@ -548,7 +505,7 @@ void check_reinforce(Ctx& c) {
       a.normalize = v.normalize;
       cpu::reinforce_advantage_cpu(a, k.R);
       auto d_adv = dev_zeros<float>(n), d_ret = dev_zeros<float>(n);
-      cuda::ReinforceAdvantageArgs g{};
+      ReinforceAdvantageArgs g = a;  // the same settings, on the device buffers
       g.advantages = d_adv.p();
       g.returns = d_ret.p();
       g.rewards = d_r.p();
@@ -556,12 +513,7 @@ void check_reinforce(Ctx& c) {
       g.old_logprobs = v.kl ? d_old.p() : nullptr;
       g.ref_logprobs = v.kl ? d_ref.p() : nullptr;
       g.mask = mask_ptr(v.u8, d_m, d_m8);
-      g.mask_u8 = v.u8;
       g.R = k.R;
-      g.T = k.T;
-      g.kl_coef = a.kl_coef;
-      g.gamma = v.gamma;
-      g.normalize = v.normalize;
       cuda::reinforce_advantage_cuda(g);
       c.compare(row, "advantages", d_adv.get(), adv, scaled(adv, 1e-4, 1e-6));
       c.compare(row, "returns", d_ret.get(), ret, scaled(ret, 1e-4, 1e-6));
@@ -595,15 +547,15 @@ void check_weibull_reward(Ctx& c) {
     const std::string shape = shape_str({{"R", k.R}, {"S", S}});
     const auto scores = step_scores(rng, S);
     auto d_s = up(scores); auto d_off = up(off);
-    const std::pair<const char*, cpu::RewardShaping> shapings[] = {
-        {"weibull", cpu::RewardShaping::weibull}, {"pspo_ff", cpu::RewardShaping::pspo_ff}, {"linear", cpu::RewardShaping::linear}};
-    const std::pair<const char*, cpu::StepAggregate> aggs[] = {
-        {"geomean", cpu::StepAggregate::geomean}, {"product", cpu::StepAggregate::product}, {"min", cpu::StepAggregate::min}, {"last", cpu::StepAggregate::last}};
+    const std::pair<const char*, RewardShaping> shapings[] = {
+        {"weibull", RewardShaping::weibull}, {"pspo_ff", RewardShaping::pspo_ff}, {"linear", RewardShaping::linear}};
+    const std::pair<const char*, StepAggregate> aggs[] = {
+        {"geomean", StepAggregate::geomean}, {"product", StepAggregate::product}, {"min", StepAggregate::min}, {"last", StepAggregate::last}};
     for (const auto& [sname, shaping] : shapings)
       for (const auto& [aname, agg] : aggs) {
         Row& row = c.begin(std::string(sname) + " " + aname, shape, k.cls);
         vector<float> out(k.R);
-        cpu::WeibullRewardArgs a{};
+        WeibullRewardArgs a{};
         a.rewards = out.data();
         a.step_scores = scores.data();
         a.step_offsets = off.data();
@@ -615,18 +567,12 @@ void check_weibull_reward(Ctx& c) {
         a.min_steps = 2;
         cpu::weibull_reward_cpu(a, k.R);
         auto d_out = dev_zeros<float>(k.R);
-        cuda::WeibullRewardArgs g{};
+        WeibullRewardArgs g = a;  // the same settings, on the device buffers
         g.rewards = d_out.p();
         g.step_scores = d_s.p();
         g.step_offsets = d_off.p();
         g.R = k.R;
         g.S = S;
-        g.shaping = shaping;
-        g.aggregate = agg;
-        g.k = 2.0;
-        g.lambda = 8.0;
-        g.peak = 1.0;
-        g.min_steps = 2;
         cuda::weibull_reward_cuda(g);
         c.compare(row, "rewards", d_out.get(), out, {1e-5, 1e-7});
         c.time(row, [&] { cuda::weibull_reward_cuda(g); }, 0, 4.0 * (S + 2 * k.R), Peak::hbm);
@@ -645,25 +591,24 @@ void check_prm_score(Ctx& c) {
     const std::string shape = shape_str({{"R", k.R}, {"S", S}});
     const auto scores = step_scores(rng, S);
     auto d_s = up(scores); auto d_off = up(off);
-    const std::pair<const char*, cpu::StepAggregate> aggs[] = {
-        {"geomean", cpu::StepAggregate::geomean}, {"product", cpu::StepAggregate::product}, {"min", cpu::StepAggregate::min}, {"last", cpu::StepAggregate::last}};
+    const std::pair<const char*, StepAggregate> aggs[] = {
+        {"geomean", StepAggregate::geomean}, {"product", StepAggregate::product}, {"min", StepAggregate::min}, {"last", StepAggregate::last}};
     for (const auto& [aname, agg] : aggs) {
       Row& row = c.begin(aname, shape, k.cls);
       vector<float> out(k.R);
-      cpu::PrmScoreArgs a{};
+      PrmScoreArgs a{};
       a.scores = out.data();
       a.step_scores = scores.data();
       a.step_offsets = off.data();
       a.aggregate = agg;
       cpu::prm_score_cpu(a, k.R);
       auto d_out = dev_zeros<float>(k.R);
-      cuda::PrmScoreArgs g{};
+      PrmScoreArgs g = a;  // the same settings, on the device buffers
       g.scores = d_out.p();
       g.step_scores = d_s.p();
       g.step_offsets = d_off.p();
       g.R = k.R;
       g.S = S;
-      g.aggregate = agg;
       cuda::prm_score_cuda(g);
       c.compare(row, "scores", d_out.get(), out, {1e-5, 1e-7});  // rows without steps: NaN on both
       c.time(row, [&] { cuda::prm_score_cuda(g); }, 0, 4.0 * (S + 2 * k.R), Peak::hbm);
