@@ -84,6 +84,11 @@ function taskDefinition(task: Task): unknown {
   return { name: task.name, description: task.description, ...(options !== undefined ? { options } : {}) };
 }
 
+/** What an SFT start is keyed by (written to <task>/sft-key.json; `steprl sft --seed 0` with this budget makes it). */
+export function sftStartKey(taskName: string, task: Task, sft: { problems: number; epochs: number }): unknown {
+  return { task: taskName, definition: taskDefinition(task), problems: sft.problems, epochs: sft.epochs, seed: 0, model: TINY };
+}
+
 export async function runLearn(argv: readonly string[]): Promise<LearnResults | null> {
   const flags = parse('learn', argv, LEARN_FLAGS);
   if (flags.help) {
@@ -123,7 +128,7 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
     // (the task's definition, the SFT budget, the model) is the one written beside it.
     const sftDir = path.join(taskDir, 'sft');
     const sft = quick ? { problems: 128, epochs: 1 } : { problems: flags['sft-problems'] ?? taskDefaults.sftProblems, epochs: flags['sft-epochs'] ?? taskDefaults.sftEpochs };
-    const sftKey = { task: taskName, definition: taskDefinition(task), ...sft, seed: 0, model: TINY };
+    const sftKey = sftStartKey(taskName, task, sft);
     const sftKeyFile = path.join(taskDir, 'sft-key.json');
     if (isCheckpoint(sftDir) && same(readJson(sftKeyFile), sftKey)) process.stderr.write(`learn [${taskName}]: reusing the SFT start in ${sftDir}\n`);
     else {
