@@ -49,6 +49,8 @@ export interface AlgoSummary {
 
 export interface TaskSummary {
   task: string;
+  /** The factor on every algorithm's learning rate for this task (absent when 1). */
+  lrScale?: number;
   start: { avg8: number; passAtK: Record<number, number>; meanLength: number };
   prlEta?: { value: number; rule: string };
   algorithms: AlgoSummary[];
@@ -117,7 +119,8 @@ export function learnMarkdown(r: LearnResults): string {
   const lines = [`# steprl learning benchmark`, '', `\`${r.command}\` — ${r.budget.seeds.length} seed(s) (${r.budget.seeds.join(', ')}), ${(r.wallSeconds / 60).toFixed(1)} min wall${r.budget.quick ? ' — QUICK MODE: a pipeline check, not a result' : ''}`, ''];
   for (const t of r.tasks) {
     lines.push(`## ${t.task}`, '', `SFT start: avg@8 ${(100 * t.start.avg8).toFixed(1)}%, pass@1 ${(100 * t.start.passAtK[1]).toFixed(1)}%, pass@${mid} ${(100 * t.start.passAtK[mid]).toFixed(1)}%, pass@${n} ${(100 * t.start.passAtK[n]).toFixed(1)}%, mean response ${t.start.meanLength.toFixed(1)} tokens.` +
-      (t.prlEta ? ` PRL η = ${t.prlEta.value.toPrecision(3)} (${t.prlEta.rule}).` : ''), '');
+      (t.prlEta ? ` PRL η = ${t.prlEta.value.toPrecision(3)} (${t.prlEta.rule}).` : '') +
+      (t.lrScale !== undefined ? ` Learning rates: each algorithm's × ${t.lrScale}.` : ''), '');
     lines.push(`| algorithm | seeds | avg@8 % | pass@1 % | pass@${mid} % | pass@${n} % | Δavg@8 vs GRPO | Δpass@${n} vs GRPO | own signal / outcome | tokens trained | wall s |`);
     lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const a of t.algorithms) {

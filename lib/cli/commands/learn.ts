@@ -6,6 +6,7 @@
 // then means with 95% t intervals over seeds and paired differences against GRPO (same seed, same
 // problems). Finished cells are reused (a killed run resumes at the first unfinished cell).
 // Writes results JSON, a Markdown table and an HTML report (learning curves with bands, pass@k).
+// One cell's training and evaluation: learn_cell.ts; summaries and the table: learn_summary.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -176,7 +177,7 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
       }
     }
     allCells.push(...cells);
-    summaries.push({ task: taskName, start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks) });
+    summaries.push({ task: taskName, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks) });
   }
 
   const results: LearnResults = {
