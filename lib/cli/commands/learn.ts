@@ -48,12 +48,11 @@ export const LEARN_HELP = helpText('learn', 'learning benchmark: every algorithm
 
 /**
  * Per task: response budget, SFT budget (the SFT start sets the difficulty RL starts from) and a
- * factor on every algorithm's learning rate. arithmetic-hard's worked solutions are 91-168 tokens
- * and its prompts at most 49: 176 new tokens fit the embedded model's 256 positions.
+ * factor on every algorithm's learning rate.
  */
 export const LEARN_TASKS: Record<string, { maxNewTokens: number; sftProblems: number; sftEpochs: number; lrScale?: number }> = {
   arithmetic: { maxNewTokens: 40, sftProblems: 6000, sftEpochs: 4 },
-  'arithmetic-hard': { maxNewTokens: 176, sftProblems: 6000, sftEpochs: 4 },
+  'arithmetic-hard': { maxNewTokens: 96, sftProblems: 6000, sftEpochs: 4 },
 };
 const OTHER_TASK = { maxNewTokens: 64, sftProblems: 6000, sftEpochs: 4 };
 
