@@ -1,14 +1,10 @@
-// learn_report.ts: the learning benchmark's offline HTML report (Chart.js inlined as in report.ts):
+// learn_report.ts: the learning benchmark's offline HTML report (report.ts's chartPage: Chart.js inlined):
 // per task, the rollout-accuracy learning curve of every algorithm (mean over seeds with a 95% band),
 // the per-step size of each process method's own signal against the outcome advantage, and the
 // held-out pass@k curve (k = 1..n, mean with a 95% band, the SFT start dashed), and the
-// results table. The page checks that every canvas has ink, as the demo report does.
-import type { CellResult, LearnResults } from './commands/learn';
-import { learnMarkdown } from './commands/learn';
-import { chartScript } from './report';
-
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf', '#e377c2', '#7f7f7f', '#bcbd22', '#393b79', '#637939'];
-const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
+// results table. The page checks that every canvas has ink (chartPage), as the demo report does.
+import { type CellResult, learnMarkdown, type LearnResults } from './learn_summary';
+import { chartPage, type ChartSpec, escapeHtml as escape, PALETTE } from './report';
 
 /** A mean line plus a translucent band between low and high (two hidden-border datasets filled together). */
 function band(label: string, color: string, points: { x: number; mean: number; low: number; high: number }[]) {
@@ -43,7 +39,7 @@ function markdownToHtml(md: string): string {
 }
 
 export function renderLearnReport(results: LearnResults, _cells: readonly CellResult[] = []): string {
-  const charts: { id: string; title: string; config: unknown }[] = [];
+  const charts: ChartSpec[] = [];
   results.tasks.forEach((t, ti) => {
     const curves = t.algorithms.flatMap((a, i) => band(a.algo, PALETTE[i % PALETTE.length], a.curve.map((p) => ({ x: p.step, ...p }))));
     charts.push({
@@ -80,31 +76,8 @@ export function renderLearnReport(results: LearnResults, _cells: readonly CellRe
       },
     });
   });
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>steprl learning benchmark</title>
-<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}h1{font-size:20px}h2{font-size:16px}canvas{border:1px solid #eee;margin:8px}
-table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}.notes{color:#555;font-size:13px}</style>
-</head><body data-charts-drawn="0">
-<h1>steprl learning benchmark</h1>
-<p class="notes">${escape(results.command)}${results.budget.quick ? ' — quick mode: a pipeline check, not a result' : ''}</p>
-${markdownToHtml(learnMarkdown(results))}
-<div style="display:flex;flex-wrap:wrap">${charts.map((c) => `<canvas id="${c.id}" width="620" height="360" role="img" aria-label="${escape(c.title)}"></canvas>`).join('\n')}</div>
-<script>${chartScript()}</script>
-<script>
-const charts = ${JSON.stringify(charts).replace(/<\/script/gi, '<\\/script')};
-let drawn = 0;
-for (const c of charts) {
+  const quick = results.budget.quick ? ' — quick mode: a pipeline check, not a result' : '';
+  const body = `<p class="notes">${escape(results.command)}${quick}</p>\n${markdownToHtml(learnMarkdown(results))}`;
   // Band edges are datasets of their own: keep them out of the legend.
-  c.config.options.plugins.legend = { labels: { filter: (item) => !/95% (low|high)$/.test(item.text) } };
-  const canvas = document.getElementById(c.id);
-  new Chart(canvas, c.config);
-  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  let ink = 0;
-  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) ink++;
-  if (ink > 500) drawn++;
-}
-document.body.dataset.chartsDrawn = String(drawn);
-document.body.dataset.chartsTotal = String(charts.length);
-</script></body></html>
-`;
+  return chartPage({ title: 'steprl learning benchmark', body, charts, width: 620, height: 360, hideLegend: '95% (low|high)$' });
 }

@@ -29,6 +29,8 @@ export interface ArithmeticOptions {
   maxValue?: number;
   /** 'words' (default): a word problem; 'compact': "Compute 47 +38 -19 *3 step by step." */
   prompt?: 'words' | 'compact';
+  /** Each step line ends with the remaining operations (" -19 *3"); default false. */
+  restate?: boolean;
 }
 
 const PEOPLE: readonly [string, string][] = [
@@ -57,6 +59,7 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
       maxMultiplier: options.maxMultiplier ?? 3,
       maxValue: options.maxValue ?? 30,
       prompt: options.prompt ?? 'words',
+      restate: options.restate ?? false,
     };
     if (!Number.isInteger(o.minSteps) || o.minSteps < 1 || o.minSteps > 8)
       throw ArgumentError.expected('options.minSteps', 'an integer between 1 and 8', o.minSteps);
@@ -67,6 +70,7 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
     if (!Number.isInteger(o.maxOperand) || o.maxOperand < 1) throw ArgumentError.expected('options.maxOperand', 'an integer >= 1', o.maxOperand);
     if (!Number.isInteger(o.maxValue) || o.maxValue < o.maxOperand) throw ArgumentError.expected('options.maxValue', `an integer >= maxOperand (${o.maxOperand})`, o.maxValue);
     if (o.prompt !== 'words' && o.prompt !== 'compact') throw ArgumentError.expected('options.prompt', "'words' or 'compact'", o.prompt);
+    if (typeof o.restate !== 'boolean') throw ArgumentError.expected('options.restate', 'a boolean', o.restate);
     this.options = o as Required<ArithmeticOptions>;
   }
 
@@ -116,11 +120,16 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
     problem.operations.forEach(({ op, operand }, k) => {
       let next = apply(value, op, operand);
       if (k === wrongAt) next += random.pick([-2, -1, 1, 2, 10, -10].filter((d) => next + d >= 0));
-      lines.push(`${value}${op}${operand}=${next}`);
+      lines.push(`${value}${op}${operand}=${next}${this.#remainder(problem, k + 1)}`);
       value = next;
     });
     lines.push(`Answer: ${value}`);
     return lines.join('\n');
+  }
+
+  /** What a restated step line ends with: " -19 *3" for the operations from index `from` on ('' without restate). */
+  #remainder(problem: ArithmeticProblem, from: number): string {
+    return this.options.restate ? problem.operations.slice(from).map((s) => ` ${s.op}${s.operand}`).join('') : '';
   }
 
   verify(problem: ArithmeticProblem, response: string): Verdict {
@@ -136,10 +145,11 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
       const line = step.trim();
       const answer = /^Answer:\s*(-?\d+)$/.exec(line);
       if (answer) return consistent && k === problem.operations.length && Number(answer[1]) === expected;
-      const m = /^(-?\d+)([+\-*])(\d+)=(-?\d+)$/.exec(line);
+      const m = /^(-?\d+)([+\-*])(\d+)=(-?\d+)((?: [+\-*]\d+)*)$/.exec(line);
       const operation = problem.operations[k];
       const ok = m !== null && operation !== undefined && Number(m[1]) === expected && m[2] === operation.op &&
-        Number(m[3]) === operation.operand && Number(m[4]) === apply(expected, operation.op, operation.operand);
+        Number(m[3]) === operation.operand && Number(m[4]) === apply(expected, operation.op, operation.operand) &&
+        m[5] === this.#remainder(problem, k + 1);
       if (ok) expected = Number(m![4]);
       else consistent = false;
       return ok;

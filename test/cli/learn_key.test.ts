@@ -1,0 +1,19 @@
+// learn_key.test.ts: the key a `steprl learn` SFT start is reused under: the same task definition,
+// SFT budget and model give the same key; a change to the task's options (e.g. restated lines)
+// or to the budget gives another, so a stale start is never reused.
+import { sftStartKey } from '../../lib/cli/commands/learn';
+import { ArithmeticTask } from '../../lib/tasks/arithmetic';
+import { createTask } from '../../lib/tasks/index';
+
+test('the SFT start key follows the task definition and the SFT budget', () => {
+  const budget = { problems: 6000, epochs: 4 };
+  const key = JSON.stringify(sftStartKey('arithmetic-hard', createTask('arithmetic-hard'), budget));
+  expect(JSON.stringify(sftStartKey('arithmetic-hard', createTask('arithmetic-hard'), budget))).toBe(key);
+  const options = (createTask('arithmetic-hard') as ArithmeticTask).options;
+  const restated = new ArithmeticTask({ ...options, restate: !options.restate });
+  expect(JSON.stringify(sftStartKey('arithmetic-hard', restated, budget))).not.toBe(key);
+  expect(JSON.stringify(sftStartKey('arithmetic-hard', createTask('arithmetic-hard'), { problems: 6000, epochs: 3 }))).not.toBe(key);
+  expect(JSON.stringify(sftStartKey('arithmetic', createTask('arithmetic'), budget))).not.toBe(key);
+  expect(key).toContain(`"restate":${options.restate}`);
+  expect(key).toContain('"hiddenSize":128');
+});
