@@ -47,3 +47,5 @@ export {
 export type {
   LinearTokenLogprobsOptions, LinearTokenLogprobsResult, LinearTokenLogprobsBackwardOptions,
 } from './linear_token_logprobs';
+export { valueLoss, valueLossAsync } from './value_loss';
+export type { ValueLossInputs, ValueLossOptions, ValueLossResult } from './value_loss';
