@@ -31,13 +31,6 @@ export interface UpdateStats {
   optimizerSteps: number;
 }
 
-/** ½·max((V−G)², (clip(V, V_old ± c) − G)²) per token and its gradient (§1.8). */
-function valueTerms(v: number, old: number, target: number, clip: number): { loss: number; grad: number } {
-  const clipped = Math.min(Math.max(v, old - clip), old + clip);
-  const a = (v - target) ** 2, b = (clipped - target) ** 2;
-  return a >= b ? { loss: 0.5 * a, grad: v - target } : { loss: 0.5 * b, grad: 0 };
-}
-
 export async function updatePolicy(
   policy: PolicyModel, optimizer: AdamW, loss: LossSettings, inputs: UpdateInputs,
   options: { temperature: number; lr: number; microBatchRows: number; maxLength: number; random: Random; critic: boolean },
@@ -92,18 +85,15 @@ export async function updatePolicy(
             let dvalues: Tensor | undefined, valueLoss = 0;
             const critic = Boolean(options.critic && returns && batch.oldValues);
             if (critic) {
-              // The clipped value loss runs on the host: one [n, P+T] read of the values per micro-batch.
-              const values = (await policy.values!(on.sequence, { attentionStart })).toArray() as Float32Array;
-              const dv = new Float32Array(n * width);
-              rows.forEach((r, i) => {
-                for (let t = 0; t < T; t++) {
-                  if (batch.mask[r * T + t] === 0) continue;
-                  const { loss: l, grad } = valueTerms(values[i * width + P - 1 + t], batch.oldValues![r * T + t], returns![r * T + t], loss.valueClip);
-                  valueLoss += (loss.valueCoef * l) / tokenCount;
-                  dv[i * width + P - 1 + t] = (loss.valueCoef * grad) / tokenCount;
-                }
-              });
-              dvalues = Tensor.from(dv, [n, width], { device });
+              // The clipped value loss (§1.8) on the policy's device: only the scalar loss comes back.
+              // On the cpu it has the bits of the host loop it replaced (include/steprl/value_loss.h).
+              const values = await policy.values!(on.sequence, { attentionStart });
+              const vf = ops.valueLoss(
+                { values: values.reshape([n, width]), oldValues: on.oldValues!, returns: on.returns!, mask: on.mask },
+                { offset: P - 1, clip: loss.valueClip, coef: loss.valueCoef, tokenCount },
+              );
+              valueLoss = vf.loss;
+              dvalues = vf.dvalues;
             }
             await backward(result.dlogprobs.reshape([n * T]), dvalues);
             const { dlogprobs: _, ...scalars } = result;
