@@ -1,6 +1,6 @@
 // rl_losses.bench.mjs: the per-token RL kernels on an RL-sized batch [R=512, T=1024] (524k
-// tokens): klPenalty (reads ℓ, ℓref; writes kl, dkl) and policyLoss (reads ℓ, ℓold, ℓref, A, mask;
-// writes dlogprobs), plus the per-row groupAdvantages and weibullReward. PyTorch rows compute the
+// tokens): klPenalty (reads ℓ, ℓref; writes kl, dkl), policyLoss (reads ℓ, ℓold, ℓref, A, mask;
+// writes dlogprobs) and valueLoss (reads V, Vold, G, mask; writes dV), plus the per-row groupAdvantages and weibullReward. PyTorch rows compute the
 // same formulas (policy loss with autograd for the gradient).
 import { Rng, assertClose, reference, steprl } from './common.mjs';
 
@@ -37,6 +37,19 @@ export function register(suite, { quick }) {
     run: () => ops.policyLoss(inputs, { klCoef: 0.001, klEstimator: 'k3' }),
     dispose: (r) => r.dlogprobs.dispose(),
     torch: { op: 'policy_loss', R, T },
+  });
+  const oldV = adv.map((x) => x + 0.1 * rng.normal());
+  const vfInputs = { values: inputs.advantages, oldValues: t(oldV), returns: inputs.logprobs, mask: inputs.mask };
+  const four = (data) => Tensor.from(data.subarray(0, head), [4, T]);
+  const vf = ops.valueLoss({ values: four(adv), oldValues: four(oldV), returns: four(lp), mask: four(mask) }, { tokenCount: 1000 });
+  const vfRef = reference('value_loss').valueLossReference({
+    values: adv.subarray(0, head), oldValues: oldV.subarray(0, head), returns: lp.subarray(0, head), mask: mask.subarray(0, head), R: 4, T, W: T, offset: 0,
+  }, 0.2, 0.1, 1000);
+  assertClose('value_loss', vf.dvalues.toArray(), vfRef.dvalues, 1e-6, 1e-12);
+  suite.add({
+    name: `value_loss/clip/cpu/f32/${R}x${T}`, bytes: 20 * N,
+    run: () => ops.valueLoss(vfInputs, { tokenCount: N }),
+    dispose: (r) => r.dvalues.dispose(),
   });
 
   const G = 8, groups = quick ? 256 : 4096, rows = G * groups;
