@@ -1,9 +1,8 @@
 // enum_names.test.ts: the option-name lists of lib/native.ts are the one TypeScript definition of
 // each enum the addon knows. This suite calls the addon directly (past the TypeScript checks) with
 // every listed name and checks that it is accepted and means something of its own (no two names of
-// a list give the same result), and, where the native layer rejects unknown names (*_from_name),
-// that a wrong name and every name of the other lists are rejected: a name added or renamed on one
-// side only fails here.
+// a list give the same result), and that the native layer rejects a wrong name and every name of
+// the other lists: a name added or renamed on one side only fails here.
 import { binding } from '../../lib/binding';
 import {
   GROUP_SCALE_NAMES, GROUP_STD_NAMES, KL_ESTIMATOR_NAMES, LOSS_AGGREGATION_NAMES, POLICY_LOSS_MODE_NAMES, PRL_MODE_NAMES,
@@ -84,24 +83,30 @@ describe('option names: lib/native.ts lists = what the addon accepts', () => {
     expectRejected(STEP_AGGREGATE_NAMES, (aggregate) => weibull('linear', aggregate), 'aggregate');
   });
 
-  // The glue of these three compares with one name and takes anything else as the other, so only
-  // "every name is accepted and means something of its own" can be checked here.
+  // groupAdvantages also takes 'rloo' as its scale natively: rlooAdvantages passes it (not a user option).
   test('groupAdvantages scale and std, prlAdvantages mode and suffixStart, prpoAdvantages prior', () => {
     const rewards = Float32Array.from([1, 0, 0.5, 2, 3, 0.25]);
     const groupIds = Int32Array.from([0, 0, 0, 1, 1, 1]);
-    expectDistinct(GROUP_SCALE_NAMES, (scale) => binding().groupAdvantages(rewards, groupIds, 6, scale as never, 1e-6, 'unbiased'));
-    expectDistinct(GROUP_STD_NAMES, (std) => binding().groupAdvantages(rewards, groupIds, 6, 'std', 1e-6, std as never));
+    const group: Call = (scale) => binding().groupAdvantages(rewards, groupIds, 6, scale as never, 1e-6, 'unbiased');
+    expectDistinct(GROUP_SCALE_NAMES, group);
+    expectRejected([...GROUP_SCALE_NAMES, 'rloo'], group, 'scale');
+    const groupStd: Call = (std) => binding().groupAdvantages(rewards, groupIds, 6, 'std', 1e-6, std as never);
+    expectDistinct(GROUP_STD_NAMES, groupStd);
+    expectRejected(GROUP_STD_NAMES, groupStd, 'std');
 
     const stepEnds = Uint8Array.from([1, 0, 1, 0, 0, 1, 0, 1]);  // 1 where a step ends
     const prl = (mode: string, suffix: string) => binding().prlAdvantages(
       Float32Array.from([1, -1]), oldLogprobs, refLogprobs, mask, stepEnds, R, T, 0.5, mode as never, suffix as never);
     expectDistinct(PRL_MODE_NAMES, (mode) => prl(mode, 'inclusive'));
+    expectRejected(PRL_MODE_NAMES, (mode) => prl(mode, 'inclusive'), 'mode');
     expectDistinct(PRL_SUFFIX_START_NAMES, (suffix) => prl('step', suffix));
+    expectRejected(PRL_SUFFIX_START_NAMES, (suffix) => prl('step', suffix), 'suffixStart');
 
     const prpo: Call = (prior) => binding().prpoAdvantages(
       Float32Array.from([0.9, 0.1, 0.7, 0.3, 0.2, 0.8, 0.6, 0.4]), Float32Array.from([1, 0]), Int32Array.from([0, 0]), mask, R, T,
       prior as never, 0.5, 0.3, 1e-6, false);
     expectDistinct(PRPO_PRIOR_NAMES, prpo);
+    expectRejected(PRPO_PRIOR_NAMES, prpo, 'prior');
   });
 
   // The addon settles on the best level the CPU has at or below the one asked for, so names are
