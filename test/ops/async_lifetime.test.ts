@@ -145,6 +145,28 @@ const CASES: Record<string, AsyncCase> = {
       return { loss: out.loss, kl: out.kl, clipFraction: out.clipFraction, dlogprobs: values(out.dlogprobs) };
     },
   },
+  valueLossAsync: {
+    inputs: ['values', 'oldValues', 'returns', 'mask'],
+    make(device) {
+      const rng = new Rng(9);
+      const W = T + 5;  // the response's values start at column 5
+      const mask = new Float32Array(R * T).map((_, k) => (k % T < T - (k % 5) * 7 ? 1 : 0));
+      return {
+        values: addonFloat32(rng.floats(R * W), [R, W], device),
+        oldValues: addonFloat32(rng.floats(R * T), [R, T], device),
+        returns: addonFloat32(rng.floats(R * T), [R, T], device),
+        mask: addonFloat32(mask, [R, T], device),
+      };
+    },
+    sync: (i) => {
+      const out = ops.valueLoss({ values: i.values, oldValues: i.oldValues, returns: i.returns, mask: i.mask }, { tokenCount: R * T, clip: 0.2 });
+      return { loss: out.loss, dvalues: values(out.dvalues) };
+    },
+    start: async (i) => {
+      const out = await ops.valueLossAsync({ values: i.values, oldValues: i.oldValues, returns: i.returns, mask: i.mask }, { tokenCount: R * T, clip: 0.2 });
+      return { loss: out.loss, dvalues: values(out.dvalues) };
+    },
+  },
   linearTokenLogprobsAsync: {
     inputs: ['hidden', 'weight', 'targets'],
     make(device) {
