@@ -11,6 +11,11 @@ export interface Parameter {
   value: Tensor;
   /** Gradient buffer the model's backward accumulates into; null for frozen parameters. */
   grad: Tensor | null;
+  /**
+   * Called by an optimizer after it has written `value` (AdamW.step does). A model that keeps
+   * derived copies of its weights (TinyLM's bf16 copies under precision 'bf16-mixed') marks them stale.
+   */
+  onUpdate?: () => void;
 }
 
 export interface ForwardOptions {
@@ -60,12 +65,12 @@ export interface Rollouts {
  */
 export interface HiddenStates {
   /**
-   * float32 [B * T, C]: the final hidden states (after the last norm), row b*T + t for position t
+   * float32 (bfloat16 under TinyLM's 'bf16-mixed') [B * T, C]: the final hidden states (after the last norm), row b*T + t for position t
    * of row b; logits = hidden · lmHeadᵀ. The model's own memory: valid until its next forward of the
    * same kind (train or not); do not dispose it.
    */
   hidden: Tensor;
-  /** float32 [V, C]: the output projection (the embedding table when tied). */
+  /** float32 [V, C] (its bfloat16 copy under TinyLM's 'bf16-mixed'): the output projection (the embedding table when tied). */
   lmHead: Tensor;
   /** float32 [V, C]: lmHead's gradient buffer, for the caller to accumulate into; null when frozen. */
   lmHeadGrad: Tensor | null;

@@ -5,7 +5,16 @@
 // table (params.ts); AdamW (optim/adamw.ts) keeps its moments per parameter, one tensor each.
 // Checkpoints are Hugging Face folders. What the model keeps across calls (buffers, activation
 // caches, parameter views) is made under untracked() (scope.ts), so no caller's scope frees it.
+// Precision (the `precision` option): 'fp32' everywhere, or on cuda 'bf16-mixed': the float32
+// buffers stay the master weights and gradients (AdamW's moments are float32 too), a bfloat16 copy
+// of the whole weight buffer (weightBufferBf16, the same layout) is refreshed from them before the
+// first forward after any change (AdamW.step calls each Parameter's onUpdate; loadWeightsFrom and
+// markWeightsChanged() do the same), and every GEMM of a training or evaluation forward and backward
+// reads bf16 operands with fp32 accumulation (transformer.ts). No loss scaling: see README
+// "Mixed precision" (bf16 keeps fp32's 8-bit exponent, so gradients neither underflow nor overflow
+// sooner than in fp32). generate() decodes in fp32 (its KV cache is float32).
 import { ArgumentError, FormatError, ShapeError } from '../errors';
+import * as ops from '../ops/index';
 import { checkDevice, Tensor, type Device } from '../tensor';
 import { untracked } from '../scope';
 import { checkOptionsObject, checkTensor } from '../validate';
@@ -15,13 +24,36 @@ import { contextLength, resolveConfig, ropeInverseFrequencies, type TinyLMConfig
 import { generateTokens } from './generate';
 import { initializeParameters, parameterSpecs, type ParamSpec } from './params';
 import type { ForwardOptions, HiddenStates, Parameter, PolicyModel, Rollouts, SamplingOptions } from './policy';
-import { transformerBackward, transformerForward, type SequenceLayout } from './transformer';
+import { allocateMixedPass, transformerBackward, transformerForward, type MixedPass, type SequenceLayout } from './transformer';
 import { carveWeights, disposeWeights, type Weights } from './weights';
 
 interface Pass {
   activations: Activations;
+  /** The pass's bf16 GEMM operands under 'bf16-mixed'; null in fp32. */
+  mixed: MixedPass | null;
   layout: SequenceLayout | null;
   tokens: Tensor | null;
+}
+
+/**
+ * How a TinyLM computes. 'fp32': float32 throughout. 'bf16-mixed' (device 'cuda' only): bf16
+ * weights and activations into every matmul (tensor-core GEMMs, fp32 accumulation; the lm_head
+ * too, through linearTokenLogprobs on the hidden-state path), float32 for everything else: the
+ * master weights AdamW updates, gradients, AdamW moments, the residual stream, RMSNorm, RoPE,
+ * attention, softmax and log-probs. No loss scaling is needed or done (bf16 has fp32's exponent
+ * range). Costs 2 bytes per parameter for the bf16 weight copy and 2 bytes per token per layer
+ * per GEMM input (C + C + H·D + F) for the bf16 activations. Default 'fp32'.
+ */
+export type Precision = 'fp32' | 'bf16-mixed';
+const PRECISIONS: readonly Precision[] = ['fp32', 'bf16-mixed'];
+
+/** The precision option, checked against the device: 'bf16-mixed' needs cuda (the cpu keeps fp32). */
+function checkPrecision(argument: string, value: unknown, device: Device): Precision {
+  if (value === undefined) return 'fp32';
+  if (!PRECISIONS.includes(value as Precision)) throw ArgumentError.expected(argument, `one of ${PRECISIONS.map((p) => `'${p}'`).join(', ')}`, value);
+  if (value === 'bf16-mixed' && device !== 'cuda')
+    throw new ArgumentError(argument, `Expected precision 'fp32' on device '${device}' ('bf16-mixed' runs on 'cuda' only: the cpu GEMMs would widen bf16 back to fp32, so it saves nothing there) but received 'bf16-mixed'`);
+  return value as Precision;
 }
 
 /** Frees a layout's tensors (tokens is a reshape: the caller's own tensor stays alive). */
@@ -39,7 +71,13 @@ export class TinyLM implements PolicyModel {
   readonly weightBuffer: Tensor;
   /** float32 [P]: gradients, same layout. */
   readonly gradBuffer: Tensor;
+  readonly precision: Precision;
+  /** bfloat16 [P] under 'bf16-mixed': the copy of weightBuffer the GEMMs read (refreshed lazily); null in fp32. */
+  readonly weightBufferBf16: Tensor | null;
   readonly #weights: Weights;
+  readonly #weightsBf16: Weights | null;
+  /** weightBuffer changed since weightBufferBf16 was last refreshed. */
+  #bf16Stale = true;
   readonly #grads: Weights;
   /** float32 [D/2] RoPE inverse frequencies under rope_scaling; null for plain RoPE (and dynamic scaling). */
   readonly #invFreq: Tensor | null;
@@ -50,9 +88,10 @@ export class TinyLM implements PolicyModel {
   #eval: Pass | null = null;
   #trainedSinceForward = false;
 
-  private constructor(config: TinyLMConfig, values: Float32Array, device: Device) {
+  private constructor(config: TinyLMConfig, values: Float32Array, device: Device, precision: Precision = 'fp32') {
     this.config = config;
     this.device = device;
+    this.precision = precision;
     const { specs, total } = parameterSpecs(config);
     if (values.length !== total) throw new Error(`steprl: parameter buffer of ${values.length} for ${total} parameters`);
     this.specs = specs;
@@ -64,6 +103,12 @@ export class TinyLM implements PolicyModel {
         invFreq: invFreq === null ? null : Tensor.from(invFreq, [invFreq.length], { device }),
       };
     });
+    const bf16 = precision === 'bf16-mixed' ? untracked(() => {
+      const buffer = Tensor.zeros([total], { device, dtype: 'bfloat16' });
+      return { buffer, weights: carveWeights(buffer, specs, config) };
+    }) : null;
+    this.weightBufferBf16 = bf16?.buffer ?? null;
+    this.#weightsBf16 = bf16?.weights ?? null;
     this.weightBuffer = made.weightBuffer;
     this.gradBuffer = made.gradBuffer;
     this.#weights = made.weights;
@@ -72,15 +117,16 @@ export class TinyLM implements PolicyModel {
   }
 
   /** A freshly initialized model (GPT-2 style N(0, 0.02) init), reproducible for a seed. */
-  static create(config: TinyLMConfigInput, options: { seed?: number; device?: Device } = {}): TinyLM {
-    checkOptionsObject('options', options, ['seed', 'device']);
+  static create(config: TinyLMConfigInput, options: { seed?: number; device?: Device; precision?: Precision } = {}): TinyLM {
+    checkOptionsObject('options', options, ['seed', 'device', 'precision']);
     const resolved = resolveConfig(config);
     const device = options.device ?? 'cpu';
     checkDevice('options.device', device);
+    const precision = checkPrecision('options.precision', options.precision, device);
     const { specs, total } = parameterSpecs(resolved);
     const values = new Float32Array(total);
     initializeParameters(values, specs, resolved.numLayers, options.seed ?? 0);
-    return new TinyLM(resolved, values, device);
+    return new TinyLM(resolved, values, device, precision);
   }
 
   /**
@@ -88,10 +134,11 @@ export class TinyLM implements PolicyModel {
    * Llama, Qwen2 or Qwen3 model. The config and every file header are checked before the weights
    * are allocated; a failed load throws a FormatError and leaves nothing behind.
    */
-  static load(dir: string, options: { device?: Device; valueHead?: boolean } = {}): TinyLM {
-    checkOptionsObject('options', options, ['device', 'valueHead']);
+  static load(dir: string, options: { device?: Device; valueHead?: boolean; precision?: Precision } = {}): TinyLM {
+    checkOptionsObject('options', options, ['device', 'valueHead', 'precision']);
     const device = options.device ?? 'cpu';
     checkDevice('options.device', device);
+    const precision = checkPrecision('options.precision', options.precision, device);
     const stored = readConfig(dir);
     const config = options.valueHead === undefined ? stored : { ...stored, valueHead: options.valueHead };
     const { specs, total } = parameterSpecs(config);
@@ -106,7 +153,7 @@ export class TinyLM implements PolicyModel {
     }
     fillWeights(plan, values);
     if (newHead) initializeParameters(values, specs.filter((s) => s.name.startsWith('v_head.')), config.numLayers, 1);
-    return new TinyLM(config, values, device);
+    return new TinyLM(config, values, device, precision);
   }
 
   /**
@@ -120,8 +167,14 @@ export class TinyLM implements PolicyModel {
     writeCheckpoint(dir, this.config, this.specs, values, options);
   }
 
-  /** A frozen copy (e.g. the reference model of a KL penalty). */
-  clone(options: { device?: Device; valueHead?: boolean } = {}): TinyLM {
+  /**
+   * A frozen copy (e.g. the reference model of a KL penalty). `precision` defaults to this model's
+   * where the copy's device allows it (a cuda 'bf16-mixed' model cloned to the cpu is 'fp32').
+   */
+  clone(options: { device?: Device; valueHead?: boolean; precision?: Precision } = {}): TinyLM {
+    const device = options.device ?? this.device;
+    const precision = options.precision !== undefined ? checkPrecision('options.precision', options.precision, device)
+      : device === 'cuda' ? this.precision : 'fp32';
     const config = { ...this.config, valueHead: options.valueHead ?? this.config.valueHead };
     const { specs, total } = parameterSpecs(config);
     const values = new Float32Array(total);
@@ -131,12 +184,13 @@ export class TinyLM implements PolicyModel {
       if (source) values.set(mine.subarray(source.offset, source.offset + source.numel), spec.offset);
     }
     if (config.valueHead && !this.config.valueHead) initializeParameters(values, specs.filter((s) => s.name.startsWith('v_head.')), config.numLayers, 1);
-    return new TinyLM(config, values, options.device ?? this.device);
+    return new TinyLM(config, values, device, precision);
   }
 
   /** Copies another TinyLM's weights (same architecture) into this one. */
   loadWeightsFrom(other: TinyLM): void {
     if (other.weightBuffer.numel !== this.weightBuffer.numel) throw new ShapeError('other', 'Expected a model of the same architecture');
+    this.#bf16Stale = true;
     if (other.weightBuffer.device === this.device) {
       this.weightBuffer.copyFrom(other.weightBuffer);
     } else {
@@ -155,11 +209,29 @@ export class TinyLM implements PolicyModel {
   }
 
   parameters(): Parameter[] {
+    const onUpdate = () => this.markWeightsChanged();
     return untracked(() => this.specs.map((spec) => ({
       name: spec.name,
       value: this.weightBuffer.view(spec.offset, spec.shape),
       grad: this.gradBuffer.view(spec.offset, spec.shape),
+      onUpdate,
     })));
+  }
+
+  /**
+   * Tells the model its weights were written other than through an optimizer that calls
+   * Parameter.onUpdate (e.g. weightBuffer.copyFrom): under 'bf16-mixed' the bf16 copy is then
+   * refreshed before the next forward. A no-op in fp32.
+   */
+  markWeightsChanged(): void {
+    this.#bf16Stale = true;
+  }
+
+  /** The bf16 weight copy, refreshed if the master weights changed since (one cast over the whole buffer). */
+  #freshBf16(): void {
+    if (this.weightBufferBf16 === null || !this.#bf16Stale) return;
+    ops.cast({ out: this.weightBufferBf16, inp: this.weightBuffer });
+    this.#bf16Stale = false;
   }
 
   zeroGrad(): void {
@@ -201,8 +273,13 @@ export class TinyLM implements PolicyModel {
     let pass = which === 'train' ? this.#train : this.#eval;
     if (pass === null || pass.activations.B !== B || pass.activations.T !== T || (pass.activations.logits !== null) !== withLogits) {
       pass?.activations.dispose();
+      pass?.mixed?.dispose();
       disposeLayout(pass?.layout ?? null);  // the replaced pass's layout goes with it
-      pass = { activations: untracked(() => allocateActivations(this.config, B, T, this.device, withLogits)), layout: null, tokens: null };
+      pass = untracked(() => ({
+        activations: allocateActivations(this.config, B, T, this.device, withLogits),
+        mixed: this.#weightsBf16 === null ? null : allocateMixedPass(this.config, this.#weightsBf16, B, T, this.device),
+        layout: null, tokens: null,
+      }));
       if (which === 'train') this.#train = pass;
       else this.#eval = pass;
     }
@@ -225,6 +302,8 @@ export class TinyLM implements PolicyModel {
    */
   async hidden(tokens: Tensor, options: ForwardOptions = {}): Promise<HiddenStates> {
     const pass = this.#run(tokens, options, false);
+    // Under 'bf16-mixed' the lm_head GEMM (linearTokenLogprobs) reads the bf16 hidden states and weight copy.
+    if (pass.mixed !== null) return { hidden: pass.mixed.hf, lmHead: pass.mixed.w.lmHead, lmHeadGrad: this.#grads.lmHead };
     return { hidden: pass.activations.hf, lmHead: this.#weights.lmHead, lmHeadGrad: this.#grads.lmHead };
   }
 
@@ -249,7 +328,8 @@ export class TinyLM implements PolicyModel {
       }
     });
     pass.tokens = t;
-    transformerForward(this.config, this.#weights, pass.activations, pass.layout);
+    this.#freshBf16();
+    transformerForward(this.config, this.#weights, pass.activations, pass.layout, pass.mixed ?? undefined);
     if (options.train) this.#trainedSinceForward = false;
     return pass;
   }
@@ -292,7 +372,7 @@ export class TinyLM implements PolicyModel {
     const vOn = dvalues === undefined || dvalues.device === this.device ? dvalues : dvalues.to(this.device);
     try {
       transformerBackward(this.config, this.#weights, this.#grads, pass.activations, pass.layout!, d === null ? null : dOn, vOn,
-        d === null ? dOn : undefined);
+        d === null ? dOn : undefined, pass.mixed ?? undefined);
     } finally {
       if (dOn !== given) dOn.dispose();
       if (vOn !== dvalues) vOn?.dispose();
@@ -333,6 +413,8 @@ export class TinyLM implements PolicyModel {
     for (const pass of [this.#train, this.#eval]) disposeLayout(pass?.layout ?? null);
     this.#train?.activations.dispose();
     this.#eval?.activations.dispose();
+    this.#train?.mixed?.dispose();
+    this.#eval?.mixed?.dispose();
     this.#train = this.#eval = null;
     disposeWeights(this.#weights);
     disposeWeights(this.#grads);
@@ -341,5 +423,7 @@ export class TinyLM implements PolicyModel {
     this.#dynamicInvFreq.clear();
     this.weightBuffer.dispose();
     this.gradBuffer.dispose();
+    if (this.#weightsBf16 !== null) disposeWeights(this.#weightsBf16);
+    this.weightBufferBf16?.dispose();
   }
 }

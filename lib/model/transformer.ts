@@ -3,8 +3,13 @@
 // latter with a per-head RMSNorm of q and k before RoPE), written llm.c style:
 // every op writes into preallocated activations, every backward op accumulates into gradients,
 // and each backward step sits in the reverse order of its forward step.
+// Precision 'bf16-mixed' (TinyLM's option, cuda only) passes a MixedPass: every GEMM then reads
+// bfloat16 operands (the model's bf16 weight copies and bf16 casts of the activations that feed
+// it) and accumulates in fp32 on the tensor cores; its outputs, the residual stream, norms,
+// softmax, RoPE, attention (see ATTENTION_DTYPE), log-probs and every gradient stay float32, and
+// weight gradients are accumulated in fp32 straight into the model's master gradient buffer.
 import * as ops from '../ops/index';
-import type { Tensor } from '../tensor';
+import { Tensor, type Device } from '../tensor';
 import type { Activations, LayerActivations } from './activations';
 import type { TinyLMConfig } from './config';
 import type { LayerWeights, Weights } from './weights';
@@ -34,32 +39,120 @@ export class PassViews {
     this.#made.push(view);
     return view;
   }
+  /** The first numel(shape) elements of `tensor` (a scratch buffer) as `shape`. */
+  head(tensor: Tensor, shape: readonly number[]): Tensor {
+    const view = tensor.view(0, shape);
+    this.#made.push(view);
+    return view;
+  }
   dispose(): void {
     for (const view of this.#made) view.dispose();
     this.#made = [];
   }
 }
 
-export function transformerForward(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout): void {
+/**
+ * The dtype attention runs in under 'bf16-mixed'. THE ONE PLACE TO SWITCH: today float32 (q, k, v
+ * and the output are the float32 activations, as in an fp32 pass). Once ops.attention takes
+ * bfloat16 q/k/v on the tensor cores, setting this to 'bfloat16' casts rope(q), rope(k) and v into
+ * the pass's bf16 buffers (MixedLayer.q/k/v) before the call and hands those to attention and its
+ * backward (transformerLayer and backwardPass read this constant, nothing else does).
+ */
+export const ATTENTION_DTYPE: 'float32' | 'bfloat16' = 'float32';
+
+/** One layer's bf16 GEMM operands under 'bf16-mixed': the weight copies and the casts of its GEMM inputs. */
+export interface MixedLayer {
+  /** bf16 views of the model's bf16 weight buffer (same layout as the fp32 one; only the GEMM weights are read). */
+  w: LayerWeights;
+  h1: Tensor;   // bf16 [N, C]    input_layernorm(x), feeds q/k/v
+  att: Tensor;  // bf16 [N, H*D]  attention output, feeds o_proj
+  h2: Tensor;   // bf16 [N, C]    post_attention_layernorm(xm), feeds gate/up
+  s: Tensor;    // bf16 [N, F]    silu(gate)·up, feeds down
+  /** bf16 q/k/v for attention when ATTENTION_DTYPE is 'bfloat16'; null otherwise. */
+  q: Tensor | null;
+  k: Tensor | null;
+  v: Tensor | null;
+}
+
+/** A 'bf16-mixed' pass: bf16 weights and activations, kept with the pass for its backward. */
+export interface MixedPass {
+  /** bf16 views of every parameter (the lm_head copy feeds the logits GEMM and linearTokenLogprobs). */
+  w: Weights;
+  layers: MixedLayer[];
+  hf: Tensor;     // bf16 [N, C]  final norm output, feeds lm_head
+  /** bf16 scratch for the backward: each GEMM's upstream gradient is cast here just before its matmulBackward. */
+  grad: Tensor;
+  dispose(): void;
+}
+
+/**
+ * The bf16 activation buffers of a 'bf16-mixed' pass of B rows of T tokens, in one arena; every
+ * buffer starts on a 16-byte boundary (8 bf16) so the tensor-core GEMM takes its 16-byte path.
+ * Extra memory: 2 bytes · N · (L·(2C + H·D + F) + C + max(C, 2F, H·D)).
+ */
+export function allocateMixedPass(config: TinyLMConfig, bf16Weights: Weights, B: number, T: number, device: Device): MixedPass {
+  const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F } = config;
+  const N = B * T;
+  const bf16Attention = (ATTENTION_DTYPE as string) === 'bfloat16';
+  let arena: Tensor | null = null;
+  let offset = 0;
+  const take = (shape: number[]): Tensor => {
+    const numel = shape.reduce((x, y) => x * y, 1);
+    const t = arena === null ? (null as unknown as Tensor) : arena.view(offset, shape);
+    offset += Math.ceil(numel / 8) * 8;
+    return t;
+  };
+  const carve = () => ({
+    layers: bf16Weights.layers.map((w): MixedLayer => ({
+      w, h1: take([N, C]), att: take([N, H * D]), h2: take([N, C]), s: take([N, F]),
+      q: bf16Attention ? take([N, H * D]) : null, k: bf16Attention ? take([N, KVH * D]) : null, v: bf16Attention ? take([N, KVH * D]) : null,
+    })),
+    hf: take([N, C]),
+    grad: take([N * Math.max(C, 2 * F, H * D)]),
+  });
+  carve();
+  arena = Tensor.zeros([offset], { device, dtype: 'bfloat16' });
+  offset = 0;
+  const made = carve();
+  const owner = arena;
+  return {
+    w: bf16Weights, ...made,
+    dispose: () => {
+      for (const layer of made.layers) for (const t of [layer.h1, layer.att, layer.h2, layer.s, layer.q, layer.k, layer.v]) t?.dispose();
+      made.hf.dispose();
+      made.grad.dispose();
+      owner.dispose();
+    },
+  };
+}
+
+export function transformerForward(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout, mixed?: MixedPass): void {
   const views = new PassViews();
   try {
-    forwardPass(config, w, a, seq, views);
+    forwardPass(config, w, a, seq, views, mixed);
   } finally {
     views.dispose();
   }
 }
 
-function forwardPass(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout, views: PassViews): void {
+function forwardPass(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout, views: PassViews, mixed?: MixedPass): void {
   const { B, T } = a;
   const eps = config.rmsNormEps;
   const rope = ropeOptions(config, seq.invFreq);
   ops.embedding({ out: a.layers[0].x, tokens: seq.tokens, table: w.embed });
   for (let l = 0; l < config.numLayers; l++) {
     const next = l + 1 < config.numLayers ? a.layers[l + 1].x : a.out;
-    transformerLayer(config, w.layers[l], a.layers[l], next, { positions: seq.positions, kvStart: seq.kvStart, rope, B, T }, views);
+    transformerLayer(config, w.layers[l], a.layers[l], next, { positions: seq.positions, kvStart: seq.kvStart, rope, B, T }, views,
+      undefined, mixed?.layers[l]);
   }
   ops.rmsnorm({ out: a.hf, rstd: a.rstdf, inp: a.out, weight: w.norm }, { eps });
-  if (a.logits !== null) ops.matmul({ out: views.of(a.logits, [B * T, config.vocabSize]), inp: a.hf, weight: w.lmHead });
+  if (mixed !== undefined) ops.cast({ out: mixed.hf, inp: a.hf });
+  if (a.logits !== null) {
+    const logits = views.of(a.logits, [B * T, config.vocabSize]);
+    if (mixed !== undefined) ops.matmul({ out: logits, inp: mixed.hf, weight: mixed.w.lmHead });
+    else ops.matmul({ out: logits, inp: a.hf, weight: w.lmHead });
+  }
+  // The value head (one output column) stays float32 in every precision.
   if (a.values !== null) ops.matmul({ out: a.values, inp: a.hf, weight: w.vHead!, bias: w.vHeadBias! });
 }
 
@@ -91,37 +184,70 @@ export interface LayerCache {
  */
 export function transformerLayer(
   config: TinyLMConfig, lw: LayerWeights, x: LayerActivations, next: Tensor, input: LayerInput, views: PassViews, cache?: LayerCache,
+  mixed?: MixedLayer,
 ): void {
   const { B, T, positions, kvStart, rope } = input;
   const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = config;
   const N = B * T;
+  // A GEMM's input: the float32 activation, or under 'bf16-mixed' its bf16 cast (made once, right
+  // after the op that wrote it) with the layer's bf16 weight copy.
+  const h1 = mixed === undefined ? x.h1 : mixed.h1;
+  const wq = mixed?.w.wq ?? lw.wq, wk = mixed?.w.wk ?? lw.wk, wv = mixed?.w.wv ?? lw.wv;
   ops.rmsnorm({ out: x.h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
+  if (mixed !== undefined) ops.cast({ out: mixed.h1, inp: x.h1 });
   if (lw.qNorm !== null) {
     // Qwen3: q and k are RMS-normalized per head ([N·H, D] rows) before RoPE; the raw projections stay for the backward.
-    ops.matmul({ out: x.qRaw!, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
-    ops.matmul({ out: x.kRaw!, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+    ops.matmul({ out: x.qRaw!, inp: h1, weight: wq, bias: lw.bq ?? undefined });
+    ops.matmul({ out: x.kRaw!, inp: h1, weight: wk, bias: lw.bk ?? undefined });
     const q = views.of(x.q, [N * H, D]), k = views.of(x.k, [N * KVH, D]);
     ops.rmsnorm({ out: q, rstd: x.rstdq!, inp: x.qRaw === x.q ? q : views.of(x.qRaw!, [N * H, D]), weight: lw.qNorm }, { eps });
     ops.rmsnorm({ out: k, rstd: x.rstdk!, inp: x.kRaw === x.k ? k : views.of(x.kRaw!, [N * KVH, D]), weight: lw.kNorm! }, { eps });
   } else {
-    ops.matmul({ out: x.q, inp: x.h1, weight: lw.wq, bias: lw.bq ?? undefined });
-    ops.matmul({ out: x.k, inp: x.h1, weight: lw.wk, bias: lw.bk ?? undefined });
+    ops.matmul({ out: x.q, inp: h1, weight: wq, bias: lw.bq ?? undefined });
+    ops.matmul({ out: x.k, inp: h1, weight: wk, bias: lw.bk ?? undefined });
   }
-  ops.matmul({ out: x.v, inp: x.h1, weight: lw.wv, bias: lw.bv ?? undefined });
+  ops.matmul({ out: x.v, inp: h1, weight: wv, bias: lw.bv ?? undefined });
   ops.rope({ out: x.q, inp: x.q, positions }, rope);
   ops.rope({ out: x.k, inp: x.k, positions }, rope);
-  const out = views.of(x.att, [B, T, H, D]), q = views.of(x.q, [B, T, H, D]);
+  const out = views.of(x.att, [B, T, H, D]);
   if (cache === undefined) {
-    ops.attention({ out, lse: x.lse, q, k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart });
+    const { q, k, v } = attentionOperands(x, mixed, views, B, T, H, KVH, D);
+    ops.attention({ out, lse: x.lse, q, k, v, kvStart });
   } else {
+    // Decode keeps a float32 KV cache (generate.ts passes no MixedLayer).
     storeInCache(cache, x.k, x.v, B, T, KVH * D);
-    ops.attention({ out, lse: x.lse, q, k: cache.k, v: cache.v, kvStart }, { kvLength: cache.pos + T });
+    ops.attention({ out, lse: x.lse, q: views.of(x.q, [B, T, H, D]), k: cache.k, v: cache.v, kvStart }, { kvLength: cache.pos + T });
   }
-  ops.matmul({ out: x.xm, inp: x.att, weight: lw.wo, bias: lw.bo ?? undefined, residual: x.x });
+  if (mixed !== undefined) ops.cast({ out: mixed.att, inp: x.att });
+  ops.matmul({ out: x.xm, inp: mixed?.att ?? x.att, weight: mixed?.w.wo ?? lw.wo, bias: lw.bo ?? undefined, residual: x.x });
   ops.rmsnorm({ out: x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
-  ops.matmul({ out: x.gu, inp: x.h2, weight: lw.wgu });
+  if (mixed !== undefined) ops.cast({ out: mixed.h2, inp: x.h2 });
+  ops.matmul({ out: x.gu, inp: mixed?.h2 ?? x.h2, weight: mixed?.w.wgu ?? lw.wgu });
   ops.swiglu({ out: x.s, inp: x.gu });
-  ops.matmul({ out: next, inp: x.s, weight: lw.wdown, residual: x.xm });
+  if (mixed !== undefined) ops.cast({ out: mixed.s, inp: x.s });
+  ops.matmul({ out: next, inp: mixed?.s ?? x.s, weight: mixed?.w.wdown ?? lw.wdown, residual: x.xm });
+}
+
+/**
+ * Attention's q, k, v ([B, T, heads, D] views) for a training forward or its backward: the float32
+ * activations, or under 'bf16-mixed' with ATTENTION_DTYPE 'bfloat16' their bf16 casts (made here
+ * in the forward; `cast` false in the backward, which reads the forward's).
+ */
+function attentionOperands(
+  x: LayerActivations, mixed: MixedLayer | undefined, views: PassViews, B: number, T: number, H: number, KVH: number, D: number, cast = true,
+): { q: Tensor; k: Tensor; v: Tensor } {
+  let q = x.q, k = x.k, v = x.v;
+  if (mixed !== undefined && (ATTENTION_DTYPE as string) === 'bfloat16') {
+    if (cast) {
+      ops.cast({ out: mixed.q!, inp: x.q });
+      ops.cast({ out: mixed.k!, inp: x.k });
+      ops.cast({ out: mixed.v!, inp: x.v });
+    }
+    q = mixed.q!;
+    k = mixed.k!;
+    v = mixed.v!;
+  }
+  return { q: views.of(q, [B, T, H, D]), k: views.of(k, [B, T, KVH, D]), v: views.of(v, [B, T, KVH, D]) };
 }
 
 /** Copies each row's T keys and values ([B*T, KD]) into the cache at rows [pos, pos + T). */
@@ -144,19 +270,38 @@ function storeInCache(cache: LayerCache, k: Tensor, v: Tensor, B: number, T: num
  */
 export function transformerBackward(
   config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor | null, dvalues?: Tensor,
-  dhidden?: Tensor,
+  dhidden?: Tensor, mixed?: MixedPass,
 ): void {
   const views = new PassViews();
   try {
-    backwardPass(config, w, g, a, seq, dlogits, dvalues, views, dhidden);
+    backwardPass(config, w, g, a, seq, dlogits, dvalues, views, dhidden, mixed);
   } finally {
     views.dispose();
   }
 }
 
+/**
+ * matmulBackward of one GEMM. Under 'bf16-mixed' the float32 upstream gradient is cast into the
+ * pass's bf16 scratch and the bf16 GEMM runs on the forward's bf16 input and weight copy; dinp,
+ * dweight (the master gradient) and dbias are accumulated in float32 either way.
+ */
+function linearBackward(
+  views: PassViews, mixed: MixedPass | undefined,
+  t: { dinp: Tensor; dweight: Tensor; dbias?: Tensor; dout: Tensor; inp: Tensor; weight: Tensor },
+  bf16: { inp: Tensor; weight: Tensor } | undefined,
+): void {
+  if (mixed === undefined || bf16 === undefined) {
+    ops.matmulBackward(t);
+    return;
+  }
+  const dout = views.head(mixed.grad, t.dout.shape);
+  ops.cast({ out: dout, inp: t.dout });
+  ops.matmulBackward({ dinp: t.dinp, dweight: t.dweight, dbias: t.dbias, dout, inp: bf16.inp, weight: bf16.weight });
+}
+
 function backwardPass(
   config: TinyLMConfig, w: Weights, g: Weights, a: Activations, seq: SequenceLayout, dlogits: Tensor | null, dvalues: Tensor | undefined,
-  views: PassViews, dhidden?: Tensor,
+  views: PassViews, dhidden?: Tensor, mixed?: MixedPass,
 ): void {
   const { B, T } = a;
   const { numHeads: H, numKvHeads: KVH, headDim: D } = config;
@@ -165,6 +310,8 @@ function backwardPass(
   // The final norm's input gradient: lm_head (and the value head) first.
   if (dlogits !== null) {
     a.dh.fill(0);
+    // float32 in every precision: a bf16 cast of dlogits would be another [N, V] buffer. Under
+    // 'bf16-mixed' this is the exact gradient at the master weight and the float32 final hidden states.
     ops.matmulBackward({ dinp: a.dh, dweight: g.lmHead, dout: views.of(dlogits, [N, config.vocabSize]), inp: a.hf, weight: w.lmHead });
   } else {
     a.dh.copyFrom(dhidden!);
@@ -174,24 +321,25 @@ function backwardPass(
   a.dx.fill(0);
   ops.rmsnormBackward({ dinp: a.dx, dweight: g.norm, dout: a.dh, inp: a.out, weight: w.norm, rstd: a.rstdf });
   for (let l = config.numLayers - 1; l >= 0; l--) {
-    const x = a.layers[l], lw = w.layers[l], lg = g.layers[l];
+    const x = a.layers[l], lw = w.layers[l], lg = g.layers[l], m = mixed?.layers[l];
     // MLP: x_next = xm + down(silu(gate) * up)
     a.ds.fill(0);
-    ops.matmulBackward({ dinp: a.ds, dweight: lg.wdown, dout: a.dx, inp: x.s, weight: lw.wdown });
+    linearBackward(views, mixed, { dinp: a.ds, dweight: lg.wdown, dout: a.dx, inp: x.s, weight: lw.wdown }, m && { inp: m.s, weight: m.w.wdown });
     ops.swigluBackward({ dinp: a.dgu, dout: a.ds, inp: x.gu });  // writes dgu
     a.dh.fill(0);
-    ops.matmulBackward({ dinp: a.dh, dweight: lg.wgu, dout: a.dgu, inp: x.h2, weight: lw.wgu });
+    linearBackward(views, mixed, { dinp: a.dh, dweight: lg.wgu, dout: a.dgu, inp: x.h2, weight: lw.wgu }, m && { inp: m.h2, weight: m.w.wgu });
     ops.rmsnormBackward({ dinp: a.dx, dweight: lg.ln2, dout: a.dh, inp: x.xm, weight: lw.ln2, rstd: x.rstd2 });
     // Attention: xm = x + o_proj(attention(rope(q), rope(k), v))
     a.datt.fill(0);
-    ops.matmulBackward({ dinp: a.datt, dweight: lg.wo, dbias: lg.bo ?? undefined, dout: a.dx, inp: x.att, weight: lw.wo });
+    linearBackward(views, mixed, { dinp: a.datt, dweight: lg.wo, dbias: lg.bo ?? undefined, dout: a.dx, inp: x.att, weight: lw.wo },
+      m && { inp: m.att, weight: m.w.wo });
     a.dq.fill(0);
     a.dk.fill(0);
     a.dv.fill(0);
+    const { q, k, v } = attentionOperands(x, m, views, B, T, H, KVH, D, false);
     ops.attentionBackward({
       dq: views.of(a.dq, [B, T, H, D]), dk: views.of(a.dk, [B, T, KVH, D]), dv: views.of(a.dv, [B, T, KVH, D]),
-      dout: views.of(a.datt, [B, T, H, D]), out: views.of(x.att, [B, T, H, D]), lse: x.lse,
-      q: views.of(x.q, [B, T, H, D]), k: views.of(x.k, [B, T, KVH, D]), v: views.of(x.v, [B, T, KVH, D]), kvStart: seq.kvStart,
+      dout: views.of(a.datt, [B, T, H, D]), out: views.of(x.att, [B, T, H, D]), lse: x.lse, q, k, v, kvStart: seq.kvStart,
     });
     ops.ropeBackward({ dinp: a.dq, dout: a.dq, positions: seq.positions }, rope);  // in place
     ops.ropeBackward({ dinp: a.dk, dout: a.dk, positions: seq.positions }, rope);
@@ -212,9 +360,9 @@ function backwardPass(
       dk = a.dkRaw!;
     }
     a.dh.fill(0);
-    ops.matmulBackward({ dinp: a.dh, dweight: lg.wq, dbias: lg.bq ?? undefined, dout: dq, inp: x.h1, weight: lw.wq });
-    ops.matmulBackward({ dinp: a.dh, dweight: lg.wk, dbias: lg.bk ?? undefined, dout: dk, inp: x.h1, weight: lw.wk });
-    ops.matmulBackward({ dinp: a.dh, dweight: lg.wv, dbias: lg.bv ?? undefined, dout: a.dv, inp: x.h1, weight: lw.wv });
+    linearBackward(views, mixed, { dinp: a.dh, dweight: lg.wq, dbias: lg.bq ?? undefined, dout: dq, inp: x.h1, weight: lw.wq }, m && { inp: m.h1, weight: m.w.wq });
+    linearBackward(views, mixed, { dinp: a.dh, dweight: lg.wk, dbias: lg.bk ?? undefined, dout: dk, inp: x.h1, weight: lw.wk }, m && { inp: m.h1, weight: m.w.wk });
+    linearBackward(views, mixed, { dinp: a.dh, dweight: lg.wv, dbias: lg.bv ?? undefined, dout: a.dv, inp: x.h1, weight: lw.wv }, m && { inp: m.h1, weight: m.w.wv });
     ops.rmsnormBackward({ dinp: a.dx, dweight: lg.ln1, dout: a.dh, inp: x.x, weight: lw.ln1, rstd: x.rstd1 });
   }
   ops.embeddingBackward({ dtable: g.embed, dout: a.dx, tokens: seq.tokens });

@@ -49,3 +49,5 @@ export type {
 } from './linear_token_logprobs';
 export { valueLoss, valueLossAsync } from './value_loss';
 export type { ValueLossInputs, ValueLossOptions, ValueLossResult } from './value_loss';
+export { cast } from './cast';
+export type { CastTensors } from './cast';

@@ -1,6 +1,8 @@
 // adamw.ts: AdamW over a model's parameters (torch.optim.AdamW semantics: decoupled weight decay,
 // bias-corrected moments), with global gradient-norm clipping. Moments live beside the parameters
-// on their device; matrices decay, vectors (norms, biases) do not.
+// on their device; matrices decay, vectors (norms, biases) do not. Parameters, gradients and
+// moments are float32 in every model precision (under TinyLM's 'bf16-mixed' the parameters are the
+// fp32 master weights; each Parameter's onUpdate tells the model its bf16 copies are stale).
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { untracked } from '../scope';
@@ -57,6 +59,8 @@ export class AdamW {
         },
       );
     });
+    // The fp32 values are the master weights: a model's derived copies (bf16) refresh from them.
+    for (const p of this.#params) p.onUpdate?.();
     return norm;
   }
 
