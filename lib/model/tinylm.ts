@@ -52,7 +52,7 @@ function checkPrecision(argument: string, value: unknown, device: Device): Preci
   if (value === undefined) return 'fp32';
   if (!PRECISIONS.includes(value as Precision)) throw ArgumentError.expected(argument, `one of ${PRECISIONS.map((p) => `'${p}'`).join(', ')}`, value);
   if (value === 'bf16-mixed' && device !== 'cuda')
-    throw new ArgumentError(argument, `Expected precision 'fp32' on device '${device}' ('bf16-mixed' runs on 'cuda' only: the cpu GEMMs would widen bf16 back to fp32, so it saves nothing there) but received 'bf16-mixed'`);
+    throw new ArgumentError(argument, `Expected 'fp32' for ${argument} on device '${device}' ('bf16-mixed' runs on 'cuda' only: the cpu GEMMs would widen bf16 back to fp32, so it saves nothing there) but received 'bf16-mixed'`);
   return value as Precision;
 }
 
