@@ -72,7 +72,8 @@ export async function supervisedFineTune(model: PolicyModel, examples: readonly 
       const input = Tensor.from(ids, [B, T]);
       const logits = await model.forward(input, { train: true });
       // Reshapes share storage; disposing them at once returns device memory without waiting for GC.
-      const flat = logits.reshape([B * T, V]), targetTensor = Tensor.from(targets, [B * T]), maskTensor = Tensor.from(mask, [B * T]);
+      const flat = logits.reshape([B * T, V]), targetTensor = Tensor.from(targets, [B * T], { device: model.device }),
+        maskTensor = Tensor.from(mask, [B * T], { device: model.device });  // beside the logits (cuda models too)
       const ce = ops.crossEntropy(flat, targetTensor, maskTensor);
       model.zeroGrad ? model.zeroGrad() : model.parameters().forEach((p) => p.grad?.fill(0));
       const dlogits = ce.dlogits.reshape([B, T, V]);
