@@ -29,6 +29,7 @@ const MEMORY_BOUND = {
   // Model kernels: their <true> instantiations are the 16-byte paths (taken when rows are aligned).
   'rmsnorm.cu': [/^rmsnorm_forward_kernel<true>/, /^rmsnorm_backward_kernel<true>/, /^column_partial_kernel<.*, true>/],
   'swiglu.cu': [/^swiglu_forward_kernel<true>/, /^swiglu_backward_kernel<true>/],
+  'cast.cu': [/^narrow_kernel<true>/, /^widen_kernel<true>/],
   'rope.cu': [/^rope_kernel<true>/],
   'adamw.cu': [/^adamw_kernel/, /^grad_norm_partial_kernel/],
   'embedding.cu': [/^embedding_forward_kernel<true>/, /^embedding_backward_kernel<true>/],
