@@ -2,7 +2,8 @@
 // matmul (GEMM FLOPs 2·N·C·OC per product; backward = dinp + dweight), causal attention (FLOPs of
 // the causal half: 4·B·H·D·Σ keys forward, 2.5x that backward), decoding attention against a
 // 256-key cache (bytes of K and V), rmsnorm, swiglu, rope (bytes each call must move), adamw on
-// 4M parameters (4 reads + 3 writes per parameter) and sampling over a 32K vocabulary. PyTorch rows
+// 4M parameters (4 reads + 3 writes per parameter), cast float32 <-> bfloat16 over 4M elements
+// (6 bytes each) and sampling over a 32K vocabulary. PyTorch rows
 // run the same operation the usual way (F.linear, bmm + masked softmax, the HF formulas,
 // torch.optim.AdamW, softmax + multinomial) with 2 threads.
 // CUDA rows (only when a real GPU is loaded, STEPRL_BACKEND=cuda; never on the simulator) run the
@@ -78,6 +79,11 @@ function cudaRows(suite, rng, { N, C, quick }) {
     suite.add({ name: `adamw/step/cuda/${n}`, bytes: 7 * n * 4,
       run: timed(() => ops.adamw({ params, grads, m, v }, { lr: 1e-4, weightDecay: 0.01, step: ++step })) });
     suite.add({ name: `adamw/gradNorm/cuda/${n}`, bytes: n * 4, run: () => ops.gradNorm(grads) });  // returns a host number: waits
+    // cast: the bf16 weight refresh of TinyLM's 'bf16-mixed' (4 bytes read + 2 written per parameter) and back.
+    const half = Tensor.zeros([n], { device, dtype: 'bfloat16' }), wide = zeros([n]);
+    keep.push(half);
+    suite.add({ name: `cast/f32->bf16/cuda/${n}`, bytes: 6 * n, run: timed(() => ops.cast({ out: half, inp: params })) });
+    suite.add({ name: `cast/bf16->f32/cuda/${n}`, bytes: 6 * n, run: timed(() => ops.cast({ out: wide, inp: half })) });
   }
   {
     const B = 64, V = 32768, logits = on([B, V], 3);
@@ -176,7 +182,10 @@ export function register(suite, { quick }) {
     suite.add({ name: `adamw/step/cpu/${n}`, bytes: 7 * n * 4,
       run: () => ops.adamw({ params, grads, m, v }, { lr: 1e-4, weightDecay: 0.01, step: ++step }), torch: { op: 'adamw', n } });
     suite.add({ name: `adamw/gradNorm/cpu/${n}`, bytes: n * 4, run: () => ops.gradNorm(grads), torch: { op: 'grad_norm', n } });
-    keep.push(params, grads, m, v);
+    const half = Tensor.zeros([n], { dtype: 'bfloat16' }), wide = Tensor.zeros([n]);
+    suite.add({ name: `cast/f32->bf16/cpu/${n}`, bytes: 6 * n, run: () => ops.cast({ out: half, inp: params }) });
+    suite.add({ name: `cast/bf16->f32/cpu/${n}`, bytes: 6 * n, run: () => ops.cast({ out: wide, inp: half }) });
+    keep.push(params, grads, m, v, half, wide);
   }
   {  // sampling
     const B = 64, V = 32768;

@@ -4,7 +4,10 @@
 //     the clipped policy loss, backward, AdamW): loss, log-probs, gradients, gradient norm and the
 //     updated weights within the bf16 tolerances derived below; the bf16 weight copy is refreshed
 //     after the step. The same for the logits path (forward/backward with dlogits).
-// (b) a short SFT run still learns: the loss falls like the fp32 run's.
+// (b) two GRPO steps through the Trainer (policy and its clone as the KL reference in 'bf16-mixed'):
+//     the first step's rollouts equal fp32's and its loss and gradient norm agree within REL; the
+//     steps leave no tensors behind.
+// (c) a short SFT run still learns: the loss falls like the fp32 run's.
 // Runs only where a cuda device is tested (the simulator pass: STEPRL_BACKEND=cuda-sim STEPRL_TEST_DEVICES=cuda);
 // the option's errors run on the cpu.
 //
@@ -23,7 +26,11 @@
 // LOGPROB_ATOL = 2·REL. Measured on the simulator (see the console lines): logprobs 1e-3, gradients
 // 2.8e-3 (0.7·2^-8), logits 1.9e-3: the bound holds with 5x room, while a wrong operand (a stale
 // weight copy, a missing cast, a gradient into the wrong buffer) gives relative errors of O(1).
-import { ArgumentError, Tensor, ops, toBFloat16, type Device } from '../../lib';
+import { ArgumentError, Tensor, memory, ops, toBFloat16, type Device } from '../../lib';
+import { Trainer } from '../../lib/optim/base';
+import { grpo } from '../../lib/optim/grpo';
+import { RuleBasedPRM } from '../../lib/reward/prm';
+import { ToyTask, ToyTokenizer } from '../optim/toy';
 import { TinyLM } from '../../lib/model/tinylm';
 import { supervisedFineTune, type SftExample } from '../../lib/model/sft';
 import { AdamW } from '../../lib/optim/adamw';
@@ -168,6 +175,36 @@ describeOn('cuda', "TinyLM precision 'bf16-mixed' on cuda", () => {
     console.log(`logits path, bf16-mixed vs fp32: ${JSON.stringify(report)}`);
     expect(report.logits).toBeLessThan(REL);
     expect(report.grads).toBeLessThan(REL);
+  });
+
+  test('GRPO steps through the Trainer: the first matches fp32, the steps free what they made', async () => {
+    const task = new ToyTask(), tokenizer = new ToyTokenizer();
+    const config = { vocabSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 24, maxPositions: 32 };
+    const run = async (device: Device, precision: 'fp32' | 'bf16-mixed') => {
+      const policy = TinyLM.create(config, { seed: 3, device, precision });
+      const reference = policy.clone();
+      expect(reference.precision).toBe(precision);
+      const trainer = new Trainer({
+        policy, reference, algorithm: grpo({ klCoef: 0.05 }), task, tokenizer, prm: new RuleBasedPRM(task),
+        promptsPerStep: 3, groupSize: 4, maxNewTokens: 6, lr: 1e-3, microBatchRows: 5, trainProblems: 6, seed: 2,
+      });
+      const metrics: Record<string, number>[] = [], live: number[] = [];
+      for (let step = 0; step < 2; step++) {
+        metrics.push(await trainer.trainStep() as unknown as Record<string, number>);
+        live.push(memory().tensors);
+      }
+      policy.dispose();
+      reference.dispose();
+      return { metrics, live };
+    };
+    const fp32 = await run('cpu', 'fp32'), mixed = await run('cuda', 'bf16-mixed');
+    // Step 0 samples from the same weights (decode is fp32 in both): the same rollouts.
+    expect(mixed.metrics[0].rewardMean).toBe(fp32.metrics[0].rewardMean);
+    expect(mixed.metrics[0].responseLength).toBe(fp32.metrics[0].responseLength);
+    for (const key of ['loss', 'gradNorm', 'entropy'])
+      expect([key, Math.abs(mixed.metrics[0][key] - fp32.metrics[0][key]) <= REL * Math.max(Math.abs(fp32.metrics[0][key]), 1e-3)]).toEqual([key, true]);
+    for (const m of mixed.metrics) expect(Number.isFinite(m.loss)).toBe(true);
+    expect(mixed.live[1]).toBe(mixed.live[0]);
   });
 
   test('a short SFT run learns as the fp32 run does', async () => {
