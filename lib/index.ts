@@ -13,6 +13,7 @@ export { useBinding } from './binding';
 
 // Models: the pluggable interface, the embedded TinyLM, tokenizers, supervised fine-tuning.
 export { TinyLM } from './model/tinylm';
+export type { Precision } from './model/tinylm';
 export type { TinyLMConfig, TinyLMConfigInput } from './model/config';
 export type { ForwardOptions, Parameter, PolicyModel, Rollouts, SamplingOptions } from './model/policy';
 export { ByteTokenizer } from './model/tokenizer';
