@@ -34,8 +34,12 @@
 // FA2 adds is P to bf16 before P V (relative 2^-9 per probability), so |out - exact| <= ~2^-8
 // sum_s p_s |v_s| (the normalization uses the fp32 sum of unrounded p).
 //
-// Sizes (ptxas, nothing measured on a GPU): kD = 128: smem (64 + 2 x 2 x 64) x 136 x 2 B = 85 KiB,
-// kD = 64: 45 KiB; 128 threads. Registers per thread ~ kD/4 (Q fragments) + kD/2 (O) + 32 (S).
+// Sizes (ptxas -v, CUDA 13, sm_90 and sm_80 alike; nothing measured on a GPU), 128 threads a block:
+//   forward  kD = 128: 254 registers, (64 + 2 x 2 x 64) x 136 x 2 = 87,040 B of shared memory:
+//            2 blocks (8 warps) per SM, register-limited; kD = 64: 168-186 registers, 46,080 B, 2-3.
+//   dk/dv    kD = 128: 254 registers, 70,656 B: 2 blocks; kD = 64: 168 registers, 37,888 B: 2-3.
+//   dq       kD = 128: 227-228 registers, 70,656 B: 2 blocks; kD = 64: 163 registers: 3.
+// No spills. Registers per thread ~ kD/4 (Q fragments) + kD/2 (O) + 32 (S) + addressing.
 // Work per key tile and block: 2 x 2 x 64 x 64 x kD FLOP (QK^T and PV) on 64 x kD x 2 x 2 bytes
 // of K and V brought from L2/HBM: 64 FLOP per byte (each K/V tile serves the block's 64 rows).
 //

@@ -3,11 +3,11 @@
 // (causal GQA with a KV cache, kvStart left padding, out = 0 and lse = -inf without a valid key),
 // with q, k, v (and dout) bfloat16 (raw bits) and out, lse and the gradients float32.
 //   forward   FlashAttention-2 on tensor cores (mma.sync m16n8k16 bf16, fp32 accumulation, fp32
-//             online-softmax statistics) when D % 8 == 0, D <= 128 and q, k, v are 16-byte
-//             aligned; otherwise q, k, v are widened exactly to fp32 on the device and
-//             cuda/attention.cu's fp32 kernels run (head sizes up to 256, as there).
-//   backward  q, k, v, dout widened exactly to fp32 on the device, then cuda/attention.cu's fp32
-//             backward (deterministic: no atomics). A tensor-core backward is not written yet.
+//             online-softmax statistics, P rounded to bf16 before P v)
+//   backward  the same, FA2's recomputation from lse: Di = dout . out, then dk/dv per key tile and
+//             dq per query tile in two passes (no atomics: the same bits on every run)
+// when D % 8 == 0, D <= 128 and q, k, v (and dout) are 16-byte aligned; otherwise they are widened
+// exactly to fp32 on the device and cuda/attention.cu's fp32 kernels run (head sizes up to 256).
 // The launchers only queue kernels (and allocate the widened copies from the caching allocator).
 #pragma once
 

@@ -6,11 +6,11 @@
 // lse (natural log of the softmax denominator) is what the backward needs. The backward
 // ACCUMULATES dq, dk and dv (+=). fp32 online softmax (flash-attention style), deterministic.
 // On cuda the kernels hold tiles of whole heads in shared memory: head sizes up to 256.
-// q, k, v (and dout) may all be bfloat16 instead: on cuda the forward then runs FlashAttention-2 on
-// tensor cores (cuda/flash_attention.cu: mma.sync bf16, fp32 softmax statistics, P rounded to bf16
-// before P·v; D % 8 == 0 and D <= 128, other head sizes widen exactly to fp32 on the device) and the
-// backward the fp32 kernels on the exactly widened inputs; on the CPU the fp32 kernels on the exactly
-// widened values. out, lse and the gradients stay float32.
+// q, k, v (and dout) may all be bfloat16 instead: on cuda the forward and backward then run
+// FlashAttention-2 on tensor cores (cuda/flash_attention.cu: mma.sync bf16 with fp32 accumulation,
+// fp32 softmax statistics, P and dS rounded to bf16 before their products, deterministic) when
+// D % 8 == 0, D <= 128 and the tensors are 16-byte aligned; otherwise, and on the CPU, the fp32
+// kernels on the exactly widened values. out, lse and the gradients stay float32.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';

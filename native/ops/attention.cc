@@ -7,8 +7,8 @@
 // (head sizes up to 256 there); kvStart is range-checked on the host either way (copied back
 // from the device, B ints).
 // q, k, v (and dout) may instead all be bfloat16 (out, lse and the gradients stay float32): the
-// CUDA build then runs cuda/flash_attention.cu (tensor-core forward; the backward on exactly widened
-// copies), the CPU widens them to fp32 (exact) and runs the fp32 kernels.
+// CUDA build then runs cuda/flash_attention.cu (tensor-core forward and backward), the CPU widens
+// them to fp32 (exact) and runs the fp32 kernels.
 #include <cmath>
 #include <cstring>
 #include <string>
