@@ -37,4 +37,30 @@ struct AttentionBackwardArgs {
   AttentionShape shape;
 };
 
+// bfloat16 inputs (raw bits), float32 outputs: cuda/flash_attention.h. The CPU widens them (exact)
+// and runs the float32 kernels.
+struct AttentionBf16ForwardArgs {
+  float* out;               // [B,T,H,D]
+  float* lse;               // [B,H,T]
+  const uint16_t* q;        // [B,T,H,D] bf16
+  const uint16_t* k;        // [B,Smax,KVH,D] bf16
+  const uint16_t* v;        // [B,Smax,KVH,D] bf16
+  const int32_t* kv_start;  // [B] or nullptr
+  AttentionShape shape;
+};
+
+struct AttentionBf16BackwardArgs {
+  float* dq;                // [B,T,H,D]      +=
+  float* dk;                // [B,Smax,KVH,D] +=
+  float* dv;                // [B,Smax,KVH,D] +=
+  const uint16_t* dout;     // [B,T,H,D] bf16
+  const float* out;         // [B,T,H,D] (the forward's float32 output)
+  const float* lse;         // [B,H,T]
+  const uint16_t* q;        // [B,T,H,D] bf16
+  const uint16_t* k;        // [B,Smax,KVH,D] bf16
+  const uint16_t* v;        // [B,Smax,KVH,D] bf16
+  const int32_t* kv_start;  // [B] or nullptr
+  AttentionShape shape;
+};
+
 }  // namespace steprl

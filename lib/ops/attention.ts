@@ -6,6 +6,11 @@
 // lse (natural log of the softmax denominator) is what the backward needs. The backward
 // ACCUMULATES dq, dk and dv (+=). fp32 online softmax (flash-attention style), deterministic.
 // On cuda the kernels hold tiles of whole heads in shared memory: head sizes up to 256.
+// q, k, v (and dout) may all be bfloat16 instead: on cuda the forward and backward then run
+// FlashAttention-2 on tensor cores (cuda/flash_attention.cu: mma.sync bf16 with fp32 accumulation,
+// fp32 softmax statistics, P and dS rounded to bf16 before their products, deterministic) when
+// D % 8 == 0, D <= 128 and the tensors are 16-byte aligned; otherwise, and on the CPU, the fp32
+// kernels on the exactly widened values. out, lse and the gradients stay float32.
 import { binding } from '../binding';
 import type { Tensor } from '../tensor';
 import { ShapeError, describe } from '../errors';
@@ -13,13 +18,13 @@ import { callNative } from '../native_call';
 import { checkDims, checkElements, checkNumber, checkOptionsObject, checkTensor, checkTensorsObject, commonDevice, optionalElements, shapeText } from '../validate';
 
 export interface AttentionTensors {
-  /** float32 [B, T, H, D], written. */
+  /** float32 [B, T, H, D], written (float32 also for bfloat16 inputs). */
   out: Tensor;
   /** float32 [B, H, T], written: log Σ_s exp(scale·q·k_s), −inf for a query without keys. */
   lse: Tensor;
-  /** float32 [B, T, H, D]: fixes B, T, H, D. */
+  /** float32 or bfloat16 [B, T, H, D]: fixes B, T, H, D (and the dtype of k, v, dout). */
   q: Tensor;
-  /** float32 [B, Smax, KVH, D] (a KV cache may hold more rows than kvLength): fixes Smax, KVH. */
+  /** float32 or bfloat16 (q's dtype) [B, Smax, KVH, D] (a KV cache may hold more rows than kvLength): fixes Smax, KVH. */
   k: Tensor;
   v: Tensor;
   /** int32 [B]: first valid key of each row (left padding), in [0, kvLength]. Default all 0. */
@@ -41,22 +46,23 @@ export interface AttentionBackwardTensors extends AttentionTensors {
   dk: Tensor;
   /** float32 [B, Smax, KVH, D] += dL/dv. */
   dv: Tensor;
+  /** [B, T, H, D], q's dtype. */
   dout: Tensor;
 }
 
 function prepare(t: { q?: unknown; k?: unknown; v?: unknown; kvStart?: unknown }, options: AttentionOptions) {
   checkOptionsObject('options', options, ['kvLength', 'scale']);
   const o = options ?? {};
-  const q = checkTensor('q', t.q, ['float32']);
+  const q = checkTensor('q', t.q, ['float32', 'bfloat16']);
   const [B, T, H, D] = checkDims('q', q, 4, '[B, T, H, D]');
   if (H < 1 || D < 1) throw new ShapeError('q', `Expected q of shape [B, T, H, D] with H >= 1 and D >= 1 but received ${describe(q)}`);
-  const k = checkTensor('k', t.k, ['float32']);
+  const k = checkTensor('k', t.k, [q.dtype]);
   const [kB, Smax, KVH, kD] = checkDims('k', k, 4, '[B, Smax, KVH, D]');
   if (kB !== B || kD !== D)
     throw new ShapeError('k', `Expected k of shape [${B}, Smax, KVH, ${D}] (B and D of q) but received ${describe(k)}`);
   if (KVH === 0 || H % KVH !== 0)
     throw new ShapeError('k', `Expected k with a number of kv heads dividing H = ${H} but received ${describe(k)}`);
-  const v = checkTensor('v', t.v, ['float32']);
+  const v = checkTensor('v', t.v, [q.dtype]);
   if (v.shape.length !== 4 || v.shape.some((d, i) => d !== k.shape[i]))
     throw new ShapeError('v', `Expected shape ${shapeText(k.shape)} (that of k) for v but received ${describe(v)}`);
   const S = checkNumber('options.kvLength', o.kvLength, Smax, { integer: true, min: T, max: Smax });
@@ -94,7 +100,7 @@ export function attentionBackward(tensors: AttentionBackwardTensors, options: At
   const dq = checkElements('dq', t.dq, p.q.numel, qShape);
   const dk = checkElements('dk', t.dk, p.k.numel, kShape);
   const dv = checkElements('dv', t.dv, p.k.numel, kShape);
-  const dout = checkElements('dout', t.dout, p.q.numel, qShape);
+  const dout = checkElements('dout', t.dout, p.q.numel, qShape, p.q.dtype);
   const out = checkElements('out', t.out, p.q.numel, qShape);
   const lse = checkElements('lse', t.lse, p.B * p.H * p.T, [p.B, p.H, p.T]);
   checkDevice(commonDevice({ dq, dk, dv, dout, out, lse, q: p.q, k: p.k, v: p.v, kvStart: p.kvStart }), p);

@@ -6,9 +6,14 @@
 // Typed arrays run the CPU kernels, DeviceBuffers (CUDA and simulator builds) cuda/attention.cu
 // (head sizes up to 256 there); kvStart is range-checked on the host either way (copied back
 // from the device, B ints).
+// q, k, v (and dout) may instead all be bfloat16 (out, lse and the gradients stay float32): the
+// CUDA build then runs cuda/flash_attention.cu (tensor-core forward and backward), the CPU widens
+// them to fp32 (exact) and runs the fp32 kernels.
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../cpu/attention.h"
 #include "dispatch.h"
@@ -17,6 +22,7 @@
 
 #if defined(STEPRL_WITH_CUDA)
 #include "../../cuda/attention.h"
+#include "../../cuda/flash_attention.h"
 #endif
 
 namespace steprl {
@@ -63,15 +69,36 @@ void check_head_size(Device device, const AttentionShape& s) {
 #endif
 }
 
+// All of q, k, v (and dout) float32, or all bfloat16.
+bool bf16_inputs(const TensorArg& q, std::initializer_list<std::pair<const TensorArg*, const char*>> rest) {
+  for (const auto& r : rest)
+    if (r.first->dtype != q.dtype)
+      throw ArgumentError(r.second, std::string("Expected ") + r.second + " of the same dtype as q (" + dtype_name(q.dtype) +
+                                        ") but received " + dtype_name(r.first->dtype));
+  return q.dtype == DType::bfloat16;
+}
+
+// bf16 bits -> float32 (exact), on the host.
+std::vector<float> widen_bf16(const TensorArg& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel));
+  const uint16_t* src = t.as<uint16_t>();
+  for (size_t i = 0; i < out.size(); ++i) {
+    const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
+    std::memcpy(&out[i], &bits, sizeof bits);
+  }
+  return out;
+}
+
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   require_arity(info, 14, "attention");
   const AttentionShape s = shape_args(info, 6);
   const int64_t nq = elements({s.B, s.T, s.H, s.D}), nkv = elements({s.B, s.Smax, s.KVH, s.D});
   TensorArg out = tensor_arg(info, 0, "out", DType::float32, nq);
   TensorArg lse = tensor_arg(info, 1, "lse", DType::float32, elements({s.B, s.H, s.T}));
-  TensorArg q = tensor_arg(info, 2, "q", DType::float32, nq);
-  TensorArg k = tensor_arg(info, 3, "k", DType::float32, nkv);
-  TensorArg v = tensor_arg(info, 4, "v", DType::float32, nkv);
+  TensorArg q = float_tensor_arg(info, 2, "q", nq);
+  TensorArg k = float_tensor_arg(info, 3, "k", nkv);
+  TensorArg v = float_tensor_arg(info, 4, "v", nkv);
+  const bool bf16 = bf16_inputs(q, {{&k, "k"}, {&v, "v"}});
   TensorArg kv_start = optional_tensor_arg(info, 5, "kvStart", DType::int32, s.B);
   const Device device = common_device({&out, &lse, &q, &k, &v, &kv_start});
   for (const auto& [o, name] : {std::pair<const TensorArg*, const char*>{&out, "out"}, {&lse, "lse"}}) {
@@ -83,6 +110,19 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   require_disjoint(out, "out", lse, "lse");
   check_kv_start(kv_start, s.S);
   check_head_size(device, s);
+  if (bf16) {
+#if defined(STEPRL_WITH_CUDA)
+    if (device == Device::cuda) {
+      cuda::attention_bf16_forward_cuda({out.as<float>(), lse.as<float>(), q.as<uint16_t>(), k.as<uint16_t>(),
+                                         v.as<uint16_t>(), kv_start.as<int32_t>(), s});
+      return info.Env().Undefined();
+    }
+#endif
+    const std::vector<float> q32 = widen_bf16(q), k32 = widen_bf16(k), v32 = widen_bf16(v);
+    cpu::attention_forward_cpu({out.as<float>(), lse.as<float>(), q32.data(), k32.data(), v32.data(),
+                                kv_start.as<int32_t>(), s});
+    return info.Env().Undefined();
+  }
   const AttentionForwardArgs args{out.as<float>(), lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(),
                                   kv_start.as<int32_t>(), s};
   return run_op(
@@ -97,12 +137,13 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   TensorArg dq = tensor_arg(info, 0, "dq", DType::float32, nq);
   TensorArg dk = tensor_arg(info, 1, "dk", DType::float32, nkv);
   TensorArg dv = tensor_arg(info, 2, "dv", DType::float32, nkv);
-  TensorArg dout = tensor_arg(info, 3, "dout", DType::float32, nq);
+  TensorArg dout = float_tensor_arg(info, 3, "dout", nq);
   TensorArg out = tensor_arg(info, 4, "out", DType::float32, nq);
   TensorArg lse = tensor_arg(info, 5, "lse", DType::float32, elements({s.B, s.H, s.T}));
-  TensorArg q = tensor_arg(info, 6, "q", DType::float32, nq);
-  TensorArg k = tensor_arg(info, 7, "k", DType::float32, nkv);
-  TensorArg v = tensor_arg(info, 8, "v", DType::float32, nkv);
+  TensorArg q = float_tensor_arg(info, 6, "q", nq);
+  TensorArg k = float_tensor_arg(info, 7, "k", nkv);
+  TensorArg v = float_tensor_arg(info, 8, "v", nkv);
+  const bool bf16 = bf16_inputs(q, {{&k, "k"}, {&v, "v"}, {&dout, "dout"}});
   TensorArg kv_start = optional_tensor_arg(info, 9, "kvStart", DType::int32, s.B);
   const Device device = common_device({&dq, &dk, &dv, &dout, &out, &lse, &q, &k, &v, &kv_start});
   using Named = std::pair<const TensorArg*, const char*>;
@@ -115,6 +156,20 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   }
   check_kv_start(kv_start, s.S);
   check_head_size(device, s);
+  if (bf16) {
+#if defined(STEPRL_WITH_CUDA)
+    if (device == Device::cuda) {
+      cuda::attention_bf16_backward_cuda({dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<uint16_t>(),
+                                          out.as<float>(), lse.as<float>(), q.as<uint16_t>(), k.as<uint16_t>(),
+                                          v.as<uint16_t>(), kv_start.as<int32_t>(), s});
+      return info.Env().Undefined();
+    }
+#endif
+    const std::vector<float> dout32 = widen_bf16(dout), q32 = widen_bf16(q), k32 = widen_bf16(k), v32 = widen_bf16(v);
+    cpu::attention_backward_cpu({dq.as<float>(), dk.as<float>(), dv.as<float>(), dout32.data(), out.as<float>(),
+                                 lse.as<float>(), q32.data(), k32.data(), v32.data(), kv_start.as<int32_t>(), s});
+    return info.Env().Undefined();
+  }
   const AttentionBackwardArgs args{dq.as<float>(), dk.as<float>(), dv.as<float>(), dout.as<float>(), out.as<float>(),
                                    lse.as<float>(), q.as<float>(), k.as<float>(), v.as<float>(), kv_start.as<int32_t>(), s};
   return run_op(

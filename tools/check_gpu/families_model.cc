@@ -13,6 +13,7 @@
 #include "attention.h"
 #include "check.h"
 #include "embedding.h"
+#include "flash_attention.h"
 #include "linear_logprobs.h"
 #include "matmul.h"
 #include "native/cpu/adamw.h"
@@ -108,6 +109,59 @@ struct AttentionCase {
   const char* what;
 };
 
+// bf16 q, k, v, dout (cuda/flash_attention.cu: tensor cores for D % 8 == 0, D <= 128, else the fp32
+// kernels on widened copies) against the CPU kernel on the bf16-rounded values. FA2 rounds P (and
+// in the backward dS) to bf16 before their products: |out error| <= 2^-8 sum_s p_s |v_s| <=
+// 2^-8 max|v| (v in [-1, 1]: atol 4e-3); the gradients' rounding is bounded the same way relative
+// to their largest terms (8e-3 of the largest reference magnitude). lse is fp32 throughout.
+void check_attention_bf16(Ctx& c, const AttentionCase& k, const AttentionShape& sh, const vector<float>& q,
+                          const vector<float>& kk, const vector<float>& v, const vector<int32_t>& start, double pairs, Rng& rng) {
+  const int64_t qn = k.B * k.T * k.H * k.D, kn = k.B * k.Smax * k.KVH * k.D, ln = k.B * k.H * k.T;
+  const std::string shape = shape_str({{"B", k.B}, {"T", k.T}, {"S", k.S}, {"H", k.H}, {"KVH", k.KVH}, {"D", k.D}}) +
+                            (k.kv_start ? " +kvStart" : "") + " bf16";
+  auto round = [](const vector<float>& x, vector<uint16_t>& bits, vector<float>& values) {
+    bits.resize(x.size());
+    values.resize(x.size());
+    for (size_t i = 0; i < x.size(); ++i) values[i] = bf16_value(bits[i] = bf16_bits(x[i]));
+  };
+  vector<uint16_t> qb, kb, vb;
+  vector<float> qr, kr, vr;
+  round(q, qb, qr);
+  round(kk, kb, kr);
+  round(v, vb, vr);
+  const int32_t* hstart = k.kv_start ? start.data() : nullptr;
+  vector<float> out(qn), lse(ln);
+  cpu::attention_forward_cpu({out.data(), lse.data(), qr.data(), kr.data(), vr.data(), hstart, sh});
+  auto d_q = up(qb); auto d_k = up(kb); auto d_v = up(vb); auto d_start = up(start);
+  const int32_t* gstart = k.kv_start ? d_start.p() : nullptr;
+  auto d_out = dev_zeros<float>(qn), d_lse = dev_zeros<float>(ln);
+  const AttentionBf16ForwardArgs fa{d_out.p(), d_lse.p(), d_q.p(), d_k.p(), d_v.p(), gstart, sh};
+  {
+    Row& row = c.begin(std::string(k.what) + " forward bf16", shape, k.cls);
+    cuda::attention_bf16_forward_cuda(fa);
+    c.compare(row, "out", d_out.get(), out, {1e-3, 4e-3});
+    c.compare(row, "lse", d_lse.get(), lse, {1e-5, 1e-5});
+    c.time(row, [&] { cuda::attention_bf16_forward_cuda(fa); }, 4.0 * k.D * pairs, 0, Peak::tensor_bf16);
+  }
+  if (std::string(k.what) != "train") return;
+  Row& row = c.begin("train backward bf16 dq+dk+dv", shape, k.cls);
+  vector<uint16_t> gb;
+  vector<float> gr;
+  round(uniform(rng, qn, -1, 1), gb, gr);
+  auto dq = uniform(rng, qn, -1, 1), dk = uniform(rng, kn, -1, 1), dv = uniform(rng, kn, -1, 1);
+  auto d_g = up(gb); auto d_dq = up(dq); auto d_dk = up(dk); auto d_dv = up(dv);
+  cpu::attention_backward_cpu({dq.data(), dk.data(), dv.data(), gr.data(), out.data(), lse.data(), qr.data(), kr.data(),
+                               vr.data(), hstart, sh});
+  // From the GPU's own forward outputs, as training does.
+  const AttentionBf16BackwardArgs ba{d_dq.p(), d_dk.p(), d_dv.p(), d_g.p(), d_out.p(), d_lse.p(), d_q.p(), d_k.p(), d_v.p(),
+                                     gstart, sh};
+  cuda::attention_bf16_backward_cuda(ba);
+  c.compare(row, "dq", d_dq.get(), dq, scaled(dq, 1e-3, 8e-3));
+  c.compare(row, "dk", d_dk.get(), dk, scaled(dk, 1e-3, 8e-3));
+  c.compare(row, "dv", d_dv.get(), dv, scaled(dv, 1e-3, 8e-3));
+  c.time(row, [&] { cuda::attention_bf16_backward_cuda(ba); }, 10.0 * k.D * pairs, 0, Peak::tensor_bf16);
+}
+
 void check_attention(Ctx& c) {
   const AttentionCase cases[] = {
       {1, 3, 3, 3, 2, 1, 8, false, "tiny", "train"},
@@ -169,6 +223,7 @@ void check_attention(Ctx& c) {
       c.compare(row, "dv", d_dv.get(), dv, {1e-4, 1e-5 * std::sqrt(double(k.T * k.H / k.KVH))});
       c.time(row, [&] { cuda::attention_backward_cuda(ba); }, 10.0 * k.D * pairs, 0, Peak::fp32_fma);
     }
+    check_attention_bf16(c, k, sh, q, kk, v, start, pairs, rng);
     c.end_case();
   }
 }
