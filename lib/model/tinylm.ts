@@ -38,11 +38,12 @@ interface Pass {
 /**
  * How a TinyLM computes. 'fp32': float32 throughout. 'bf16-mixed' (device 'cuda' only): bf16
  * weights and activations into every matmul (tensor-core GEMMs, fp32 accumulation; the lm_head
- * too, through linearTokenLogprobs on the hidden-state path), float32 for everything else: the
+ * too, through linearTokenLogprobs on the hidden-state path) and bf16 q/k/v into attention
+ * (FlashAttention-2 on tensor cores, fp32 softmax statistics), float32 for everything else: the
  * master weights AdamW updates, gradients, AdamW moments, the residual stream, RMSNorm, RoPE,
- * attention, softmax and log-probs. No loss scaling is needed or done (bf16 has fp32's exponent
- * range). Costs 2 bytes per parameter for the bf16 weight copy and 2 bytes per token per layer
- * per GEMM input (C + C + H·D + F) for the bf16 activations. Default 'fp32'.
+ * softmax and log-probs. No loss scaling is needed or done (bf16 has fp32's exponent range).
+ * Costs 2 bytes per parameter for the bf16 weight copy and 2 bytes per token per layer per GEMM
+ * or attention input (C + C + H·D + F, plus (H + 2·KVH)·D) for the bf16 activations. Default 'fp32'.
  */
 export type Precision = 'fp32' | 'bf16-mixed';
 const PRECISIONS: readonly Precision[] = ['fp32', 'bf16-mixed'];

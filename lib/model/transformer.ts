@@ -52,13 +52,14 @@ export class PassViews {
 }
 
 /**
- * The dtype attention runs in under 'bf16-mixed'. THE ONE PLACE TO SWITCH: today float32 (q, k, v
- * and the output are the float32 activations, as in an fp32 pass). Once ops.attention takes
- * bfloat16 q/k/v on the tensor cores, setting this to 'bfloat16' casts rope(q), rope(k) and v into
- * the pass's bf16 buffers (MixedLayer.q/k/v) before the call and hands those to attention and its
- * backward (transformerLayer and backwardPass read this constant, nothing else does).
+ * The dtype attention runs in under 'bf16-mixed': bfloat16, i.e. FlashAttention-2 on the tensor
+ * cores on cuda (cuda/flash_attention.cu; fp32 softmax statistics, fp32 out and gradients). rope(q),
+ * rope(k) and v are cast into the pass's bf16 buffers (MixedLayer.q/k/v) before the call, and the
+ * backward casts its upstream gradient into the pass's bf16 scratch. 'float32' runs attention on
+ * the float32 activations, as in an fp32 pass (transformerLayer and the backward read this
+ * constant, nothing else does).
  */
-export const ATTENTION_DTYPE: 'float32' | 'bfloat16' = 'float32';
+export const ATTENTION_DTYPE: 'float32' | 'bfloat16' = 'bfloat16';
 
 /** One layer's bf16 GEMM operands under 'bf16-mixed': the weight copies and the casts of its GEMM inputs. */
 export interface MixedLayer {
@@ -337,9 +338,16 @@ function backwardPass(
     a.dk.fill(0);
     a.dv.fill(0);
     const { q, k, v } = attentionOperands(x, m, views, B, T, H, KVH, D, false);
+    // bf16 attention takes its upstream gradient in bf16 too: cast into the pass's scratch (free here).
+    let datt = views.of(a.datt, [B, T, H, D]);
+    if (q.dtype === 'bfloat16') {
+      const scratch = views.head(mixed!.grad, [B, T, H, D]);
+      ops.cast({ out: scratch, inp: datt });
+      datt = scratch;
+    }
     ops.attentionBackward({
       dq: views.of(a.dq, [B, T, H, D]), dk: views.of(a.dk, [B, T, KVH, D]), dv: views.of(a.dv, [B, T, KVH, D]),
-      dout: views.of(a.datt, [B, T, H, D]), out: views.of(x.att, [B, T, H, D]), lse: x.lse, q, k, v, kvStart: seq.kvStart,
+      dout: datt, out: views.of(x.att, [B, T, H, D]), lse: x.lse, q, k, v, kvStart: seq.kvStart,
     });
     ops.ropeBackward({ dinp: a.dq, dout: a.dq, positions: seq.positions }, rope);  // in place
     ops.ropeBackward({ dinp: a.dk, dout: a.dk, positions: seq.positions }, rope);
