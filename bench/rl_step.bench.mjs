@@ -60,6 +60,10 @@ export function register(suite, { quick }) {
         const r = worker({ config, B, T, path: which, iterations, warmup: 1 });
         if (r.parameters !== params) throw new Error(`rl-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
         if (torch === undefined) torch = torchStep(`rl-step/torch/${label}`, config, B, T, iterations);
+        // CPU seconds per step (both threads): GFLOP per CPU-second against the FMA probe per thread
+        // says how close the kernels run to peak when the machine is shared and wall time is not.
+        if (r.cpuMs) console.log(`${name}: ${(r.cpuMs / 1e3).toFixed(1)} CPU s/step (wall ${(r.medianMs / 1e3).toFixed(1)} s), ` +
+          `${((6 * params * N) / (r.cpuMs / 1e3) / 1e9).toFixed(1)} GFLOP per CPU-second`);
         return { ...r, torchMs: torch?.ms ?? null, torchPeakRssBytes: torch?.peak ?? null };
       },
     });
