@@ -7,6 +7,7 @@
 // (torch_bench.py rl_train_step) in its own process. FLOPs per step: 6 x parameters x tokens.
 // Also linearTokenLogprobs forward and backward at N=2048, V=151936, C=896 (2NVC and 6NVC FLOPs)
 // against the sgemm of one of their [1024 x 4096] tiles.
+// Where the step's time goes, per op (CPU seconds): bench/rl_step_profile.mjs and rl_step_profile.md.
 // These rows need > 10 GB: run them alone (`flock /tmp/steprl-bigmem.lock npm run bench -- rl_step`).
 // STEPRL_BENCH_RL_LAYERS=<n> runs the model rows with n of the 24 layers (everything else exact).
 import { spawnSync } from 'node:child_process';

@@ -3,7 +3,9 @@
 // and wall seconds. CPU seconds are what a loaded shared machine measures reliably: another
 // process's burst stretches wall time but not the CPU time this process spends. GEMM rows also give
 // GFLOP per CPU-second against the per-core share of the FMA probe (probe / threads).
-//   node bench/rl_step_profile.mjs [layers=2] [steps=2]
+//   node bench/rl_step_profile.mjs [layers=2] [steps=2] [per-core peak GFLOP/s]
+// The per-core peak defaults to the FMA probe / threads, which a loaded machine depresses: pass the
+// peak of one core measured in CPU seconds instead (bench/rl_step_profile.md has the breakdown).
 // With fewer than 24 layers the per-layer rows are also scaled to 24 (column "x24").
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -98,7 +100,7 @@ const cpuTotal = (process.cpuUsage(c0).user + process.cpuUsage(c0).system) / 1e6
 const wallTotal = (performance.now() - w0) / 1e3 / steps;
 const threads = steprl.backendInfo().threads;
 const fma = steprl.probeFmaPeak(300, 5);
-const perCore = fma / threads;
+const perCore = Number(process.argv[4] ?? fma / threads);
 const perLayer = (row) => !/lm_head|optimizer|embedding|policyLoss|adamw|gradNorm/.test(row);
 const scale = QWEN25_05B.numLayers / layers;
 console.log(`rl-step profile: Qwen2.5-0.5B with ${layers} layers, ${B}x${T} tokens, ${steps} steps; FMA probe ${fma.toFixed(0)} GFLOP/s (${perCore.toFixed(0)} per core)`);
