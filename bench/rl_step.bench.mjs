@@ -7,6 +7,7 @@
 // (torch_bench.py rl_train_step) in its own process. FLOPs per step: 6 x parameters x tokens.
 // Also linearTokenLogprobs forward and backward at N=2048, V=151936, C=896 (2NVC and 6NVC FLOPs)
 // against the sgemm of one of their [1024 x 4096] tiles.
+// Where the step's time goes, per op (CPU seconds): bench/rl_step_profile.mjs and rl_step_profile.md.
 // These rows need > 10 GB: run them alone (`flock /tmp/steprl-bigmem.lock npm run bench -- rl_step`).
 // STEPRL_BENCH_RL_LAYERS=<n> runs the model rows with n of the 24 layers (everything else exact).
 import { spawnSync } from 'node:child_process';
@@ -60,6 +61,10 @@ export function register(suite, { quick }) {
         const r = worker({ config, B, T, path: which, iterations, warmup: 1 });
         if (r.parameters !== params) throw new Error(`rl-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
         if (torch === undefined) torch = torchStep(`rl-step/torch/${label}`, config, B, T, iterations);
+        // CPU seconds per step (both threads): GFLOP per CPU-second against the FMA probe per thread
+        // says how close the kernels run to peak when the machine is shared and wall time is not.
+        if (r.cpuMs) console.log(`${name}: ${(r.cpuMs / 1e3).toFixed(1)} CPU s/step (wall ${(r.medianMs / 1e3).toFixed(1)} s), ` +
+          `${((6 * params * N) / (r.cpuMs / 1e3) / 1e9).toFixed(1)} GFLOP per CPU-second`);
         return { ...r, torchMs: torch?.ms ?? null, torchPeakRssBytes: torch?.peak ?? null };
       },
     });

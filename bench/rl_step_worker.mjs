@@ -5,7 +5,9 @@
 //           ops.linearTokenLogprobsBackward (dweight into the lm_head's grad) -> backwardHidden
 //   logits  TinyLM.forward (logits [B,T,V]) -> ops.tokenLogprobs -> ... -> tokenLogprobsBackward
 //           (dlogits [B*T,V]) -> backward
-// Prints one JSON line: { medianMs, peakRssBytes, stateBytes, parameters }.
+// Prints one JSON line: { medianMs, cpuMs, peakRssBytes, stateBytes, parameters }; cpuMs is the median
+// CPU time of the timed steps (all threads, process.cpuUsage), which another process's load on a
+// shared machine stretches far less than the wall time.
 import { Bench } from 'tinybench';
 
 import { Rng, steprl } from './common.mjs';
@@ -60,14 +62,24 @@ async function step() {
   for (const t of [rows, logprobs, loss.dlogprobs, dlogprobs]) t.dispose();
 }
 
+const cpuMs = [];  // per call, warm-up calls first
+async function timedStep() {
+  const c0 = process.cpuUsage();
+  await step();
+  const c = process.cpuUsage(c0);
+  cpuMs.push((c.user + c.system) / 1e3);
+}
+
 const bench = new Bench({ time: 0, iterations, warmupIterations: warmup });
-bench.add('step', step);
+bench.add('step', timedStep);
 await bench.run();
 const result = bench.tasks[0].result;
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 if (result.state !== 'completed') throw new Error(`rl step ${result.state}: ${result.error?.stack ?? ''}`);
 const parameters = model.numParameters;
 console.log(JSON.stringify({
   medianMs: result.latency.p50,
+  cpuMs: median(cpuMs.slice(cpuMs.length - iterations)),
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
   stateBytes: parameters * 16,  // weights, gradients, AdamW's two moments: 4 float32 each
   parameters,

@@ -231,6 +231,21 @@ const BenchShape kBench[] = {
     {"dW", true, false, 256, 256, 4096, 1.0f, 2},
     {"dW", true, false, 1024, 1024, 4096, 1.0f, 2},
     {"dW lm-head", true, false, 8192, 256, 1024, 1.0f, 2},
+    // Qwen2.5-0.5B at 4 x 256 tokens (d=896, kv=128, F=4864 with gate|up fused to 9728)
+    {"q fwd", false, true, 1024, 896, 896, 0.0f, 2},
+    {"kv fwd", false, true, 1024, 128, 896, 0.0f, 2},
+    {"gu fwd", false, true, 1024, 9728, 896, 0.0f, 2},
+    {"down fwd", false, true, 1024, 896, 4864, 0.0f, 2},
+    {"lmh fwd", false, true, 1024, 4096, 896, 0.0f, 2},
+    {"q dinp", false, false, 1024, 896, 896, 1.0f, 2},
+    {"gu dinp", false, false, 1024, 896, 9728, 1.0f, 2},
+    {"down dinp", false, false, 1024, 4864, 896, 1.0f, 2},
+    {"lmh dinp", false, false, 1024, 896, 4096, 1.0f, 2},
+    {"q dW", true, false, 896, 896, 1024, 1.0f, 2},
+    {"kv dW", true, false, 128, 896, 1024, 1.0f, 2},
+    {"gu dW", true, false, 9728, 896, 1024, 1.0f, 2},
+    {"down dW", true, false, 896, 4864, 1024, 1.0f, 2},
+    {"lmh dW", true, false, 4096, 896, 1024, 1.0f, 2},
 };
 
 double flops(const BenchShape& s) { return 2.0 * s.M * s.N * s.K; }
