@@ -171,7 +171,7 @@ export async function kernelResources(files, nvcc) {
           source = table.source;
         } else if (bounds.has(m) && !fileHasDynamic) {
           launch = { threads: bounds.get(m), dynamic: 0 };
-          source = '__launch_bounds__';
+          source = '__launch_bounds__; no dynamic smem in its file';
         } else {
           throw new Error(`${path.basename(r.file)}: ${name} has ${fileHasDynamic ? 'dynamic shared memory in its file' : 'no __launch_bounds__'} ` +
             'and no entry in LAUNCHES (scripts/kernel-resources.mjs): add how its launcher configures it');
@@ -190,14 +190,14 @@ export async function kernelResources(files, nvcc) {
 
 export function markdown(rows) {
   const lines = [
-    '| file | kernel | regs sm_80 / sm_90 | static smem | spills (st/ld, sm_90) | dynamic smem (source) | threads/block (bound) | H100 blocks/SM | H100 occupancy (limiter) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| file | kernel | regs sm_80 / sm_90 | static smem | spills st/ld (sm_90) | dynamic smem | threads/block | `__launch_bounds__` | launch config from | H100 blocks/SM | H100 occupancy (limiter) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|',
   ];
   for (const r of rows) {
     const spill = `${r.sm90.spillStores}/${r.sm90.spillLoads}`;
     const bound = r.bound === null ? 'none' : r.bound;
     lines.push(`| ${r.file} | \`${r.name}\` | ${r.sm80 ? r.sm80.registers : '?'} / ${r.sm90.registers} | ${kib(r.sm90.smem)} | ${spill} | ` +
-      `${kib(r.launch.dynamic)} (${r.source}) | ${r.launch.threads} (${bound}) | ${r.occ.blocks} | ` +
+      `${kib(r.launch.dynamic)} | ${r.launch.threads} | ${bound} | ${r.source} | ${r.occ.blocks} | ` +
       `${Math.round(r.occ.fraction * 100)}% (${r.occ.limiter}) |`);
   }
   return lines.join('\n');

@@ -6,8 +6,12 @@
 // launch limits are a GPU's: blockDim <= (1024, 1024, 64) with at most 1024 threads,
 // gridDim.x < 2^31, gridDim.y/z <= 65535, dynamic shared memory <= 48 KiB unless a kernel is
 // granted more with cudaFuncSetAttribute, up to the opt-in limit of the simulated architecture
-// (STEPRL_SIM_ARCH: 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89). After the blocks, the allocation canaries
-// are checked so an out-of-bounds write that missed every guard page still fails the launch.
+// (STEPRL_SIM_ARCH: 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89), and static +
+// dynamic shared memory within 48 KiB (or that opt-in limit) once a launch has counted the kernel's
+// static __shared__ variables (scheduler.cc's static_shared checks the first launch as it runs;
+// kernel_bounds checks __launch_bounds__ in every block before the kernel's code). After the
+// blocks, the allocation canaries are checked so an out-of-bounds write that missed every guard
+// page still fails the launch.
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>

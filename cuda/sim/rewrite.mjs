@@ -104,15 +104,18 @@ function findWord(text, mask, word) {
   return found;
 }
 
-// Splits `text` (code only) at top-level commas.
+// Splits a declaration (code only, no initializer) at its top-level commas; outside brackets a
+// '<' can only open a template argument list (Tile<float, 32> t).
 function splitTopLevel(text) {
   const parts = [];
-  let depth = 0, start = 0;
+  let depth = 0, angle = 0, start = 0;
   for (let i = 0; i < text.length; i += 1) {
     const c = text[i];
     if (c === '(' || c === '[' || c === '{') depth += 1;
     else if (c === ')' || c === ']' || c === '}') depth -= 1;
-    else if (c === ',' && depth === 0) { parts.push(text.slice(start, i)); start = i + 1; }
+    else if (depth === 0 && c === '<') angle += 1;
+    else if (depth === 0 && c === '>') angle -= 1;
+    else if (c === ',' && depth === 0 && angle === 0) { parts.push(text.slice(start, i)); start = i + 1; }
   }
   parts.push(text.slice(start));
   return parts;

@@ -51,16 +51,19 @@ describe('cuda/sim/rewrite.mjs', () => {
       '  __shared__ int64_t a[kMax], count;',
       '  const char* s = "__shared__ int no;";',
       '  extern __shared__ float dynamic[];',
+      '  __shared__ Tile<float, 32> tile;',
       '}',
     ].join('\n');
     const { out, error } = rewrite(src);
     expect(error).toBe('');
     const lines = out.split('\n');
-    expect(lines).toHaveLength(9);
+    expect(lines).toHaveLength(10);
     expect(lines.slice(0, 4)).toEqual(src.split('\n').slice(0, 4));
     expect(lines[4]).toBe('  __shared__ __align__(16) float4 slabs[(2 * kA + kB) / 4]; STEPRL_SIM_STATIC_SHARED(slabs);  // tail');
     expect(lines[5]).toBe('  __shared__ int64_t a[kMax], count; STEPRL_SIM_STATIC_SHARED(a); STEPRL_SIM_STATIC_SHARED(count);');
-    expect(lines.slice(6)).toEqual(src.split('\n').slice(6));
+    expect(lines.slice(6, 8)).toEqual(src.split('\n').slice(6, 8));
+    expect(lines[8]).toBe('  __shared__ Tile<float, 32> tile; STEPRL_SIM_STATIC_SHARED(tile);');
+    expect(lines[9]).toBe('}');
   });
 
   test('what it cannot read is an error naming the line, not a guess', () => {
