@@ -74,9 +74,12 @@ describeSim('npm run check:gpu on the simulator (reduced mode)', () => {
       expect({ family, shape: String(shape), found: hits.length > 0, pass: hits.every((r) => r.pass) })
         .toEqual({ family, shape: String(shape), found: true, pass: true });
     }
-    // Every layout of the fp32 GEMM (forward, dinput, dweight) at both matmul shapes.
-    const ops = new Set(rows.filter((r) => r.family === 'matmul').map((r) => r.op));
-    expect(ops.size).toBeGreaterThanOrEqual(3);
+    // Every layout of the fp32 GEMM at both matmul shapes: forward (K-major x K-major) and the
+    // backward row (dinput: K x N-major, dweight: M x N-major).
+    for (const shape of [/^N=33 C=67 OC=129\b/, /^N=1040 C=72 OC=2320\b/]) {
+      const ops = rows.filter((r) => r.family === 'matmul' && shape.test(r.shape)).map((r) => r.op).sort();
+      expect(ops).toEqual(['backward dinp+dweight+dbias', 'forward']);
+    }
   });
 
   test('a corrupted GPU output fails its row and the exit status (--perturb)', () => {
