@@ -52,6 +52,7 @@ const LAUNCHES = [
   { kernel: /^attention_forward_kernel</, launch: attention('forward'), source: 'attention.cu forward_shared<kD, kThreads>()' },
   { kernel: /^attention_dkdv_kernel</, launch: attention('dkdv'), source: 'attention.cu dkdv_shared<kD, kThreads>()' },
   { kernel: /^attention_dq_kernel</, launch: attention('dq'), source: 'attention.cu dq_shared<kD, kThreads>()' },
+  { kernel: /^attention_delta_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'attention.cu 256, no dynamic smem' },
   { kernel: /^gemm_bf16_kernel</, launch: gemmBf16, source: 'gemm_bf16.cu Cfg: 4 stages x (A + B tiles) bf16' },
   // rope_cuda: D floats of cos/sin table; shown for head size 128 (at most kRopeMaxHeadDim = 8192).
   { kernel: /^rope_kernel</, launch: () => ({ threads: 256, dynamic: 128 * 4 }), source: 'rope.cu D * 4 B (D = 128 shown)' },
@@ -154,6 +155,7 @@ export async function kernelResources(files, nvcc) {
       }
     }));
     const rows = [];
+    const problems = [];
     for (const r of results.sort((a, b) => a.file.localeCompare(b.file))) {
       if (r.status !== 0) throw new Error(`nvcc failed on ${r.file}:\n${r.output}`);
       const entries = parseReport(r.output);
@@ -173,8 +175,9 @@ export async function kernelResources(files, nvcc) {
           launch = { threads: bounds.get(m), dynamic: 0 };
           source = '__launch_bounds__; no dynamic smem in its file';
         } else {
-          throw new Error(`${path.basename(r.file)}: ${name} has ${fileHasDynamic ? 'dynamic shared memory in its file' : 'no __launch_bounds__'} ` +
+          problems.push(`${path.basename(r.file)}: ${name} has ${fileHasDynamic ? 'dynamic shared memory in its file' : 'no __launch_bounds__'} ` +
             'and no entry in LAUNCHES (scripts/kernel-resources.mjs): add how its launcher configures it');
+          return;  // no row: its launch configuration is unknown
         }
         const sm90 = e.sm_90;
         if (!sm90 || sm90.registers === null) throw new Error(`${path.basename(r.file)}: no ptxas register report for ${name} on sm_90`);
@@ -182,7 +185,7 @@ export async function kernelResources(files, nvcc) {
         rows.push({ file: path.basename(r.file), name, sm80: e.sm_80, sm90, launch, source, bound: bounds.get(m) ?? null, occ });
       });
     }
-    return rows;
+    return { rows, problems };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -216,7 +219,8 @@ if (isMain) {
     ? named.map((f) => path.resolve(f))
     : fs.readdirSync(path.join(root, 'cuda')).filter((f) => f.endsWith('.cu')).sort().map((f) => path.join(root, 'cuda', f));
   try {
-    const table = markdown(await kernelResources(files, nvcc));
+    const { rows, problems } = await kernelResources(files, nvcc);
+    const table = markdown(rows);
     if (out) {
       const header = [
         '# Kernel resources',
@@ -238,6 +242,8 @@ if (isMain) {
     } else {
       console.log(table);
     }
+    // Written anyway (the rows that are known), but a kernel left out fails the run.
+    if (problems.length) throw new Error(`${problems.length} kernel(s) without a row:\n  ${problems.join('\n  ')}`);
   } catch (e) {
     console.error(`kernel-resources: ${e.message}`);
     process.exit(1);
