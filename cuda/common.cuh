@@ -143,6 +143,14 @@ namespace steprl {
 
 __host__ __device__ constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Block size for `units` of work per block: the smallest power of two from 32 up to max_threads
+// that leaves each thread at most `units_per_thread` units (max_threads when even that is not enough).
+__host__ inline int threads_for(int64_t units, int64_t units_per_thread, int max_threads) {
+  int threads = kWarpSize;
+  while (threads < max_threads && threads * units_per_thread < units) threads *= 2;
+  return threads;
+}
+
 // ---- warp and block reductions (every lane / thread receives the result) -------------------------
 
 __device__ __forceinline__ float warp_reduce_sum(float v) {

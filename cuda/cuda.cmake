@@ -51,13 +51,12 @@ if(STEPRL_CUDA STREQUAL "ON")
                  "${CMAKE_CUDA_COMPILER_VERSION}, static CUDA runtime")
 elseif(STEPRL_CUDA STREQUAL "SIM")
   file(GLOB STEPRL_SIM_SOURCES CONFIGURE_DEPENDS "${CMAKE_CURRENT_LIST_DIR}/sim/*.cc")
-  # LANGUAGE CXX alone does not make the compiler read a .cu file as C++: say so with -x c++.
-  set_source_files_properties(${STEPRL_CUDA_SOURCES} PROPERTIES
-    LANGUAGE CXX
-    COMPILE_DEFINITIONS STEPRL_CUDA_SIM
-    COMPILE_OPTIONS "-x;c++;-O2;-ffp-contract=off")
+  # The .cu files go through cuda/sim/rewrite.mjs first (launch bounds and static shared memory
+  # the simulator checks) and compile as C++ (-x c++: LANGUAGE CXX alone does not say so).
+  include("${CMAKE_CURRENT_LIST_DIR}/sim/sim.cmake")
+  steprl_sim_kernel_sources(${PROJECT_NAME} STEPRL_SIM_KERNEL_SOURCES)
   set_source_files_properties(${STEPRL_SIM_SOURCES} PROPERTIES COMPILE_OPTIONS "-O2")
-  target_sources(${PROJECT_NAME} PRIVATE ${STEPRL_CUDA_SOURCES} ${STEPRL_SIM_SOURCES} ${STEPRL_DEVICE_GLUE})
+  target_sources(${PROJECT_NAME} PRIVATE ${STEPRL_SIM_KERNEL_SOURCES} ${STEPRL_SIM_SOURCES} ${STEPRL_DEVICE_GLUE})
   target_compile_definitions(${PROJECT_NAME} PRIVATE STEPRL_WITH_CUDA STEPRL_WITH_CUDA_SIM)
   message(STATUS "steprl: CUDA kernels on the SIMT simulator (cuda/sim), compiled by ${CMAKE_CXX_COMPILER}")
 else()

@@ -308,18 +308,13 @@ policy_loss_finish_kernel(double* totals, const double* row_sums, int64_t R) {  
   }
 }
 
-int threads_for(int64_t T) {
-  int threads = 32;
-  while (threads < kMaxThreads && threads * int64_t{8} < T) threads *= 2;
-  return threads;
-}
-
 }  // namespace
 
 PolicyLossResult policy_loss_cuda(const PolicyLossArgs& a) {
   PolicyLossResult result{};
   if (a.R == 0 || a.T == 0) return result;
   const unsigned blocks = static_cast<unsigned>(a.R < (int64_t{1} << 30) ? a.R : (int64_t{1} << 30));
+  const int threads = threads_for(a.T, 8, kMaxThreads);  // at most 8 tokens per thread
   const ErrorIndex bad_mask;
   const bool need_counts = a.aggregation == LossAggregation::seq_mean_token_mean ||
                            (a.aggregation == LossAggregation::token_mean && a.token_count == 0.0);
@@ -329,10 +324,10 @@ PolicyLossResult policy_loss_cuda(const PolicyLossArgs& a) {
     total = allocate(sizeof(unsigned long long));
     fill_bytes(total->data(), 0, sizeof(unsigned long long));
     if (a.mask_u8) {
-      STEPRL_LAUNCH(policy_loss_count_kernel<true>, blocks, threads_for(a.T), 0, stream(), row_tokens->as<double>(),
+      STEPRL_LAUNCH(policy_loss_count_kernel<true>, blocks, threads, 0, stream(), row_tokens->as<double>(),
                     total->as<unsigned long long>(), a.mask, a.R, a.T, bad_mask.device());
     } else {
-      STEPRL_LAUNCH(policy_loss_count_kernel<false>, blocks, threads_for(a.T), 0, stream(), row_tokens->as<double>(),
+      STEPRL_LAUNCH(policy_loss_count_kernel<false>, blocks, threads, 0, stream(), row_tokens->as<double>(),
                     total->as<unsigned long long>(), a.mask, a.R, a.T, bad_mask.device());
     }
   }
@@ -343,23 +338,23 @@ PolicyLossResult policy_loss_cuda(const PolicyLossArgs& a) {
   const unsigned long long* batch_tokens = need_counts ? total->as<unsigned long long>() : nullptr;
   if (a.mode != PolicyLossMode::clip) {
     if (a.mask_u8) {
-      STEPRL_LAUNCH(policy_loss_modes_kernel<true>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
+      STEPRL_LAUNCH(policy_loss_modes_kernel<true>, blocks, threads, 0, stream(), a.dlogprobs,
                     row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,
                     tokens_per_row, batch_tokens, a.R, a.T, params, a.mode, a.aggregation, a.token_count, a.row_count,
                     a.max_length, a.loss_scale, bad_mask.device());
     } else {
-      STEPRL_LAUNCH(policy_loss_modes_kernel<false>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
+      STEPRL_LAUNCH(policy_loss_modes_kernel<false>, blocks, threads, 0, stream(), a.dlogprobs,
                     row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,
                     tokens_per_row, batch_tokens, a.R, a.T, params, a.mode, a.aggregation, a.token_count, a.row_count,
                     a.max_length, a.loss_scale, bad_mask.device());
     }
   } else if (a.mask_u8) {
-    STEPRL_LAUNCH(policy_loss_tokens_kernel<true>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
+    STEPRL_LAUNCH(policy_loss_tokens_kernel<true>, blocks, threads, 0, stream(), a.dlogprobs,
                   row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,
                   tokens_per_row, batch_tokens, a.R, a.T, params, a.aggregation, a.token_count, a.row_count,
                   a.max_length, a.loss_scale, bad_mask.device());
   } else {
-    STEPRL_LAUNCH(policy_loss_tokens_kernel<false>, blocks, threads_for(a.T), 0, stream(), a.dlogprobs,
+    STEPRL_LAUNCH(policy_loss_tokens_kernel<false>, blocks, threads, 0, stream(), a.dlogprobs,
                   row_sums->as<double>(), a.logprobs, a.old_logprobs, a.ref_logprobs, a.advantages, a.mask,
                   tokens_per_row, batch_tokens, a.R, a.T, params, a.aggregation, a.token_count, a.row_count,
                   a.max_length, a.loss_scale, bad_mask.device());

@@ -142,12 +142,6 @@ rope_kernel(float* out, const float* inp,                      // [N, heads*D] e
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
-int threads_for(int64_t units) {
-  int threads = 32;
-  while (threads < kMaxThreads && threads * int64_t{4} < units) threads *= 2;
-  return threads;
-}
-
 }  // namespace
 
 void rope_cuda(const RopeArgs& a) {
@@ -159,11 +153,12 @@ void rope_cuda(const RopeArgs& a) {
   const size_t shared = static_cast<size_t>(a.D) * sizeof(float);
   const float sign = a.backward ? -1.0f : 1.0f;
   const bool vec = a.D % 8 == 0 && aligned16(a.out) && aligned16(a.inp);
+  const int threads = threads_for(a.heads * a.D / (vec ? 8 : 2), 4, kMaxThreads);  // units of 8 or 2 floats, <= 4 a thread
   if (vec) {
-    STEPRL_LAUNCH((rope_kernel<true>), grid, threads_for(a.heads * a.D / 8), shared, stream(), a.out, a.inp, a.positions,
+    STEPRL_LAUNCH((rope_kernel<true>), grid, threads, shared, stream(), a.out, a.inp, a.positions,
                   a.inv_freq, a.N, a.heads, a.D, sign);
   } else {
-    STEPRL_LAUNCH((rope_kernel<false>), grid, threads_for(a.heads * a.D / 2), shared, stream(), a.out, a.inp, a.positions,
+    STEPRL_LAUNCH((rope_kernel<false>), grid, threads, shared, stream(), a.out, a.inp, a.positions,
                   a.inv_freq, a.N, a.heads, a.D, sign);
   }
 }

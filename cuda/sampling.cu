@@ -318,22 +318,17 @@ sample_kernel(SampleArgs a, unsigned long long* bad_row) {  // a.tokens [B], a.l
   }
 }
 
-int threads_for(int64_t V) {
-  int threads = 32;
-  while (threads < kMaxThreads && threads * int64_t{8} < V) threads *= 2;
-  return threads;
-}
-
 }  // namespace
 
 int64_t sample_cuda(const SampleArgs& a) {
   if (a.B <= 0) return -1;
   const ErrorIndex bad_row;
   const unsigned grid = static_cast<unsigned>(a.B < (int64_t{1} << 30) ? a.B : (int64_t{1} << 30));
+  const int threads = threads_for(a.V, 8, kMaxThreads);  // at most 8 logits per thread
   if (a.top_k > 0 && a.top_k < a.V && !a.greedy)
-    STEPRL_LAUNCH((sample_kernel<true>), grid, threads_for(a.V), 0, stream(), a, bad_row.device());
+    STEPRL_LAUNCH((sample_kernel<true>), grid, threads, 0, stream(), a, bad_row.device());
   else
-    STEPRL_LAUNCH((sample_kernel<false>), grid, threads_for(a.V), 0, stream(), a, bad_row.device());
+    STEPRL_LAUNCH((sample_kernel<false>), grid, threads, 0, stream(), a, bad_row.device());
   const uint64_t row = bad_row.read();
   return row == ErrorIndex::kNone ? -1 : static_cast<int64_t>(row);
 }

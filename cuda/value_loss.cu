@@ -66,23 +66,18 @@ value_loss_finish_kernel(double* total, const double* row_loss, int64_t R) {
   if (threadIdx.x == 0) *total = all;
 }
 
-int threads_for(int64_t W) {
-  int threads = 32;
-  while (threads < kMaxThreads && threads * int64_t{4} < W) threads *= 2;
-  return threads;
-}
-
 }  // namespace
 
 ValueLossResult value_loss_cuda(const ValueLossArgs& a) {
   if (a.R == 0 || a.W == 0) return {0.0};
   const unsigned blocks = static_cast<unsigned>(a.R < (int64_t{1} << 30) ? a.R : (int64_t{1} << 30));
+  const int threads = threads_for(a.W, 4, kMaxThreads);  // at most 4 tokens per thread
   const auto row_loss = allocate(static_cast<size_t>(a.R) * sizeof(double));
   if (a.mask_u8) {
-    STEPRL_LAUNCH(value_loss_rows_kernel<true>, blocks, threads_for(a.W), 0, stream(), a.dvalues, row_loss->as<double>(),
+    STEPRL_LAUNCH(value_loss_rows_kernel<true>, blocks, threads, 0, stream(), a.dvalues, row_loss->as<double>(),
                   a.values, a.old_values, a.returns, a.mask, a.R, a.T, a.W, a.offset, a.clip, a.coef, a.token_count);
   } else {
-    STEPRL_LAUNCH(value_loss_rows_kernel<false>, blocks, threads_for(a.W), 0, stream(), a.dvalues, row_loss->as<double>(),
+    STEPRL_LAUNCH(value_loss_rows_kernel<false>, blocks, threads, 0, stream(), a.dvalues, row_loss->as<double>(),
                   a.values, a.old_values, a.returns, a.mask, a.R, a.T, a.W, a.offset, a.clip, a.coef, a.token_count);
   }
   const auto total = allocate(sizeof(double));

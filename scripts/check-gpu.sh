@@ -10,7 +10,13 @@
 #               (npm run build:cuda) and the jest device suites on the GPU
 #               (STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda)
 # Without a GPU (no nvidia-smi, or none listed) or with --sim it builds the same harness against
-# the SIMT simulator (cuda/sim) and runs its reduced mode (tiny and odd shapes, untimed).
+# the SIMT simulator (cuda/sim) and runs its reduced mode (tiny and odd shapes, untimed), then the
+# sanitizer cases (--mode sanitize) on the simulator, whose own guards stand in for
+# compute-sanitizer (out-of-bounds pages and canaries, garbage-filled shared memory, shuffled
+# thread order, launch limits; cuda/sim/README.md).
+# --plan prints the commands the GPU mode would run on this repository (arch from --arch, else the
+# GPU's, else 90; compute-sanitizer and nvcc by name when absent) and runs nothing: the sanitizer
+# stage's logic is checked on machines without a GPU (test/tools/check_gpu.test.ts).
 # Everything lands in runs/check-gpu-<UTC time>/ (or --out DIR): report.json and report.md (the
 # kernel rows, from check_gpu), stages.json and a stage table appended to report.md, and one log
 # per stage. Each stage has a time budget (the whole run stays under CHECK_GPU_BUDGET_S, default
@@ -19,22 +25,29 @@
 # simulator flavour from scratch, as npm test may, needs more).
 # Exit status: 0 when no stage failed (a mismatch, a sanitizer report, a failed build or test);
 # timeouts and skips alone do not fail the run, but are printed.
-# --jest-memcheck also runs the jest device suites under compute-sanitizer memcheck (slow: set
-# CHECK_GPU_BUDGET_S to about 1200 for it).
-# Usage: scripts/check-gpu.sh [--sim] [--out DIR] [--no-jest] [--jest-memcheck] [--no-sanitizer]
+# --jest-memcheck / --jest-initcheck also run the jest device suites under compute-sanitizer
+# memcheck / initcheck (slow: set CHECK_GPU_BUDGET_S to about 1200 for each). The addon's device
+# cache is not trimmed between ops there, so initcheck cannot see a read of a reused block that an
+# earlier op initialized (the harness's sanitize mode trims after every case).
+# Usage: scripts/check-gpu.sh [--sim] [--plan [--arch N]] [--out DIR] [--no-jest] [--jest-memcheck]
+#                             [--jest-initcheck] [--no-sanitizer]
 set -u
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-sim=0 jest=1 jest_memcheck=0 sanitizer=1 out=""
+sim=0 jest=1 jest_memcheck=0 jest_initcheck=0 sanitizer=1 out="" plan=0 plan_arch=""
+usage="usage: scripts/check-gpu.sh [--sim] [--plan [--arch N]] [--out DIR] [--no-jest] [--jest-memcheck] [--jest-initcheck] [--no-sanitizer]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --sim) sim=1 ;;
+    --plan) plan=1 ;;
+    --arch) shift; plan_arch="${1:?--arch needs a compute capability such as 90}" ;;
     --no-jest) jest=0 ;;
     --jest-memcheck) jest_memcheck=1 ;;
+    --jest-initcheck) jest_initcheck=1 ;;
     --no-sanitizer) sanitizer=0 ;;
     --out) shift; out="${1:?--out needs a folder}" ;;
-    *) echo "check:gpu: unknown argument $1 (usage: scripts/check-gpu.sh [--sim] [--out DIR] [--no-jest] [--jest-memcheck] [--no-sanitizer])" >&2; exit 2 ;;
+    *) echo "check:gpu: unknown argument $1 ($usage)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -63,6 +76,12 @@ nvcc="${CUDACXX:-$(command -v nvcc || true)}"
 if [ "$sim" = 0 ] && [ -n "$gpu_name" ] && [ -z "$arch" ] && [ -n "$nvcc" ] && [ -x "$(dirname "$nvcc")/__nvcc_device_query" ]; then
   arch="$("$(dirname "$nvcc")/__nvcc_device_query" 2>/dev/null | tr ',' '\n' | head -n 1 | tr -dc '0-9')"
 fi
+if [ "$plan" = 1 ]; then  # the GPU mode's commands, whatever this machine has
+  sim=0
+  arch="${plan_arch:-${arch:-90}}"
+  gpu_name="${gpu_name:-(planned GPU)}"
+  nvcc="${nvcc:-nvcc}"
+fi
 [ -z "$arch" ] && sim=1
 if [ "$sim" = 0 ] && [ -z "$nvcc" ]; then
   echo "check:gpu: a GPU ($gpu_name) but no nvcc (put the CUDA toolkit's bin on PATH or set CUDACXX): running the simulator instead" >&2
@@ -84,11 +103,18 @@ failed=0
 record() {  # name status seconds log note
   stage_rows+=("$1|$2|$3|$4|$5")
   [ "$2" = "FAIL" ] && failed=1
-  printf 'check:gpu: %-22s %-16s %4s s  %s %s\n' "$1" "$2" "$3" "$4" "$5"
+  [ "$2" = planned ] || printf 'check:gpu: %-22s %-16s %4s s  %s %s\n' "$1" "$2" "$3" "$4" "$5"
 }
 # run_stage name budget_s log command...: runs with `timeout`, records ok / FAIL / timeout / skipped.
+# With --plan it prints the command (and the STEPRL_* / CHECK_* environment it gets) instead.
 run_stage() {
   local name="$1" want="$2" log="$3"; shift 3
+  if [ "$plan" = 1 ]; then
+    local env_shown; env_shown="$(env | grep -E '^(STEPRL|CUDACXX)[A-Z_]*=' | sort | tr '\n' ' ')"
+    printf 'check:gpu: plan: %-24s %s%s\n' "$name" "$env_shown" "$*"
+    record "$name" "planned" 0 "$log" ""
+    return 0
+  fi
   local have; have="$(left)"
   if [ "$have" -lt 10 ]; then record "$name" "skipped (budget)" 0 "" ""; return 99; fi
   [ "$want" -gt "$have" ] && want="$have"
@@ -123,12 +149,14 @@ if [ "$build_ok" = 1 ]; then
   else
     run_stage "kernels (full)" 150 kernels.log "$exe" --mode full --out "$out"
   fi
-  tail -n 2 "$out/kernels.log" | sed 's/^/  /'
+  [ -f "$out/kernels.log" ] && tail -n 2 "$out/kernels.log" | sed 's/^/  /'
 
   sanitizer_bin="$(command -v compute-sanitizer || true)"
   [ -z "$sanitizer_bin" ] && [ -n "$nvcc" ] && [ -x "$(dirname "$nvcc")/compute-sanitizer" ] && sanitizer_bin="$(dirname "$nvcc")/compute-sanitizer"
+  [ "$plan" = 1 ] && [ -z "$sanitizer_bin" ] && sanitizer_bin=compute-sanitizer
   if [ "$sim" = 1 ]; then
-    record "sanitizers" "skipped" 0 "" "the simulator has its own guards (cuda/sim/README.md)"
+    # The cases compute-sanitizer would get, under the simulator's own guards instead.
+    STEPRL_SIM_ALIGN=16 run_stage "sanitize cases (sim)" 300 sanitize-sim.log "$exe" --mode sanitize --out "$out/sanitize-sim"
   elif [ "$sanitizer" = 0 ]; then
     record "sanitizers" "skipped" 0 "" "--no-sanitizer"
   elif [ -z "$sanitizer_bin" ]; then
@@ -151,9 +179,9 @@ if [ "$sim" = 1 ]; then
   record "jest device suites" "skipped" 0 "" "no GPU (npm test runs them on the simulator)"
 elif [ "$jest" = 0 ]; then
   record "jest device suites" "skipped" 0 "" "--no-jest"
-elif ! command -v node >/dev/null 2>&1; then
+elif [ "$plan" = 0 ] && ! command -v node >/dev/null 2>&1; then
   record "jest device suites" "skipped" 0 "" "node not found"
-elif [ ! -d node_modules/jest ] || [ ! -d node_modules/cmake-js ]; then
+elif [ "$plan" = 0 ] && { [ ! -d node_modules/jest ] || [ ! -d node_modules/cmake-js ]; }; then
   record "jest device suites" "skipped" 0 "" "node_modules missing (npm ci needs the network)"
 else
   if run_stage "build CUDA addon" 240 build-addon.log env CUDACXX="$nvcc" node node_modules/cmake-js/bin/cmake-js compile \
@@ -168,12 +196,18 @@ else
     else
       STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda run_stage "jest device suites" 240 jest.log \
         node node_modules/jest/bin/jest.js --runTestsByPath "${suites[@]}"
-      # Optional (beyond the 8-minute budget): the same suites under compute-sanitizer memcheck.
-      if [ "$jest_memcheck" = 1 ] && [ -n "${sanitizer_bin:-}" ]; then
-        STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda run_stage "jest under memcheck" 600 jest-memcheck.log \
-          "$sanitizer_bin" --tool memcheck --error-exitcode 9 --print-limit 50 \
+      # Optional (beyond the 8-minute budget): the same suites under compute-sanitizer memcheck
+      # and initcheck (--jest-memcheck, --jest-initcheck).
+      for tool in memcheck initcheck; do
+        [ "$tool" = memcheck ] && [ "$jest_memcheck" = 0 ] && continue
+        [ "$tool" = initcheck ] && [ "$jest_initcheck" = 0 ] && continue
+        [ -z "${sanitizer_bin:-}" ] && { record "jest under $tool" "skipped" 0 "" "compute-sanitizer not found"; continue; }
+        extra=()
+        [ "$tool" = initcheck ] && extra=(--track-unused-memory no)
+        STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda run_stage "jest under $tool" 600 "jest-$tool.log" \
+          "$sanitizer_bin" --tool "$tool" ${extra[@]+"${extra[@]}"} --error-exitcode 9 --print-limit 50 \
           node node_modules/jest/bin/jest.js --runInBand --runTestsByPath "${suites[@]}"
-      fi
+      done
     fi
   fi
 fi

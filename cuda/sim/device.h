@@ -1,7 +1,8 @@
 // device.h: the device-side CUDA language the simulator gives kernels compiled by g++.
 //
 // Execution-space qualifiers become no-ops, __shared__ becomes `static thread_local` (a block's
-// fibers share one OS thread, and an OS thread runs one block at a time), the built-in index
+// fibers share one OS thread, and an OS thread runs one block at a time; rewrite.mjs registers each
+// such variable so it is refilled with garbage per block), the built-in index
 // variables read the current fiber, barriers and warp collectives call the fiber scheduler,
 // atomics are real CPU atomics (blocks run on several OS threads), and the fast-math intrinsics
 // map to their exact <cmath> counterparts (results can differ from a GPU by the intrinsic's ulps).
@@ -26,6 +27,22 @@
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
 #define __shared__ static thread_local
+
+// What g++ cannot keep of __launch_bounds__ and __shared__, the simulator build's source pass
+// (cuda/sim/rewrite.mjs) spells out as these two calls; code compiled without that pass has neither
+// check. STEPRL_SIM_KERNEL_BOUNDS(max_threads, ...) opens the body of a kernel with launch bounds:
+// a block of more than max_threads threads fails the launch with cudaErrorLaunchOutOfResources
+// before any thread runs the body. STEPRL_SIM_STATIC_SHARED(name) follows each static __shared__
+// declaration: the first thread of a block to pass it fills the variable with 0xff (NaN) bytes, as
+// a GPU leaves garbage, and counts its size into the block's static shared memory, which with the
+// dynamic part must stay within the launch's limit (cudaErrorInvalidValue otherwise).
+namespace steprl_sim {
+void kernel_bounds(long long max_threads);
+void static_shared(void* variable, std::size_t bytes, const char* name);
+}  // namespace steprl_sim
+#define STEPRL_SIM_KERNEL_BOUNDS(max_threads, ...) ::steprl_sim::kernel_bounds(static_cast<long long>(max_threads))
+#define STEPRL_SIM_STATIC_SHARED(name) \
+  ::steprl_sim::static_shared(static_cast<void*>(&(name)), sizeof(name), #name)
 
 #define threadIdx (::steprl_sim::current_fiber()->thread_idx)
 #define blockIdx (::steprl_sim::current_fiber()->view->block_idx)

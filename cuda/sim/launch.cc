@@ -6,8 +6,12 @@
 // launch limits are a GPU's: blockDim <= (1024, 1024, 64) with at most 1024 threads,
 // gridDim.x < 2^31, gridDim.y/z <= 65535, dynamic shared memory <= 48 KiB unless a kernel is
 // granted more with cudaFuncSetAttribute, up to the opt-in limit of the simulated architecture
-// (STEPRL_SIM_ARCH: 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89). After the blocks, the allocation canaries
-// are checked so an out-of-bounds write that missed every guard page still fails the launch.
+// (STEPRL_SIM_ARCH: 227 KiB on sm_90, 163 KiB on sm_80, 99 KiB on sm_86/sm_89), and static +
+// dynamic shared memory within 48 KiB (or that opt-in limit) once a launch has counted the kernel's
+// static __shared__ variables (scheduler.cc's static_shared checks the first launch as it runs;
+// kernel_bounds checks __launch_bounds__ in every block before the kernel's code). After the
+// blocks, the allocation canaries are checked so an out-of-bounds write that missed every guard
+// page still fails the launch.
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +23,7 @@
 namespace steprl_sim {
 namespace {
 
-constexpr std::size_t kDefaultMaxDynamicShared = 48 * 1024;
+constexpr std::size_t kDefaultMaxDynamicShared = kDefaultSharedLimit;
 
 class Pool {
  public:
@@ -83,14 +87,34 @@ std::mutex g_launch_mutex;      // one launch at a time, from any number of host
 std::mutex g_attribute_mutex;
 std::map<ErasedKernel, std::size_t>* g_max_dynamic_shared = nullptr;
 
-std::size_t max_dynamic_shared_for(ErasedKernel kernel) {
+std::map<ErasedKernel, std::size_t>* g_static_shared = nullptr;  // only kernels found over a limit
+
+// The dynamic shared bytes `kernel` may request, and whether it opted in with cudaFuncSetAttribute.
+std::size_t max_dynamic_shared_for(ErasedKernel kernel, bool* opted_in) {
   std::lock_guard<std::mutex> lock(g_attribute_mutex);
+  *opted_in = false;
   if (g_max_dynamic_shared == nullptr) return kDefaultMaxDynamicShared;
   auto it = g_max_dynamic_shared->find(kernel);
-  return it == g_max_dynamic_shared->end() ? kDefaultMaxDynamicShared : it->second;
+  if (it == g_max_dynamic_shared->end()) return kDefaultMaxDynamicShared;
+  *opted_in = true;
+  return it->second;
 }
 
 }  // namespace
+
+std::size_t known_static_shared(ErasedKernel kernel) {
+  std::lock_guard<std::mutex> lock(g_attribute_mutex);
+  if (g_static_shared == nullptr) return 0;
+  auto it = g_static_shared->find(kernel);
+  return it == g_static_shared->end() ? 0 : it->second;
+}
+
+void note_static_shared(ErasedKernel kernel, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_attribute_mutex);
+  if (g_static_shared == nullptr) g_static_shared = new std::map<ErasedKernel, std::size_t>;
+  std::size_t& known = (*g_static_shared)[kernel];
+  if (bytes > known) known = bytes;
+}
 
 cudaError_t set_max_dynamic_shared(ErasedKernel kernel, int bytes) {
   if (kernel == nullptr || bytes < 0 || static_cast<std::size_t>(bytes) > max_dynamic_shared_bytes()) {
@@ -110,15 +134,23 @@ cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thu
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   const char* problem = nullptr;
   cudaError_t error = cudaErrorInvalidConfiguration;
+  bool opted_in = false;
+  const std::size_t max_dynamic = max_dynamic_shared_for(kernel, &opted_in);
+  const std::size_t shared_limit = opted_in ? max_dynamic_shared_bytes() : kDefaultSharedLimit;
+  const std::size_t known_static = known_static_shared(kernel);
   if (block.x == 0 || block.y == 0 || block.z == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0) {
     problem = "a zero grid or block dimension";
   } else if (block.x > 1024 || block.y > 1024 || block.z > 64 || threads > kMaxThreadsPerBlock) {
     problem = "blockDim over the limits (x, y <= 1024, z <= 64, x*y*z <= 1024)";
   } else if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
     problem = "gridDim over the limits (x < 2^31, y, z <= 65535)";
-  } else if (shared_bytes > max_dynamic_shared_for(kernel)) {
+  } else if (shared_bytes > max_dynamic) {
     problem = "more dynamic shared memory than allowed (48 KiB unless raised with cudaFuncSetAttribute, "
               "at most cudaDevAttrMaxSharedMemoryPerBlockOptin of the simulated STEPRL_SIM_ARCH)";
+    error = cudaErrorInvalidValue;
+  } else if (known_static != 0 && known_static + shared_bytes > shared_limit) {
+    problem = "static + dynamic shared memory over the limit (an earlier launch of this kernel counted its static "
+              "__shared__ variables; 48 KiB without cudaFuncSetAttribute, else the opt-in limit of STEPRL_SIM_ARCH)";
     error = cudaErrorInvalidValue;
   } else if (in_kernel()) {
     problem = "a launch from inside a kernel (dynamic parallelism is not simulated)";
@@ -141,6 +173,7 @@ cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thu
   launch.grid = grid;
   launch.block = block;
   launch.shared_bytes = shared_bytes;
+  launch.shared_limit = shared_limit;
   launch.total_blocks = 1ull * grid.x * grid.y * grid.z;
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   launch.order_seed = order_seed_for_next_launch();
@@ -149,8 +182,8 @@ cudaError_t launch_erased(const char* name, ErasedKernel kernel, KernelThunk thu
   const bool intact = check_canaries(damage, sizeof damage);  // always: it also repairs them
   if (launch.failed.load()) {
     std::snprintf(message, sizeof message, "kernel %s: %s", name, launch.fault.c_str());
-    set_launch_failure(cudaErrorLaunchFailure, message);
-    return cudaErrorLaunchFailure;
+    set_launch_failure(launch.fault_error, message);
+    return launch.fault_error;
   }
   if (!intact) {
     std::snprintf(message, sizeof message, "kernel %s wrote out of bounds: %s", name, damage);

@@ -48,6 +48,17 @@ struct Block {
   KernelThunk thunk = nullptr;
   const void* params = nullptr;
   bool faulted = false;
+  cudaError_t fault_error = cudaErrorLaunchFailure;  // what the launch returns for this fault
+  // Launch limits (launch.cc fills them per launch) and the block's static __shared__ variables
+  // registered so far (STEPRL_SIM_STATIC_SHARED: filled with 0xff at their first use per block).
+  const char* kernel_name = nullptr;
+  std::size_t dynamic_shared_bytes = 0;
+  std::size_t shared_limit = 0;  // static + dynamic: 48 KiB, or the opt-in limit after cudaFuncSetAttribute
+  bool bounds_checked = false;
+  static constexpr unsigned kMaxStaticShared = 64;
+  unsigned static_count = 0;
+  std::size_t static_bytes = 0;
+  const void* static_vars[kMaxStaticShared];
   std::uint64_t order_state = 0;  // splitmix64 state of the run order (0: first-come, first-served)
   char fault[768];
   void* scheduler_sp = nullptr;                 // the OS thread's own context while fibers run
@@ -63,12 +74,14 @@ struct LaunchState {
   const void* params;
   dim3 grid, block;
   std::size_t shared_bytes;
+  std::size_t shared_limit;  // static + dynamic shared bytes one block may use
   std::uint64_t order_seed;  // per launch; 0 keeps the fibers in first-come, first-served order
   std::uint64_t total_blocks;
   std::atomic<std::uint64_t> next_block{0};
   std::atomic<bool> failed{false};
   std::mutex fault_mutex;
   std::string fault;
+  cudaError_t fault_error = cudaErrorLaunchFailure;
 };
 
 // ---- scheduler.cc ---------------------------------------------------------------------------
@@ -82,6 +95,12 @@ bool in_kernel();  // this OS thread is running a block
 // (seed, launch number, block index), so a missing barrier shows up as a wrong result instead of
 // being hidden by thread 0 always running first; the same seed gives the same order.
 std::uint64_t order_seed_for_next_launch();
+
+// Static shared memory of `kernel` found over the limit by an earlier launch (0: none), so that
+// later launches are refused before they run, as a GPU refuses them (launch.cc).
+std::size_t known_static_shared(ErasedKernel kernel);
+void note_static_shared(ErasedKernel kernel, std::size_t bytes);
+constexpr std::size_t kDefaultSharedLimit = 48 * 1024;  // static + dynamic without the opt-in
 
 // ---- tensor_core.cc --------------------------------------------------------------------------
 

@@ -149,6 +149,9 @@ void prepare_worker(Worker& w, const LaunchState& launch) {
   b.kernel = launch.kernel;
   b.thunk = launch.thunk;
   b.params = launch.params;
+  b.kernel_name = launch.name;
+  b.dynamic_shared_bytes = launch.shared_bytes;
+  b.shared_limit = launch.shared_limit;
   if (b.scheduler_stack_size == 0) {  // only AddressSanitizer's annotations read these
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -170,6 +173,10 @@ bool run_block(Worker& w, const LaunchState& launch, std::uint64_t linear) {
   b.barrier_arrived = 0;
   b.barrier_count = 0;
   b.faulted = false;
+  b.fault_error = cudaErrorLaunchFailure;
+  b.bounds_checked = false;
+  b.static_count = 0;
+  b.static_bytes = 0;
   reset_async_copies(b.thread_count);
   for (unsigned i = 0; i < b.warp_count; ++i) b.warps[i].exited = b.warps[i].pending = 0;
   for (unsigned i = 0; i < b.thread_count; ++i) {
@@ -212,7 +219,10 @@ void run_blocks(LaunchState& launch) {
     if (i >= launch.total_blocks) break;
     if (!run_block(w, launch, i)) {
       std::lock_guard<std::mutex> lock(launch.fault_mutex);
-      if (launch.fault.empty()) launch.fault = w.block.fault;
+      if (launch.fault.empty()) {
+        launch.fault = w.block.fault;
+        launch.fault_error = w.block.fault_error;
+      }
       launch.failed.store(true);
       break;
     }
@@ -311,6 +321,68 @@ std::uint64_t warp_exchange(FiberHeader* self, unsigned mask, WarpOp op, std::ui
 unsigned warp_active_mask(FiberHeader* self) {
   const WarpState& w = self->block->warps[self->warp];
   return w.existing & ~w.exited;
+}
+
+namespace {
+// Ends the block like device_fault, but as a refused launch: `error` instead of a kernel fault, and
+// a message without a thread (the check runs before the kernel's own code).
+[[noreturn]] void launch_refused(Block* b, FiberHeader* self, cudaError_t error, const char* message) {
+  if (!b->faulted) {
+    std::snprintf(b->fault, sizeof b->fault, "%s", message);
+    b->faulted = true;
+    b->fault_error = error;
+  }
+  context_switch(&b->saved_sp[self->linear_tid], b->scheduler_sp, b->scheduler_stack_bottom,
+                 b->scheduler_stack_size, true, b);
+  std::abort();
+}
+}  // namespace
+
+void kernel_bounds(long long max_threads) {
+  FiberHeader* self = current_fiber();
+  Block* b = self->block;
+  if (b->bounds_checked) return;
+  b->bounds_checked = true;  // the first thread of the block to start checks for all
+  if (max_threads <= 0 || b->thread_count <= static_cast<unsigned long long>(max_threads)) return;
+  const dim3 d = b->view.block_dim;
+  char message[512];
+  std::snprintf(message, sizeof message,
+                "blockDim (%u,%u,%u) has %u threads, more than the kernel's __launch_bounds__ maxThreadsPerBlock %lld "
+                "(a GPU refuses the launch: its registers were allocated for at most %lld threads)",
+                d.x, d.y, d.z, b->thread_count, max_threads, max_threads);
+  launch_refused(b, self, cudaErrorLaunchOutOfResources, message);
+}
+
+void static_shared(void* variable, std::size_t bytes, const char* name) {
+  FiberHeader* self = current_fiber();
+  Block* b = self->block;
+  for (unsigned i = 0; i < b->static_count; ++i) {
+    if (b->static_vars[i] == variable) return;  // seen in this block: another thread's data lives there
+  }
+  if (b->static_count == Block::kMaxStaticShared) {
+    device_fault("more than %u static __shared__ variables in one block", Block::kMaxStaticShared);
+  }
+  b->static_vars[b->static_count++] = variable;
+  std::memset(variable, 0xff, bytes);  // garbage (NaN / -1) until written, whatever the last block left
+  b->static_bytes += bytes;
+  const char* problem = nullptr;
+  std::size_t limit = b->shared_limit;
+  if (b->static_bytes > kDefaultSharedLimit) {
+    problem = "static shared memory over 48 KiB (ptxas refuses the kernel)";
+    limit = kDefaultSharedLimit;
+  } else if (b->static_bytes + b->dynamic_shared_bytes > b->shared_limit) {
+    problem = b->shared_limit == kDefaultSharedLimit
+                  ? "static + dynamic shared memory over the 48 KiB a kernel gets without cudaFuncSetAttribute"
+                  : "static + dynamic shared memory over the opt-in limit of the simulated architecture";
+  }
+  if (problem == nullptr) return;
+  note_static_shared(b->kernel, b->static_bytes);
+  char message[512];
+  std::snprintf(message, sizeof message,
+                "%s: %zu static bytes (so far; the last one '%s', %zu bytes) + %zu dynamic bytes > %zu "
+                "(STEPRL_SIM_ARCH %s)",
+                problem, b->static_bytes, name, bytes, b->dynamic_shared_bytes, limit, arch().name);
+  launch_refused(b, self, cudaErrorInvalidValue, message);
 }
 
 void device_fault(const char* format, ...) {

@@ -258,6 +258,64 @@ static double reference_lse(const float* row, int64_t V) {
   return m + std::log(s);
 }
 
+// Launch limits a GPU enforces that g++ would drop: __launch_bounds__, static + dynamic shared
+// memory per block, and garbage in static shared memory at every block's start. They need the
+// simulator build's source pass (cuda/sim/rewrite.mjs); a build without it skips this test.
+static void test_launch_limits() {
+#if defined(STEPRL_CUDA_SIM)
+  Device<int> ones(256);
+  STEPRL_LAUNCH(bounded_kernel, 4, 64, 0, nullptr, ones.ptr);  // exactly the bound: fine
+  int set = 0;
+  for (int x : ones.download()) set += x == 1;
+  EXPECT(set == 256, "bounded_kernel at its bound: %d of 256 written", set);
+  ones.zero();
+  expect_launch_error("blockDim over __launch_bounds__", "bounded_kernel: blockDim (128,1,1) has 128 threads, more than "
+                      "the kernel's __launch_bounds__ maxThreadsPerBlock 64", [&] {
+    STEPRL_LAUNCH(bounded_kernel, 2, 128, 0, nullptr, ones.ptr);
+  });
+  int touched = 0;
+  for (int x : ones.download()) touched += x != 0;
+  EXPECT(touched == 0, "a refused launch ran %d threads", touched);
+  try {
+    STEPRL_LAUNCH(bounded_kernel, 1, 65, 0, nullptr, ones.ptr);
+    EXPECT(false, "65 threads: no error raised");
+  } catch (const std::runtime_error& e) {
+    EXPECT(std::strstr(e.what(), "cudaErrorLaunchOutOfResources") != nullptr && std::strstr(e.what(), "restart") == nullptr,
+           "65 threads: not a (non-sticky) cudaErrorLaunchOutOfResources: %s", e.what());
+  }
+  EXPECT(cudaGetLastError() == cudaSuccess, "bounds: error left pending");
+
+  // 16 blocks on at most STEPRL_SIM_THREADS OS threads: most reuse an OS thread, and so the
+  // thread_local array, of an earlier block; every one must still start from garbage.
+  Device<unsigned> bits(16 * 64);
+  STEPRL_LAUNCH(static_shared_garbage_kernel, 16, 64, 0, nullptr, bits.ptr);
+  int stale = 0;
+  for (unsigned b : bits.download()) stale += b != 0xffffffffu;
+  EXPECT(stale == 0, "static __shared__ not refilled with garbage per block: %d of %d cells", stale, 16 * 64);
+
+  // 32 KiB static: 16 KiB dynamic fits the default 48 KiB, 20 KiB does not, and once seen the
+  // kernel's static size refuses the launch before it runs; opting in allows up to the arch's limit.
+  Device<float> out(2);
+  STEPRL_LAUNCH(big_static_shared_kernel, 2, 32, 16 * 1024, nullptr, out.ptr);
+  EXPECT(out.download()[0] == 3.0f, "big_static_shared_kernel: %g", out.download()[0]);
+  expect_launch_error("static + dynamic over 48 KiB", "big_static_shared_kernel: static + dynamic shared memory over the 48 KiB", [&] {
+    STEPRL_LAUNCH(big_static_shared_kernel, 2, 32, 20 * 1024, nullptr, out.ptr);
+  });
+  expect_launch_error("static + dynamic over 48 KiB, known static", "an earlier launch of this kernel counted", [&] {
+    STEPRL_LAUNCH(big_static_shared_kernel, 2, 32, 20 * 1024, nullptr, out.ptr);
+  });
+  int optin = 0;
+  STEPRL_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+  const int room = optin - kBigStaticFloats * static_cast<int>(sizeof(float));
+  STEPRL_CUDA_CHECK(cudaFuncSetAttribute(big_static_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, room + 1024));
+  STEPRL_LAUNCH(big_static_shared_kernel, 2, 32, room, nullptr, out.ptr);
+  EXPECT(out.download()[1] == 3.0f, "big_static_shared_kernel at the opt-in limit: %g", out.download()[1]);
+  expect_launch_error("static + dynamic over the opt-in limit", "over the limit", [&] {
+    STEPRL_LAUNCH(big_static_shared_kernel, 2, 32, room + 1024, nullptr, out.ptr);
+  });
+#endif
+}
+
 static void test_logsumexp() {
   const int64_t R = 64, V = 4999;
   auto logits = random_floats(R * V, 11, -8.0f, 8.0f);
@@ -413,6 +471,7 @@ int main(int argc, char** argv) {
     test_geometry_and_shared();
     test_atomics_and_barriers();
     test_faults();
+    test_launch_limits();
     test_logsumexp();
     test_shuffles_bf16_vectors();
     test_tensor_core();

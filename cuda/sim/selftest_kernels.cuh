@@ -169,6 +169,32 @@ __global__ void oob_shared_kernel(float* out, int n) {
   out[threadIdx.x] = tile[threadIdx.x];
 }
 
+// ---- launch limits the simulator build learns from the source pass (cuda/sim/rewrite.mjs) ---------
+
+// At most 64 threads per block: a launch with more is refused, as on a GPU.
+__global__ void __launch_bounds__(64) bounded_kernel(int* out) {
+  out[blockIdx.x * blockDim.x + threadIdx.x] = 1;
+}
+
+// Each thread reports the bits it finds in its static shared cell before writing it: a block that
+// inherited the previous block's cells (same OS thread, same thread_local array) reports 1.0f.
+__global__ void static_shared_garbage_kernel(unsigned* bits) {
+  __shared__ float cells[64];
+  bits[blockIdx.x * blockDim.x + threadIdx.x] = __float_as_uint(cells[threadIdx.x]);
+  cells[threadIdx.x] = 1.0f;
+}
+
+// 32 KiB of static shared memory next to the launch's dynamic shared memory.
+constexpr int kBigStaticFloats = 8192;
+__global__ void big_static_shared_kernel(float* out) {
+  __shared__ float big[kBigStaticFloats];
+  STEPRL_DYNAMIC_SHARED(float, extra);
+  big[threadIdx.x] = static_cast<float>(threadIdx.x);
+  extra[threadIdx.x] = 2.0f;
+  __syncthreads();
+  if (threadIdx.x == 0) out[blockIdx.x] = big[1] + extra[0];
+}
+
 // ---- log-sum-exp, shuffles, bf16, vector loads ----------------------------------------------------
 
 __global__ void logsumexp_block_kernel(float* out, const float* logits, int64_t V) {

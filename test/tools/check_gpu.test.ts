@@ -15,7 +15,7 @@ const exe = path.join(root, 'build-check-gpu-sim', 'check_gpu');
 const simulatorRuns = process.platform === 'linux' && process.arch === 'x64';
 const describeSim = simulatorRuns ? describe : describe.skip;
 
-interface Row { family: string; op: string; class: string; pass: boolean; elements: number; worst: number | string; note: string }
+interface Row { family: string; op: string; shape: string; class: string; pass: boolean; elements: number; worst: number | string; note: string }
 interface Report { mode: string; device: { simulated: boolean }; failed: number; rows: Row[] }
 
 describeSim('npm run check:gpu on the simulator (reduced mode)', () => {
@@ -52,6 +52,36 @@ describeSim('npm run check:gpu on the simulator (reduced mode)', () => {
     expect(stages.find((s) => s.stage.startsWith('kernels'))?.status).toBe('ok');
   });
 
+  test("the sanitizer cases (the issue's shapes) run on the simulator and pass", () => {
+    const stages = JSON.parse(fs.readFileSync(path.join(out, 'stages.json'), 'utf8')) as { stage: string; status: string }[];
+    expect(stages.find((s) => s.stage === 'sanitize cases (sim)')?.status).toBe('ok');
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'sanitize-sim', 'report.json'), 'utf8')) as Report;
+    expect(report.mode).toBe('sanitize');
+    expect(report.failed).toBe(0);
+    const rows = report.rows.filter((r) => r.class === 'sanitize');
+    expect(rows.length).toBe(report.rows.length);
+    // What issue 14 asks compute-sanitizer racecheck/synccheck (and memcheck/initcheck) to see.
+    const wanted: [string, RegExp][] = [
+      ['attention', /^B=2 T=33 S=70 .*D=64\b/], ['attention', /^B=2 T=33 S=70 .*D=100\b/], ['attention', /^B=2 T=33 S=70 .*D=256\b/],
+      ['matmul', /^N=33 C=67 OC=129\b/], ['matmul', /^N=1040 C=72 OC=2320\b/],
+      ['sampling', /\bV=5\b/], ['sampling', /\bV=151936\b/],
+      ['entropy_segments', /./],
+      ['gae', /\bT=900\b/], ['prl_advantage', /\bT=900\b/], ['process_grpo_advantage', /\bT=900\b/],
+      ['group_advantage', /^R=1\b/], ['group_advantage', /^R=2\b/], ['group_advantage', /^R=5000\b/],
+    ];
+    for (const [family, shape] of wanted) {
+      const hits = rows.filter((r) => r.family === family && shape.test(r.shape));
+      expect({ family, shape: String(shape), found: hits.length > 0, pass: hits.every((r) => r.pass) })
+        .toEqual({ family, shape: String(shape), found: true, pass: true });
+    }
+    // Every layout of the fp32 GEMM at both matmul shapes: forward (K-major x K-major) and the
+    // backward row (dinput: K x N-major, dweight: M x N-major).
+    for (const shape of [/^N=33 C=67 OC=129\b/, /^N=1040 C=72 OC=2320\b/]) {
+      const ops = rows.filter((r) => r.family === 'matmul' && shape.test(r.shape)).map((r) => r.op).sort();
+      expect(ops).toEqual(['backward dinp+dweight+dbias', 'forward']);
+    }
+  });
+
   test('a corrupted GPU output fails its row and the exit status (--perturb)', () => {
     const perturbed = path.join(out, 'perturb');
     const run = spawnSync(exe, ['--mode', 'reduced', '--only', 'matmul,sampling,gae,entropy_segments', '--perturb', '--out', perturbed], {
@@ -69,4 +99,36 @@ describeSim('npm run check:gpu on the simulator (reduced mode)', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('no family named no_such_family');
   });
+});
+
+// The GPU mode's commands without a GPU: --plan prints what each stage would run and runs nothing.
+describe('npm run check:gpu --plan (the GPU mode, printed)', () => {
+  test('compute-sanitizer memcheck, racecheck, synccheck and initcheck over the sanitize cases; jest under memcheck and initcheck', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-check-gpu-plan-'));
+    try {
+      const run = spawnSync('bash', [path.join(root, 'scripts', 'check-gpu.sh'), '--plan', '--arch', '90', '--out', out,
+        '--jest-memcheck', '--jest-initcheck'], { cwd: root, encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`check-gpu.sh --plan exited ${run.status}:\n${run.stdout}\n${run.stderr}`);
+      const plan = run.stdout.split('\n').filter((l) => l.startsWith('check:gpu: plan: '));
+      const line = (stage: string) => plan.find((l) => l.slice('check:gpu: plan: '.length).startsWith(stage)) ?? '';
+      expect(line('configure')).toMatch(/cmake -S tools\/check_gpu -B build-check-gpu -DCHECK_GPU=CUDA -DCMAKE_CUDA_ARCHITECTURES=90/);
+      expect(line('kernels (full)')).toMatch(/check_gpu --mode full/);
+      for (const tool of ['memcheck', 'racecheck', 'synccheck', 'initcheck']) {
+        expect(line(`sanitizer ${tool}`)).toMatch(
+          new RegExp(`compute-sanitizer --tool ${tool} .*--error-exitcode 9 .*build-check-gpu/check_gpu --mode sanitize --out `));
+      }
+      expect(line('sanitizer memcheck')).toContain('--leak-check full');
+      expect(line('sanitizer initcheck')).toContain('--track-unused-memory no');
+      for (const tool of ['memcheck', 'initcheck']) {
+        const jest = line(`jest under ${tool}`);
+        expect(jest).toMatch(new RegExp(`STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda compute-sanitizer --tool ${tool} .*jest\\.js --runInBand`));
+        expect(jest).toContain('test/ops/attention.test.ts');
+      }
+      const stages = JSON.parse(fs.readFileSync(path.join(out, 'stages.json'), 'utf8')) as { stage: string; status: string }[];
+      expect(stages.every((s) => s.status === 'planned')).toBe(true);
+      expect(fs.existsSync(path.join(out, 'kernels.log'))).toBe(false);  // nothing ran
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
