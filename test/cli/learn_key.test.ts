@@ -15,5 +15,8 @@ test('the SFT start key follows the task definition and the SFT budget', () => {
   expect(JSON.stringify(sftStartKey('arithmetic-hard', createTask('arithmetic-hard'), { problems: 6000, epochs: 3 }))).not.toBe(key);
   expect(JSON.stringify(sftStartKey('arithmetic', createTask('arithmetic'), budget))).not.toBe(key);
   expect(key).toContain(`"restate":${options.restate}`);
+  expect(key).toContain('"keyed":true');
+  const unkeyed = new ArithmeticTask({ ...options, keyed: false });
+  expect(JSON.stringify(sftStartKey('arithmetic-hard', unkeyed, budget))).not.toBe(key);
   expect(key).toContain('"hiddenSize":128');
 });

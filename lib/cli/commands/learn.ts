@@ -52,7 +52,7 @@ export const LEARN_HELP = helpText('learn', 'learning benchmark: every algorithm
  */
 export const LEARN_TASKS: Record<string, { maxNewTokens: number; sftProblems: number; sftEpochs: number; lrScale?: number }> = {
   arithmetic: { maxNewTokens: 40, sftProblems: 6000, sftEpochs: 4 },
-  'arithmetic-hard': { maxNewTokens: 96, sftProblems: 6000, sftEpochs: 4 },
+  'arithmetic-hard': { maxNewTokens: 128, sftProblems: 6000, sftEpochs: 4 },
 };
 const OTHER_TASK = { maxNewTokens: 64, sftProblems: 6000, sftEpochs: 4 };
 
