@@ -53,6 +53,8 @@ export interface TaskSummary {
   lrScale?: number;
   start: { avg8: number; passAtK: Record<number, number>; meanLength: number };
   prlEta?: { value: number; rule: string };
+  /** This task's cell budget (the run's flags, the rest from the task's defaults). */
+  budget: Budget;
   algorithms: AlgoSummary[];
 }
 
@@ -120,7 +122,8 @@ export function learnMarkdown(r: LearnResults): string {
   for (const t of r.tasks) {
     lines.push(`## ${t.task}`, '', `SFT start: avg@8 ${(100 * t.start.avg8).toFixed(1)}%, pass@1 ${(100 * t.start.passAtK[1]).toFixed(1)}%, pass@${mid} ${(100 * t.start.passAtK[mid]).toFixed(1)}%, pass@${n} ${(100 * t.start.passAtK[n]).toFixed(1)}%, mean response ${t.start.meanLength.toFixed(1)} tokens.` +
       (t.prlEta ? ` PRL η = ${t.prlEta.value.toPrecision(3)} (${t.prlEta.rule}).` : '') +
-      (t.lrScale !== undefined ? ` Learning rates: each algorithm's × ${t.lrScale}.` : ''), '');
+      (t.lrScale !== undefined ? ` Learning rates: each algorithm's × ${t.lrScale}.` : '') +
+      (t.budget ? ` Each cell: ${t.budget.steps} steps × ${t.budget.prompts} prompts × ${t.budget.group} rollouts; held-out ${t.budget.evalProblems} problems × ${t.budget.evalN} samples.` : ''), '');
     lines.push(`| algorithm | seeds | avg@8 % | pass@1 % | pass@${mid} % | pass@${n} % | Δavg@8 vs GRPO | Δpass@${n} vs GRPO | own signal / outcome | tokens trained | wall s |`);
     lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const a of t.algorithms) {

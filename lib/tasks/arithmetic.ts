@@ -5,7 +5,9 @@
 // [0, maxValue]. Step k is right when it reads "a op b=c" with a the previous value (the start for
 // k = 0), op and b the problem's k-th operation, and c = a op b; the answer line is right when it
 // gives the final value. `prompt: 'compact'` states the chain as "Compute 47 +38 -19 *3 step by
-// step." (short prompts leave room for long chains in the embedded model's 256 positions).
+// step." (short prompts leave room for long chains in the embedded model's 256 positions);
+// `keyed` labels each operation with a letter ("Compute 47 a+38 b-19 c*3 ...") that its step line
+// starts with, followed by the operation ("b-19: 85-19=66").
 import { ArgumentError } from '../errors';
 import { Random } from '../util/random';
 import { answerOf, generatedProblems, type Problem, type Task, type Verdict } from './task';
@@ -31,7 +33,17 @@ export interface ArithmeticOptions {
   prompt?: 'words' | 'compact';
   /** Each step line ends with the remaining operations (" -19 *3"); default false. */
   restate?: boolean;
+  /**
+   * Each operation carries a letter key ('compact' prompts only): the prompt reads
+   * "Compute 47 a+38 b-19 c*3 step by step." and step k's line starts with its key and the
+   * operation copied from the prompt ("b-19: 85-19=66"), so which operation comes next is a
+   * look-up by key rather than a count of lines; default false.
+   */
+  keyed?: boolean;
 }
+
+/** The keys of the operations of a keyed problem, in order (at most 8 operations). */
+const KEYS = 'abcdefgh';
 
 const PEOPLE: readonly [string, string][] = [
   ['Ana', 'She'], ['Ben', 'He'], ['Cai', 'He'], ['Dee', 'She'], ['Eli', 'He'], ['Fay', 'She'], ['Gus', 'He'], ['Ivy', 'She'],
@@ -60,6 +72,7 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
       maxValue: options.maxValue ?? 30,
       prompt: options.prompt ?? 'words',
       restate: options.restate ?? false,
+      keyed: options.keyed ?? false,
     };
     if (!Number.isInteger(o.minSteps) || o.minSteps < 1 || o.minSteps > 8)
       throw ArgumentError.expected('options.minSteps', 'an integer between 1 and 8', o.minSteps);
@@ -71,6 +84,8 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
     if (!Number.isInteger(o.maxValue) || o.maxValue < o.maxOperand) throw ArgumentError.expected('options.maxValue', `an integer >= maxOperand (${o.maxOperand})`, o.maxValue);
     if (o.prompt !== 'words' && o.prompt !== 'compact') throw ArgumentError.expected('options.prompt', "'words' or 'compact'", o.prompt);
     if (typeof o.restate !== 'boolean') throw ArgumentError.expected('options.restate', 'a boolean', o.restate);
+    if (typeof o.keyed !== 'boolean') throw ArgumentError.expected('options.keyed', 'a boolean', o.keyed);
+    if (o.keyed && o.prompt !== 'compact') throw ArgumentError.expected('options.prompt', "'compact' when keyed is true", o.prompt);
     this.options = o as Required<ArithmeticOptions>;
   }
 
@@ -96,7 +111,7 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
     }
     const key = `${start}${operations.map((s) => s.op + s.operand).join('')}`;
     if (o.prompt === 'compact') {
-      const prompt = `Compute ${start} ${operations.map((s) => s.op + s.operand).join(' ')} step by step.`;
+      const prompt = `Compute ${start} ${operations.map((s, k) => this.#key(k) + s.op + s.operand).join(' ')} step by step.`;
       return { id: key, prompt, answer: String(value), start, operations };
     }
     const [name, pronoun] = random.pick(PEOPLE);
@@ -120,11 +135,22 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
     problem.operations.forEach(({ op, operand }, k) => {
       let next = apply(value, op, operand);
       if (k === wrongAt) next += random.pick([-2, -1, 1, 2, 10, -10].filter((d) => next + d >= 0));
-      lines.push(`${value}${op}${operand}=${next}${this.#remainder(problem, k + 1)}`);
+      lines.push(`${this.#label(problem, k)}${value}${op}${operand}=${next}${this.#remainder(problem, k + 1)}`);
       value = next;
     });
     lines.push(`Answer: ${value}`);
     return lines.join('\n');
+  }
+
+  /** Operation k's key in a keyed prompt ('' when not keyed). */
+  #key(k: number): string {
+    return this.options.keyed ? KEYS[k]! : '';
+  }
+
+  /** What step k's line starts with: "b-19: " when keyed (the key and the operation as the prompt states it), else ''. */
+  #label(problem: ArithmeticProblem, k: number): string {
+    const operation = problem.operations[k];
+    return this.options.keyed && operation ? `${KEYS[k]}${operation.op}${operation.operand}: ` : '';
   }
 
   /** What a restated step line ends with: " -19 *3" for the operations from index `from` on ('' without restate). */
@@ -145,12 +171,12 @@ export class ArithmeticTask implements Task<ArithmeticProblem> {
       const line = step.trim();
       const answer = /^Answer:\s*(-?\d+)$/.exec(line);
       if (answer) return consistent && k === problem.operations.length && Number(answer[1]) === expected;
-      const m = /^(-?\d+)([+\-*])(\d+)=(-?\d+)((?: [+\-*]\d+)*)$/.exec(line);
+      const m = /^((?:[a-h][+\-*]\d+: )?)(-?\d+)([+\-*])(\d+)=(-?\d+)((?: [+\-*]\d+)*)$/.exec(line);
       const operation = problem.operations[k];
-      const ok = m !== null && operation !== undefined && Number(m[1]) === expected && m[2] === operation.op &&
-        Number(m[3]) === operation.operand && Number(m[4]) === apply(expected, operation.op, operation.operand) &&
-        m[5] === this.#remainder(problem, k + 1);
-      if (ok) expected = Number(m![4]);
+      const ok = m !== null && operation !== undefined && m[1] === this.#label(problem, k) && Number(m[2]) === expected && m[3] === operation.op &&
+        Number(m[4]) === operation.operand && Number(m[5]) === apply(expected, operation.op, operation.operand) &&
+        m[6] === this.#remainder(problem, k + 1);
+      if (ok) expected = Number(m![5]);
       else consistent = false;
       return ok;
     });

@@ -15,8 +15,9 @@ export const TASKS: Record<string, () => Task> = {
   'arithmetic-long': () => new ArithmeticTask({ minSteps: 3, maxSteps: 6, operators: ['+', '-', '*'], maxValue: 60 }),
   sorting: () => new SortingTask(),
   // Issue 16's harder task: 6-8 chained operations on two-digit values (carries across tens),
-  // responses of 46-74 tokens (mean 62), where the outcome reward alone is sparse.
-  'arithmetic-hard': () => new ArithmeticTask({ minSteps: 6, maxSteps: 8, operators: ['+', '-', '*'], maxOperand: 9, maxMultiplier: 3, maxValue: 99, prompt: 'compact' }),
+  // keyed ("Compute 2 a*3 b+8 ..." / "b+8: 6+8=14"), responses of 76-114 tokens (mean 98), where
+  // the outcome reward alone is sparse (docs/ALGORITHMS-notes.md §4).
+  'arithmetic-hard': () => new ArithmeticTask({ minSteps: 6, maxSteps: 8, operators: ['+', '-', '*'], maxOperand: 9, maxMultiplier: 3, maxValue: 99, prompt: 'compact', keyed: true }),
 };
 
 export function createTask(name: string): Task {

@@ -1,6 +1,7 @@
-// arithmetic_hard.test.ts: the harder embedded task of issue 16 (`arithmetic-hard`) and the
-// restated-lines variant tried for it (ArithmeticTask's `restate`: "6+8=14 +4 *3"): the rule-based
-// step check of computation and remainder, the lengths of the worked solutions, validation.
+// arithmetic_hard.test.ts: the harder embedded task of issue 16 (`arithmetic-hard`, keyed lines:
+// "b+8: 6+8=14") and the restated-lines variant tried for it (ArithmeticTask's `restate`:
+// "6+8=14 +4 *3"): the rule-based step check of key, computation and remainder, the lengths of the
+// worked solutions, validation.
 import { ArgumentError } from '../../lib/errors';
 import { ArithmeticTask, type ArithmeticProblem } from '../../lib/tasks/arithmetic';
 import { createTask } from '../../lib/tasks/index';
@@ -29,8 +30,29 @@ test('restated solutions: each step line ends with the operations still to do', 
   expect(plain.verifySteps(problem, ['2*3=6 +8 +4', '6+8=14', '14+4=18', 'Answer: 18'])).toEqual([false, false, false, false]);
 });
 
-test.each([false, true])('arithmetic-hard (restate %s): every worked solution verifies, flawed ones have a wrong step and a wrong answer line', (restate) => {
-  const task = new ArithmeticTask({ ...(createTask('arithmetic-hard') as ArithmeticTask).options, restate });
+test('keyed solutions: the prompt labels each operation, each step line starts with its label', () => {
+  const task = new ArithmeticTask({ prompt: 'compact', keyed: true, minSteps: 3, maxSteps: 3, operators: ['+', '*'] });
+  const p = task.problems('test', 1, 0)[0]!;
+  expect(p.prompt).toMatch(/^Compute \d+ a[+*]\d+ b[+*]\d+ c[+*]\d+ step by step\.$/);
+  expect(task.solution(problem)).toBe('a*3: 2*3=6\nb+8: 6+8=14\nc+4: 14+4=18\nAnswer: 18');
+  expect(task.verifySteps(problem, ['a*3: 2*3=6', 'b+8: 6+8=14', 'c+4: 14+4=18', 'Answer: 18'])).toEqual([true, true, true, true]);
+  // A wrong key, a label whose operation differs from the prompt's, a missing label, or a right
+  // label with the wrong operation after it: the step is wrong, and so is every later one.
+  expect(task.verifySteps(problem, ['a*3: 2*3=6', 'c+8: 6+8=14', 'c+4: 14+4=18', 'Answer: 18'])).toEqual([true, false, false, false]);
+  expect(task.verifySteps(problem, ['a*3: 2*3=6', 'b+4: 6+4=10', 'c+4: 10+4=14', 'Answer: 14'])).toEqual([true, false, false, false]);
+  expect(task.verifySteps(problem, ['2*3=6', 'b+8: 6+8=14', 'c+4: 14+4=18', 'Answer: 18'])).toEqual([false, false, false, false]);
+  expect(task.verifySteps(problem, ['a*3: 2*3=6', 'b+8: 6+4=10', 'c+4: 10+4=14', 'Answer: 14'])).toEqual([true, false, false, false]);
+  expect(task.verify(problem, 'a*3: 2*3=6\nb+8: 6+8=14\nc+4: 14+4=18\nAnswer: 18').correct).toBe(true);
+  // Unkeyed lines do not pass the keyed check, nor keyed lines the plain one.
+  expect(new ArithmeticTask({ prompt: 'compact' }).verifySteps(problem, ['a*3: 2*3=6'])).toEqual([false]);
+});
+
+test.each([
+  ['keyed (the task as defined)', {}, 76, 114],
+  ['plain lines', { keyed: false }, 46, 84],
+  ['restated', { keyed: false, restate: true }, 91, 168],
+] as const)('arithmetic-hard, %s: every worked solution verifies, flawed ones have a wrong step and a wrong answer line', (_name, change, shortest, longest) => {
+  const task = new ArithmeticTask({ ...(createTask('arithmetic-hard') as ArithmeticTask).options, ...change });
   const tokenizer = new ByteTokenizer();
   const problems = task.problems('train', 300, 0);
   const random = new Random(3);
@@ -44,10 +66,16 @@ test.each([false, true])('arithmetic-hard (restate %s): every worked solution ve
     expect(verdicts.indexOf(false)).toBeGreaterThanOrEqual(0);
     expect(verdicts[verdicts.length - 1]).toBe(false); // the answer line of a chain with a wrong step
   }
-  // Plain lines: 46-84 tokens; restated: 91-168 (docs/ALGORITHMS-notes.md §4), inside the embedded
-  // model's 256 positions with the prompt (at most 49 tokens).
-  expect(Math.min(...lengths)).toBeGreaterThanOrEqual(restate ? 91 : 46);
-  expect(Math.max(...lengths)).toBeLessThanOrEqual(restate ? 168 : 84);
+  // Keyed: 76-114 tokens; plain lines: 46-84; restated: 91-168 (docs/ALGORITHMS-notes.md §4),
+  // inside the embedded model's 256 positions with the prompt (at most 57 tokens).
+  expect(Math.min(...lengths)).toBeGreaterThanOrEqual(shortest);
+  expect(Math.max(...lengths)).toBeLessThanOrEqual(longest);
+});
+
+test('keyed must be a boolean, and needs compact prompts', () => {
+  expect(() => new ArithmeticTask({ prompt: 'compact', keyed: 1 as unknown as boolean })).toThrow(/options\.keyed/);
+  expect(() => new ArithmeticTask({ keyed: true })).toThrow(ArgumentError);
+  expect(() => new ArithmeticTask({ keyed: true })).toThrow(/options\.prompt/);
 });
 
 test('restate must be a boolean', () => {

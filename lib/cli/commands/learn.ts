@@ -29,10 +29,10 @@ export const LEARN_FLAGS = {
   task: { type: 'string', description: 'tasks, comma-separated', default: 'arithmetic,arithmetic-hard' },
   algos: { type: 'string', description: `algorithms, comma-separated (known: ${DEFAULT_LEARN_ALGOS.join(', ')} and any train --algo name)`, default: DEFAULT_LEARN_ALGOS.join(',') },
   seeds: { type: 'string', description: 'a count (5 = seeds 0..4) or a list (3,7,11)', default: '5' },
-  steps: { type: 'integer', description: 'RL steps per cell', default: 30, min: 1 },
-  prompts: { type: 'integer', description: 'prompts per step', default: 16, min: 1 },
-  group: { type: 'integer', description: 'rollouts per prompt (G)', default: 8, min: 2 },
-  'eval-problems': { type: 'integer', description: 'held-out problems (the same for every cell)', default: 64, min: 1 },
+  steps: { type: 'integer', description: 'RL steps per cell (default: the task\'s)', min: 1 },
+  prompts: { type: 'integer', description: 'prompts per step (default: the task\'s)', min: 1 },
+  group: { type: 'integer', description: 'rollouts per prompt, G (default: the task\'s)', min: 2 },
+  'eval-problems': { type: 'integer', description: 'held-out problems, the same for every cell (default: the task\'s)', min: 1 },
   'eval-n': { type: 'integer', description: 'samples per held-out problem (pass@k for k <= n)', default: 64, min: 8 },
   'sft-problems': { type: 'integer', description: 'SFT problems (default: the task\'s)', min: 1 },
   'sft-epochs': { type: 'integer', description: 'SFT epochs (default: the task\'s)', min: 1 },
@@ -46,15 +46,37 @@ export const LEARN_FLAGS = {
 
 export const LEARN_HELP = helpText('learn', 'learning benchmark: every algorithm from one SFT start per task, over seeds, with intervals', LEARN_FLAGS);
 
+/** A task's RL and evaluation budget per cell (the flags override each part). */
+export interface TaskBudget {
+  steps: number;
+  prompts: number;
+  group: number;
+  evalProblems: number;
+}
+
 /**
- * Per task: response budget, SFT budget (the SFT start sets the difficulty RL starts from) and a
- * factor on every algorithm's learning rate.
+ * Per task: response budget, SFT budget (the SFT start sets the difficulty RL starts from), the
+ * budget of each cell and a factor on every algorithm's learning rate. The cell budgets are sized
+ * so that 5 seeds x 9 algorithms x both tasks fit in a few hours on a 2-core machine
+ * (docs/ALGORITHMS-notes.md §5); pass@k always comes from --eval-n (64) samples per problem.
  */
-export const LEARN_TASKS: Record<string, { maxNewTokens: number; sftProblems: number; sftEpochs: number; lrScale?: number }> = {
-  arithmetic: { maxNewTokens: 40, sftProblems: 6000, sftEpochs: 4 },
-  'arithmetic-hard': { maxNewTokens: 96, sftProblems: 6000, sftEpochs: 4 },
+export const LEARN_TASKS: Record<string, { maxNewTokens: number; sftProblems: number; sftEpochs: number; lrScale?: number; budget: TaskBudget }> = {
+  arithmetic: { maxNewTokens: 40, sftProblems: 6000, sftEpochs: 4, budget: { steps: 30, prompts: 16, group: 8, evalProblems: 32 } },
+  // Keyed 6-8 operation chains: the SFT start has avg@8 21%, pass@8 79%; at each algorithm's full
+  // learning rate the policy drifted on the earlier, sparser start, so half of it here.
+  'arithmetic-hard': { maxNewTokens: 128, sftProblems: 6000, sftEpochs: 4, lrScale: 0.5, budget: { steps: 20, prompts: 8, group: 8, evalProblems: 32 } },
 };
-const OTHER_TASK = { maxNewTokens: 64, sftProblems: 6000, sftEpochs: 4 };
+const OTHER_TASK = { maxNewTokens: 64, sftProblems: 6000, sftEpochs: 4, budget: { steps: 30, prompts: 16, group: 8, evalProblems: 64 } };
+
+/** A task's cell budget: each part from the flags where given, else the task's default; --quick's tiny one. */
+export function learnBudget(taskName: string, given: Partial<TaskBudget> & { evalN: number; prmNoise: number }, quick = false): Budget {
+  if (quick) return { steps: 2, prompts: 2, group: 4, evalProblems: 4, evalN: 16, prmNoise: given.prmNoise };
+  const t = (LEARN_TASKS[taskName] ?? OTHER_TASK).budget;
+  return {
+    steps: given.steps ?? t.steps, prompts: given.prompts ?? t.prompts, group: given.group ?? t.group,
+    evalProblems: given.evalProblems ?? t.evalProblems, evalN: given.evalN, prmNoise: given.prmNoise,
+  };
+}
 
 function parseSeeds(text: string): number[] {
   const list = text.includes(',') ? text.split(',').map((s) => s.trim()).filter(Boolean).map(Number) : null;
@@ -107,14 +129,16 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
   const seeds = quick && !argv.includes('--seeds') ? [0, 1] : parseSeeds(flags.seeds!);
   const etaFlag = flags['prl-eta']!;
   if (etaFlag !== 'auto' && !(Number(etaFlag) > 0)) throw new UsageError(`--prl-eta: expected "auto" or a number > 0 (received ${JSON.stringify(etaFlag)})`, 'learn');
-  const budget: Budget = quick
-    ? { steps: 2, prompts: 2, group: 4, evalProblems: 4, evalN: 16, prmNoise: flags['prm-noise']! }
-    : { steps: flags.steps!, prompts: flags.prompts!, group: flags.group!, evalProblems: flags['eval-problems']!, evalN: flags['eval-n']!, prmNoise: flags['prm-noise']! };
+  // The run's budget: what the flags set (results.budget); each task fills in the rest from its own.
+  const budgetFor = (taskName: string) => learnBudget(taskName, {
+    steps: flags.steps, prompts: flags.prompts, group: flags.group, evalProblems: flags['eval-problems'], evalN: flags['eval-n']!, prmNoise: flags['prm-noise']!,
+  }, quick);
+  const runBudget = budgetFor(tasks[0]!);
   const device = flags.device as 'cpu' | 'cuda';
   const out = path.resolve(flags.out!);
   fs.mkdirSync(out, { recursive: true });
   const started = Date.now();
-  const ks = reportedKs(budget.evalN);
+  const ks = reportedKs(runBudget.evalN);
   const summaries: TaskSummary[] = [];
   const allCells: CellResult[] = [];
 
@@ -122,6 +146,7 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
     const task = loadTask(taskName, 'learn');
     const taskDefaults = LEARN_TASKS[taskName] ?? OTHER_TASK;
     const maxNewTokens = taskDefaults.maxNewTokens;
+    const budget = budgetFor(taskName);
     const lrScale = flags['lr-scale'] ?? taskDefaults.lrScale ?? 1;
     const taskDir = path.join(out, taskName.replace(/[^A-Za-z0-9_.-]/g, '_'));
     // 1. The SFT start, shared by every cell of the task and reused by later runs while its key
@@ -176,20 +201,20 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
       }
     }
     allCells.push(...cells);
-    summaries.push({ task: taskName, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks) });
+    summaries.push({ task: taskName, budget, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks) });
   }
 
   const results: LearnResults = {
     command: `steprl learn ${argv.join(' ')}`.trim(),
-    budget: { ...budget, seeds, quick },
+    budget: { ...runBudget, seeds, quick },
     ks,
     tasks: summaries,
     wallSeconds: (Date.now() - started) / 1000,
     notes: [
-      `Each cell: ${budget.steps} RL steps x ${budget.prompts} prompts x ${budget.group} rollouts from the task's SFT start (seed 0); the seed sets RL sampling, problem order and evaluation sampling.`,
-      `Held-out: the same ${budget.evalProblems} problems for every cell, ${budget.evalN} samples each at temperature 1; avg@8 is the mean correctness of those samples (an unbiased estimate of avg@8); pass@k = 1 - C(n-c,k)/C(n,k) averaged over problems.`,
+      `Each cell: ${summaries.map((t) => `${t.task} ${t.budget.steps} RL steps x ${t.budget.prompts} prompts x ${t.budget.group} rollouts`).join('; ')}, from the task's SFT start (seed 0); the seed sets RL sampling, problem order and evaluation sampling.`,
+      `Held-out: the same ${summaries.map((t) => `${t.budget.evalProblems}`).join(' / ')} problems for every cell of ${summaries.map((t) => t.task).join(' / ')}, ${runBudget.evalN} samples each at temperature 1; avg@8 is the mean correctness of those samples (an unbiased estimate of avg@8); pass@k = 1 - C(n-c,k)/C(n,k) averaged over problems.`,
       `Intervals: mean ± the 95% Student-t half-width over seeds; differences vs GRPO are paired by seed. With one seed no interval exists (shown as n/a).`,
-      `Rule-based PRM with ${budget.prmNoise} label noise for the PRM methods.`,
+      `Rule-based PRM with ${runBudget.prmNoise} label noise for the PRM methods.`,
     ],
   };
   const jsonFile = path.resolve(flags.json ?? path.join(out, 'results.json'));
