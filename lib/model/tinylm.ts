@@ -202,7 +202,8 @@ export class TinyLM implements PolicyModel {
     if (pass === null || pass.activations.B !== B || pass.activations.T !== T || (pass.activations.logits !== null) !== withLogits) {
       pass?.activations.dispose();
       disposeLayout(pass?.layout ?? null);  // the replaced pass's layout goes with it
-      pass = { activations: untracked(() => allocateActivations(this.config, B, T, this.device, withLogits)), layout: null, tokens: null };
+      // An inference pass keeps one layer's buffers (nothing is kept for a backward).
+      pass = { activations: untracked(() => allocateActivations(this.config, B, T, this.device, withLogits, which === 'eval')), layout: null, tokens: null };
       if (which === 'train') this.#train = pass;
       else this.#eval = pass;
     }
@@ -328,12 +329,20 @@ export class TinyLM implements PolicyModel {
     );
   }
 
-  /** Frees the model's buffers; the model cannot be used afterwards. */
-  dispose(): void {
+  /**
+   * Frees the activations kept between passes (PolicyModel.releaseActivations): the next forward
+   * allocates them again; a backward needs a new training forward first.
+   */
+  releaseActivations(): void {
     for (const pass of [this.#train, this.#eval]) disposeLayout(pass?.layout ?? null);
     this.#train?.activations.dispose();
     this.#eval?.activations.dispose();
     this.#train = this.#eval = null;
+  }
+
+  /** Frees the model's buffers; the model cannot be used afterwards. */
+  dispose(): void {
+    this.releaseActivations();
     disposeWeights(this.#weights);
     disposeWeights(this.#grads);
     this.#invFreq?.dispose();
