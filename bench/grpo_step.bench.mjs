@@ -119,7 +119,7 @@ export function register(suite, { quick }) {
 
 export function note() {
   const lines = ['grpo-step / decode rows (bench/grpo_step.bench.mjs): tokens/s of a GRPO step counts response tokens (R x new tokens); ' +
-    'its state = policy weights, grads, AdamW moments + reference weights (20 B/parameter; the reference's grad buffer is never written, so not resident).'];
+    'its state = policy weights, grads, AdamW moments + reference weights (20 B/parameter; the reference grad buffer is never written, so not resident).'];
   for (const r of results) {
     if (r.phases) {
       const phases = Object.entries(r.phases).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ');

@@ -105,7 +105,8 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
     };
   };
   carve();
-  arena = Tensor.zeros([offset], { device });
+  // Freed by dispose() at once (not at garbage collection): a released pass gives its memory back.
+  arena = Tensor.zerosReleasable([offset], { device });
   offset = 0;
   const views = carve();
   const owner = arena;
