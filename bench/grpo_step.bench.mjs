@@ -8,7 +8,8 @@
 // STEPRL_BENCH_GRPO_SHAPE=d512: a new user's first model, d=512 with the real vocabulary (95M
 // parameters: 6 layers, 8 heads / 2 KV heads, ffn 1408), 8 x 8 x 64 tokens at the Trainer's default
 // microBatchRows (64). STEPRL_BENCH_GRPO_LAYERS=n: the shape's model with n layers (same width), to
-// iterate on memory and phase rates at full width in less time.
+// iterate on memory and phase rates at full width in less time. STEPRL_BENCH_GRPO_ROWS=grpo,model,decode
+// (default all three) picks the rows: the GRPO step, the model step it is held to, the decode row.
 // Each GRPO row is followed by one row per phase (rollout, reference, update) of the same step:
 // tokens/s there counts the tokens the phase runs the model over (R x (P + T) for the reference and
 // the update, R x T decoded for the rollout), comparable with the model step of rl_step.bench.mjs.
@@ -77,7 +78,8 @@ export function register(suite, { quick }) {
   const promptLength = 32;
   const params = parameterCount(config);
   const R = shape.prompts * shape.group, P = promptLength, T = shape.newTokens;
-  for (const trainPath of paths) {
+  const rows = (process.env.STEPRL_BENCH_GRPO_ROWS ?? 'grpo,model,decode').split(',');
+  for (const trainPath of rows.includes('grpo') ? paths : []) {
     const grpoName = `grpo-step/${trainPath}/cpu/${label}-${shape.prompts}x${shape.group}x${T}`;
     let step = null;
     suite.add({
@@ -102,7 +104,23 @@ export function register(suite, { quick }) {
       });
     }
   }
+  // The model step of rl_step.bench.mjs (4 x 256 tokens: forward, fused log-probs, loss, backward,
+  // AdamW) at this shape's config, in a process of its own: the rate the update and reference phases
+  // are held to (the reference is forward-only: about 3x this per token).
+  if (rows.includes('model')) {
+    const modelStepName = `model-step/fused/cpu/${label}-B4-T256`;
+    suite.add({
+      name: modelStepName, tokens: 4 * 256, flops: 6 * params * 4 * 256,
+      external: async () => {
+        const run = spawnSync(process.execPath, [path.join(root, 'bench', 'rl_step_worker.mjs'),
+          JSON.stringify({ config, B: 4, T: 256, path: 'fused', iterations: 1, warmup: quick ? 0 : 1 })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+        if (run.status !== 0) throw new Error(`rl_step_worker failed: ${run.stderr.split('\n').slice(-8).join('\n')}`);
+        return JSON.parse(run.stdout.trim().split('\n').pop());
+      },
+    });
+  }
   const batch = 64, newTokens = which === 'full' ? 32 : 16;
+  if (!rows.includes('decode')) return;
   const decodeName = `decode/cpu/${label}-B${batch}x${newTokens}`;
   suite.add({
     name: decodeName, tokens: batch * newTokens, flops: 2 * params * batch * (P + newTokens),

@@ -125,7 +125,8 @@ export class TinyLM implements PolicyModel {
     const config = { ...this.config, valueHead: options.valueHead ?? this.config.valueHead };
     const { specs, total } = parameterSpecs(config);
     const values = new Float32Array(total);
-    const mine = this.weightBuffer.toFloat32();
+    // On the cpu the weight buffer is read in place (a copy would be one more model's worth of garbage).
+    const mine = this.device === 'cpu' ? (this.weightBuffer._storage() as Float32Array) : this.weightBuffer.toFloat32();
     for (const spec of specs) {
       const source = this.specs.find((s) => s.name === spec.name);
       if (source) values.set(mine.subarray(source.offset, source.offset + source.numel), spec.offset);
