@@ -24,6 +24,35 @@ const CONFIGS: Record<string, TinyLMConfigInput> = {
   },
 };
 
+describe('Tensor.zerosReleasable', () => {
+  test('zero-filled addon memory that dispose() frees at once; bad options are typed errors', () => {
+    trimHostCache();
+    const before = hostMemory().liveBytes;
+    for (const dtype of ['float32', 'int32', 'uint8', 'bfloat16'] as const) {
+      const t = Tensor.zerosReleasable([3, 1000], { dtype });
+      expect(t.dtype).toBe(dtype);
+      expect(t.shape).toEqual([3, 1000]);
+      expect(hostMemory().liveBytes).toBeGreaterThan(before);
+      expect(Array.from(t.toArray() as ArrayLike<number>).every((x) => x === 0)).toBe(true);
+      t.fill(1);
+      t.dispose();
+      expect(hostMemory().liveBytes).toBe(before);
+    }
+    // A large block (2 MiB) goes to the pool's cache when disposed; made again, it is zero-filled again.
+    const large = Tensor.zerosReleasable([512, 1024]);
+    large.fill(3);
+    large.dispose();
+    expect(hostMemory().cachedBytes).toBeGreaterThanOrEqual(2 ** 21);
+    const again = Tensor.zerosReleasable([512, 1024]);
+    expect(hostMemory().cachedBytes).toBe(0);
+    expect((again.toArray() as Float32Array).every((x) => x === 0)).toBe(true);
+    again.dispose();
+    expect(() => Tensor.zerosReleasable([2], { dtype: 'float64' as never })).toThrow(ArgumentError);
+    expect(() => Tensor.zerosReleasable([2], { device: 'tpu' as never })).toThrow(ArgumentError);
+    expect(() => Tensor.zerosReleasable([-1])).toThrow();
+  });
+});
+
 describe('TinyLM activation memory', () => {
   const config = { ...CONFIGS['qwen2 q/k/v bias, tied embeddings, value head'], numLayers: 6 };
   const live = () => {
