@@ -5,6 +5,14 @@
 // rollouts x 128 new tokens, 32-token prompts, a frozen reference, microBatchRows 8; decode at batch
 // 64. --quick: a small model (d=128, 2 layers, V=2048), 2 x 4 x 16 tokens; decode batch 64 x 16.
 // STEPRL_BENCH_GRPO_SHAPE=vocab: that small model with the real vocabulary (V=151936), 4 x 4 x 32.
+// STEPRL_BENCH_GRPO_SHAPE=d512: a new user's first model, d=512 with the real vocabulary (95M
+// parameters: 6 layers, 8 heads / 2 KV heads, ffn 1408), 8 x 8 x 64 tokens at the Trainer's default
+// microBatchRows (64). STEPRL_BENCH_GRPO_LAYERS=n: the shape's model with n layers (same width), to
+// iterate on memory and phase rates at full width in less time. STEPRL_BENCH_GRPO_ROWS=grpo,model,decode
+// (default all three) picks the rows: the GRPO step, the model step it is held to, the decode row.
+// Each GRPO row is followed by one row per phase (rollout, reference, update) of the same step:
+// tokens/s there counts the tokens the phase runs the model over (R x (P + T) for the reference and
+// the update, R x T decoded for the rollout), comparable with the model step of rl_step.bench.mjs.
 // The small shapes also run the logits path (a model offering only forward/backward) beside the
 // hidden-state path, for the memory the [rows, P+T, V] logits cost.
 // Each row runs in a process of its own (grpo_step_worker.mjs), so its peak memory is its own.
@@ -53,28 +61,66 @@ const SHAPES = {
   full: { config: QWEN25_05B, label: 'qwen2.5-0.5b', prompts: 8, group: 8, newTokens: 128, microBatchRows: 8, paths: ['fused'] },
   small: { config: SMALL, label: 'small', prompts: 2, group: 4, newTokens: 16, microBatchRows: 4, paths: ['fused', 'logits'] },
   vocab: { config: { ...SMALL, vocabSize: QWEN25_05B.vocabSize }, label: 'd128-L2-V151936', prompts: 4, group: 4, newTokens: 32, microBatchRows: 8, paths: ['fused', 'logits'] },
+  d512: {
+    config: { ...QWEN25_05B, hiddenSize: 512, intermediateSize: 1408, numLayers: 6, numHeads: 8, numKvHeads: 2 },
+    label: 'd512-L6-V151936', prompts: 8, group: 8, newTokens: 64, microBatchRows: 64, paths: ['fused'],
+  },
 };
 
 export function register(suite, { quick }) {
   const which = process.env.STEPRL_BENCH_GRPO_SHAPE ?? (quick ? 'small' : 'full');
   if (!(which in SHAPES)) throw new Error(`STEPRL_BENCH_GRPO_SHAPE: expected one of ${Object.keys(SHAPES).join(', ')} but received ${which}`);
-  const { config, label, paths, ...shape } = SHAPES[which];
+  const { config: shapeConfig, label: shapeLabel, paths, ...shape } = SHAPES[which];
+  const layers = Number(process.env.STEPRL_BENCH_GRPO_LAYERS ?? shapeConfig.numLayers);
+  if (!Number.isInteger(layers) || layers < 1) throw new Error(`STEPRL_BENCH_GRPO_LAYERS: expected a positive integer but received ${process.env.STEPRL_BENCH_GRPO_LAYERS}`);
+  const config = { ...shapeConfig, numLayers: layers };
+  const label = layers === shapeConfig.numLayers ? shapeLabel : `${shapeLabel}-L${layers}`;
   const promptLength = 32;
   const params = parameterCount(config);
   const R = shape.prompts * shape.group, P = promptLength, T = shape.newTokens;
-  for (const trainPath of paths) {
+  const rows = (process.env.STEPRL_BENCH_GRPO_ROWS ?? 'grpo,model,decode').split(',');
+  for (const trainPath of rows.includes('grpo') ? paths : []) {
     const grpoName = `grpo-step/${trainPath}/cpu/${label}-${shape.prompts}x${shape.group}x${T}`;
+    let step = null;
     suite.add({
       name: grpoName, tokens: R * T, flops: 2 * params * R * T + 2 * params * R * (P + T) + 6 * params * R * (P + T),
       external: async () => {
         const r = worker({ kind: 'grpo', config, ...shape, path: trainPath, promptLength, warmup: quick ? 1 : 0, iterations: quick ? 3 : 1 });
         if (r.parameters !== params) throw new Error(`grpo-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
         results.push({ name: grpoName, ...r });
+        step = r;
         return r;
+      },
+    });
+    // The same step's phases as rows of their own (no new run): seconds, tokens/s, the phase's peak RSS.
+    const phaseWork = { rollout: [R * T, 2 * params * R * T], reference: [R * (P + T), 2 * params * R * (P + T)], update: [R * (P + T), 6 * params * R * (P + T)] };
+    for (const [phase, [tokens, flops]] of Object.entries(phaseWork)) {
+      suite.add({
+        name: `${grpoName}/${phase}`, tokens, flops,
+        external: async () => {
+          if (step === null) throw new Error(`${grpoName}/${phase}: the step's row did not run`);
+          return { medianMs: step.phases[phase] * 1000, peakRssBytes: step.phasePeakRssBytes[phase], stateBytes: step.stateBytes };
+        },
+      });
+    }
+  }
+  // The model step of rl_step.bench.mjs (4 x 256 tokens: forward, fused log-probs, loss, backward,
+  // AdamW) at this shape's config, in a process of its own: the rate the update and reference phases
+  // are held to (the reference is forward-only: about 3x this per token).
+  if (rows.includes('model')) {
+    const modelStepName = `model-step/fused/cpu/${label}-B4-T256`;
+    suite.add({
+      name: modelStepName, tokens: 4 * 256, flops: 6 * params * 4 * 256,
+      external: async () => {
+        const run = spawnSync(process.execPath, [path.join(root, 'bench', 'rl_step_worker.mjs'),
+          JSON.stringify({ config, B: 4, T: 256, path: 'fused', iterations: 1, warmup: quick ? 0 : 1 })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+        if (run.status !== 0) throw new Error(`rl_step_worker failed: ${run.stderr.split('\n').slice(-8).join('\n')}`);
+        return JSON.parse(run.stdout.trim().split('\n').pop());
       },
     });
   }
   const batch = 64, newTokens = which === 'full' ? 32 : 16;
+  if (!rows.includes('decode')) return;
   const decodeName = `decode/cpu/${label}-B${batch}x${newTokens}`;
   suite.add({
     name: decodeName, tokens: batch * newTokens, flops: 2 * params * batch * (P + newTokens),
@@ -91,11 +137,14 @@ export function register(suite, { quick }) {
 
 export function note() {
   const lines = ['grpo-step / decode rows (bench/grpo_step.bench.mjs): tokens/s of a GRPO step counts response tokens (R x new tokens); ' +
-    'its state = policy weights, grads, AdamW moments + reference weights and grads (24 B/parameter).'];
+    'its state = policy weights, grads, AdamW moments + reference weights (20 B/parameter; the reference grad buffer is never written, so not resident).'];
   for (const r of results) {
     if (r.phases) {
       const phases = Object.entries(r.phases).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ');
+      const peaks = Object.entries(r.phasePeakRssBytes).map(([k, b]) => `${k} ${(b / 1e9).toFixed(2)}`).join(', ');
       lines.push(`${r.name}: ${(r.medianMs / 1e3).toFixed(2)} s per step (${phases}); ${r.responseTokens} response tokens; ` +
+        `peak RSS ${(r.peakRssBytes / 1e9).toFixed(2)} GB = state ${(r.stateBytes / 1e9).toFixed(2)} GB + ${((r.peakRssBytes - r.stateBytes) / 1e9).toFixed(2)} GB ` +
+        `(per phase, GB: ${peaks}; before the first step ${(r.rssBeforeStepsBytes / 1e9).toFixed(2)}); ` +
         `live tensors after each step ${r.liveTensorsAfterEachStep.join(', ')}`);
     } else {
       // Each decode step reads every weight once: steps/s <= bandwidth / (4 B x parameters).

@@ -9,7 +9,58 @@
 //   decode  policy.generate() for `batch` prompts with the KV cache, `newTokens` tokens each.
 // A synthetic tokenizer maps ids to letters and random weights rarely sample the stop token, so
 // every response runs to maxNewTokens (the step's full shape). Prints one JSON line.
+import * as fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
 import { Rng, steprl } from './common.mjs';
+
+/** Resident set now and its high-water mark (VmRSS, VmHWM of /proc/self/status), bytes; null off Linux. */
+function residentBytes() {
+  try {
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    const kb = (key) => Number(status.match(new RegExp(`${key}:\\s+(\\d+) kB`))[1]) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A thread that samples VmRSS every 20 ms (the main thread is busy in native ops for seconds at a
+ * time), so each phase of a step gets its own peak from the timeline: stop() returns [ms, bytes] pairs.
+ */
+function rssSampler() {
+  const samples = new Float64Array(new SharedArrayBuffer(8 * 2 * 200000));
+  const count = new Int32Array(new SharedArrayBuffer(4));
+  const origin = performance.timeOrigin;
+  const thread = new Worker(`
+    const { workerData: { samples, count, origin } } = require('node:worker_threads');
+    const fs = require('node:fs');
+    const tick = () => {
+      const i = Atomics.load(count, 0);
+      if (i < 0 || 2 * i + 1 >= samples.length) return;
+      const m = fs.readFileSync('/proc/self/status', 'utf8').match(/VmRSS:\\s+(\\d+) kB/);
+      samples[2 * i] = performance.timeOrigin + performance.now() - origin;
+      samples[2 * i + 1] = Number(m[1]) * 1024;
+      Atomics.store(count, 0, i + 1);
+      setTimeout(tick, 20);
+    };
+    tick();
+  `, { eval: true, workerData: { samples, count, origin } });
+  thread.unref();
+  return {
+    /** The largest sample in [from, to) ms (performance.now() of the main thread). */
+    peak(from, to) {
+      let best = 0;
+      for (let i = 0; i < Atomics.load(count, 0); i++) if (samples[2 * i] >= from && samples[2 * i] < to) best = Math.max(best, samples[2 * i + 1]);
+      return best;
+    },
+    stop() {
+      Atomics.store(count, 0, -1);
+      return thread.terminate();
+    },
+  };
+}
 
 const { TinyLM, Trainer, grpo, memory } = steprl;
 
@@ -51,20 +102,45 @@ if (job.kind === 'grpo') {
   });
   const steps = [];
   const live = [];
+  const sampler = rssSampler();
+  const beforeSteps = residentBytes();
+  // The peak to report is the steps' own: building the two models (random init on the host, a copy
+  // for the clone) is reset away (Linux: writing 5 to clear_refs resets VmHWM to the current RSS).
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // elsewhere the peak includes the setup
+  }
   for (let i = 0; i < warmup + iterations; i++) {
     const start = performance.now();
     const m = await trainer.trainStep();
-    const ms = performance.now() - start;
+    const end = performance.now();
     live.push(memory().tensors);
-    if (i >= warmup) steps.push({ ms, seconds: m.seconds, tokens: m.responseLength * job.prompts * job.group });
+    // The phases ran one after the other in this order (Trainer.#trainStep); their peaks from the timeline.
+    const phasePeaks = {};
+    let at = start;
+    for (const [phase, s] of Object.entries(m.seconds)) {
+      if (phase === 'total') continue;
+      phasePeaks[phase] = sampler.peak(at, at + s * 1000 + 25);
+      at += s * 1000;
+    }
+    const step = { ms: end - start, seconds: m.seconds, tokens: m.responseLength * job.prompts * job.group, phasePeaks, metrics: { loss: m.loss, kl: m.kl, gradNorm: m.gradNorm } };
+    if (process.env.STEPRL_BENCH_GRPO_TRACE) console.error(JSON.stringify(step));
+    if (i >= warmup) steps.push(step);
   }
+  await sampler.stop();
   const at = steps.indexOf(steps.find((s) => s.ms === median(steps.map((x) => x.ms))));
   const parameters = model.numParameters;
+  const rss = residentBytes();
   console.log(JSON.stringify({
-    medianMs: steps[at].ms, phases: steps[at].seconds, responseTokens: steps[at].tokens, liveTensorsAfterEachStep: live,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    // Policy weights, grads and AdamW's two moments (16 B/parameter) plus the reference's weights and grad buffer (8 B).
-    stateBytes: parameters * 24, parameters,
+    medianMs: steps[at].ms, phases: steps[at].seconds, phasePeakRssBytes: steps[at].phasePeaks, responseTokens: steps[at].tokens,
+    liveTensorsAfterEachStep: live, metrics: steps[at].metrics,
+    peakRssBytes: rss?.hwm ?? process.resourceUsage().maxRSS * 1024, rssBeforeStepsBytes: beforeSteps?.rss ?? null,
+    setupPeakRssBytes: beforeSteps?.hwm ?? null,
+    // Policy weights, grads and AdamW's two moments (16 B/parameter) plus the reference's weights (4 B). The
+    // reference's grad buffer is allocated but never written (untouched pages are not resident).
+    stateBytes: parameters * 20, parameters,
+    hostPool: steprl.hostMemory(),
   }));
 } else {
   const prompts = Array.from({ length: job.batch }, () => tokenizer.encode(promptText()));

@@ -122,6 +122,8 @@ export interface NativeBinding {
   releaseStorage(storage: Float32Array | Uint16Array | Int32Array | Uint8Array): boolean;
   hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number };
   trimHostCache(): void;
+  /** A zero-filled typed array in the addon's host memory (releaseStorage frees it); absent in older builds. */
+  hostZeros?(dtype: 'float32' | 'bfloat16' | 'int32' | 'uint8', numel: number): Float32Array | Uint16Array | Int32Array | Uint8Array;
 
   // CUDA and simulator backends only (undefined on the cpu backend).
   /** Host -> device copy into a new buffer of the array's dtype. */

@@ -138,6 +138,24 @@ export class Tensor {
     return Tensor.from(allocate(dtype, numelOf(dims)), dims, options);
   }
 
+  /**
+   * A zero-filled tensor whose memory dispose() returns at once. On the cpu Tensor.zeros' memory is
+   * a JS typed array that only garbage collection frees (and whose pages are resident only once
+   * written); this one is the addon's host memory, zero-filled (so resident) when made, freed by
+   * dispose(). For large buffers whose lifetime the caller manages (activation arenas, KV caches).
+   * Device tensors are the same as Tensor.zeros'.
+   */
+  static zerosReleasable(shape: readonly number[], options: TensorOptions = {}): Tensor {
+    checkOptionsObject('options', options, ['dtype', 'device']);
+    const device = options.device ?? 'cpu';
+    const native = binding();
+    if (device !== 'cpu' || native.hostZeros === undefined) return Tensor.zeros(shape, options);
+    const dims = checkShape(shape);
+    const dtype = options.dtype ?? 'float32';
+    if (!DTYPES.includes(dtype)) throw ArgumentError.expected('options.dtype', `one of ${DTYPES.join(', ')}`, dtype);
+    return new Tensor(new Storage(native.hostZeros(dtype, numelOf(dims)), true), dims, dtype, 'cpu');
+  }
+
   /** @internal Wraps storage the addon produced (and owns): a typed array is cpu, a DeviceBuffer cuda. */
   static _wrap(storage: NativeStorage, shape: readonly number[], dtype: DType, device?: Device): Tensor {
     return new Tensor(new Storage(storage, true), shape, dtype, device ?? (typedArrayKind(storage) === null ? 'cuda' : 'cpu'));

@@ -66,7 +66,8 @@ const LAUNCHES = [
   { kernel: /^attention_delta_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'attention.cu 256, no dynamic smem' },
   { kernel: /^flash_attention_forward_kernel</, launch: flashAttention('forward'), source: 'flash_attention.cu FlashTile<kD>::kSharedBytes, 128 threads' },
   { kernel: /^flash_attention_(dkdv|dq)_kernel</, launch: flashAttention('backward'), source: 'flash_attention.cu BackwardTile<kD>::kSharedBytes, 128 threads' },
-  { kernel: /^flash_attention_delta_kernel</, launch: () => ({ threads: 256, dynamic: 0 }), source: 'flash_attention.cu 256' },
+  { kernel: /^flash_attention_delta_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'flash_attention.cu 256, no dynamic smem' },
+  { kernel: /^widen_bf16_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'flash_attention.cu 256, no dynamic smem' },
   { kernel: /^gemm_bf16_kernel</, launch: gemmBf16, source: 'gemm_bf16.cu Cfg: 4 stages x (A + B tiles) bf16' },
   // rope_cuda: D floats of cos/sin table; shown for head size 128 (at most kRopeMaxHeadDim = 8192).
   { kernel: /^rope_kernel</, launch: () => ({ threads: 256, dynamic: 128 * 4 }), source: 'rope.cu D * 4 B (D = 128 shown)' },

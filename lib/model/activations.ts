@@ -48,7 +48,13 @@ export interface Activations {
   dispose(): void;
 }
 
-export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device, withLogits = true): Activations {
+/**
+ * `inference`: a forward that keeps nothing for a backward (an evaluation, a reference model's
+ * log-probs): every layer runs in one set of buffers that alias as in decode (transformerLayer: x =
+ * xm = the next layer's x, h1 = h2, rstd1 = rstd2), and the backward scratch aliases them too (it is
+ * never used), so the pass holds one layer's activations instead of numLayers'.
+ */
+export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device, withLogits = true, inference = false): Activations {
   const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F, vocabSize: V } = config;
   const N = B * T;
   const qkNorm = config.architecture === 'qwen3';
@@ -62,7 +68,23 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
     return t;
   };
   const maybe = (shape: number[]): Tensor | null => (qkNorm ? take(shape) : null);
+  const carveInference = () => {
+    const x = take([N, C]), h = take([N, C]), rstd = take([N]), q = take([N, H * D]), k = take([N, KVH * D]), v = take([N, KVH * D]);
+    const att = take([N, H * D]), gu = take([N, 2 * F]), s = take([N, F]);
+    const layer: LayerActivations = {
+      x, h1: h, rstd1: rstd, q, k, qRaw: qkNorm ? q : null, kRaw: qkNorm ? k : null, rstdq: maybe([N * H]), rstdk: maybe([N * KVH]),
+      v, att, lse: take([B, H, T]), xm: x, h2: h, rstd2: rstd, gu, s,
+    };
+    return {
+      layers: Array.from({ length: config.numLayers }, () => layer),
+      out: x, hf: take([N, C]), rstdf: take([N]),
+      logits: withLogits ? take([B, T, V]) : null,
+      values: config.valueHead ? take([N, 1]) : null,
+      dx: x, dh: h, datt: att, dq: q, dk: k, dv: v, dqRaw: qkNorm ? q : null, dkRaw: qkNorm ? k : null, ds: s, dgu: gu,
+    };
+  };
   const carve = () => {
+    if (inference) return carveInference();
     const layers: LayerActivations[] = [];
     for (let l = 0; l < config.numLayers; l++) {
       layers.push({
@@ -83,15 +105,19 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
     };
   };
   carve();
-  arena = Tensor.zeros([offset], { device });
+  // Freed by dispose() at once (not at garbage collection): a released pass gives its memory back.
+  arena = Tensor.zerosReleasable([offset], { device });
   offset = 0;
   const views = carve();
   const owner = arena;
   return {
     B, T, ...views,
     dispose: () => {
-      for (const layer of views.layers) for (const t of Object.values(layer)) t?.dispose();
-      for (const [key, t] of Object.entries(views)) if (key !== 'layers' && t !== null) (t as Tensor).dispose();
+      // Aliased views (an inference pass) are disposed once.
+      const all = new Set<Tensor>();
+      for (const layer of views.layers) for (const t of Object.values(layer)) if (t !== null) all.add(t);
+      for (const [key, t] of Object.entries(views)) if (key !== 'layers' && t !== null) all.add(t as Tensor);
+      for (const t of all) t.dispose();
       owner.dispose();
     },
   };

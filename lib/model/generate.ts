@@ -25,7 +25,7 @@ function workspace(config: TinyLMConfig, B: number, T: number, device: Device): 
     gu: [N, 2 * F], s: [N, F], last: [B, C], hf: [B, C], rstdf: [B], logits: [B, V],
   };
   const total = Object.values(shapes).reduce((sum, s) => sum + s.reduce((a, b) => a * b, 1), 0);
-  const arena = Tensor.zeros([total], { device });
+  const arena = Tensor.zerosReleasable([total], { device });
   let offset = 0;
   const ws = {} as Workspace;
   for (const [name, shape] of Object.entries(shapes) as [keyof Workspace, number[]][]) {
@@ -100,9 +100,10 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
     for (let t = 0; t < P; t++) promptPositions[b * P + t] = Math.max(0, t - start[b]);
   }
   const kvStart = Tensor.from(start, [B], { device });
+  // The cache and the workspaces are freed when generation ends (not at garbage collection).
   const caches = Array.from({ length: config.numLayers }, () => ({
-    k: Tensor.zeros([B, Smax, config.numKvHeads, config.headDim], { device }),
-    v: Tensor.zeros([B, Smax, config.numKvHeads, config.headDim], { device }),
+    k: Tensor.zerosReleasable([B, Smax, config.numKvHeads, config.headDim], { device }),
+    v: Tensor.zerosReleasable([B, Smax, config.numKvHeads, config.headDim], { device }),
   }));
 
   const tokens = new Int32Array(B * maxNew).fill(ctx.padToken);

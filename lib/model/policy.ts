@@ -105,4 +105,10 @@ export interface PolicyModel {
   parameters(): Parameter[];
   /** Zeroes every grad buffer (optional: the trainer fills each grad with 0 otherwise). */
   zeroGrad?(): void;
+  /**
+   * Optional: frees the activation memory the model keeps between calls (its next forward makes it
+   * again). The Trainer calls it when a phase of its step is done with the model (after the
+   * reference log-probs, after the update), so one phase's activations are not resident in the next.
+   */
+  releaseActivations?(): void;
 }

@@ -179,7 +179,8 @@ export class TinyLM implements PolicyModel {
     const config = { ...this.config, valueHead: options.valueHead ?? this.config.valueHead };
     const { specs, total } = parameterSpecs(config);
     const values = new Float32Array(total);
-    const mine = this.weightBuffer.toFloat32();
+    // On the cpu the weight buffer is read in place (a copy would be one more model's worth of garbage).
+    const mine = this.device === 'cpu' ? (this.weightBuffer._storage() as Float32Array) : this.weightBuffer.toFloat32();
     for (const spec of specs) {
       const source = this.specs.find((s) => s.name === spec.name);
       if (source) values.set(mine.subarray(source.offset, source.offset + source.numel), spec.offset);
@@ -276,8 +277,9 @@ export class TinyLM implements PolicyModel {
       pass?.activations.dispose();
       pass?.mixed?.dispose();
       disposeLayout(pass?.layout ?? null);  // the replaced pass's layout goes with it
+      // An inference pass keeps one layer's buffers (nothing is kept for a backward).
       pass = untracked(() => ({
-        activations: allocateActivations(this.config, B, T, this.device, withLogits),
+        activations: allocateActivations(this.config, B, T, this.device, withLogits, which === 'eval'),
         mixed: this.#weightsBf16 === null ? null : allocateMixedPass(this.config, this.#weightsBf16, B, T, this.device),
         layout: null, tokens: null,
       }));
@@ -409,14 +411,22 @@ export class TinyLM implements PolicyModel {
     );
   }
 
-  /** Frees the model's buffers; the model cannot be used afterwards. */
-  dispose(): void {
+  /**
+   * Frees the activations kept between passes (PolicyModel.releaseActivations): the next forward
+   * allocates them again; a backward needs a new training forward first.
+   */
+  releaseActivations(): void {
     for (const pass of [this.#train, this.#eval]) disposeLayout(pass?.layout ?? null);
     this.#train?.activations.dispose();
     this.#eval?.activations.dispose();
     this.#train?.mixed?.dispose();
     this.#eval?.mixed?.dispose();
     this.#train = this.#eval = null;
+  }
+
+  /** Frees the model's buffers; the model cannot be used afterwards. */
+  dispose(): void {
+    this.releaseActivations();
     disposeWeights(this.#weights);
     disposeWeights(this.#grads);
     this.#invFreq?.dispose();

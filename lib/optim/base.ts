@@ -26,6 +26,7 @@ import { stepMetrics, type StepMetrics } from './metrics';
 import { collectRollouts, responseLogprobs, responseValues, scoreSteps, type RolloutSource } from './rollout';
 import { updatePolicy } from './update';
 import { scope } from '../scope';
+import { trimHostCache } from '../runtime';
 
 export interface TrainerOptions {
   policy: PolicyModel;
@@ -208,18 +209,34 @@ export class Trainer {
       dynamic = result.stats;
       return result.batch;
     });
+    // A phase's transient memory (the rollout's KV cache and workspaces, the reference pass's
+    // activations) goes back to the system before the next phase, so the step's peak is one phase's.
+    const endPhase = (...models: (PolicyModel | undefined)[]) => {
+      for (const model of models) model?.releaseActivations?.();
+      trimHostCache();
+    };
+    endPhase();
     if (algorithm.needs.steps) {
       const segmentation = (algorithm as { segmentation?: { maxBranches: number; minGap: number } }).segmentation ?? { maxBranches: 5, minGap: 10 };
       await timed('score', () => scoreSteps(batch, o.tokenizer, o.splitter ?? algorithm.needs.steps!, algorithm.needs.prm ? o.prm : undefined, segmentation));
     }
     if (o.reference && (algorithm.needs.ref || algorithm.loss.klCoef > 0))
-      batch.refLogprobs = await timed('reference', () => responseLogprobs(o.reference!, batch, o.temperature, o.microBatchRows));
-    if (algorithm.needs.values) batch.oldValues = await timed('values', () => responseValues(o.policy, batch, o.microBatchRows));
+      batch.refLogprobs = await timed('reference', async () => {
+        const out = await responseLogprobs(o.reference!, batch, o.temperature, o.microBatchRows);
+        endPhase(o.reference);
+        return out;
+      });
+    if (algorithm.needs.values) batch.oldValues = await timed('values', async () => {
+      const out = await responseValues(o.policy, batch, o.microBatchRows);
+      endPhase(o.policy);
+      return out;
+    });
     const adv = await timed('advantages', () => algorithm.advantages(batch, { prm: o.prm, rewardKlCoef: this.#rewardKlCoef, device: o.policy.device }));
     const update = await timed('update', () => updatePolicy(o.policy, this.optimizer, algorithm.loss, { batch, advantages: adv.advantages, returns: adv.returns }, {
       temperature: o.temperature, lr: o.lr, microBatchRows: o.microBatchRows, maxLength: o.maxNewTokens,
       random: new Random(stepSeed ^ 0x5bd1e995), critic: Boolean(algorithm.needs.values),
     }));
+    endPhase(o.policy);
     const metrics = stepMetrics(this.#step, batch, adv, update, seconds, this.#rewardKlCoef, o.lr);
     if (dynamic) metrics.dynamicSampling = dynamic;
     this.#adaptRewardKl(batch);

@@ -1,4 +1,5 @@
 // ops/system.cc: what the addon is and how it runs: build info, SIMD level, threads, probes.
+#include <cstring>
 #include <string>
 
 #include "../cpu/parallel.h"
@@ -68,6 +69,22 @@ Napi::Value ReleaseStorage(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), host_release(info.Env(), info[0].As<Napi::TypedArray>()));
 }
 
+// hostZeros(dtype, numel) -> a zero-filled typed array in the addon's host memory, which
+// Tensor.dispose() frees at once (releaseStorage) where a JS-made array waits for garbage collection.
+Napi::Value HostZeros(const Napi::CallbackInfo& info) {
+  require_arity(info, 2, "hostZeros");
+  const std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  DType dtype;
+  if (name == "float32") dtype = DType::float32;
+  else if (name == "bfloat16") dtype = DType::bfloat16;
+  else if (name == "int32") dtype = DType::int32;
+  else if (name == "uint8") dtype = DType::uint8;
+  else throw ArgumentError("dtype", "Expected one of float32, bfloat16, int32, uint8 for dtype but received " + name);
+  HostBuffer buffer(dtype, int_arg(info, 1, "numel", 0, int64_t{1} << 40));
+  if (buffer.bytes() > 0) std::memset(buffer.as<void>(), 0, buffer.bytes());
+  return buffer.release_to_js(info.Env());
+}
+
 Napi::Value HostMemory(const Napi::CallbackInfo& info) {
   const HostPoolStats stats = host_pool_stats();
   Napi::Object out = Napi::Object::New(info.Env());
@@ -92,6 +109,7 @@ void register_system(Napi::Object exports) {
   STEPRL_EXPORT(exports, "probeFmaPeak", ProbeFmaPeak);
   STEPRL_EXPORT(exports, "releaseStorage", ReleaseStorage);
   STEPRL_EXPORT(exports, "hostMemory", HostMemory);
+  STEPRL_EXPORT(exports, "hostZeros", HostZeros);
   STEPRL_EXPORT(exports, "trimHostCache", TrimHostCache);
 }
 
