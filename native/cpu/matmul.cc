@@ -23,13 +23,11 @@
 namespace steprl::cpu {
 namespace {
 
-// Sizes that fit Zen 3 (32 KiB L1d, 512 KiB L2 per core) and leave room on Zen 4/5 (48 KiB,
-// 1 MiB). Measured on Zen 3 at the Qwen2.5-0.5B shapes (M = 1024 tokens, K/N in 128..9728), best
-// of interleaved runs in GFLOP per CPU-second: kc 512 / 256 KiB of B in L2 beat kc 1024 / 512 KiB
-// by 3-5% (the larger B block fills the whole L2); not sensitive otherwise within a factor of ~2.
-constexpr int64_t kKC = 512;                // K slice: an MR x kc A micro-panel (12 KiB) in L1
+// Sizes for Zen 4/5 class cores (48 KiB L1d, 1 MiB L2 per core, shared L3); measured, not
+// sensitive within a factor of ~2.
+constexpr int64_t kKC = 1024;               // K slice: an MR x kc A micro-panel (24 KiB) in L1
 constexpr int64_t kBFloats = 1 << 20;       // kc x nc floats of packed B per slice (4 MiB, L3)
-constexpr int64_t kL2FloatsB = 64 * 1024;   // kc x nt floats of packed B a task keeps in L2
+constexpr int64_t kL2FloatsB = 128 * 1024;  // kc x nt floats of packed B a task keeps in L2
 constexpr int64_t kL2FloatsA = 64 * 1024;   // rows x kc floats of packed A a task keeps in L2
 constexpr int64_t kTasksPerThread = 4;      // tasks per slice and thread, for load balance
 constexpr int64_t kSerialFlops = 1 << 19;   // below this, threads cost more than they save
