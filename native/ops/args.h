@@ -7,8 +7,10 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "../../include/steprl/step_offsets.h"  // kMaxSteps, check_step_offsets
+#include "../cpu/convert.h"
 #include "../napi_util.h"
 
 namespace steprl {
@@ -78,6 +80,13 @@ inline StepScoreArgs step_score_args(const Napi::CallbackInfo& info) {
   const int64_t S = int_arg(info, 2, "steps", 0, kMaxSteps - 1);
   const int64_t R = int_arg(info, 3, "rows", 0, kMaxSteps);
   return {S, R, tensor_arg(info, 0, "stepScores", DType::float32, S), tensor_arg(info, 1, "stepOffsets", DType::int32, R + 1)};
+}
+
+// bf16 bits -> float32 (exact), on the host: the CPU path of the ops that take bfloat16 inputs.
+inline std::vector<float> widen_bf16(const TensorArg& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel));
+  cpu::widen_to_float32_cpu(out.data(), t.as<uint16_t>(), t.numel, cpu::HalfFormat::bfloat16);
+  return out;
 }
 
 }  // namespace steprl

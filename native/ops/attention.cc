@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../cpu/attention.h"
+#include "args.h"
 #include "dispatch.h"
 #include "memory_checks.h"
 #include "ops.h"
@@ -76,17 +77,6 @@ bool bf16_inputs(const TensorArg& q, std::initializer_list<std::pair<const Tenso
       throw ArgumentError(r.second, std::string("Expected ") + r.second + " of the same dtype as q (" + dtype_name(q.dtype) +
                                         ") but received " + dtype_name(r.first->dtype));
   return q.dtype == DType::bfloat16;
-}
-
-// bf16 bits -> float32 (exact), on the host.
-std::vector<float> widen_bf16(const TensorArg& t) {
-  std::vector<float> out(static_cast<size_t>(t.numel));
-  const uint16_t* src = t.as<uint16_t>();
-  for (size_t i = 0; i < out.size(); ++i) {
-    const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
-    std::memcpy(&out[i], &bits, sizeof bits);
-  }
-  return out;
 }
 
 Napi::Value Attention(const Napi::CallbackInfo& info) {

@@ -15,6 +15,7 @@
 
 #include "../cpu/matmul_bias.h"
 #include "../napi_util.h"
+#include "args.h"
 #include "memory_checks.h"
 #include "ops.h"
 
@@ -34,17 +35,6 @@ DType input_dtype(const TensorArg& first, const char* first_name, std::initializ
                                         dtype_name(first.dtype) + ") but received " + dtype_name(r.first->dtype));
   }
   return first.dtype;
-}
-
-// bf16 bits -> float32 (exact).
-std::vector<float> widen_bf16(const TensorArg& t) {
-  std::vector<float> out(static_cast<size_t>(t.numel));
-  const uint16_t* src = t.as<uint16_t>();
-  for (size_t i = 0; i < out.size(); ++i) {
-    const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
-    std::memcpy(&out[i], &bits, sizeof bits);
-  }
-  return out;
 }
 
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
