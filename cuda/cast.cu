@@ -1,6 +1,7 @@
 // cast.cu: the CUDA launcher of cast (include/steprl/cast.h; the CPU statement is
 // native/cpu/cast.cc): float32 <-> bfloat16, element-wise, by the header's bit rules (not
-// __float2bfloat16_rn, whose NaN is the canonical 0x7fff: the header keeps a NaN's sign and payload).
+// __float2bfloat16_rn, whose NaN is the canonical 0x7fff: the header keeps a NaN's sign and payload;
+// the rounding is cuda/bf16_bits.cuh, shared with the kernels that write fused bf16 outputs).
 // When both buffers are 16-byte aligned, each thread converts 8 elements per step: two 16-byte
 // float4 loads -> one 16-byte store of 8 bf16 (narrow), or one 16-byte load -> two float4 stores
 // (widen); the n % 8 tail, and unaligned buffers, go one element at a time. Grid-stride loops.
@@ -8,6 +9,7 @@
 // expected ~85% of HBM bandwidth (a 7B model's 6.5e9 weights refresh in ~14 ms).
 #include "../include/steprl/cast.h"
 
+#include "bf16_bits.cuh"
 #include "common.cuh"
 #include "device.h"
 
@@ -16,16 +18,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 8192;
-
-// float32 bits -> bfloat16 bits: round to nearest even; a NaN keeps sign and payload, quiet bit set.
-__device__ __forceinline__ uint32_t narrow_bits(uint32_t x) {
-  if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x007fffffu) != 0) return (x >> 16) | 0x0040u;
-  return (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-}
-
-__device__ __forceinline__ uint32_t narrow_pair(float lo, float hi) {  // two bf16 in one word, lo first
-  return narrow_bits(__float_as_uint(lo)) | (narrow_bits(__float_as_uint(hi)) << 16);
-}
 
 template <bool kVec>
 __global__ void __launch_bounds__(kThreads)

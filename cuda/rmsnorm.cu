@@ -6,8 +6,11 @@
 //   backward  one block per row: dot = sum g w x (block reduction), dx += r w g + k x with
 //             k = -dot r^3 / C; then dweight += column sums of g x r by cuda/column_sum.cuh
 //             (fixed row chunks, summed in order: no atomics, the same bits on every run).
-// Rows take the 16-byte path when the tensors are 16-byte aligned and C % 4 == 0, else one
-// element per thread. inp may be out (in place): it is then read with ordinary loads, not ld.nc.
+// The forward may also (or instead) write its output rounded to bf16 (rmsnorm_forward_bf16_cuda: the
+// input of a bf16 GEMM under TinyLM's 'bf16-mixed', 2NC bytes written instead of 4NC, and no cast
+// pass). Rows take the 16-byte path when the tensors are 16-byte aligned and C % 4 == 0 (bf16
+// rows then store 8 bytes per 4 elements), else one element per thread. inp may be out (in
+// place): it is then read with ordinary loads, not ld.nc.
 // Bytes (H100, 3.35 TB/s): forward 8NC + 4C + 4N (x read once from HBM, y written), about
 // 2.4 us per MB of activations; backward 12NC (g, x read; dx read and written) + 8NC for the
 // dweight pass that reads g and x again (an unfused second pass: simpler, deterministic; a fused
@@ -16,6 +19,7 @@
 // HBM bandwidth once N * C fills the GPU (N >= ~4 rows per SM).
 #include "rmsnorm.h"
 
+#include "bf16_bits.cuh"
 #include "column_sum.cuh"
 #include "common.cuh"
 #include "device.h"
@@ -31,15 +35,18 @@ __device__ __forceinline__ float4 load_float4_coherent(const float* p) {
   return *reinterpret_cast<const float4*>(p);
 }
 
-template <bool kVec>
+// kF32 / kBf16: which outputs it writes: out (float32) and/or out_bf16 (the same values rounded to
+// bf16 by cuda/bf16_bits.cuh, i.e. the bits of out followed by ops.cast).
+template <bool kVec, bool kF32, bool kBf16>
 __global__ void __launch_bounds__(kMaxThreads)
-rmsnorm_forward_kernel(float* out, float* rstd,                // [N,C], [N]
-                       const float* inp, const float* weight,  // [N,C], [C]
+rmsnorm_forward_kernel(float* out, uint16_t* out_bf16, float* rstd,  // [N,C], [N,C], [N]
+                       const float* inp, const float* weight,        // [N,C], [C]
                        int64_t N, int64_t C, float eps) {
   const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
   for (int64_t row = blockIdx.x; row < N; row += gridDim.x) {
     const float* x = inp + row * C;
-    float* y = out + row * C;
+    float* y = kF32 ? out + row * C : nullptr;
+    uint16_t* yb = kBf16 ? out_bf16 + row * C : nullptr;
     float sum = 0.0f;
     if constexpr (kVec) {
       for (int64_t v = tid; v < C / 4; v += threads) {
@@ -58,10 +65,16 @@ rmsnorm_forward_kernel(float* out, float* rstd,                // [N,C], [N]
     if constexpr (kVec) {
       for (int64_t v = tid; v < C / 4; v += threads) {
         const float4 a = load_float4_coherent(x + 4 * v), w = load_float4(weight + 4 * v);
-        store_float4(y + 4 * v, make_float4(a.x * r * w.x, a.y * r * w.y, a.z * r * w.z, a.w * r * w.w));
+        const float4 o = make_float4(a.x * r * w.x, a.y * r * w.y, a.z * r * w.z, a.w * r * w.w);
+        if constexpr (kF32) store_float4(y + 4 * v, o);
+        if constexpr (kBf16) store_bf16x4(yb + 4 * v, o);
       }
     } else {
-      for (int64_t c = tid; c < C; c += threads) y[c] = x[c] * r * __ldg(weight + c);
+      for (int64_t c = tid; c < C; c += threads) {
+        const float o = x[c] * r * __ldg(weight + c);
+        if constexpr (kF32) y[c] = o;
+        if constexpr (kBf16) yb[c] = narrow(o);
+      }
     }
   }
 }
@@ -132,18 +145,27 @@ int threads_for(int64_t units) {
 
 unsigned rows_grid(int64_t N) { return static_cast<unsigned>(N < (int64_t{1} << 30) ? N : (int64_t{1} << 30)); }
 
+template <bool kF32, bool kBf16>
+void launch_forward(const RmsnormForwardArgs& a, uint16_t* out_bf16) {
+  if (a.N <= 0) return;
+  const bool vec = a.C % 4 == 0 && (!kF32 || aligned16(a.out)) && (!kBf16 || aligned16(out_bf16)) && aligned16(a.inp) &&
+                   aligned16(a.weight);
+  if (vec) {
+    STEPRL_LAUNCH((rmsnorm_forward_kernel<true, kF32, kBf16>), rows_grid(a.N), threads_for(a.C / 4), 0, stream(), a.out,
+                  out_bf16, a.rstd, a.inp, a.weight, a.N, a.C, a.eps);
+  } else {
+    STEPRL_LAUNCH((rmsnorm_forward_kernel<false, kF32, kBf16>), rows_grid(a.N), threads_for(a.C), 0, stream(), a.out,
+                  out_bf16, a.rstd, a.inp, a.weight, a.N, a.C, a.eps);
+  }
+}
+
 }  // namespace
 
-void rmsnorm_forward_cuda(const RmsnormForwardArgs& a) {
-  if (a.N <= 0) return;
-  const bool vec = a.C % 4 == 0 && aligned16(a.out) && aligned16(a.inp) && aligned16(a.weight);
-  if (vec) {
-    STEPRL_LAUNCH((rmsnorm_forward_kernel<true>), rows_grid(a.N), threads_for(a.C / 4), 0, stream(), a.out, a.rstd, a.inp,
-                  a.weight, a.N, a.C, a.eps);
-  } else {
-    STEPRL_LAUNCH((rmsnorm_forward_kernel<false>), rows_grid(a.N), threads_for(a.C), 0, stream(), a.out, a.rstd, a.inp,
-                  a.weight, a.N, a.C, a.eps);
-  }
+void rmsnorm_forward_cuda(const RmsnormForwardArgs& a) { launch_forward<true, false>(a, nullptr); }
+
+void rmsnorm_forward_bf16_cuda(const RmsnormForwardArgs& a, uint16_t* out_bf16) {
+  if (a.out != nullptr) launch_forward<true, true>(a, out_bf16);
+  else launch_forward<false, true>(a, out_bf16);
 }
 
 void rmsnorm_backward_cuda(const RmsnormBackwardArgs& a) {

@@ -12,6 +12,9 @@
 namespace steprl::cuda {
 
 void rmsnorm_forward_cuda(const RmsnormForwardArgs& args);
+// The forward that also writes y rounded to bfloat16 (include/steprl/cast.h's rule) into out_bf16
+// [N,C] (disjoint from everything else); args.out may be nullptr: then only the bf16 copy is written.
+void rmsnorm_forward_bf16_cuda(const RmsnormForwardArgs& args, uint16_t* out_bf16);
 void rmsnorm_backward_cuda(const RmsnormBackwardArgs& args);
 
 }  // namespace steprl::cuda

@@ -3,10 +3,16 @@
 // walk the columns of a row, four at a time with 16-byte loads of gate and up (and dout) and
 // 16-byte stores when every row is 16-byte aligned (F % 4 == 0, aligned bases), else one at a
 // time. sigmoid uses expf (<= 2 ulp), silu(g) = g / (1 + e^-g) as the CPU writes it.
+// The forward may write its output in bf16 instead (swiglu_forward_bf16_cuda: the input of the down
+// GEMM under TinyLM's 'bf16-mixed'; 8-byte stores of 4 bf16 on the 16-byte path; 10NF bytes, no
+// cast pass after it).
 // Bytes (H100, 3.35 TB/s): forward 12NF (gate, up in; out), backward 20NF (gate, up, dout in;
 // dgate, dup out); ~15 instructions per element: memory-bound, expected ~85% of HBM bandwidth.
 #include "swiglu.h"
 
+#include <type_traits>
+
+#include "bf16_bits.cuh"
 #include "common.cuh"
 #include "device.h"
 
@@ -23,23 +29,28 @@ __device__ __forceinline__ void silu_backward(float g, float u, float d, float* 
   *du = d * g * s;
 }
 
-template <bool kVec>
+// Out is float (the float32 output) or uint16_t (bf16: the float32 product rounded by
+// cuda/bf16_bits.cuh, the bits of the float32 output followed by ops.cast).
+template <bool kVec, typename Out>
 __global__ void __launch_bounds__(kThreads)
-swiglu_forward_kernel(float* out, const float* inp, int64_t N, int64_t F) {  // [N,F], [N,2F]
+swiglu_forward_kernel(Out* out, const float* inp, int64_t N, int64_t F) {  // [N,F], [N,2F]
   constexpr int kWidth = kVec ? 4 : 1;
   const int64_t stride = int64_t{gridDim.x} * blockDim.x * kWidth;
   const int64_t first = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) * kWidth;
   for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
     const float* gate = inp + n * 2 * F;
     const float* up = gate + F;
-    float* y = out + n * F;
+    Out* y = out + n * F;
     for (int64_t f = first; f < F; f += stride) {
       if constexpr (kVec) {
         const float4 g = load_float4(gate + f), u = load_float4(up + f);
-        store_float4(y + f, make_float4(silu_forward(g.x, u.x), silu_forward(g.y, u.y), silu_forward(g.z, u.z),
-                                        silu_forward(g.w, u.w)));
+        const float4 o = make_float4(silu_forward(g.x, u.x), silu_forward(g.y, u.y), silu_forward(g.z, u.z), silu_forward(g.w, u.w));
+        if constexpr (std::is_same_v<Out, float>) store_float4(y + f, o);
+        else store_bf16x4(y + f, o);
       } else {
-        y[f] = silu_forward(__ldg(gate + f), __ldg(up + f));
+        const float o = silu_forward(__ldg(gate + f), __ldg(up + f));
+        if constexpr (std::is_same_v<Out, float>) y[f] = o;
+        else y[f] = narrow(o);
       }
     }
   }
@@ -88,15 +99,20 @@ dim3 grid_for(int64_t N, int64_t units) {
   return dim3(static_cast<unsigned>(x < 64 ? x : 64), static_cast<unsigned>(N < 65535 ? N : 65535));
 }
 
-}  // namespace
-
-void swiglu_forward_cuda(float* out, const float* inp, int64_t N, int64_t F) {
+template <typename Out>
+void launch_forward(Out* out, const float* inp, int64_t N, int64_t F) {
   if (N <= 0 || F <= 0) return;
   if (F % 4 == 0 && aligned16(out) && aligned16(inp))
-    STEPRL_LAUNCH((swiglu_forward_kernel<true>), grid_for(N, F / 4), threads_for(F / 4), 0, stream(), out, inp, N, F);
+    STEPRL_LAUNCH((swiglu_forward_kernel<true, Out>), grid_for(N, F / 4), threads_for(F / 4), 0, stream(), out, inp, N, F);
   else
-    STEPRL_LAUNCH((swiglu_forward_kernel<false>), grid_for(N, F), threads_for(F), 0, stream(), out, inp, N, F);
+    STEPRL_LAUNCH((swiglu_forward_kernel<false, Out>), grid_for(N, F), threads_for(F), 0, stream(), out, inp, N, F);
 }
+
+}  // namespace
+
+void swiglu_forward_cuda(float* out, const float* inp, int64_t N, int64_t F) { launch_forward(out, inp, N, F); }
+
+void swiglu_forward_bf16_cuda(uint16_t* out, const float* inp, int64_t N, int64_t F) { launch_forward(out, inp, N, F); }
 
 void swiglu_backward_cuda(float* dinp, const float* dout, const float* inp, int64_t N, int64_t F) {
   if (N <= 0 || F <= 0) return;

@@ -9,6 +9,8 @@
 namespace steprl::cuda {
 
 void swiglu_forward_cuda(float* out /* [N,F] */, const float* inp /* [N,2F] */, int64_t N, int64_t F);
+// The forward writing out rounded to bfloat16 (include/steprl/cast.h's rule): out [N,F] bf16 bits.
+void swiglu_forward_bf16_cuda(uint16_t* out /* [N,F] */, const float* inp /* [N,2F] */, int64_t N, int64_t F);
 void swiglu_backward_cuda(float* dinp /* [N,2F] */, const float* dout /* [N,F] */, const float* inp /* [N,2F] */,
                           int64_t N, int64_t F);
 

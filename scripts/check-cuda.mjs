@@ -27,8 +27,10 @@ const MEMORY_BOUND = {
   'kl_penalty.cu': [/^kl_penalty_kernel/],
   'policy_loss.cu': [/^policy_loss_tokens_kernel/],
   // Model kernels: their <true> instantiations are the 16-byte paths (taken when rows are aligned).
-  'rmsnorm.cu': [/^rmsnorm_forward_kernel<true>/, /^rmsnorm_backward_kernel<true>/, /^column_partial_kernel<.*, true>/],
-  'swiglu.cu': [/^swiglu_forward_kernel<true>/, /^swiglu_backward_kernel<true>/],
+  // rmsnorm_forward_kernel<true, f32, bf16> and swiglu_forward_kernel<true, float | unsigned short>:
+  // every output variant (float32, fused bf16, both) of the 16-byte path.
+  'rmsnorm.cu': [/^rmsnorm_forward_kernel<true, /, /^rmsnorm_backward_kernel<true>/, /^column_partial_kernel<.*, true>/],
+  'swiglu.cu': [/^swiglu_forward_kernel<true, /, /^swiglu_backward_kernel<true>/],
   'cast.cu': [/^narrow_kernel<true>/, /^widen_kernel<true>/],
   'rope.cu': [/^rope_kernel<true>/],
   'adamw.cu': [/^adamw_kernel/, /^grad_norm_partial_kernel/],

@@ -4,8 +4,8 @@
 // every op writes into preallocated activations, every backward op accumulates into gradients,
 // and each backward step sits in the reverse order of its forward step.
 // Precision 'bf16-mixed' (TinyLM's option, cuda only) passes a MixedPass: every GEMM then reads
-// bfloat16 operands (the model's bf16 weight copies and bf16 casts of the activations that feed
-// it) and accumulates in fp32 on the tensor cores; its outputs, the residual stream, norms,
+// bfloat16 operands (the model's bf16 weight copies and bf16 activations: the norms and swiglu
+// write theirs directly, attention's inputs and output are cast) and accumulates in fp32 on the tensor cores; its outputs, the residual stream, norms,
 // softmax, RoPE, attention (see ATTENTION_DTYPE), log-probs and every gradient stay float32, and
 // weight gradients are accumulated in fp32 straight into the model's master gradient buffer.
 import * as ops from '../ops/index';
@@ -146,8 +146,9 @@ function forwardPass(config: TinyLMConfig, w: Weights, a: Activations, seq: Sequ
     transformerLayer(config, w.layers[l], a.layers[l], next, { positions: seq.positions, kvStart: seq.kvStart, rope, B, T }, views,
       undefined, mixed?.layers[l]);
   }
-  ops.rmsnorm({ out: a.hf, rstd: a.rstdf, inp: a.out, weight: w.norm }, { eps });
-  if (mixed !== undefined) ops.cast({ out: mixed.hf, inp: a.hf });
+  // Under 'bf16-mixed' the norm also writes the bf16 copy lm_head reads, in the same pass; the
+  // float32 hf stays for the value head and the lm_head backward.
+  ops.rmsnorm({ out: a.hf, outBf16: mixed?.hf, rstd: a.rstdf, inp: a.out, weight: w.norm }, { eps });
   if (a.logits !== null) {
     const logits = views.of(a.logits, [B * T, config.vocabSize]);
     if (mixed !== undefined) ops.matmul({ out: logits, inp: mixed.hf, weight: mixed.w.lmHead });
@@ -190,12 +191,12 @@ export function transformerLayer(
   const { B, T, positions, kvStart, rope } = input;
   const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = config;
   const N = B * T;
-  // A GEMM's input: the float32 activation, or under 'bf16-mixed' its bf16 cast (made once, right
-  // after the op that wrote it) with the layer's bf16 weight copy.
+  // A GEMM's input: the float32 activation, or under 'bf16-mixed' a bf16 one with the layer's bf16
+  // weight copy. rmsnorm and swiglu write their bf16 outputs directly (no float32 copy: the
+  // backward reads only the bf16 GEMM inputs and the norms' inputs); attention's output is cast.
   const h1 = mixed === undefined ? x.h1 : mixed.h1;
   const wq = mixed?.w.wq ?? lw.wq, wk = mixed?.w.wk ?? lw.wk, wv = mixed?.w.wv ?? lw.wv;
-  ops.rmsnorm({ out: x.h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
-  if (mixed !== undefined) ops.cast({ out: mixed.h1, inp: x.h1 });
+  ops.rmsnorm({ out: h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
   if (lw.qNorm !== null) {
     // Qwen3: q and k are RMS-normalized per head ([N·H, D] rows) before RoPE; the raw projections stay for the backward.
     ops.matmul({ out: x.qRaw!, inp: h1, weight: wq, bias: lw.bq ?? undefined });
@@ -221,11 +222,9 @@ export function transformerLayer(
   }
   if (mixed !== undefined) ops.cast({ out: mixed.att, inp: x.att });
   ops.matmul({ out: x.xm, inp: mixed?.att ?? x.att, weight: mixed?.w.wo ?? lw.wo, bias: lw.bo ?? undefined, residual: x.x });
-  ops.rmsnorm({ out: x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
-  if (mixed !== undefined) ops.cast({ out: mixed.h2, inp: x.h2 });
+  ops.rmsnorm({ out: mixed?.h2 ?? x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
   ops.matmul({ out: x.gu, inp: mixed?.h2 ?? x.h2, weight: mixed?.w.wgu ?? lw.wgu });
-  ops.swiglu({ out: x.s, inp: x.gu });
-  if (mixed !== undefined) ops.cast({ out: mixed.s, inp: x.s });
+  ops.swiglu({ out: mixed?.s ?? x.s, inp: x.gu });
   ops.matmul({ out: next, inp: mixed?.s ?? x.s, weight: mixed?.w.wdown ?? lw.wdown, residual: x.xm });
 }
 

@@ -1,8 +1,11 @@
 // swiglu.test.ts: swiglu / swigluBackward against the float64 reference on every device (the cpu at
 // every SIMD level, cuda on its 16-byte and scalar paths), over tiny, model-sized and odd widths
 // and large |gate| (the exp clamp), with an upstream gradient other than 1; the backward writes
-// dinp (no accumulation); determinism (thread counts, repeated cuda runs); errors.
+// dinp (no accumulation); determinism (thread counts, repeated cuda runs); errors. The cuda-only
+// bfloat16 output: within half a bf16 ulp of float64 and bit for bit the float32 output followed by
+// the cast reference, on the 16-byte and unaligned paths; on the cpu a DeviceError.
 import { DeviceError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+import { castToBf16Reference } from '../reference/cast';
 import { swigluBackwardReference, swigluReference } from '../reference/swiglu';
 import { expectClose } from '../util/close';
 import { describeOn, describeTargets, onTarget } from '../util/devices';
@@ -50,6 +53,41 @@ describeOn('cuda', 'swiglu on cuda', () => {
   });
 });
 
+describeOn('cuda', 'swiglu with a bfloat16 output on cuda', () => {
+  const device = 'cuda' as const;
+  const bf16Of = (t: Tensor) => Array.from(castToBf16Reference(new Uint32Array((t.toArray() as Float32Array).buffer)));
+  const BF16_TOL = { rtol: 2 ** -8 + TOL.rtol, atol: TOL.atol };
+  test.each(SHAPES)('matches float64 within half a bf16 ulp and the float32 output cast, bit for bit: N=$N F=$F', ({ N, F, scale }) => {
+    const rng = new Rng(N * 7 + F);
+    const x = rng.floats(N * 2 * F, scale);
+    const inp = Tensor.from(x, [N, 2 * F], { device });
+    const f32 = ops.swiglu({ out: Tensor.zeros([N, F], { device }), inp });
+    const b = Tensor.zeros([N, F], { device, dtype: 'bfloat16' });
+    expect(ops.swiglu({ out: b, inp })).toBe(b);
+    expect(Array.from(b.toArray())).toEqual(bf16Of(f32));
+    expectClose(b.toFloat32(), swigluReference(x, N, F), BF16_TOL);
+  });
+
+  test('an unaligned bf16 view takes the element-wise path with the same bits', () => {
+    const rng = new Rng(12), N = 3, F = 16;
+    const inp = Tensor.from(rng.floats(N * 2 * F, 2), [N, 2 * F], { device });
+    const f32 = ops.swiglu({ out: Tensor.zeros([N, F], { device }), inp });
+    const b = Tensor.zeros([1 + N * F], { device, dtype: 'bfloat16' }).view(1, [N, F]);
+    ops.swiglu({ out: b, inp });
+    expect(Array.from(b.toArray())).toEqual(bf16Of(f32));
+  });
+
+  test('errors: cpu tensors and sizes', () => {
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3], { dtype: 'bfloat16' }), inp: Tensor.zeros([4, 6]) })).toThrow(DeviceError);
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3], { dtype: 'bfloat16' }), inp: Tensor.zeros([4, 6]) }))
+      .toThrow('Expected out (bfloat16) on cuda (swiglu writes a bfloat16 output on cuda only');
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3], { device, dtype: 'bfloat16' }), inp: Tensor.zeros([4, 6]) })).toThrow(DeviceError);
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 2], { device, dtype: 'bfloat16' }), inp: Tensor.zeros([4, 6], { device }) }))
+      .toThrow('Expected 12 elements ([4, 3]) for out but received Tensor bfloat16 [4, 2] on cuda');
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3], { device, dtype: 'bfloat16' }), inp: Tensor.zeros([4, 6], { device, dtype: 'bfloat16' }) })).toThrow(DTypeError);
+  });
+});
+
 describeOn('cpu', 'swiglu behaviour and errors', () => {
   test('results do not depend on the thread count', () => {
     const rng = new Rng(4), N = 512, F = 256;
@@ -72,6 +110,7 @@ describeOn('cpu', 'swiglu behaviour and errors', () => {
     expect(() => ops.swiglu({ out: Tensor.zeros([4, 3]), inp: Tensor.zeros([4, 5]) })).toThrow('Expected inp of shape [..., 2F] (gate and up stacked, an even last dimension) but received Tensor float32 [4, 5] on cpu');
     expect(() => ops.swiglu({ out: Tensor.zeros([4, 6]), inp })).toThrow('Expected 12 elements ([4, 3]) for out but received Tensor float32 [4, 6] on cpu');
     expect(() => ops.swiglu({ out: Tensor.zeros([4, 3], { dtype: 'int32' }), inp })).toThrow(DTypeError);
+    expect(() => ops.swiglu({ out: Tensor.zeros([4, 3], { dtype: 'bfloat16' }), inp })).toThrow(DeviceError);  // cuda-only
     expect(() => ops.swigluBackward({ dinp: Tensor.zeros([4, 6]), dout: Tensor.zeros([4, 3]), inp: Tensor.zeros([4, 6]), extra: 1 } as never)).toThrow('unknown option "extra"');
     const arena = Tensor.zeros([64]);
     expect(() => ops.swiglu({ out: arena.view(20, [4, 3]), inp: arena.view(0, [4, 6]) })).toThrow('Expected out to share no memory with inp');
