@@ -1,6 +1,7 @@
 // families_model.cc: the model kernel families of check_gpu: matmul (forward, dinp, dweight, dbias:
-// the three GEMM layouts), attention (training forward/backward and KV-cache decode), rmsnorm,
-// rope, swiglu, embedding, adamw (+ grad norm), sampling, token_logprobs and linear_logprobs.
+// the three GEMM layouts), attention (training forward/backward and KV-cache decode), rmsnorm and
+// swiglu (with their fused bf16-output forwards), rope, embedding, adamw (+ grad norm), sampling,
+// token_logprobs and linear_logprobs.
 // Each check calls the CPU kernel (native/cpu) and the CUDA launcher (cuda/) on the same inputs.
 // "realistic" shapes are Qwen2.5-0.5B's: d = 896, 14 query / 2 KV heads of 64, FFN 4864,
 // V = 151936; "sanitize" shapes are the compute-sanitizer cases.
@@ -230,6 +231,13 @@ void check_attention(Ctx& c) {
 
 // ---- rmsnorm, rope, swiglu, embedding -------------------------------------------------------
 
+// bf16 bits read back from the device -> the floats they stand for.
+vector<float> widen_bf16(const vector<uint16_t>& bits) {
+  vector<float> out(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) out[i] = bf16_value(bits[i]);
+  return out;
+}
+
 void check_rmsnorm(Ctx& c) {
   struct K { int64_t N, C; const char* cls; };
   const K cases[] = {{3, 8, "tiny"}, {33, 130, "odd"}, {17, 896, "odd"}, {4096, 896, "realistic"}, {33, 130, "sanitize"}, {64, 896, "sanitize"}};
@@ -250,6 +258,22 @@ void check_rmsnorm(Ctx& c) {
       c.compare(row, "out", d_out.get(), out, {1e-5, 1e-6});
       c.compare(row, "rstd", d_rstd.get(), rstd, {1e-5, 1e-7});
       c.time(row, [&] { cuda::rmsnorm_forward_cuda(fa); }, 0, 8.0 * k.N * k.C, Peak::hbm);
+    }
+    {
+      // The fused bf16 outputs of 'bf16-mixed' (rmsnorm_forward_bf16_cuda): bf16 only, and a bf16
+      // copy next to the float32 out. Against the CPU's float32 out: half a bf16 ulp (2^-8 relative).
+      const RmsnormForwardArgs bf{nullptr, d_rstd.p(), d_x.p(), d_w.p(), k.C, 1e-6f, k.N};
+      auto d_bf = dev_zeros<uint16_t>(out.size());
+      Row& row = c.begin("forward bf16 out", shape, k.cls);
+      cuda::rmsnorm_forward_bf16_cuda(bf, d_bf.p());
+      c.compare(row, "out", widen_bf16(d_bf.get()), out, {0.00392, 1e-6});
+      c.compare(row, "rstd", d_rstd.get(), rstd, {1e-5, 1e-7});
+      c.time(row, [&] { cuda::rmsnorm_forward_bf16_cuda(bf, d_bf.p()); }, 0, 6.0 * k.N * k.C, Peak::hbm);
+      Row& both = c.begin("forward f32 + bf16 copy", shape, k.cls);
+      cuda::rmsnorm_forward_bf16_cuda(fa, d_bf.p());
+      c.compare(both, "out", d_out.get(), out, {1e-5, 1e-6});
+      c.compare(both, "outBf16", widen_bf16(d_bf.get()), out, {0.00392, 1e-6});
+      c.time(both, [&] { cuda::rmsnorm_forward_bf16_cuda(fa, d_bf.p()); }, 0, 10.0 * k.N * k.C, Peak::hbm);
     }
     {
       Row& row = c.begin("backward dinp+dweight", shape, k.cls);
@@ -315,6 +339,12 @@ void check_swiglu(Ctx& c) {
       cuda::swiglu_forward_cuda(d_out.p(), d_x.p(), k.N, k.F);
       c.compare(row, "out", d_out.get(), out, {1e-5, 1e-6});
       c.time(row, [&] { cuda::swiglu_forward_cuda(d_out.p(), d_x.p(), k.N, k.F); }, 0, 12.0 * k.N * k.F, Peak::hbm);
+      // The fused bf16 output of 'bf16-mixed' (swiglu_forward_bf16_cuda): half a bf16 ulp of the CPU's float32.
+      Row& bf = c.begin("forward bf16 out", shape, k.cls);
+      auto d_bf = dev_zeros<uint16_t>(out.size());
+      cuda::swiglu_forward_bf16_cuda(d_bf.p(), d_x.p(), k.N, k.F);
+      c.compare(bf, "out", widen_bf16(d_bf.get()), out, {0.00392, 1e-6});
+      c.time(bf, [&] { cuda::swiglu_forward_bf16_cuda(d_bf.p(), d_x.p(), k.N, k.F); }, 0, 10.0 * k.N * k.F, Peak::hbm);
     }
     {
       Row& row = c.begin("backward", shape, k.cls);
