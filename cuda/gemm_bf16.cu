@@ -4,6 +4,8 @@
 //   forward   out = inp . weight^T      A = inp  [N,C]  K-major, B = weight [OC,C] K-major
 //   dinp     += dout . weight           A = dout [N,OC] K-major, B = weight [OC,C] N-major
 //   dweight  += dout^T . inp            A = dout [N,OC] M-major, B = inp    [N,C]  N-major
+//   gate/up   gu = inp . wgu^T as two F-column GEMMs, the second's epilogue also writing
+//             s = bf16(silu(gate) * up) (matmul_bf16_swiglu_cuda: Llama's MLP without a swiglu pass)
 // and dbias by the column sums of cuda/column_sum.cuh over the bf16 dout.
 //
 // Tiling (the Ampere mma.sync GEMM as CUTLASS's sm80 path and llm.c describe it): a block of
@@ -41,9 +43,11 @@
 #include <string>
 #include <type_traits>
 
+#include "bf16_bits.cuh"
 #include "column_sum.cuh"
 #include "common.cuh"
 #include "device.h"
+#include "silu.cuh"
 #include "tensor_core.cuh"
 
 namespace steprl::cuda {
@@ -60,6 +64,11 @@ struct GemmBf16 {
   const float* bias;    // [N] or nullptr
   const float* addend;  // C-shaped or nullptr; may be c (accumulate)
   int64_t lda, ldb, ldc, M, N, K;
+  // SwiGLU epilogue (matmul_bf16_swiglu_cuda's second GEMM): when glu is set, C is `up` and
+  // glu[m * ldglu + n] = bf16(silu(gate[m * ldc + n]) * c), gate written by an earlier kernel.
+  const float* gate = nullptr;
+  uint16_t* glu = nullptr;
+  int64_t ldglu = 0;
 };
 
 // One operand tile of a slab in shared memory: kRows rows of kWidth contiguous bf16 (+ padding).
@@ -119,7 +128,9 @@ struct Config {
   static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tiles are multiples of 16x16");
 };
 
-template <int BM, int BN, int kWarpsM, int kWarpsN, bool kATrans, bool kBTrans, bool kVec>
+// kGlu: the SwiGLU epilogue (g.gate, g.glu); a separate instantiation, so the plain GEMMs' epilogue
+// (and register budget) is unchanged.
+template <int BM, int BN, int kWarpsM, int kWarpsN, bool kATrans, bool kBTrans, bool kVec, bool kGlu>
 __global__ void __launch_bounds__(32 * kWarpsM * kWarpsN)
 gemm_bf16_kernel(const GemmBf16 g) {
   using Cfg = Config<BM, BN, kWarpsM, kWarpsN, kATrans, kBTrans, kVec>;
@@ -196,7 +207,8 @@ gemm_bf16_kernel(const GemmBf16 g) {
   }
   cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
 
-  // Epilogue: c = (acc + bias) + addend. acc[i][j][q]: row g + 8 (q / 2), column 2 t + q % 2.
+  // Epilogue: c = (acc + bias) + addend (and the SwiGLU product when g.glu is set). acc[i][j][q]:
+  // row g + 8 (q / 2), column 2 t + q % 2.
   const int g4 = lane / 4, t4 = lane % 4;
 #pragma unroll
   for (int i = 0; i < MI; ++i) {
@@ -216,6 +228,7 @@ gemm_bf16_kernel(const GemmBf16 g) {
           if (g.bias != nullptr) v += __ldg(g.bias + n);
           if (add_row != nullptr) v += add_row[n];
           c_row[n] = v;
+          if constexpr (kGlu) g.glu[m * g.ldglu + n] = narrow(silu_forward(__ldg(g.gate + m * g.ldc + n), v));
         }
       }
     }
@@ -226,10 +239,10 @@ constexpr int64_t kH100Multiprocessors = 132;
 
 bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
-template <int BM, int BN, int kWarpsM, int kWarpsN, bool kATrans, bool kBTrans, bool kVec>
+template <int BM, int BN, int kWarpsM, int kWarpsN, bool kATrans, bool kBTrans, bool kVec, bool kGlu>
 void launch_config(const GemmBf16& g) {
   using Cfg = Config<BM, BN, kWarpsM, kWarpsN, kATrans, kBTrans, kVec>;
-  auto* kernel = gemm_bf16_kernel<BM, BN, kWarpsM, kWarpsN, kATrans, kBTrans, kVec>;
+  auto* kernel = gemm_bf16_kernel<BM, BN, kWarpsM, kWarpsN, kATrans, kBTrans, kVec, kGlu>;
   if (Cfg::kSharedBytes > 48 * 1024) {
     static const bool opted_in = [&] {  // once per instantiation
       STEPRL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -239,11 +252,11 @@ void launch_config(const GemmBf16& g) {
     (void)opted_in;
   }
   const dim3 grid(static_cast<unsigned>(ceil_div(g.M, BM)), static_cast<unsigned>(ceil_div(g.N, BN)));
-  STEPRL_LAUNCH((gemm_bf16_kernel<BM, BN, kWarpsM, kWarpsN, kATrans, kBTrans, kVec>), grid, Cfg::kThreads,
+  STEPRL_LAUNCH((gemm_bf16_kernel<BM, BN, kWarpsM, kWarpsN, kATrans, kBTrans, kVec, kGlu>), grid, Cfg::kThreads,
                 Cfg::kSharedBytes, stream(), g);
 }
 
-template <bool kATrans, bool kBTrans, bool kVec>
+template <bool kATrans, bool kBTrans, bool kVec, bool kGlu = false>
 void launch_gemm(const GemmBf16& g) {
   const bool big = ceil_div(g.M, 128) * ceil_div(g.N, 128) >= kH100Multiprocessors;
   const int64_t bn = big ? 128 : 64, bm = bn;
@@ -253,8 +266,8 @@ void launch_gemm(const GemmBf16& g) {
   if (ceil_div(g.N, bn) > 65535 || ceil_div(g.M, bm) >= (int64_t{1} << 31))
     throw ArgumentError("N", "Expected a matmul of at most " + std::to_string(65535 * bn) +
                                  " output columns on cuda but received " + std::to_string(g.N));
-  if (big) launch_config<128, 128, 2, 4, kATrans, kBTrans, kVec>(g);
-  else launch_config<64, 64, 2, 2, kATrans, kBTrans, kVec>(g);
+  if (big) launch_config<128, 128, 2, 4, kATrans, kBTrans, kVec, kGlu>(g);
+  else launch_config<64, 64, 2, 2, kATrans, kBTrans, kVec, kGlu>(g);
 }
 
 // 16-byte copies need every operand row 16-byte aligned: aligned bases and leading dimensions
@@ -283,6 +296,20 @@ struct DbiasTermBf16 {
 
 void matmul_bf16_forward_cuda(const MatmulBf16ForwardArgs& a) {
   gemm(false, true, GemmBf16{a.inp, a.weight, a.out, a.bias, a.residual, a.C, a.C, a.OC, a.N, a.OC, a.C});
+}
+
+// gu[:, :F] = inp . weight[:F]^T, then gu[:, F:] = inp . weight[F:]^T with the SwiGLU epilogue
+// writing s = bf16(silu(gate) * up): two GEMMs of F columns each (the second reads the gate the
+// first wrote, in stream order), each output element summed in the order of the one 2F-column GEMM.
+void matmul_bf16_swiglu_cuda(const MatmulBf16SwigluArgs& a) {
+  if (a.N <= 0 || a.F <= 0) return;
+  gemm(false, true, GemmBf16{a.inp, a.weight, a.gu, nullptr, nullptr, a.C, a.C, 2 * a.F, a.N, a.F, a.C});
+  GemmBf16 up{a.inp, a.weight + a.F * a.C, a.gu + a.F, nullptr, nullptr, a.C, a.C, 2 * a.F, a.N, a.F, a.C};
+  up.gate = a.gu;
+  up.glu = a.s;
+  up.ldglu = a.F;
+  if (aligned16(up.a) && aligned16(up.b) && up.lda % 8 == 0 && up.ldb % 8 == 0) launch_gemm<false, true, true, true>(up);
+  else launch_gemm<false, true, false, true>(up);
 }
 
 void matmul_bf16_backward_cuda(const MatmulBf16BackwardArgs& a) {

@@ -31,7 +31,19 @@ struct MatmulBf16BackwardArgs {
   int64_t N, C, OC;
 };
 
+// Llama's gate/up projection with SwiGLU fused into its epilogue: gu [N,2F] = inp . weight^T
+// (float32, [gate | up], kept for swiglu's backward), s [N,F] = bf16(silu(gate) * up) by the rule
+// of include/steprl/cast.h: the bits of the forward GEMM, swiglu_forward_cuda and a cast.
+struct MatmulBf16SwigluArgs {
+  float* gu;               // [N,2F]
+  uint16_t* s;             // [N,F] bf16
+  const uint16_t* inp;     // [N,C] bf16
+  const uint16_t* weight;  // [2F,C] bf16: gate rows, then up rows
+  int64_t N, C, F;
+};
+
 void matmul_bf16_forward_cuda(const MatmulBf16ForwardArgs& args);
+void matmul_bf16_swiglu_cuda(const MatmulBf16SwigluArgs& args);
 void matmul_bf16_backward_cuda(const MatmulBf16BackwardArgs& args);
 
 }  // namespace steprl::cuda

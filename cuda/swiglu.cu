@@ -2,7 +2,8 @@
 // statement is native/cpu/swiglu.cc). Element-wise over [N, F]: blockIdx.y walks rows, x-threads
 // walk the columns of a row, four at a time with 16-byte loads of gate and up (and dout) and
 // 16-byte stores when every row is 16-byte aligned (F % 4 == 0, aligned bases), else one at a
-// time. sigmoid uses expf (<= 2 ulp), silu(g) = g / (1 + e^-g) as the CPU writes it.
+// time. sigmoid uses expf (<= 2 ulp), silu(g) = g / (1 + e^-g) as the CPU writes it (the forward's
+// product is cuda/silu.cuh, shared with the SwiGLU epilogue of cuda/gemm_bf16.cu).
 // The forward may write its output in bf16 instead (swiglu_forward_bf16_cuda: the input of the down
 // GEMM under TinyLM's 'bf16-mixed'; 8-byte stores of 4 bf16 on the 16-byte path; 10NF bytes, no
 // cast pass after it).
@@ -15,13 +16,12 @@
 #include "bf16_bits.cuh"
 #include "common.cuh"
 #include "device.h"
+#include "silu.cuh"
 
 namespace steprl::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ __forceinline__ float silu_forward(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 
 __device__ __forceinline__ void silu_backward(float g, float u, float d, float* dg, float* du) {
   const float s = 1.0f / (1.0f + expf(-g));

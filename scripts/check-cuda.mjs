@@ -45,7 +45,7 @@ const MEMORY_BOUND = {
 const TENSOR_CORE = {
   'gemm_bf16.cu': [
     { kernel: /^gemm_bf16_kernel</, ptx: ['mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32', 'ldmatrix.sync.aligned.m8n8.x4', 'cp.async.wait_group'] },
-    { kernel: /^gemm_bf16_kernel<.*, true>$/, ptx: ['cp.async.cg.shared.global'] },
+    { kernel: /^gemm_bf16_kernel<.*, true, (true|false)>$/, ptx: ['cp.async.cg.shared.global'] },  // kVec (then kGlu, the SwiGLU epilogue)
   ],
   'flash_attention.cu': [
     { kernel: /^flash_attention_(forward|dkdv|dq)_kernel</, ptx: ['mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32', 'ldmatrix.sync.aligned.m8n8.x4',
@@ -54,7 +54,7 @@ const TENSOR_CORE = {
 };
 // cuda/gemm_bf16.cu: BK = 32, 8 bf16 of padding per shared row, 4 stages.
 function gemmBf16Launch(name) {
-  const m = name.match(/^gemm_bf16_kernel<(\d+), (\d+), (\d+), (\d+), (true|false), (true|false), (true|false)>/);
+  const m = name.match(/^gemm_bf16_kernel<(\d+), (\d+), (\d+), (\d+), (true|false), (true|false), (true|false)(?:, (?:true|false))?>/);  // kATrans, kBTrans, kVec, kGlu
   if (!m) return null;
   const [BM, BN, WM, WN] = m.slice(1, 5).map(Number), aTrans = m[5] === 'true', bTrans = m[6] === 'true';
   const tileA = aTrans ? 32 * (BM + 8) : BM * (32 + 8), tileB = bTrans ? BN * (32 + 8) : 32 * (BN + 8);

@@ -43,7 +43,7 @@ const attention = (kind) => (name) => {
 };
 // cuda/gemm_bf16.cu: BK = 32, 8 bf16 of padding per shared row, 4 stages.
 function gemmBf16(name) {
-  const m = name.match(/^gemm_bf16_kernel<(\d+), (\d+), (\d+), (\d+), (true|false), (true|false), (true|false)>/);
+  const m = name.match(/^gemm_bf16_kernel<(\d+), (\d+), (\d+), (\d+), (true|false), (true|false), (true|false)(?:, (?:true|false))?>/);  // kATrans, kBTrans, kVec, kGlu
   const [BM, BN, WM, WN] = m.slice(1, 5).map(Number), aTrans = m[5] === 'true', bTrans = m[6] === 'true';
   const tileA = aTrans ? 32 * (BM + 8) : BM * (32 + 8), tileB = bTrans ? BN * (32 + 8) : 32 * (BN + 8);
   return { threads: 32 * WM * WN, dynamic: 4 * (tileA + tileB) * 2 };

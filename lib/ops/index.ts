@@ -11,6 +11,8 @@ export { weibullReward } from './weibull_reward';
 export type { WeibullRewardOptions } from './weibull_reward';
 export { matmul, matmulBackward } from './matmul';
 export type { MatmulTensors, MatmulBackwardTensors } from './matmul';
+export { matmulSwiglu } from './matmul_swiglu';
+export type { MatmulSwigluTensors } from './matmul_swiglu';
 export { rmsnorm, rmsnormBackward } from './rmsnorm';
 export type { RmsnormTensors, RmsnormOptions, RmsnormBackwardTensors } from './rmsnorm';
 export { rope, ropeBackward } from './rope';

@@ -8,6 +8,8 @@
 // inp and weight (and dout) may instead all be bfloat16: the CUDA build then runs the bf16
 // tensor-core GEMM of cuda/gemm_bf16.cu (fp32 accumulation); the CPU widens them to fp32 (exact)
 // and runs the sgemm. out, bias, residual and the gradients stay float32.
+//   matmulSwigluBf16(gu [N,2F] f32, s [N,F] bf16, inp [N,C] bf16, weight [2F,C] bf16, N, C, F)   cuda only:
+//     gu = inp . weight^T, s = bf16(silu(gu[:, :F]) * gu[:, F:]) in the GEMM's epilogue
 #include <cstring>
 #include <string>
 #include <utility>
@@ -121,9 +123,34 @@ Napi::Value MatmulBackward(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// Llama's gate/up GEMM with SwiGLU in its epilogue (cuda/gemm_bf16.cu matmul_bf16_swiglu_cuda).
+// cuda only: the cpu has no bf16 GEMM to fuse into, so a cpu call is a DeviceError.
+Napi::Value MatmulSwigluBf16(const Napi::CallbackInfo& info) {
+  require_arity(info, 7, "matmulSwigluBf16");
+  const int64_t N = int_arg(info, 4, "N", 0, kMaxDim), C = int_arg(info, 5, "C", 0, kMaxDim);
+  const int64_t F = int_arg(info, 6, "F", 0, kMaxDim);
+  TensorArg gu = tensor_arg(info, 0, "gu", DType::float32, elements({N, 2, F}));
+  TensorArg s = tensor_arg(info, 1, "s", DType::bfloat16, elements({N, F}));
+  TensorArg inp = tensor_arg(info, 2, "inp", DType::bfloat16, elements({N, C}));
+  TensorArg weight = tensor_arg(info, 3, "weight", DType::bfloat16, elements({2, F, C}));
+  const Device device = common_device({&gu, &s, &inp, &weight});
+  if (device != Device::cuda)
+    throw DeviceError("Expected s on cuda (matmulSwiglu, the GEMM with a SwiGLU epilogue, runs on cuda only) but received a tensor on cpu");
+  require_disjoint(gu, "gu", s, "s");
+  require_disjoint(gu, "gu", inp, "inp");
+  require_disjoint(gu, "gu", weight, "weight");
+  require_disjoint(s, "s", inp, "inp");
+  require_disjoint(s, "s", weight, "weight");
+#if defined(STEPRL_WITH_CUDA)
+  cuda::matmul_bf16_swiglu_cuda({gu.as<float>(), s.as<uint16_t>(), inp.as<uint16_t>(), weight.as<uint16_t>(), N, C, F});
+#endif
+  return info.Env().Undefined();
+}
+
 void register_matmul(Napi::Object exports) {
   STEPRL_EXPORT(exports, "matmul", Matmul);
   STEPRL_EXPORT(exports, "matmulBackward", MatmulBackward);
+  STEPRL_EXPORT(exports, "matmulSwigluBf16", MatmulSwigluBf16);
 }
 
 STEPRL_REGISTER(register_matmul);
