@@ -4,8 +4,9 @@
 // every op writes into preallocated activations, every backward op accumulates into gradients,
 // and each backward step sits in the reverse order of its forward step.
 // Precision 'bf16-mixed' (TinyLM's option, cuda only) passes a MixedPass: every GEMM then reads
-// bfloat16 operands (the model's bf16 weight copies and bf16 activations: the norms and swiglu
-// write theirs directly, attention's inputs and output are cast) and accumulates in fp32 on the tensor cores; its outputs, the residual stream, norms,
+// bfloat16 operands (the model's bf16 weight copies and bf16 activations: the norms and the gate/up
+// GEMM's SwiGLU epilogue write theirs directly, attention's inputs and output are cast) and
+// accumulates in fp32 on the tensor cores; its outputs, the residual stream, norms' statistics,
 // softmax, RoPE, attention (see ATTENTION_DTYPE), log-probs and every gradient stay float32, and
 // weight gradients are accumulated in fp32 straight into the model's master gradient buffer.
 import * as ops from '../ops/index';
@@ -61,12 +62,16 @@ export class PassViews {
  */
 export const ATTENTION_DTYPE: 'float32' | 'bfloat16' = 'bfloat16';
 
-/** One layer's bf16 GEMM operands under 'bf16-mixed': the weight copies and the casts of its GEMM inputs. */
+/**
+ * One layer's bf16 GEMM operands under 'bf16-mixed': the weight copies and its GEMM inputs (h1, h2
+ * written by rmsnorm's bf16 output, s by the gate/up GEMM's SwiGLU epilogue, att and q/k/v casts).
+ * The float32 h1, h2 and s of the layer's activations are then not written (nothing reads them).
+ */
 export interface MixedLayer {
   /** bf16 views of the model's bf16 weight buffer (same layout as the fp32 one; only the GEMM weights are read). */
   w: LayerWeights;
   h1: Tensor;   // bf16 [N, C]    input_layernorm(x), feeds q/k/v
-  att: Tensor;  // bf16 [N, H*D]  attention output, feeds o_proj
+  att: Tensor;  // bf16 [N, H*D]  attention output (cast), feeds o_proj
   h2: Tensor;   // bf16 [N, C]    post_attention_layernorm(xm), feeds gate/up
   s: Tensor;    // bf16 [N, F]    silu(gate)·up, feeds down
   /** bf16 q/k/v for attention when ATTENTION_DTYPE is 'bfloat16'; null otherwise. */
@@ -192,8 +197,9 @@ export function transformerLayer(
   const { numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = config;
   const N = B * T;
   // A GEMM's input: the float32 activation, or under 'bf16-mixed' a bf16 one with the layer's bf16
-  // weight copy. rmsnorm and swiglu write their bf16 outputs directly (no float32 copy: the
-  // backward reads only the bf16 GEMM inputs and the norms' inputs); attention's output is cast.
+  // weight copy. The norms write their bf16 outputs directly and the gate/up GEMM's epilogue the
+  // bf16 SwiGLU product (no float32 copies: the backward reads only the bf16 GEMM inputs, the
+  // norms' inputs and gu); attention's output is cast.
   const h1 = mixed === undefined ? x.h1 : mixed.h1;
   const wq = mixed?.w.wq ?? lw.wq, wk = mixed?.w.wk ?? lw.wk, wv = mixed?.w.wv ?? lw.wv;
   ops.rmsnorm({ out: h1, rstd: x.rstd1, inp: x.x, weight: lw.ln1 }, { eps });
@@ -223,8 +229,13 @@ export function transformerLayer(
   if (mixed !== undefined) ops.cast({ out: mixed.att, inp: x.att });
   ops.matmul({ out: x.xm, inp: mixed?.att ?? x.att, weight: mixed?.w.wo ?? lw.wo, bias: lw.bo ?? undefined, residual: x.x });
   ops.rmsnorm({ out: mixed?.h2 ?? x.h2, rstd: x.rstd2, inp: x.xm, weight: lw.ln2 }, { eps });
-  ops.matmul({ out: x.gu, inp: mixed?.h2 ?? x.h2, weight: mixed?.w.wgu ?? lw.wgu });
-  ops.swiglu({ out: mixed?.s ?? x.s, inp: x.gu });
+  if (mixed !== undefined) {
+    // gate/up GEMM with SwiGLU in its epilogue: gu stays float32 for swigluBackward, s is bf16.
+    ops.matmulSwiglu({ gu: x.gu, s: mixed.s, inp: mixed.h2, weight: mixed.w.wgu });
+  } else {
+    ops.matmul({ out: x.gu, inp: x.h2, weight: lw.wgu });
+    ops.swiglu({ out: x.s, inp: x.gu });
+  }
   ops.matmul({ out: next, inp: mixed?.s ?? x.s, weight: mixed?.w.wdown ?? lw.wdown, residual: x.xm });
 }
 

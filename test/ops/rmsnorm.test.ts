@@ -133,11 +133,14 @@ describeOn('cuda', 'rmsnorm with bfloat16 outputs on cuda', () => {
     expect(bitsOf(copy2)).toEqual(bf16Of(f32));
   });
 
-  test('unaligned bf16 views take the element-wise path with the same bits', () => {
+  test('unaligned bf16 views take the element-wise path with the bits of its float32 output', () => {
+    // (The element-wise path sums x² in another order than the 16-byte path, so it is compared with
+    // the float32 op on the element-wise path: an unaligned float32 out.)
     const rng = new Rng(44), N = 6, C = 16;
     const x = rng.floats(N * C, 2), w = rng.floats(C);
     const inp = Tensor.from(x, [N, C], { device }), weight = Tensor.from(w, [C], { device });
-    const f32 = ops.rmsnorm({ out: Tensor.zeros([N, C], { device }), rstd: Tensor.zeros([N], { device }), inp, weight });
+    const f32 = Tensor.zeros([1 + N * C], { device }).view(1, [N, C]);
+    ops.rmsnorm({ out: f32, rstd: Tensor.zeros([N], { device }), inp, weight });
     const arena = Tensor.zeros([3 + 2 * N * C], { device, dtype: 'bfloat16' });
     const b = arena.view(1, [N, C]), copy = arena.view(3 + N * C, [N, C]);
     ops.rmsnorm({ out: b, rstd: Tensor.zeros([N], { device }), inp, weight });
@@ -147,6 +150,10 @@ describeOn('cuda', 'rmsnorm with bfloat16 outputs on cuda', () => {
     expect(Array.from(out32.toArray())).toEqual(Array.from(f32.toArray()));
     expect(bitsOf(copy)).toEqual(bf16Of(f32));
     expectClose(copy.toFloat32(), rmsnormReference(x, w, N, C, 1e-6).out, BF16_TOL);
+    // An aligned float32 out with an unaligned copy: the whole call takes the element-wise path.
+    const aligned = Tensor.zeros([N, C], { device });
+    ops.rmsnorm({ out: aligned, outBf16: b, rstd: Tensor.zeros([N], { device }), inp, weight });
+    expect(Array.from(aligned.toArray())).toEqual(Array.from(f32.toArray()));
   });
 
   test('errors: cpu tensors, dtypes, sizes', () => {
