@@ -31,7 +31,7 @@ const MEMORY_BOUND = {
   // every output variant (float32, fused bf16, both) of the 16-byte path.
   'rmsnorm.cu': [/^rmsnorm_forward_kernel<true, /, /^rmsnorm_backward_kernel<true>/, /^column_partial_kernel<.*, true>/],
   'swiglu.cu': [/^swiglu_forward_kernel<true, /, /^swiglu_backward_kernel<true>/],
-  'cast.cu': [/^narrow_kernel<true>/, /^widen_kernel<true>/],
+  'cast.cu': [/^cast_kernel<(\w+::)*Narrow, true>/, /^cast_kernel<(\w+::)*Widen, true>/],
   'rope.cu': [/^rope_kernel<true>/],
   'adamw.cu': [/^adamw_kernel/, /^grad_norm_partial_kernel/],
   'embedding.cu': [/^embedding_forward_kernel<true>/, /^embedding_backward_kernel<true>/],
