@@ -96,3 +96,13 @@ describeOn('cuda', 'matmulSwiglu on cuda', () => {
     expect(() => ops.matmulSwiglu({ ...on('cuda'), extra: 1 } as never)).toThrow('extra');
   });
 });
+
+describeOn('cpu', 'matmulSwiglu on the cpu', () => {
+  test('is a DeviceError (cuda only); the argument checks come first', () => {
+    const dtype = 'bfloat16' as const;
+    const t = { gu: Tensor.zeros([4, 6]), s: Tensor.zeros([4, 3], { dtype }), inp: Tensor.zeros([4, 8], { dtype }), weight: Tensor.zeros([6, 8], { dtype }) };
+    expect(() => ops.matmulSwiglu(t)).toThrow(DeviceError);
+    expect(() => ops.matmulSwiglu(t)).toThrow('runs on cuda only; on the cpu run matmul, swiglu and cast');
+    expect(() => ops.matmulSwiglu({ ...t, weight: Tensor.zeros([6, 8]) })).toThrow(DTypeError);
+  });
+});
