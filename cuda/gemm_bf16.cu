@@ -64,7 +64,7 @@ struct GemmBf16 {
   const float* bias;    // [N] or nullptr
   const float* addend;  // C-shaped or nullptr; may be c (accumulate)
   int64_t lda, ldb, ldc, M, N, K;
-  // SwiGLU epilogue (matmul_bf16_swiglu_cuda's second GEMM): when glu is set, C is `up` and
+  // SwiGLU epilogue (matmul_bf16_swiglu_cuda's second GEMM, the kGlu instantiation): C is `up` and
   // glu[m * ldglu + n] = bf16(silu(gate[m * ldc + n]) * c), gate written by an earlier kernel.
   const float* gate = nullptr;
   uint16_t* glu = nullptr;
@@ -207,7 +207,7 @@ gemm_bf16_kernel(const GemmBf16 g) {
   }
   cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
 
-  // Epilogue: c = (acc + bias) + addend (and the SwiGLU product when g.glu is set). acc[i][j][q]:
+  // Epilogue: c = (acc + bias) + addend (and the SwiGLU product under kGlu). acc[i][j][q]:
   // row g + 8 (q / 2), column 2 t + q % 2.
   const int g4 = lane / 4, t4 = lane % 4;
 #pragma unroll
