@@ -15,6 +15,7 @@
 #include "check.h"
 #include "embedding.h"
 #include "flash_attention.h"
+#include "gemm_bf16.h"
 #include "linear_logprobs.h"
 #include "matmul.h"
 #include "native/cpu/adamw.h"
@@ -345,6 +346,29 @@ void check_swiglu(Ctx& c) {
       cuda::swiglu_forward_bf16_cuda(d_bf.p(), d_x.p(), k.N, k.F);
       c.compare(bf, "out", widen_bf16(d_bf.get()), out, {0.00392, 1e-6});
       c.time(bf, [&] { cuda::swiglu_forward_bf16_cuda(d_bf.p(), d_x.p(), k.N, k.F); }, 0, 10.0 * k.N * k.F, Peak::hbm);
+    }
+    {
+      // The bf16 gate/up GEMM with SwiGLU in its epilogue (matmul_bf16_swiglu_cuda), against the
+      // CPU's sgemm on the bf16-rounded inputs then its swiglu: gu to fp32 accumulation's
+      // tolerance, s to half a bf16 ulp more.
+      const int64_t C = k.N >= 4096 ? 896 : 40;
+      const std::string gshape = shape_str({{"N", k.N}, {"C", C}, {"F", k.F}});
+      vector<uint16_t> hb(k.N * C), wb(2 * k.F * C);
+      vector<float> h(hb.size()), w(wb.size());
+      const auto h0 = normal(rng, hb.size(), 1), w0 = normal(rng, wb.size(), 0.05);
+      for (size_t i = 0; i < hb.size(); ++i) h[i] = bf16_value(hb[i] = bf16_bits(h0[i]));
+      for (size_t i = 0; i < wb.size(); ++i) w[i] = bf16_value(wb[i] = bf16_bits(w0[i]));
+      vector<float> gu(k.N * 2 * k.F), s(k.N * k.F);
+      cpu::matmul_forward_cpu(gu.data(), h.data(), w.data(), nullptr, nullptr, k.N, C, 2 * k.F);
+      cpu::swiglu_forward_cpu(s.data(), gu.data(), k.N, k.F);
+      auto d_h = up(hb); auto d_w = up(wb);
+      auto d_gu = dev_zeros<float>(gu.size()); auto d_s = dev_zeros<uint16_t>(s.size());
+      const cuda::MatmulBf16SwigluArgs a{d_gu.p(), d_s.p(), d_h.p(), d_w.p(), k.N, C, k.F};
+      Row& row = c.begin("gate/up GEMM + SwiGLU epilogue bf16", gshape, k.cls);
+      cuda::matmul_bf16_swiglu_cuda(a);
+      c.compare(row, "gu", d_gu.get(), gu, {1e-4, 1e-5 * std::sqrt(double(C))});
+      c.compare(row, "s", widen_bf16(d_s.get()), s, {0.0042, 1e-5 * std::sqrt(double(C))});
+      c.time(row, [&] { cuda::matmul_bf16_swiglu_cuda(a); }, 4.0 * k.N * C * k.F, 0, Peak::tensor_bf16);
     }
     {
       Row& row = c.begin("backward", shape, k.cls);
