@@ -6,7 +6,7 @@ import type { TinyLMConfig } from './config';
 
 export interface LayerActivations {
   x: Tensor;      // [N, C]     the layer's input (residual stream)
-  h1: Tensor;     // [N, C]     input_layernorm(x)
+  h1: Tensor;     // [N, C]     input_layernorm(x) (unused under 'bf16-mixed': see allocateActivations)
   rstd1: Tensor;  // [N]
   q: Tensor;      // [N, H*D]   after rotary embedding
   k: Tensor;      // [N, KVH*D] after rotary embedding
@@ -53,8 +53,13 @@ export interface Activations {
  * log-probs): every layer runs in one set of buffers that alias as in decode (transformerLayer: x =
  * xm = the next layer's x, h1 = h2, rstd1 = rstd2), and the backward scratch aliases them too (it is
  * never used), so the pass holds one layer's activations instead of numLayers'.
+ * `bf16Inputs`: a training pass of a 'bf16-mixed' model, whose GEMM inputs h1, h2 and s live in
+ * bf16 (transformer.ts MixedPass, written by rmsnorm's bf16 output and the gate/up GEMM's SwiGLU
+ * epilogue): the float32 h1, h2 and s are then neither written nor read, so every layer's h1 and h2
+ * are one shared [N, C] buffer and its s one [N, F] (4·N·(2C + F) bytes per layer fewer).
  */
-export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device, withLogits = true, inference = false): Activations {
+export function allocateActivations(config: TinyLMConfig, B: number, T: number, device: Device, withLogits = true, inference = false,
+  bf16Inputs = false): Activations {
   const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F, vocabSize: V } = config;
   const N = B * T;
   const qkNorm = config.architecture === 'qwen3';
@@ -86,13 +91,14 @@ export function allocateActivations(config: TinyLMConfig, B: number, T: number, 
   const carve = () => {
     if (inference) return carveInference();
     const layers: LayerActivations[] = [];
+    const unused = bf16Inputs ? { h: take([N, C]), s: take([N, F]) } : null;
     for (let l = 0; l < config.numLayers; l++) {
       layers.push({
-        x: take([N, C]), h1: take([N, C]), rstd1: take([N]),
+        x: take([N, C]), h1: unused?.h ?? take([N, C]), rstd1: take([N]),
         q: take([N, H * D]), k: take([N, KVH * D]),
         qRaw: maybe([N, H * D]), kRaw: maybe([N, KVH * D]), rstdq: maybe([N * H]), rstdk: maybe([N * KVH]),
         v: take([N, KVH * D]), att: take([N, H * D]), lse: take([B, H, T]),
-        xm: take([N, C]), h2: take([N, C]), rstd2: take([N]), gu: take([N, 2 * F]), s: take([N, F]),
+        xm: take([N, C]), h2: unused?.h ?? take([N, C]), rstd2: take([N]), gu: take([N, 2 * F]), s: unused?.s ?? take([N, F]),
       });
     }
     return {

@@ -279,7 +279,7 @@ export class TinyLM implements PolicyModel {
       disposeLayout(pass?.layout ?? null);  // the replaced pass's layout goes with it
       // An inference pass keeps one layer's buffers (nothing is kept for a backward).
       pass = untracked(() => ({
-        activations: allocateActivations(this.config, B, T, this.device, withLogits, which === 'eval'),
+        activations: allocateActivations(this.config, B, T, this.device, withLogits, which === 'eval', this.#weightsBf16 !== null),
         mixed: this.#weightsBf16 === null ? null : allocateMixedPass(this.config, this.#weightsBf16, B, T, this.device),
         layout: null, tokens: null,
       }));
