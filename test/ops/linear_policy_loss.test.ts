@@ -106,7 +106,11 @@ function twoPass(d: Data, lossOptions: LossOptions, w0?: Float32Array, maskU8 = 
   };
 }
 
-const maxAbs = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (m: number, x: number) => Math.max(m, Math.abs(x)), 0) as number;
+const maxAbs = (a: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+};
 /** float32 rounding of sums in another order: relative to the largest element. */
 const closeTo = (a: ArrayLike<number>, b: ArrayLike<number>) =>
   expectClose(a, b, { rtol: 2e-5, atol: 2e-6 * Math.max(1e-30, maxAbs(b)) });
