@@ -9,7 +9,7 @@ import type { LinearPolicyLossOptions } from '../../lib/ops/index';
 import { linearTokenLogprobsBackwardReference, linearTokenLogprobsReference } from '../reference/linear_token_logprobs';
 import { makePolicyInputs, policyLossReference, type PolicyLossReferenceOptions } from '../reference/policy_loss';
 import { expectClose } from '../util/close';
-import { hasCuda } from '../util/devices';
+import { hasCuda, onTarget, targets } from '../util/devices';
 import { Rng } from '../util/random';
 
 interface Case {
@@ -192,6 +192,22 @@ describe('linearPolicyLoss', () => {
       expectClose(one.dweight, back.dweight, { rtol: 1e-4, atol: 1e-6 * maxAbs(back.dweight), scale: back.dweightScale });
     }
   });
+
+  test.each(targets().filter((t) => t.device === 'cpu').map((t) => [t.label, t] as const))(
+    'every SIMD level: the bits of the two-pass path at that level, %s', (_l, target) => {
+      onTarget(target, () => {
+        const c: Case = { R: 5, T: 11, C: 10, V: 61, chunk: 16, temperature: 0.9, M: 70 };
+        const d = makeData(c, 12);
+        for (const lossOptions of [{ klCoef: 0.05, dualClip: 3 }, { mode: 'cispo' as const }]) {
+          const one = onePass(d, lossOptions);
+          const two = twoPass(d, lossOptions);
+          expect(one.out.logprobs.toArray()).toEqual(two.logprobs);
+          expect(one.dhidden).toEqual(two.dhidden);
+          expect(one.dweight).toEqual(two.dweight);
+          expect(one.out.loss).toBe(two.loss.loss);
+        }
+      });
+    });
 
   test('odd shapes: N not a multiple of the block, V not of the chunk, more than one 1024-row block', () => {
     const c: Case = { R: 7, T: 150, C: 6, V: 23, chunk: 10, temperature: 1 };  // N = 1050
