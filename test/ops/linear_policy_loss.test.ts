@@ -5,6 +5,7 @@
 // size across thread counts, odd shapes (N not a multiple of the block, V of the chunk), rows
 // without tokens, the async form, and typed errors. cpu only: the op has no CUDA kernel yet.
 import { ArgumentError, DeviceError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+import { binding } from '../../lib/binding';
 import type { LinearPolicyLossOptions } from '../../lib/ops/index';
 import { linearTokenLogprobsBackwardReference, linearTokenLogprobsReference } from '../reference/linear_token_logprobs';
 import { makePolicyInputs, policyLossReference, type PolicyLossReferenceOptions } from '../reference/policy_loss';
@@ -321,6 +322,31 @@ describe('linearPolicyLoss', () => {
       expect(run(noRef, { klCoef: 0.1 })).toThrow(/refLogprobs/);
       expect(run(t.inputs, { dweight: Tensor.zeros([4, 4]) })).toThrow(ShapeError);
       expect(run(t.inputs, { mode: 'cispo', dualClip: 3 })).toThrow(/dualClip/);
+    });
+    test('straight into the addon: every argument swapped for a malformed value throws an Error or returns', () => {
+      // Valid: R=2, T=3, C=4, V=5 (the case above), then each position in turn gets each value.
+      const h = new Float32Array(d.hidden), w = new Float32Array(d.weight), tg = new Int32Array(d.targets);
+      const valid = (): unknown[] => [h, w, tg, null, new Float32Array(d.old), null, new Float32Array(d.adv), new Float32Array(d.mask),
+        null, null, 6, 6, 4, 5, 2, 1, 2, 3, 0.2, 0.2, null, 0, 'k3', 'token-mean', null, null, null, 1, 'clip', 4, false];
+      const fn = binding().linearPolicyLoss as unknown as (...a: unknown[]) => unknown;
+      expect(() => fn(...valid())).not.toThrow();
+      const junk: unknown[] = [undefined, null, -1, 0, 1.5, NaN, Infinity, 2 ** 53, 'gspo', '', {}, new Float32Array(0), new Float32Array(7),
+        new Int32Array(6).fill(9), new Int32Array(6).fill(-1), new Uint8Array(6).fill(3), new Float64Array(6)];
+      let threw = 0;
+      for (let at = 0; at < 30; at++)
+        for (const value of junk) {
+          const args = valid();
+          args[at] = value;
+          try {
+            fn(...args);
+          } catch (error) {
+            // An Error of any realm (the addon's come from the main one, not jest's).
+            expect(Object.prototype.toString.call(error)).toBe('[object Error]');
+            expect((error as Error).message.length).toBeGreaterThan(0);
+            threw++;
+          }
+        }
+      expect(threw).toBeGreaterThan(300);
     });
     (hasCuda() ? test : test.skip)('cuda tensors: DeviceError (no CUDA kernel yet)', () => {
       const g = (x: Tensor) => x.to('cuda');
