@@ -1,12 +1,14 @@
 // rl_step.bench.mjs: the RL step at real shape. The exact Qwen2.5-0.5B configuration (24 layers,
 // d=896, intermediate 4864, V=151936, GQA 14/2, tied embeddings, q/k/v bias; random float32
 // weights), 4 x 256 tokens, one training step (forward, token log-probs, PPO-clip policyLoss,
-// backward, AdamW) on the fused path (TinyLM.hidden + linearTokenLogprobs: no [N,V] buffer) and on
+// backward, AdamW) on the fused path (TinyLM.hidden + linearTokenLogprobs: no [N,V] buffer), the
+// one-pass path (TinyLM.hidden + linearPolicyLoss: the logits computed once instead of twice) and on
 // the logits path (forward -> tokenLogprobs -> backward), each in a process of its own
 // (rl_step_worker.mjs) so its peak resident memory is its own; PyTorch runs the same step
 // (torch_bench.py rl_train_step) in its own process. FLOPs per step: 6 x parameters x tokens.
 // Also linearTokenLogprobs forward and backward at N=2048, V=151936, C=896 (2NVC and 6NVC FLOPs)
-// against the sgemm of one of their [1024 x 4096] tiles.
+// against the sgemm of one of their [1024 x 4096] tiles, and linearPolicyLoss (forward + backward in
+// one pass, 6NVC FLOPs against the two-pass 8NVC) at the same shape.
 // Where the step's time goes, per op (CPU seconds): bench/rl_step_profile.mjs and rl_step_profile.md.
 // These rows need > 10 GB: run them alone (`flock /tmp/steprl-bigmem.lock npm run bench -- rl_step`).
 // STEPRL_BENCH_RL_LAYERS=<n> runs the model rows with n of the 24 layers (everything else exact).
@@ -53,7 +55,7 @@ export function register(suite, { quick }) {
   const perLayer = 2 * C + C * C + C + 2 * (C * KV + KV) + C * C + 3 * C * F;
   const params = V * C + layers * perLayer + C;
   let torch;  // one PyTorch run serves the row that reports it
-  for (const which of ['fused', 'logits']) {
+  for (const which of ['fused', 'onepass', 'logits']) {
     const name = `rl-step/${which}/cpu/${label}`;
     suite.add({
       name, tokens: N, flops: 6 * params * N,
@@ -94,6 +96,25 @@ export function register(suite, { quick }) {
     run: () => ops.linearTokenLogprobsBackward(hidden, weight, targets, logZ, dlogprobs, { dweight }),
     dispose: (dh) => dh.dispose(),
   });
+  // The one-pass op at the same shape (ℓold = ℓ: every ratio is 1, a plain clipped-surrogate step).
+  const ones = Tensor.from(new Float32Array(LN).fill(1), [1, LN]);
+  const advantages = Tensor.from(rng.floats(LN, 1), [1, LN]);
+  let oldLogprobs = null;
+  suite.add({
+    name: `linear-policy-loss/forward+backward/cpu/N${LN}-V${LV}-C${LC}`, flops: 6 * LN * LV * LC, ...heavy,
+    run: () => {
+      if (oldLogprobs === null) {
+        const first = ops.linearTokenLogprobs(hidden, weight, targets);
+        oldLogprobs = Tensor.from(first.logprobs.toArray().slice(), [1, LN]);
+        first.logprobs.dispose();
+        first.logZ.dispose();
+      }
+      return ops.linearPolicyLoss(hidden, weight, targets, { oldLogprobs, advantages, mask: ones }, { dweight });
+    },
+    dispose: (out) => {
+      for (const t of [out.logprobs, out.logZ, out.dlogprobs, out.dhidden]) t.dispose();
+    },
+  });
   const tileRows = 1024, tileCols = 4096;
   const tileOut = Tensor.zeros([tileRows, tileCols]);
   const tileIn = Tensor.from(rng.floats(tileRows * LC, 1), [tileRows, LC]);
@@ -103,9 +124,10 @@ export function register(suite, { quick }) {
     run: () => ops.matmul({ out: tileOut, inp: tileIn, weight: tileW }),
   });
   return () => {
-    for (const t of [hidden, weight, targets, dlogprobs, dweight, logZ, tileOut, tileIn, tileW]) t?.dispose();
+    for (const t of [hidden, weight, targets, dlogprobs, dweight, logZ, tileOut, tileIn, tileW, ones, advantages, oldLogprobs]) t?.dispose();
   };
 }
 
-export const note = 'rl-step rows: exact Qwen2.5-0.5B shape (see bench/rl_step.bench.mjs); the fused path holds no [N,V] buffer. ' +
+export const note = 'rl-step rows: exact Qwen2.5-0.5B shape (see bench/rl_step.bench.mjs); the fused and onepass paths hold no [N,V] buffer ' +
+  '(onepass: logits computed once, [≤441, V] per block). ' +
   'Memory columns are each process\'s peak resident set; state = weights + grads + AdamW moments (16 B/parameter).';

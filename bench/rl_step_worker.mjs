@@ -5,6 +5,8 @@
 //           ops.linearTokenLogprobsBackward (dweight into the lm_head's grad) -> backwardHidden
 //   logits  TinyLM.forward (logits [B,T,V]) -> ops.tokenLogprobs -> ... -> tokenLogprobsBackward
 //           (dlogits [B*T,V]) -> backward
+//   onepass TinyLM.hidden -> ops.linearPolicyLoss (log-probs, loss, dhidden and the lm_head's grad in
+//           one pass over the vocabulary: the logits are computed once, not twice) -> backwardHidden
 // Prints one JSON line: { medianMs, cpuMs, peakRssBytes, stateBytes, parameters }; cpuMs is the median
 // CPU time of the timed steps (all threads, process.cpuUsage), which another process's load on a
 // shared machine stretches far less than the wall time.
@@ -28,7 +30,25 @@ const mask = Tensor.from(new Float32Array(N).fill(1), [B, T]);
 const advantages = Tensor.from(rng.floats(N, 1), [B, T]);
 let oldLogprobs = null;
 
+// The one-pass step: the loss runs inside the op (old log-probs: the first, untimed, step's own).
+async function onePassStep() {
+  model.zeroGrad();
+  const states = await model.hidden(tokens, { train: true });
+  if (oldLogprobs === null) {
+    const first = ops.linearTokenLogprobs(states.hidden, states.lmHead, targets);
+    oldLogprobs = Tensor.from(first.logprobs.toArray().slice(), [B, T]);
+    first.logprobs.dispose();
+    first.logZ.dispose();
+  }
+  const out = ops.linearPolicyLoss(states.hidden, states.lmHead, targets, { oldLogprobs, advantages, mask },
+    { clipLow: 0.2, clipHigh: 0.2, dweight: states.lmHeadGrad });
+  await model.backwardHidden(out.dhidden);
+  optimizer.step();
+  for (const t of [out.logprobs, out.logZ, out.dlogprobs, out.dhidden]) t.dispose();
+}
+
 async function step() {
+  if (which === 'onepass') return onePassStep();
   model.zeroGrad();
   let logprobs, backward;
   if (which === 'fused') {

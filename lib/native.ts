@@ -111,6 +111,19 @@ export interface NativePolicyLoss {
   klLoss: number;
 }
 
+export interface NativeLinearPolicyLoss {
+  loss: number;
+  pgLoss: number;
+  klLoss: number;
+  clipFraction: number;
+  kl: number;
+  approxKl: number;
+  logprobs: NativeFloat32;
+  logZ: NativeFloat32;
+  dlogprobs: NativeFloat32;
+  dhidden: NativeFloat32;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   setNumThreads(threads: number): number;
@@ -240,6 +253,15 @@ export interface NativeBinding {
     dlogprobs: NativeStorage, entropy: NativeStorage | null, dentropy: NativeStorage | null, dhidden: NativeStorage | null,
     dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, async: A,
   ): NativeResult<A, NativeFloat32>;
+  /** One-pass lm_head + policy loss (cpu only); dhidden as the backward's, dweight accumulated into. */
+  linearPolicyLoss<A extends boolean>(
+    hidden: NativeStorage, weight: NativeStorage, targets: NativeStorage, rows: NativeStorage | null, oldLogprobs: NativeStorage,
+    refLogprobs: NativeStorage | null, advantages: NativeStorage, mask: NativeStorage, dhidden: NativeStorage | null,
+    dweight: NativeStorage | null, M: number, N: number, C: number, V: number, chunk: number, temperature: number, R: number,
+    T: number, clipLow: number, clipHigh: number, dualClip: number | null, klCoef: number, klEstimator: KlEstimatorName,
+    aggregation: LossAggregationName, tokenCount: number | null, rowCount: number | null, maxLength: number | null,
+    lossScale: number, mode: PolicyLossModeName, blockRows: number, async: A,
+  ): NativeResult<A, NativeLinearPolicyLoss>;
   // Checkpoint float conversions (host typed arrays only); out and inp hold exactly n elements.
   /** bfloat16 or float16 bits -> float32, exact. */
   widenToFloat32(out: Float32Array, inp: Uint16Array, n: number, format: 'bfloat16' | 'float16'): void;

@@ -49,6 +49,10 @@ export {
 export type {
   LinearTokenLogprobsOptions, LinearTokenLogprobsResult, LinearTokenLogprobsBackwardOptions,
 } from './linear_token_logprobs';
+export {
+  linearPolicyLoss, linearPolicyLossAsync, linearPolicyLossSupports, defaultPolicyLossBlockRows,
+} from './linear_policy_loss';
+export type { LinearPolicyLossInputs, LinearPolicyLossOptions, LinearPolicyLossResult } from './linear_policy_loss';
 export { valueLoss, valueLossAsync } from './value_loss';
 export type { ValueLossInputs, ValueLossOptions, ValueLossResult } from './value_loss';
 export { cast } from './cast';

@@ -56,7 +56,7 @@ export interface LinearTokenLogprobsBackwardOptions {
   dweight?: Tensor;
 }
 
-interface Prepared {
+export interface Prepared {
   hidden: Tensor;
   weight: Tensor;
   targets: Tensor;
@@ -69,7 +69,8 @@ interface Prepared {
   temperature: number;
 }
 
-function prepare(
+/** Checks hidden, weight, targets and the shared options (also for ops.linearPolicyLoss). */
+export function prepare(
   hidden: unknown, weight: unknown, targets: unknown, options: { temperature?: number; chunkSize?: number; rows?: Tensor },
 ): Prepared {
   const w = checkTensor('weight', weight, ['float32', 'bfloat16']);

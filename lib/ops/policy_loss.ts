@@ -96,22 +96,11 @@ export interface PolicyLossResult {
 const INPUT_NAMES = ['logprobs', 'oldLogprobs', 'refLogprobs', 'advantages', 'mask'];
 const OPTION_NAMES = ['mode', 'clipLow', 'clipHigh', 'dualClip', 'klCoef', 'klEstimator', 'aggregation', 'maxLength', 'tokenCount', 'rowCount', 'lossScale'];
 
-function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
-  checkTensorsObject('inputs', inputs, INPUT_NAMES, '{ logprobs, oldLogprobs, refLogprobs?, advantages, mask }');
-  checkOptionsObject('options', options, OPTION_NAMES);
-  const o = options ?? {};
-  const logprobs = checkTensor('logprobs', inputs.logprobs, ['float32']);
-  checkRank('logprobs', logprobs, 2);
-  const [R, T] = logprobs.shape;
-  const old = checkTensor('oldLogprobs', inputs.oldLogprobs, ['float32']);
-  const ref = optionalTensor('refLogprobs', inputs.refLogprobs, ['float32']);
-  const advantages = checkTensor('advantages', inputs.advantages, ['float32']);
-  const mask = checkTensor('mask', inputs.mask, ['float32', 'uint8']);
-  for (const [name, t] of [['oldLogprobs', old], ['refLogprobs', ref], ['advantages', advantages], ['mask', mask]] as const)
-    if (t) checkShapeEquals(name, t, logprobs.shape);
-  commonDevice({ logprobs, oldLogprobs: old, refLogprobs: ref, advantages, mask });
-  checkMaskOnHost(mask);
-
+/**
+ * Validates policyLoss's options (defaults filled in) for [R,T] inputs; `ref` is the checked
+ * refLogprobs (the raw value names what was received). Shared with ops.linearPolicyLoss.
+ */
+export function checkPolicyLossOptions(o: PolicyLossOptions, R: number, T: number, ref: Tensor | undefined, refRaw: unknown) {
   const mode = checkEnum('options.mode', o.mode, POLICY_LOSS_MODE_NAMES, 'clip');
   const clipLow = checkNumber('options.clipLow', o.clipLow, MODE_CLIP_DEFAULTS[mode][0], { min: 0, max: 1 });
   const clipHigh = checkNumber('options.clipHigh', o.clipHigh, MODE_CLIP_DEFAULTS[mode][1], { min: 0 });
@@ -129,8 +118,28 @@ function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
   const lossScale = checkNumber('options.lossScale', o.lossScale, 1, { min: 0 });
   if (klCoef !== 0 && !ref)
     throw new ArgumentError('refLogprobs',
-      `Expected a float32 Tensor [${R}, ${T}] for refLogprobs when options.klCoef is ${klCoef} but received ${describe(inputs.refLogprobs)}`);
+      `Expected a float32 Tensor [${R}, ${T}] for refLogprobs when options.klCoef is ${klCoef} but received ${describe(refRaw)}`);
+  return { mode, clipLow, clipHigh, dualClip, klCoef, klEstimator, aggregation, tokenCount, rowCount, maxLength, lossScale };
+}
 
+function prepare(inputs: PolicyLossInputs, options: PolicyLossOptions) {
+  checkTensorsObject('inputs', inputs, INPUT_NAMES, '{ logprobs, oldLogprobs, refLogprobs?, advantages, mask }');
+  checkOptionsObject('options', options, OPTION_NAMES);
+  const o = options ?? {};
+  const logprobs = checkTensor('logprobs', inputs.logprobs, ['float32']);
+  checkRank('logprobs', logprobs, 2);
+  const [R, T] = logprobs.shape;
+  const old = checkTensor('oldLogprobs', inputs.oldLogprobs, ['float32']);
+  const ref = optionalTensor('refLogprobs', inputs.refLogprobs, ['float32']);
+  const advantages = checkTensor('advantages', inputs.advantages, ['float32']);
+  const mask = checkTensor('mask', inputs.mask, ['float32', 'uint8']);
+  for (const [name, t] of [['oldLogprobs', old], ['refLogprobs', ref], ['advantages', advantages], ['mask', mask]] as const)
+    if (t) checkShapeEquals(name, t, logprobs.shape);
+  commonDevice({ logprobs, oldLogprobs: old, refLogprobs: ref, advantages, mask });
+  checkMaskOnHost(mask);
+
+  const { mode, clipLow, clipHigh, dualClip, klCoef, klEstimator, aggregation, tokenCount, rowCount, maxLength, lossScale } =
+    checkPolicyLossOptions(o, R, T, ref, inputs.refLogprobs);
   const args = [
     logprobs._storage('logprobs'), old._storage('oldLogprobs'), ref?._storage('refLogprobs') ?? null,
     advantages._storage('advantages'), mask._storage('mask') as NativeStorage, R, T, clipLow, clipHigh, dualClip,

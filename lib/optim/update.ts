@@ -62,9 +62,17 @@ export async function updatePolicy(
             // Log-probs of the response tokens: from the hidden states when the model offers them (no
             // logits buffer), else from the logits picked at the response positions.
             let logprobs: Tensor, backward: (dlogprobs: Tensor, dvalues?: Tensor) => Promise<void>;
+            const lossInputs = { oldLogprobs: on.oldLogprobs, advantages: on.advantages, mask: on.mask, refLogprobs: on.refLogprobs };
+            const lossOptions = {
+              clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, klCoef: loss.klCoef, klEstimator: loss.klEstimator,
+              aggregation: loss.aggregation, tokenCount, rowCount: mini.length, maxLength: options.maxLength, mode: loss.lossMode,
+            };
+            let onePass: ops.PolicyLossResult | undefined;
             if (hasHiddenPath(policy)) {
-              const pass = await hiddenLogprobs(policy, on.sequence, on.targets, P, T, options.temperature, { train: true, attentionStart });
-              ({ logprobs, backward } = pass);
+              // The loss goes into the pass: where its mode allows, it runs there (one pass over the vocabulary).
+              const pass = await hiddenLogprobs(policy, on.sequence, on.targets, P, T, options.temperature, { train: true, attentionStart },
+                false, { inputs: lossInputs, options: lossOptions });
+              ({ logprobs, backward, loss: onePass } = pass);
             } else {
               const logits = await policy.forward(on.sequence, { train: true, attentionStart });
               const picked = gatherResponseLogits(logits, n, P, T);
@@ -75,13 +83,7 @@ export async function updatePolicy(
                 await policy.backward(scatterResponseGrad(dpicked, n, P, T), dvalues);
               };
             }
-            const result = ops.policyLoss(
-              { logprobs: logprobs.reshape([n, T]), oldLogprobs: on.oldLogprobs, advantages: on.advantages, mask: on.mask, refLogprobs: on.refLogprobs },
-              {
-                clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, klCoef: loss.klCoef, klEstimator: loss.klEstimator,
-                aggregation: loss.aggregation, tokenCount, rowCount: mini.length, maxLength: options.maxLength, mode: loss.lossMode,
-              },
-            );
+            const result = onePass ?? ops.policyLoss({ logprobs: logprobs.reshape([n, T]), ...lossInputs }, lossOptions);
             let dvalues: Tensor | undefined, valueLoss = 0;
             const critic = Boolean(options.critic && returns && batch.oldValues);
             if (critic) {

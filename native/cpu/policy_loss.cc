@@ -41,32 +41,6 @@ std::vector<double> row_token_counts(const PolicyLossArgs& a, int64_t R) {
   return counts;
 }
 
-// s·c_i for every row (§1.4).
-std::vector<double> row_weights(const PolicyLossArgs& a, int64_t R) {
-  std::vector<double> weights(static_cast<size_t>(R), 0.0);
-  const double N = a.row_count;
-  switch (a.aggregation) {
-    case LossAggregation::token_mean: {
-      double total = a.token_count;
-      if (total == 0.0)
-        for (double n : row_token_counts(a, R)) total += n;
-      if (total > 0.0) std::fill(weights.begin(), weights.end(), a.loss_scale / total);
-      break;
-    }
-    case LossAggregation::seq_mean_token_mean: {
-      const std::vector<double> counts = row_token_counts(a, R);
-      for (int64_t r = 0; r < R; ++r)  // a row without tokens contributes nothing
-        if (counts[static_cast<size_t>(r)] > 0.0) weights[static_cast<size_t>(r)] = a.loss_scale / (N * counts[static_cast<size_t>(r)]);
-      break;
-    }
-    case LossAggregation::seq_mean_token_sum: std::fill(weights.begin(), weights.end(), a.loss_scale / N); break;
-    case LossAggregation::seq_mean_token_sum_norm:
-      std::fill(weights.begin(), weights.end(), a.loss_scale / (N * a.max_length));
-      break;
-  }
-  return weights;
-}
-
 // What every mode does with an unmasked token i once its surrogate psi and gradient g are known:
 // the KL term (its gradient added to g), the weighted gradient written, the row sums updated.
 inline void add_token(const PolicyLossArgs& a, int64_t i, float l, float old, float psi, float g, bool clipped,
@@ -110,6 +84,37 @@ bool policy_loss_mode_from_name(const char* name, PolicyLossMode* out) {
       return true;
     }
   return false;
+}
+
+// s·c_i for every row (§1.4).
+std::vector<double> policy_loss_row_weights(const PolicyLossArgs& a, int64_t R) {
+  std::vector<double> weights(static_cast<size_t>(R), 0.0);
+  const double N = a.row_count;
+  switch (a.aggregation) {
+    case LossAggregation::token_mean: {
+      double total = a.token_count;
+      if (total == 0.0)
+        for (double n : row_token_counts(a, R)) total += n;
+      if (total > 0.0) std::fill(weights.begin(), weights.end(), a.loss_scale / total);
+      break;
+    }
+    case LossAggregation::seq_mean_token_mean: {
+      const std::vector<double> counts = row_token_counts(a, R);
+      for (int64_t r = 0; r < R; ++r)  // a row without tokens contributes nothing
+        if (counts[static_cast<size_t>(r)] > 0.0) weights[static_cast<size_t>(r)] = a.loss_scale / (N * counts[static_cast<size_t>(r)]);
+      break;
+    }
+    case LossAggregation::seq_mean_token_sum: std::fill(weights.begin(), weights.end(), a.loss_scale / N); break;
+    case LossAggregation::seq_mean_token_sum_norm:
+      std::fill(weights.begin(), weights.end(), a.loss_scale / (N * a.max_length));
+      break;
+  }
+  return weights;
+}
+
+PolicyLossRowsKernel policy_loss_rows_kernel(PolicyLossMode mode) {
+  if (mode != PolicyLossMode::clip) return policy_loss_rows_modes;
+  return STEPRL_SIMD_KERNEL(policy_loss_rows);
 }
 
 void policy_loss_rows_modes(const PolicyLossArgs& a, const float* weights, PolicyLossRowSums* sums, int64_t begin,
@@ -199,21 +204,24 @@ void policy_loss_rows_scalar(const PolicyLossArgs& a, const float* weights, Poli
 }
 
 PolicyLossResult policy_loss_cpu(const PolicyLossArgs& args, int64_t R) {
-  const std::vector<double> weights = row_weights(args, R);
+  const std::vector<double> weights = policy_loss_row_weights(args, R);
   std::vector<float> weights_f(weights.begin(), weights.end());
   std::vector<PolicyLossRowSums> sums(static_cast<size_t>(R));
-  auto rows = STEPRL_SIMD_KERNEL(policy_loss_rows);
-  if (args.mode != PolicyLossMode::clip) rows = policy_loss_rows_modes;
+  const PolicyLossRowsKernel rows = policy_loss_rows_kernel(args.mode);
   parallel_for(R, grain_for(args.T), [&](int64_t begin, int64_t end) {
     rows(args, weights_f.data(), sums.data(), begin, end);
   });
+  return policy_loss_combine(args, weights.data(), sums.data(), R);
+}
 
+PolicyLossResult policy_loss_combine(const PolicyLossArgs& args, const double* weights, const PolicyLossRowSums* sums,
+                                     int64_t R) {
   // Combined in row order, in double: the same bits for any thread count.
   double pg = 0.0, kl_weighted = 0.0, kl = 0.0, clipped = 0.0, approx = 0.0, tokens = 0.0;
   for (int64_t r = 0; r < R; ++r) {
-    const PolicyLossRowSums& s = sums[static_cast<size_t>(r)];
-    pg += weights[static_cast<size_t>(r)] * s.psi;
-    kl_weighted += weights[static_cast<size_t>(r)] * s.kl;
+    const PolicyLossRowSums& s = sums[r];
+    pg += weights[r] * s.psi;
+    kl_weighted += weights[r] * s.kl;
     kl += s.kl;
     clipped += s.clipped;
     approx += s.approx_kl;

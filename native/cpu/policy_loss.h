@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "../../include/steprl/policy_loss.h"
 
@@ -34,6 +35,15 @@ struct PolicyLossRowSums {
 };
 
 PolicyLossResult policy_loss_cpu(const PolicyLossArgs& args, int64_t R);
+
+// The pieces of policy_loss_cpu, for callers that run the rows in parts (cpu/linear_policy_loss.cc):
+// s·c_i of every row (they depend only on the mask and the options), the rows kernel of a mode at
+// the active SIMD level, and the row-order combination of the per-row sums into the result.
+std::vector<double> policy_loss_row_weights(const PolicyLossArgs& args, int64_t R);
+using PolicyLossRowsKernel = void (*)(const PolicyLossArgs&, const float*, PolicyLossRowSums*, int64_t, int64_t);
+PolicyLossRowsKernel policy_loss_rows_kernel(PolicyLossMode mode);
+PolicyLossResult policy_loss_combine(const PolicyLossArgs& args, const double* weights, const PolicyLossRowSums* sums,
+                                     int64_t R);
 
 // One implementation per instruction set, over rows [begin, end); row r's gradient is scaled by
 // weights[r] = s·c_r and its sums go to sums[r].

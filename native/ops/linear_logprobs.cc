@@ -7,14 +7,24 @@
 //                               entropy [N]|null, dentropy [N]|null, dhidden [M,C]|null,
 //                               dweight [V,C]|null, M, N, C, V, chunk, temperature, async)
 //     -> dhidden (the given one, accumulated into; else a new zero-started [M,C])
+//   linearPolicyLoss(hidden, weight, targets, rows|null, oldLogprobs, refLogprobs|null, advantages,
+//                    mask (f32|u8), dhidden [M,C]|null, dweight [V,C]|null, M, N, C, V, chunk, temperature,
+//                    R, T, clipLow, clipHigh, dualClip|null, klCoef, klEstimator, aggregation,
+//                    tokenCount|null, rowCount|null, maxLength|null, lossScale, mode: 'clip'|'cispo',
+//                    blockRows, async)
+//     -> { loss, pgLoss, klLoss, clipFraction, kl, approxKl, logprobs, logZ, dlogprobs (f32 [N] each),
+//          dhidden }                          (cpu only: cpu/linear_policy_loss.h; cuda throws)
 // Without rows, token i is row i of hidden (M == N). Targets and rows are range-checked here (rows
 // must also be distinct: the backward adds each token's gradient into its row).
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "../cpu/linear_logprobs.h"
+#include "../cpu/linear_policy_loss.h"
+#include "../cpu/policy_loss.h"
 #include "../../include/steprl/token_logprobs.h"  // check_targets
 #include "args.h"
 #include "dispatch.h"
@@ -138,11 +148,102 @@ Napi::Value LinearTokenLogprobsBackward(const Napi::CallbackInfo& info) {
       {c.hidden, c.weight, c.targets, c.rows, logz, dlogprobs, entropy, dentropy, dhidden, dweight});
 }
 
+
+Napi::Value LinearPolicyLoss(const Napi::CallbackInfo& info) {
+  require_arity(info, 31, "linearPolicyLoss");
+  const Common c = read_common(info, 10);
+  const int64_t N = c.args.N, C = c.args.C, M = c.M;
+  const RowsTokens rt = rows_tokens_arg(info, 16, 17);
+  if (rt.n != N)
+    throw ArgumentError("oldLogprobs", "Expected [R, T] per-token inputs with R*T = " + std::to_string(N) +
+                                           " (one per target) but received R = " + std::to_string(rt.R) +
+                                           ", T = " + std::to_string(rt.T));
+  TensorArg old = tensor_arg(info, 4, "oldLogprobs", DType::float32, N);
+  TensorArg ref = optional_tensor_arg(info, 5, "refLogprobs", DType::float32, N);
+  TensorArg advantages = tensor_arg(info, 6, "advantages", DType::float32, N);
+  TensorArg mask = mask_arg(info, 7, N);
+  TensorArg dhidden = optional_tensor_arg(info, 8, "dhidden", DType::float32, elements({M, C}));
+  TensorArg dweight = optional_tensor_arg(info, 9, "dweight", DType::float32, elements({c.args.V, C}));
+  const Device device = common_device(
+      {&c.hidden, &c.weight, &c.targets, &c.rows, &old, &ref, &advantages, &mask, &dhidden, &dweight});
+  if (device != Device::cpu)
+    throw DeviceError("linearPolicyLoss runs on the cpu only (no CUDA kernel yet); use linearTokenLogprobs, policyLoss "
+                      "and linearTokenLogprobsBackward on cuda");
+
+  PolicyLossArgs loss{};
+  loss.old_logprobs = old.as<float>();
+  loss.ref_logprobs = ref.present ? ref.as<float>() : nullptr;
+  loss.advantages = advantages.as<float>();
+  loss.mask = mask.data;
+  loss.mask_u8 = mask.dtype == DType::uint8;
+  loss.R = rt.R;
+  loss.T = rt.T;
+  loss.clip_low = static_cast<float>(number_arg(info, 18, "clipLow"));
+  loss.clip_high = static_cast<float>(number_arg(info, 19, "clipHigh"));
+  loss.dual_clip = static_cast<float>(optional_positive_arg(info, 20, "dualClip", INFINITY));
+  loss.kl_coef = static_cast<float>(number_arg(info, 21, "klCoef"));
+  if (loss.kl_coef != 0.0f && !ref.present)
+    throw ArgumentError("refLogprobs", "Expected refLogprobs when klCoef is not 0 but received none");
+  loss.kl_estimator = enum_arg(info, 22, "klEstimator", cpu::kl_estimator_from_name, "k1, k2, k3, k3+, abs");
+  loss.aggregation = enum_arg(info, 23, "aggregation", cpu::loss_aggregation_from_name,
+                              "token-mean, seq-mean-token-mean, seq-mean-token-sum, seq-mean-token-sum-norm");
+  loss.token_count = optional_positive_arg(info, 24, "tokenCount", 0.0);
+  loss.row_count = optional_positive_arg(info, 25, "rowCount", static_cast<double>(rt.R));
+  loss.max_length = optional_positive_arg(info, 26, "maxLength", static_cast<double>(rt.T));
+  loss.loss_scale = number_arg(info, 27, "lossScale");
+  loss.mode = enum_arg(info, 28, "mode", cpu::policy_loss_mode_from_name, "clip, cispo");
+  if (loss.mode != PolicyLossMode::clip && loss.mode != PolicyLossMode::cispo)
+    throw ArgumentError("mode", "Expected a loss mode whose per-token gradient is element-wise (clip, cispo) but received " +
+                                    string_arg(info, 28) + " (its gradient needs whole sequences: use policyLoss)");
+  if (loss.mode != PolicyLossMode::clip && std::isfinite(loss.dual_clip))
+    throw ArgumentError("dualClip", "Expected no dualClip with mode " + string_arg(info, 28) + " but received " +
+                                        std::to_string(loss.dual_clip));
+  const int64_t block_rows = int_arg(info, 29, "blockRows", 1, kMaxDim);
+  const bool async = bool_arg(info, 30, "async");
+
+  const std::pair<const TensorArg*, const char*> inputs[] = {
+      {&c.hidden, "hidden"}, {&c.weight, "weight"}, {&c.targets, "targets"}, {&c.rows, "rows"},
+      {&old, "oldLogprobs"}, {&ref, "refLogprobs"}, {&advantages, "advantages"}, {&mask, "mask"}};
+  for (const auto& i : inputs) {
+    require_disjoint(dhidden, "dhidden", *i.first, i.second);
+    require_disjoint(dweight, "dweight", *i.first, i.second);
+  }
+  require_disjoint(dhidden, "dhidden", dweight, "dweight");
+  check_indices(c);
+  const Output dh = Output::given_or_new(info, 8, dhidden, device, DType::float32, elements({M, C}));
+  const Output logprobs(device, DType::float32, N), logz(device, DType::float32, N), dlogprobs(device, DType::float32, N);
+  const cpu::LinearPolicyLossOutputs out{logprobs.as<float>(), logz.as<float>(), dlogprobs.as<float>(), dh.as<float>(),
+                                         dweight.as<float>()};
+  const LinearLogprobsArgs args = c.args;
+  const int64_t zero_first = dh.fresh() ? M * C : 0;  // a new dhidden starts at 0, a given one is accumulated into
+  return run_op<PolicyLossResult>(
+      info, device, async,
+      [args, loss, block_rows, out, zero_first] {
+        std::fill(out.dhidden, out.dhidden + zero_first, 0.0f);
+        return cpu::linear_policy_loss_cpu(args, loss, block_rows, out);
+      },
+      nullptr,
+      [logprobs, logz, dlogprobs, dh](Napi::Env env, const PolicyLossResult& r) -> Napi::Value {
+        return object(env, {{"loss", Napi::Number::New(env, r.loss)},
+                            {"pgLoss", Napi::Number::New(env, r.pg_loss)},
+                            {"klLoss", Napi::Number::New(env, r.kl_loss)},
+                            {"clipFraction", Napi::Number::New(env, r.clip_fraction)},
+                            {"kl", Napi::Number::New(env, r.kl)},
+                            {"approxKl", Napi::Number::New(env, r.approx_kl)},
+                            {"logprobs", logprobs.to_js(env)},
+                            {"logZ", logz.to_js(env)},
+                            {"dlogprobs", dlogprobs.to_js(env)},
+                            {"dhidden", dh.to_js(env)}});
+      },
+      {c.hidden, c.weight, c.targets, c.rows, old, ref, advantages, mask, dhidden, dweight});
+}
+
 }  // namespace
 
 void register_linear_logprobs(Napi::Object exports) {
   STEPRL_EXPORT(exports, "linearTokenLogprobs", LinearTokenLogprobs);
   STEPRL_EXPORT(exports, "linearTokenLogprobsBackward", LinearTokenLogprobsBackward);
+  STEPRL_EXPORT(exports, "linearPolicyLoss", LinearPolicyLoss);
 }
 
 STEPRL_REGISTER(register_linear_logprobs);
