@@ -72,7 +72,7 @@ export function selectGroups(groups: readonly { batch: RolloutBatch; rows: reado
   const P = Math.max(...groups.map((g) => g.batch.P)), T = Math.max(...groups.map((g) => g.batch.T));
   const R = groups.reduce((n, g) => n + g.rows.length, 0);
   const out: RolloutBatch = {
-    R, P, T, problems: [], groupIds: new Int32Array(R), sequences: new Int32Array(R * (P + T)).fill(padId),
+    R, device: groups[0].batch.device, P, T, problems: [], groupIds: new Int32Array(R), sequences: new Int32Array(R * (P + T)).fill(padId),
     attentionStart: new Int32Array(R), tokens: new Int32Array(R * T).fill(padId), mask: new Float32Array(R * T),
     oldLogprobs: new Float32Array(R * T), entropy: new Float32Array(R * T), lengths: new Int32Array(R), texts: [], verdicts: [],
     rewards: new Float32Array(R),
