@@ -6,6 +6,7 @@
 // tolerance below. Runs only where a cuda device is tested (the simulator pass of `npm test`:
 // STEPRL_BACKEND=cuda-sim STEPRL_TEST_DEVICES=cuda).
 import { memory, type Device } from '../../lib';
+import { countHostReads, type HostRead } from '../../lib/tensor';
 import { TinyLM } from '../../lib/model/tinylm';
 import { Trainer } from '../../lib/optim/base';
 import type { Algorithm } from '../../lib/optim/algorithm';
@@ -83,5 +84,52 @@ describeOn('cuda', 'RL steps on cuda match the cpu steps', () => {
     }
     // The steps free what they made: the live tensor count does not grow from step to step.
     expect(cuda.liveAfterEachStep[1]).toBe(cuda.liveAfterEachStep[0]);
+  });
+});
+
+// The host-read audit (issue 17): what one GRPO, PPO and PRPO step on cuda reads back from the
+// device, counted by countHostReads (tensor.ts). Allowed: the sampled ids of each decode step
+// (R·4 bytes per step, R·T·4 in all), per-row data (O(R): the [R] outcome advantages), the
+// scalars of the metrics (a few floats) and, for PRPO, the entropy segment ids [R, T] (int32): the
+// host cuts the responses into the steps whose texts the PRM scores. Anything else per token (the
+// mask, log-probs, entropies, values, advantages) would be R·T·4 bytes more and fail the bound.
+describeOn('cuda', 'an RL step on cuda reads only ids and scalars', () => {
+  test.each([
+    ['grpo', () => grpo({ klCoef: 0.05 }), false],
+    ['ppo', () => ppo(), true],
+    ['prpo', () => prpo({ minGap: 1 }), false],
+  ] as const)('%s', async (name, make, critic) => {
+    const config = { vocabSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 24, maxPositions: 32, valueHead: critic };
+    const policy = TinyLM.create(config, { seed: 3, device: 'cuda' });
+    const reference = TinyLM.create({ ...config, valueHead: false }, { seed: 9, device: 'cuda' });
+    const maxNewTokens = 6, R = 3 * 4;
+    const trainer = new Trainer({
+      policy, reference, algorithm: make(), task, tokenizer, prm: new RuleBasedPRM(task),
+      promptsPerStep: 3, groupSize: 4, maxNewTokens, lr: 1e-3, microBatchRows: 5, trainProblems: 6, seed: 2,
+    });
+    try {
+      for (let step = 0; step < 2; step++) {
+        const { reads } = await countHostReads(() => trainer.trainStep());
+        const T = maxNewTokens;  // the response length T of the batch is at most this
+        const numel = (r: HostRead) => r.shape.reduce((a, b) => a * b, 1);
+        const listed = reads.map((r) => `${r.site} [${r.shape.join(', ')}] ${r.bytes} B`);
+        const ids = reads.filter((r) => /generate\.[tj]s/.test(r.site) && r.shape.length === 1 && r.shape[0] === R);
+        const segments = reads.filter((r) => /rollout\.[tj]s/.test(r.site) && r.shape.length === 2 && r.shape[0] === R);
+        const small = reads.filter((r) => !ids.includes(r) && !segments.includes(r));
+        // Every read is one of the three kinds; the per-token ones are the ids and PRPO's segments.
+        for (const r of small) if (numel(r) > R) throw new Error(`${name} step ${step} read a per-token array: ${listed.join('; ')}`);
+        expect(ids.length).toBeGreaterThan(0);
+        expect(ids.length).toBeLessThanOrEqual(maxNewTokens);
+        expect(segments.length).toBe(name === 'prpo' ? 1 : 0);
+        const bytes = reads.reduce((n, r) => n + r.bytes, 0);
+        const bound = R * T * 4 * (name === 'prpo' ? 2 : 1) + small.length * R * 4;
+        expect(bytes).toBeLessThanOrEqual(bound);
+        expect(small.reduce((n, r) => n + r.bytes, 0)).toBeLessThanOrEqual(4 * R + 64);
+        if (process.env.STEPRL_LIST_READS) console.log(`${name} step ${step}: ${bytes} B in ${reads.length} reads (R ${R}, T ≤ ${maxNewTokens})\n  ${listed.join('\n  ')}`);
+      }
+    } finally {
+      policy.dispose();
+      reference.dispose();
+    }
   });
 });
