@@ -5,6 +5,7 @@ import type { ProcessRewardModel } from '../reward/prm';
 import type { KlEstimatorName, LossAggregationName, PolicyLossModeName } from '../native';
 import { MODE_CLIP_DEFAULTS } from '../ops/policy_loss';
 import { attachTensor, broadcastRows, type RolloutBatch } from './batch';
+import { broadcastRowsOn } from './device_math';
 import type { Device, Tensor } from '../tensor';
 import type { DynamicSamplingOptions } from './dynamic_sampling';
 import type { SignalStats } from './signal';
@@ -109,8 +110,10 @@ export function rowAdvantageAlgorithm(
     name,
     needs: { ref: loss.klCoef > 0 },
     loss,
-    advantages(batch: RolloutBatch) {
-      return { advantages: broadcastRows(perRow(batch.rewards, batch.groupIds), batch.mask, batch.T), scores: Float32Array.from(batch.rewards) };
+    advantages(batch: RolloutBatch, context) {
+      const rows = perRow(batch.rewards, batch.groupIds), scores = Float32Array.from(batch.rewards), device = context?.device ?? 'cpu';
+      if (device !== 'cpu') return deviceAdvantages({ advantages: broadcastRowsOn(rows, batch.lengths, batch.T, device) }, { scores });
+      return { advantages: broadcastRows(rows, batch.mask, batch.T), scores };
     },
   };
 }

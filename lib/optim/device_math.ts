@@ -103,3 +103,20 @@ export function suffixSums(x: Tensor, R: number, T: number): Tensor {
   inp.dispose();
   return out;
 }
+
+/**
+ * The means over response tokens of |A − perRow[row]| and |perRow[row]| (signal.ts maskedAbsResidual
+ * and maskedRowAbsMean) for advantages A on the device: one masked GEMM (one float read), the
+ * second from the lengths on the host.
+ */
+export function residualMeans(advantages: Tensor, perRow: Float32Array, lengths: Int32Array, T: number, mask: Tensor): [number, number] {
+  const rowValues = broadcastRowsOn(perRow, lengths, T, advantages.device), residual = absDifference(advantages, rowValues.reshape(advantages.shape));
+  const [residualSum] = maskedSums([residual], mask);
+  for (const t of [rowValues, residual]) t.dispose();
+  let tokens = 0, rowSum = 0;
+  lengths.forEach((n, r) => {
+    tokens += n;
+    rowSum += Math.abs(perRow[r]) * n;
+  });
+  return tokens > 0 ? [residualSum / tokens, rowSum / tokens] : [0, 0];
+}

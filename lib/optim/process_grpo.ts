@@ -5,7 +5,7 @@ import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { newlineSplitter, type StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
-import { broadcastRows, ragged, type RolloutBatch } from './batch';
+import { broadcastRows, ragged, tensorOf, type RolloutBatch } from './batch';
 import { outcomeAdvantages } from './grpo';
 import { correlation, maskedAbsMean, signalStats } from './signal';
 
@@ -28,7 +28,7 @@ export function processGrpo(options: ProcessGRPOOptions = {}): Algorithm {
       const advantages = ops.processGrpoAdvantages(
         {
           stepRewards: Tensor.from(rewards.values, [rewards.values.length], { device }), stepEnds: Tensor.from(Int32Array.from(ends.values), [ends.values.length], { device }),
-          stepOffsets: Tensor.from(rewards.offsets, [R + 1], { device }), groupIds: Tensor.from(batch.groupIds, [R], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+          stepOffsets: Tensor.from(rewards.offsets, [R + 1], { device }), groupIds: Tensor.from(batch.groupIds, [R], { device }), mask: tensorOf(batch, 'mask', device, [R, T])!,
         },
         { eps: options.eps ?? 1e-6 },
       );

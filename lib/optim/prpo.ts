@@ -8,7 +8,7 @@ import { Tensor } from '../tensor';
 import type { StepSplitter } from '../reward/splitters';
 import { DEFAULT_LOSS, deviceAdvantages, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
 import { tensorOf, type RolloutBatch } from './batch';
-import { absDifference, broadcastRowsOn, maskedSums } from './device_math';
+import { residualMeans } from './device_math';
 import { maskedAbsResidual, maskedRowAbsMean, signalStats } from './signal';
 
 export interface PRPOOptions extends Partial<LossSettings> {
@@ -63,16 +63,8 @@ export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmenta
         return n > 1 ? x - sum / n : 0;
       });
       if (device !== 'cpu') {
-        // The same means on the device: Σ|A − β_row| by one masked GEMM (one float read); Σ|β|·length on the host.
-        const rowBeta = broadcastRowsOn(beta, batch.lengths, T, device), residual = absDifference(advantages, rowBeta);
-        const [residualSum] = maskedSums([residual], inputs.mask);
-        for (const t of [rowBeta, residual]) t.dispose();
-        let tokens = 0, betaSum = 0;
-        batch.lengths.forEach((n, r) => {
-          tokens += n;
-          betaSum += Math.abs(beta[r]) * n;
-        });
-        const signal = signalStats(tokens > 0 ? residualSum / tokens : 0, tokens > 0 ? betaSum / tokens : 0);
+        // The same means on the device (device_math.ts residualMeans): one float read.
+        const signal = signalStats(...residualMeans(advantages, beta, batch.lengths, T, inputs.mask));
         return deviceAdvantages({ advantages }, { scores: outcome, signal });
       }
       const out = advantages.toArray() as Float32Array;

@@ -1,12 +1,18 @@
 // rl_step.test.ts: whole RL steps through the Trainer with the policy (and reference) on device
 // cuda match the same steps on the cpu: GRPO (with a reference, the KL term in the loss), PPO (a
-// critic: 4 epochs × 4 shuffled mini-batches, so micro-batches gather their rows on the device) and
-// PRPO (entropy segments scored by a PRM). Same seed, same prompts: rollouts are sampled on each
+// critic: 4 epochs × 4 shuffled mini-batches, so micro-batches gather their rows on the device),
+// PRPO (entropy segments scored by a PRM), and RLOO, REINFORCE++, PRL and PSPO. Same seed, same prompts: rollouts are sampled on each
 // device from its own logits, so the sampled tokens must agree exactly and every float within the
 // tolerance below. Runs only where a cuda device is tested (the simulator pass of `npm test`:
 // STEPRL_BACKEND=cuda-sim STEPRL_TEST_DEVICES=cuda).
 import { memory, type Device } from '../../lib';
-import { countHostReads, type HostRead } from '../../lib/tensor';
+import { countHostReads, Tensor, type HostRead } from '../../lib/tensor';
+import { scope } from '../../lib/scope';
+import { attachedTensor, tensorOf } from '../../lib/optim/batch';
+import { collectRollouts } from '../../lib/optim/rollout';
+import { promptFormatFor } from '../../lib/text/prompt';
+import { combineRewards } from '../../lib/text/reward';
+import { taskReward } from '../../lib/text/task';
 import { TinyLM } from '../../lib/model/tinylm';
 import { Trainer } from '../../lib/optim/base';
 import type { Algorithm } from '../../lib/optim/algorithm';
@@ -14,6 +20,10 @@ import type { StepMetrics } from '../../lib/optim/metrics';
 import { grpo } from '../../lib/optim/grpo';
 import { ppo } from '../../lib/optim/ppo';
 import { prpo } from '../../lib/optim/prpo';
+import { prl } from '../../lib/optim/prl';
+import { pspo } from '../../lib/optim/pspo';
+import { rloo } from '../../lib/optim/rloo';
+import { reinforcePP } from '../../lib/optim/reinforce_pp';
 import { RuleBasedPRM } from '../../lib/reward/prm';
 import { describeOn } from '../util/devices';
 import { ToyTask, ToyTokenizer } from '../optim/toy';
@@ -65,6 +75,12 @@ describeOn('cuda', 'RL steps on cuda match the cpu steps', () => {
     ['grpo', () => grpo({ klCoef: 0.05 }), false],
     ['ppo', () => ppo(), true],
     ['prpo', () => prpo({ minGap: 1 }), false],
+    // The other estimators' device paths (broadcast rows, reinforce++, PRL, PSPO with and without a critic).
+    ['rloo', () => rloo({ klCoef: 0.05 }), false],
+    ['reinforce++', () => reinforcePP({ baseline: true }), false],
+    ['prl', () => prl({ eta: 2 }), false],
+    ['pspo', () => pspo(), true],
+    ['pspo without a critic', () => pspo({ critic: false }), false],
   ] as const)('%s', async (name, make, critic) => {
     const cpu = await run('cpu', make, critic);
     const cuda = await run('cuda', make, critic);
@@ -131,5 +147,53 @@ describeOn('cuda', 'an RL step on cuda reads only ids and scalars', () => {
       policy.dispose();
       reference.dispose();
     }
+  });
+});
+
+describeOn('cuda', 'countHostReads and the lazy host fields of a device batch', () => {
+  test('counts device reads (bytes, shape, site), not cpu ones; refuses nesting', async () => {
+    const onDevice = Tensor.from(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3], { device: 'cuda' }), onCpu = Tensor.from(Float32Array.of(1, 2), [2]);
+    const { result, reads } = await countHostReads(() => {
+      onCpu.toArray();
+      onDevice.to('cpu').dispose();
+      return onDevice.toArray();
+    });
+    expect(Array.from(result)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(reads.map((r) => [r.bytes, r.shape])).toEqual([[24, [2, 3]], [24, [2, 3]]]);
+    expect(reads[0].site).toMatch(/rl_step\.test\.ts:\d+/);
+    await expect(countHostReads(() => countHostReads(() => 0))).rejects.toThrow('already counting');
+    onDevice.dispose();
+    onCpu.dispose();
+  });
+
+  test('a cuda rollout batch keeps its per-token data on the device; its fields read it once, on demand', async () => {
+    const config = { vocabSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 24, maxPositions: 32, valueHead: false };
+    const policy = TinyLM.create(config, { seed: 3, device: 'cuda' });
+    await scope(async () => {
+      const env = { promptFormat: promptFormatFor(tokenizer, 'plain'), verify: combineRewards(taskReward(task)) };
+      const problems = task.problems('train', 2).map((p) => ({ ...p, prompt: p.prompt }));
+      const { result: batch, reads } = await countHostReads(() => collectRollouts(policy, tokenizer, env, problems as never, {
+        groupSize: 3, sampling: { maxNewTokens: 5, temperature: 1, stopTokens: [tokenizer.eosId], seed: 4 },
+      }));
+      const { R, T } = batch;
+      // Only the sampled ids came back (one [R] read per decode step).
+      expect(reads.every((r) => r.shape.length === 1 && r.shape[0] === R)).toBe(true);
+      const attached = attachedTensor(batch, 'oldLogprobs', 'cuda')!;
+      expect(attached.shape).toEqual([R, T]);
+      const lazy = await countHostReads(() => [batch.mask, batch.oldLogprobs, batch.oldLogprobs]);
+      expect(lazy.reads.length).toBe(2);  // mask once, log-probs once (cached)
+      const [mask, logprobs] = lazy.result;
+      expect(Array.from(logprobs)).toEqual(Array.from(attached.toArray()));
+      for (let r = 0; r < R; r++)
+        for (let t = 0; t < T; t++) {
+          expect(mask[r * T + t]).toBe(t < batch.lengths[r] ? 1 : 0);
+          if (t >= batch.lengths[r]) expect(logprobs[r * T + t]).toBe(0);
+        }
+      // Assigning a field replaces the device tensor by the host array.
+      batch.oldLogprobs = new Float32Array(R * T).fill(-1);
+      expect(attachedTensor(batch, 'oldLogprobs', 'cuda')).toBeUndefined();
+      expect(tensorOf(batch, 'oldLogprobs', 'cuda', [R, T])!.toArray()[0]).toBe(-1);
+    });
+    policy.dispose();
   });
 });
