@@ -1,9 +1,9 @@
 // rl_step.test.ts: whole RL steps through the Trainer with the policy (and reference) on device
 // cuda match the same steps on the cpu: GRPO (with a reference, the KL term in the loss), PPO (a
 // critic: 4 epochs × 4 shuffled mini-batches, so micro-batches gather their rows on the device),
-// PRPO (entropy segments scored by a PRM), and RLOO, REINFORCE++, PRL and PSPO. Same seed, same prompts: rollouts are sampled on each
-// device from its own logits, so the sampled tokens must agree exactly and every float within the
-// tolerance below. Runs only where a cuda device is tested (the simulator pass of `npm test`:
+// PRPO (entropy segments scored by a PRM), and RLOO, REINFORCE++, PRL, PSPO, process-GRPO and DAPO
+// with dynamic sampling. Same seed, same prompts: rollouts are sampled on each device from its own
+// logits, so the sampled tokens must agree exactly and every float within the tolerance below. Runs only where a cuda device is tested (the simulator pass of `npm test`:
 // STEPRL_BACKEND=cuda-sim STEPRL_TEST_DEVICES=cuda).
 import { memory, type Device } from '../../lib';
 import { countHostReads, Tensor, type HostRead } from '../../lib/tensor';
@@ -21,6 +21,7 @@ import { grpo } from '../../lib/optim/grpo';
 import { ppo } from '../../lib/optim/ppo';
 import { prpo } from '../../lib/optim/prpo';
 import { prl } from '../../lib/optim/prl';
+import { processGrpo } from '../../lib/optim/process_grpo';
 import { pspo } from '../../lib/optim/pspo';
 import { rloo } from '../../lib/optim/rloo';
 import { reinforcePP } from '../../lib/optim/reinforce_pp';
@@ -81,6 +82,9 @@ describeOn('cuda', 'RL steps on cuda match the cpu steps', () => {
     ['prl', () => prl({ eta: 2 }), false],
     ['pspo', () => pspo(), true],
     ['pspo without a critic', () => pspo({ critic: false }), false],
+    ['process-grpo', () => processGrpo(), false],
+    // Dynamic sampling re-lays the kept groups' rows out on the host (dynamic_sampling.ts selectGroups).
+    ['dapo (dynamic sampling)', () => grpo({ variant: 'dapo' }), false],
   ] as const)('%s', async (name, make, critic) => {
     const cpu = await run('cpu', make, critic);
     const cuda = await run('cuda', make, critic);
