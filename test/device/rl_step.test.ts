@@ -69,7 +69,10 @@ function expectClose(name: string, actual: ArrayLike<number>, expected: ArrayLik
       throw new Error(`${name}[${i}]: cuda ${actual[i]}, cpu ${expected[i]} (largest |x| ${scale}, tolerance ${TOLERANCE} relative)`);
 }
 
-const FLOAT_METRICS = ['loss', 'pgLoss', 'klLoss', 'valueLoss', 'kl', 'approxKl', 'gradNorm', 'advantageMean', 'advantageStd', 'advantageAbsMean', 'entropy'] as const;
+const FLOAT_METRICS = [
+  'loss', 'pgLoss', 'klLoss', 'valueLoss', 'kl', 'approxKl', 'gradNorm', 'advantageMean', 'advantageStd', 'advantageAbsMean', 'entropy',
+  'suffixLogRatioAbs', 'signalProcess', 'signalOutcome', 'signalCorrelation',
+] as const;
 
 describeOn('cuda', 'RL steps on cuda match the cpu steps', () => {
   test.each([
@@ -89,7 +92,10 @@ describeOn('cuda', 'RL steps on cuda match the cpu steps', () => {
     const cpu = await run('cpu', make, critic);
     const cuda = await run('cuda', make, critic);
     for (let step = 0; step < cpu.metrics.length; step++) {
-      const c = cpu.metrics[step] as unknown as Record<string, number>, g = cuda.metrics[step] as unknown as Record<string, number>;
+      // The process-supervised methods' signal sizes (signal.ts) are reduced on the device too.
+      const flat = (m: StepMetrics) => ({ ...m, signalProcess: m.signal?.process, signalOutcome: m.signal?.outcome, signalCorrelation: m.signal?.detail?.outcomeCorrelation }) as unknown as Record<string, number>;
+      const c = flat(cpu.metrics[step]), g = flat(cuda.metrics[step]);
+      expect(g.signalProcess === undefined).toBe(c.signalProcess === undefined);
       // The sampled rollouts are the same: same rewards, lengths and accuracy.
       expect(g.rewardMean).toBe(c.rewardMean);
       expect(g.accuracy).toBe(c.accuracy);
