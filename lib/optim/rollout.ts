@@ -120,9 +120,15 @@ export async function collectRollouts(
   if (env.source) {
     // The policy's own log-probs and entropies of the outside completions (what the update's ratio needs).
     const temperature = options.sampling.temperature || 1;
-    const recomputed = await responseLogprobs(policy, batch, temperature, options.rowsPerPass ?? 64, true);
-    batch.oldLogprobs = recomputed.logprobs;
-    batch.entropy = recomputed.entropy!;
+    if (policy.device === 'cpu') {
+      const recomputed = await responseLogprobs(policy, batch, temperature, options.rowsPerPass ?? 64, true);
+      batch.oldLogprobs = recomputed.logprobs;
+      batch.entropy = recomputed.entropy!;
+    } else {  // they stay on the device (attached tensors)
+      const recomputed = await residentPasses(policy, batch, temperature, options.rowsPerPass ?? 64, true);
+      attachTensor(batch, 'oldLogprobs', recomputed.logprobs);
+      attachTensor(batch, 'entropy', recomputed.entropy!);
+    }
   }
   return batch;
 }
@@ -199,33 +205,48 @@ export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, 
  * copied into the tensor on the device and masked there (device_math.ts).
  */
 export async function residentLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass = 64): Promise<Tensor> {
+  const { R, T } = batch;
+  if (model.device === 'cpu') return Tensor.from(await responseLogprobs(model, batch, temperature, rowsPerPass), [R, T]);
+  return (await residentPasses(model, batch, temperature, rowsPerPass, false)).logprobs;
+}
+
+/** The device passes of residentLogprobs, with the entropies too when asked (0 on padding as well). */
+async function residentPasses(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass: number, withEntropy: boolean):
+  Promise<{ logprobs: Tensor; entropy?: Tensor }> {
   const { R, P, T } = batch;
   const device = model.device;
-  if (device === 'cpu') return Tensor.from(await responseLogprobs(model, batch, temperature, rowsPerPass), [R, T]);
-  const raw = Tensor.zeros([R * T], { device });
+  const raw = Tensor.zeros([R * T], { device }), rawEntropy = withEntropy ? Tensor.zeros([R * T], { device }) : null;
   for (let first = 0; first < R; first += rowsPerPass) {
     const count = Math.min(rowsPerPass, R - first);
     const sequence = sequenceRows(batch, first, count, device), attentionStart = batch.attentionStart.slice(first, first + count);
     const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device });
-    const into = raw.view(first * T, [count * T]);
-    if (hasHiddenPath(model)) {
-      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart }, false);
-      const flat = pass.logprobs.reshape([count * T]);
+    const copy = (table: Tensor | null, values: Tensor | undefined) => {
+      if (table === null || values === undefined) return;
+      const into = table.view(first * T, [count * T]), flat = values.reshape([count * T]);
       into.copyFrom(flat);
+      into.dispose();
       flat.dispose();
+    };
+    if (hasHiddenPath(model)) {
+      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart }, withEntropy);
+      copy(raw, pass.logprobs);
+      copy(rawEntropy, pass.entropy);
       pass.dispose();
     } else {
       const picked = gatherResponseLogits(await model.forward(sequence, { attentionStart }), count, P, T);
-      const lp = ops.tokenLogprobs(picked, targets, { temperature });
-      const flat = lp.logprobs.reshape([count * T]);
-      into.copyFrom(flat);
-      for (const t of [flat, picked, lp.logprobs, lp.logZ, lp.entropy]) t?.dispose();
+      const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: withEntropy });
+      copy(raw, lp.logprobs);
+      copy(rawEntropy, lp.entropy);
+      for (const t of [picked, lp.logprobs, lp.logZ, lp.entropy]) t?.dispose();
     }
-    for (const t of [into, sequence, targets]) t.dispose();
+    for (const t of [sequence, targets]) t.dispose();
   }
-  const out = maskByLengths(raw, batch.lengths, T);
+  const logprobs = maskByLengths(raw, batch.lengths, T);
   raw.dispose();
-  return out;
+  if (rawEntropy === null) return { logprobs };
+  const entropy = maskByLengths(rawEntropy, batch.lengths, T);
+  rawEntropy.dispose();
+  return { logprobs, entropy };
 }
 
 /** responseValues as a float32 tensor [R, T] on `model.device` (cpu: the host loop's bits; elsewhere gathered on the device). */

@@ -176,6 +176,29 @@ describeOn('cuda', 'countHostReads and the lazy host fields of a device batch', 
     onCpu.dispose();
   });
 
+  test('completions from a RolloutSource: the policy recomputes their log-probs and entropies on the device, as on the cpu', async () => {
+    const config = { vocabSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 24, maxPositions: 32, valueHead: false };
+    const source = { generate: async (requests: readonly unknown[]) => requests.map((_, i) => Int32Array.from([0, 1, 4, 0, 6].slice(0, 1 + (i % 5)))) };
+    const collect = async (device: Device) => {
+      const policy = TinyLM.create(config, { seed: 3, device });
+      const env = { promptFormat: promptFormatFor(tokenizer, 'plain'), verify: combineRewards(taskReward(task)), source };
+      const problems = task.problems('train', 2);
+      const result = await scope(async () => {
+        const { result: batch, reads } = await countHostReads(() => collectRollouts(policy, tokenizer, env, problems as never, {
+          groupSize: 3, rowsPerPass: 4, sampling: { maxNewTokens: 5, temperature: 0.8, stopTokens: [tokenizer.eosId], seed: 4 },
+        }));
+        return { reads: reads.length, logprobs: Float32Array.from(batch.oldLogprobs), entropy: Float32Array.from(batch.entropy) };
+      });
+      policy.dispose();
+      return result;
+    };
+    const cpu = await collect('cpu'), cuda = await collect('cuda');
+    expect(cuda.reads).toBe(0);  // the tokens come from the host; nothing was read back
+    expectClose('recomputed log-probs', cuda.logprobs, cpu.logprobs);
+    expectClose('recomputed entropies', cuda.entropy, cpu.entropy);
+    expect(cpu.logprobs.some((x) => x !== 0)).toBe(true);
+  });
+
   test('a cuda rollout batch keeps its per-token data on the device; its fields read it once, on demand', async () => {
     const config = { vocabSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1, intermediateSize: 24, maxPositions: 32, valueHead: false };
     const policy = TinyLM.create(config, { seed: 3, device: 'cuda' });
