@@ -187,7 +187,11 @@ export class Tensor {
   /** A copy of the data as a typed array (raw Uint16Array bits for bfloat16). */
   toArray(): TypedArray {
     const storage = this._storage();
-    if (typedArrayKind(storage) === null) return callNativeDevice(() => binding().toHost!(storage as NativeDeviceBuffer));
+    if (typedArrayKind(storage) === null) {
+      const out = callNativeDevice(() => binding().toHost!(storage as NativeDeviceBuffer));
+      if (hostReads !== null) countHostRead(out.byteLength, this.#shape);
+      return out;
+    }
     return (storage as TypedArray).slice();
   }
 
@@ -263,7 +267,11 @@ export class Tensor {
     const data = this._storage();
     if (device === this.#device) return this;
     const native = binding();
-    if (device === 'cpu') return Tensor._wrap(callNativeDevice(() => native.toHost!(data as NativeDeviceBuffer)), this.#shape, this.#dtype, 'cpu');
+    if (device === 'cpu') {
+      const host = callNativeDevice(() => native.toHost!(data as NativeDeviceBuffer));
+      if (hostReads !== null) countHostRead(host.byteLength, this.#shape);
+      return Tensor._wrap(host, this.#shape, this.#dtype, 'cpu');
+    }
     if (native.toDevice === undefined) throw new DeviceError(noCudaMessage(native.info().backend));
     return Tensor._wrap(callNativeDevice(() => native.toDevice!(data as TypedArray)), this.#shape, this.#dtype, 'cuda');
   }
@@ -306,6 +314,40 @@ export function keep<T extends Tensor>(tensor: T): T {
  */
 export function memory(): { tensors: number; storages: number } {
   return { ...live };
+}
+
+/** One device -> host read that countHostReads() saw: its bytes, the tensor's shape and who asked. */
+export interface HostRead {
+  bytes: number;
+  shape: readonly number[];
+  /** The first stack frame outside tensor.ts (file:line), to tell the reads apart. */
+  site: string;
+}
+
+/** The reads being counted, or null (the default: counting costs one null check per read). */
+let hostReads: HostRead[] | null = null;
+
+function countHostRead(bytes: number, shape: readonly number[]): void {
+  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  const outside = frames.find((f) => !/[\\/]tensor\.[tj]s:/.test(f) && /\.[tj]s:\d+/.test(f)) ?? '';
+  const site = /([^\\/( ]+\.[tj]s:\d+)/.exec(outside)?.[1] ?? 'unknown';
+  hostReads!.push({ bytes, shape: [...shape], site });
+}
+
+/**
+ * Counts the reads of device memory to the host (toArray(), toFloat32(), to('cpu') of a cuda tensor)
+ * made while `fn` runs, for tests that audit what a step reads back; cpu tensors are not counted.
+ * Returns fn's result and the reads in order. Not reentrant: a nested call throws.
+ */
+export async function countHostReads<T>(fn: () => Promise<T> | T): Promise<{ result: T; reads: HostRead[] }> {
+  if (hostReads !== null) throw new Error('steprl: countHostReads() is already counting');
+  const reads: HostRead[] = [];
+  hostReads = reads;
+  try {
+    return { result: await fn(), reads };
+  } finally {
+    hostReads = null;
+  }
 }
 
 /** Why `.to('cuda')` cannot work with the loaded addon, and how to get one that can. */

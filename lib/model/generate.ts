@@ -113,10 +113,14 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
   const lengths = new Int32Array(B);
   const finished = new Array<boolean>(B).fill(false);
 
-  // Log-probs and entropies stay on the device, one [B] row per step of [maxNew, B], read once at
-  // the end: per decode step the host reads only the sampled ids (and derives the finished flags).
+  // Log-probs and entropies stay on the device, one [B] row per step of [maxNew, B]: per decode step
+  // the host reads only the sampled ids (and derives the finished flags). At the end the cpu lays
+  // them out on the host; a device transposes them there (the tokens and mask, made from the ids on
+  // the host, are cpu tensors either way).
   const stepLogprobs = Tensor.zeros([maxNew, B], { device }), stepEntropy = Tensor.zeros([maxNew, B], { device });
   let steps = 0;
+  /** Off the cpu: the log-probs and entropies [B, T], made on the device from the step rows. */
+  let onDevice: { logprobs: Tensor; entropy: Tensor } | null = null;
   const prefill = workspace(config, B, P, device);
   const decode = maxNew > 1 ? workspace(config, B, 1, device) : null;
   try {
@@ -163,13 +167,32 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
       // Yield to the event loop between decode steps so a long generation does not starve it.
       if (t % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
     }
-    const lp = stepLogprobs.toArray() as Float32Array, ent = stepEntropy.toArray() as Float32Array;
-    for (let t = 0; t < steps; t++)
-      for (let b = 0; b < B; b++)
-        if (mask[b * maxNew + t] !== 0) {
-          logprobs[b * maxNew + t] = lp[t * B + b];
-          entropy[b * maxNew + t] = ent[t * B + b];
-        }
+    if (device === 'cpu') {
+      const lp = stepLogprobs.toArray() as Float32Array, ent = stepEntropy.toArray() as Float32Array;
+      for (let t = 0; t < steps; t++)
+        for (let b = 0; b < B; b++)
+          if (mask[b * maxNew + t] !== 0) {
+            logprobs[b * maxNew + t] = lp[t * B + b];
+            entropy[b * maxNew + t] = ent[t * B + b];
+          }
+    } else {
+      // On a device they stay there: [maxNew, B] -> [B, T] by a gather (ops.embedding over the steps
+      // with a zero row appended for padding), so the host never reads a per-token float.
+      const T = Math.max(1, ...lengths), zero = maxNew * B;
+      const ids = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) ids[b * T + t] = mask[b * maxNew + t] !== 0 ? t * B + b : zero;
+      const idsTensor = Tensor.from(ids, [B * T], { device });
+      const transpose = (steps: Tensor): Tensor => {
+        const table = Tensor.zeros([zero + 1, 1], { device }), body = table.view(0, [zero]);
+        body.copyFrom(steps);
+        const out = ops.embedding({ out: Tensor.zeros([B * T, 1], { device }), tokens: idsTensor, table });
+        const shaped = out.reshape([B, T]);
+        for (const x of [table, body, out]) x.dispose();
+        return shaped;
+      };
+      onDevice = { logprobs: transpose(stepLogprobs), entropy: transpose(stepEntropy) };
+      idsTensor.dispose();
+    }
   } finally {
     stepLogprobs.dispose();
     stepEntropy.dispose();
@@ -190,8 +213,8 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
   return {
     tokens: Tensor.from(trim(tokens, (n) => new Int32Array(n)), [B, T]),
     mask: Tensor.from(trim(mask, (n) => new Float32Array(n)), [B, T]),
-    logprobs: Tensor.from(trim(logprobs, (n) => new Float32Array(n)), [B, T]),
-    entropy: Tensor.from(trim(entropy, (n) => new Float32Array(n)), [B, T]),
+    logprobs: onDevice?.logprobs ?? Tensor.from(trim(logprobs, (n) => new Float32Array(n)), [B, T]),
+    entropy: onDevice?.entropy ?? Tensor.from(trim(entropy, (n) => new Float32Array(n)), [B, T]),
     lengths,
     finished,
   };

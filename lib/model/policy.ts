@@ -47,9 +47,9 @@ export interface Rollouts {
   tokens: Tensor;
   /** float32 [R, T]: 1 on generated tokens (the stop token included), 0 on padding. */
   mask: Tensor;
-  /** float32 [R, T]: log-probability of each token under softmax(logits / temperature). */
+  /** float32 [R, T]: log-probability of each token under softmax(logits / temperature), 0 on padding (TinyLM: on the model's device; tokens and mask on the cpu). */
   logprobs: Tensor;
-  /** float32 [R, T]: entropy of that distribution at each step. */
+  /** float32 [R, T]: entropy of that distribution at each step, 0 on padding (where logprobs are). */
   entropy: Tensor;
   /** Tokens generated per row. */
   lengths: Int32Array;

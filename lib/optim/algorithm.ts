@@ -4,8 +4,9 @@ import type { StepSplitter } from '../reward/splitters';
 import type { ProcessRewardModel } from '../reward/prm';
 import type { KlEstimatorName, LossAggregationName, PolicyLossModeName } from '../native';
 import { MODE_CLIP_DEFAULTS } from '../ops/policy_loss';
-import { broadcastRows, type RolloutBatch } from './batch';
-import type { Device } from '../tensor';
+import { attachTensor, broadcastRows, type RolloutBatch } from './batch';
+import { broadcastRowsOn } from './device_math';
+import type { Device, Tensor } from '../tensor';
 import type { DynamicSamplingOptions } from './dynamic_sampling';
 import type { SignalStats } from './signal';
 
@@ -41,9 +42,13 @@ export interface AdvantageContext {
 }
 
 export interface Advantages {
-  /** [R * T] per-token advantages, 0 on padding (constants in the loss). */
+  /**
+   * [R * T] per-token advantages, 0 on padding (constants in the loss). The built-in estimators
+   * running on a device other than the cpu keep them there (deviceAdvantages): then this field is a
+   * lazy accessor that reads them to the host on first use, and the Trainer never reads it.
+   */
   advantages: Float32Array;
-  /** [R * T] value targets (critic algorithms). */
+  /** [R * T] value targets (critic algorithms); lazy like `advantages` when on a device. */
   returns?: Float32Array;
   /** [R] the scalar each row was scored with (for metrics; e.g. a shaped reward). */
   scores?: Float32Array;
@@ -105,8 +110,21 @@ export function rowAdvantageAlgorithm(
     name,
     needs: { ref: loss.klCoef > 0 },
     loss,
-    advantages(batch: RolloutBatch) {
-      return { advantages: broadcastRows(perRow(batch.rewards, batch.groupIds), batch.mask, batch.T), scores: Float32Array.from(batch.rewards) };
+    advantages(batch: RolloutBatch, context) {
+      const rows = perRow(batch.rewards, batch.groupIds), scores = Float32Array.from(batch.rewards), device = context?.device ?? 'cpu';
+      if (device !== 'cpu') return deviceAdvantages({ advantages: broadcastRowsOn(rows, batch.lengths, batch.T, device) }, { scores });
+      return { advantages: broadcastRows(rows, batch.mask, batch.T), scores };
     },
   };
+}
+
+/**
+ * Advantages whose per-token arrays are tensors (on the policy's device): `advantages` and
+ * `returns` become lazy host accessors of them (batch.ts attachTensor), `rest` is copied in.
+ */
+export function deviceAdvantages(tensors: { advantages: Tensor; returns?: Tensor }, rest: Omit<Advantages, 'advantages' | 'returns'> = {}): Advantages {
+  const out: Advantages = { advantages: new Float32Array(0), ...rest };
+  attachTensor(out, 'advantages', tensors.advantages);
+  if (tensors.returns) attachTensor(out, 'returns', tensors.returns);
+  return out;
 }

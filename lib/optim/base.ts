@@ -20,10 +20,11 @@ import { taskReward } from '../text/task';
 import { Random } from '../util/random';
 import { AdamW } from './adamw';
 import type { Algorithm } from './algorithm';
-import type { RolloutBatch } from './batch';
+import { attachedTensor, attachTensor, type RolloutBatch } from './batch';
 import { collectDynamic, dynamicSamplingSettings, type DynamicSamplingOptions, type DynamicSamplingStats } from './dynamic_sampling';
-import { stepMetrics, type StepMetrics } from './metrics';
-import { collectRollouts, responseLogprobs, responseValues, scoreSteps, type RolloutSource } from './rollout';
+import { deviceTokenSums, stepMetrics, type StepMetrics, type TokenSums } from './metrics';
+import { collectRollouts, residentLogprobs, residentValues, scoreSteps, type RolloutSource } from './rollout';
+import { Tensor } from '../tensor';
 import { updatePolicy } from './update';
 import { scope } from '../scope';
 import { trimHostCache } from '../runtime';
@@ -220,36 +221,51 @@ export class Trainer {
       const segmentation = (algorithm as { segmentation?: { maxBranches: number; minGap: number } }).segmentation ?? { maxBranches: 5, minGap: 10 };
       await timed('score', () => scoreSteps(batch, o.tokenizer, o.splitter ?? algorithm.needs.steps!, algorithm.needs.prm ? o.prm : undefined, segmentation));
     }
+    // The per-token data stays on the policy's device from here to the update (batch.ts): the
+    // reference log-probs and rollout values are attached as tensors there, the built-in advantage
+    // estimators return tensors there, and the metrics are reduced there (one read of a few floats).
+    const device = o.policy.device;
+    const onDevice = (tensor: Tensor): Tensor => (tensor.device === device ? tensor : tensor.to(device));
     if (o.reference && (algorithm.needs.ref || algorithm.loss.klCoef > 0))
-      batch.refLogprobs = await timed('reference', async () => {
-        const out = await responseLogprobs(o.reference!, batch, o.temperature, o.microBatchRows);
+      attachTensor(batch, 'refLogprobs', await timed('reference', async () => {
+        const out = onDevice(await residentLogprobs(o.reference!, batch, o.temperature, o.microBatchRows));
         endPhase(o.reference);
         return out;
-      });
-    if (algorithm.needs.values) batch.oldValues = await timed('values', async () => {
-      const out = await responseValues(o.policy, batch, o.microBatchRows);
+      }));
+    if (algorithm.needs.values) attachTensor(batch, 'oldValues', await timed('values', async () => {
+      const out = await residentValues(o.policy, batch, o.microBatchRows);
       endPhase(o.policy);
       return out;
-    });
-    const adv = await timed('advantages', () => algorithm.advantages(batch, { prm: o.prm, rewardKlCoef: this.#rewardKlCoef, device: o.policy.device }));
-    const update = await timed('update', () => updatePolicy(o.policy, this.optimizer, algorithm.loss, { batch, advantages: adv.advantages, returns: adv.returns }, {
+    }));
+    const adv = await timed('advantages', () => algorithm.advantages(batch, { prm: o.prm, rewardKlCoef: this.#rewardKlCoef, device }));
+    const advantages = attachedTensor(adv, 'advantages', device) ?? adv.advantages;
+    const returns = attachedTensor(adv, 'returns', device) ?? adv.returns;
+    const update = await timed('update', () => updatePolicy(o.policy, this.optimizer, algorithm.loss, { batch, advantages, returns }, {
       temperature: o.temperature, lr: o.lr, microBatchRows: o.microBatchRows, maxLength: o.maxNewTokens,
       random: new Random(stepSeed ^ 0x5bd1e995), critic: Boolean(algorithm.needs.values),
     }));
     endPhase(o.policy);
-    const metrics = stepMetrics(this.#step, batch, adv, update, seconds, this.#rewardKlCoef, o.lr);
+    const sums = device === 'cpu' ? undefined
+      : deviceTokenSums(batch, advantages instanceof Tensor ? advantages : Tensor.from(advantages, [batch.R, batch.T], { device }), device);
+    const metrics = stepMetrics(this.#step, batch, adv, update, seconds, this.#rewardKlCoef, o.lr, sums);
     if (dynamic) metrics.dynamicSampling = dynamic;
-    this.#adaptRewardKl(batch);
+    this.#adaptRewardKl(batch, sums);
     this.#step++;
     return metrics;
   }
 
   /** PPO's adaptive KL controller: β ← β·(1 + clip(KL/target − 1, ±0.2)·R/horizon) (§1.8). */
-  #adaptRewardKl(batch: RolloutBatch): void {
+  #adaptRewardKl(batch: RolloutBatch, sums?: TokenSums): void {
     const control = this.options.algorithm.rewardKl;
-    if (!control?.target || !control.horizon || !batch.refLogprobs) return;
+    if (!control?.target || !control.horizon) return;
     let sum = 0;
-    for (let i = 0; i < batch.mask.length; i++) if (batch.mask[i]) sum += batch.oldLogprobs[i] - batch.refLogprobs[i];
+    if (sums) {
+      if (sums.logRatio === undefined) return;
+      sum = sums.logRatio;  // reduced on the device
+    } else {
+      if (!batch.refLogprobs) return;
+      for (let i = 0; i < batch.mask.length; i++) if (batch.mask[i]) sum += batch.oldLogprobs[i] - batch.refLogprobs[i];
+    }
     const observed = sum / batch.R;
     const error = Math.min(Math.max(observed / control.target - 1, -0.2), 0.2);
     this.#rewardKlCoef *= 1 + (error * batch.R) / control.horizon;

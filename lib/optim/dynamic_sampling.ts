@@ -9,7 +9,9 @@
 // on the first round's batch as it is (what the step would have been without dynamic sampling).
 import { ArgumentError } from '../errors';
 import type { LoadedSample } from '../text/dataset';
-import type { RolloutBatch } from './batch';
+import { Tensor } from '../tensor';
+import { attachedTensor, attachTensor, type RolloutBatch } from './batch';
+import { gather } from './device_math';
 
 export interface DynamicSamplingOptions {
   /** Most generation rounds in one step, the first included (verl's max_num_gen_batches). Default 10. */
@@ -72,11 +74,16 @@ export function selectGroups(groups: readonly { batch: RolloutBatch; rows: reado
   const P = Math.max(...groups.map((g) => g.batch.P)), T = Math.max(...groups.map((g) => g.batch.T));
   const R = groups.reduce((n, g) => n + g.rows.length, 0);
   const out: RolloutBatch = {
-    R, P, T, problems: [], groupIds: new Int32Array(R), sequences: new Int32Array(R * (P + T)).fill(padId),
+    R, device: groups[0].batch.device, P, T, problems: [], groupIds: new Int32Array(R), sequences: new Int32Array(R * (P + T)).fill(padId),
     attentionStart: new Int32Array(R), tokens: new Int32Array(R * T).fill(padId), mask: new Float32Array(R * T),
     oldLogprobs: new Float32Array(R * T), entropy: new Float32Array(R * T), lengths: new Int32Array(R), texts: [], verdicts: [],
     rewards: new Float32Array(R),
   };
+  // Batches whose per-token floats are tensors on a device (the Trainer's, off the cpu) are joined
+  // there: one gather over their tensors laid end to end, so nothing per token is read back.
+  const device = groups[0].batch.device ?? 'cpu';
+  const onDevice = device !== 'cpu' && groups.every(({ batch: b }) => b.device === device && (['mask', 'oldLogprobs', 'entropy'] as const)
+    .every((name) => attachedTensor(b, name, device) !== undefined));
   let row = 0;
   groups.forEach(({ batch: b, rows }, g) => {
     const shift = P - b.P, width = b.P + b.T;
@@ -87,9 +94,11 @@ export function selectGroups(groups: readonly { batch: RolloutBatch; rows: reado
       out.attentionStart[row] = b.attentionStart[r] + shift;
       const span = (a: ArrayLike<number> & { subarray(s: number, e: number): ArrayLike<number> }) => a.subarray(r * b.T, (r + 1) * b.T);
       out.tokens.set(span(b.tokens), row * T);
-      out.mask.set(span(b.mask), row * T);
-      out.oldLogprobs.set(span(b.oldLogprobs), row * T);
-      out.entropy.set(span(b.entropy), row * T);
+      if (!onDevice) {
+        out.mask.set(span(b.mask), row * T);
+        out.oldLogprobs.set(span(b.oldLogprobs), row * T);
+        out.entropy.set(span(b.entropy), row * T);
+      }
       out.groupIds[row] = g;
       out.lengths[row] = b.lengths[r];
       out.rewards[row] = b.rewards[r];
@@ -99,6 +108,37 @@ export function selectGroups(groups: readonly { batch: RolloutBatch; rows: reado
       row++;
     }
   });
+  if (onDevice) {
+    const sources = [...new Set(groups.map((g) => g.batch))];
+    const offsets = new Map<RolloutBatch, number>();
+    let total = 0;
+    for (const b of sources) {
+      offsets.set(b, total);
+      total += b.R * b.T;
+    }
+    const ids = new Int32Array(R * T).fill(total);  // `total`: the zero row (padding)
+    let at = 0;
+    for (const { batch: b, rows } of groups)
+      for (const r of rows) {
+        for (let t = 0; t < b.lengths[r]; t++) ids[at * T + t] = offsets.get(b)! + r * b.T + t;
+        at++;
+      }
+    for (const name of ['oldLogprobs', 'entropy'] as const) {
+      const joined = Tensor.zeros([total], { device });
+      for (const b of sources) {
+        const into = joined.view(offsets.get(b)!, [b.R * b.T]), from = attachedTensor(b, name, device)!.reshape([b.R * b.T]);
+        into.copyFrom(from);
+        into.dispose();
+        from.dispose();
+      }
+      const picked = gather(joined, ids);
+      attachTensor(out, name, picked.reshape([R, T]));
+      for (const t of [joined, picked]) t.dispose();
+    }
+    // The mask is 1 exactly on each row's first lengths[r] tokens (batch.ts): made from the lengths.
+    out.lengths.forEach((n, r) => out.mask.fill(1, r * T, r * T + n));
+    attachTensor(out, 'mask', Tensor.from(out.mask, [R, T], { device }));
+  }
   return out;
 }
 

@@ -6,7 +6,8 @@
 // the algorithm only carries its settings in `dynamicSampling`.
 import * as ops from '../ops/index';
 import { Tensor, type Device } from '../tensor';
-import { DEFAULT_LOSS, type Algorithm, type LossSettings } from './algorithm';
+import { DEFAULT_LOSS, deviceAdvantages, type Algorithm, type LossSettings } from './algorithm';
+import { broadcastRowsOn } from './device_math';
 import { broadcastRows, type RolloutBatch } from './batch';
 import { dynamicSamplingSettings, type DynamicSamplingOptions } from './dynamic_sampling';
 
@@ -58,7 +59,10 @@ export function grpo(options: GRPOOptions = {}): Algorithm {
     advantages(batch: RolloutBatch, context) {
       const rewards = Float32Array.from(batch.rewards);
       if (options.overlong) for (let r = 0; r < batch.R; r++) rewards[r] += overlongPenalty(batch.lengths[r], options.overlong);
-      const perRow = outcomeAdvantages(rewards, batch.groupIds, { scale, std: options.std, eps: options.eps }, context?.device);
+      const device = context?.device ?? 'cpu';
+      const perRow = outcomeAdvantages(rewards, batch.groupIds, { scale, std: options.std, eps: options.eps }, device);
+      // Off the cpu the [R] advantages (an O(R) read) are broadcast on the device: the mask stays there.
+      if (device !== 'cpu') return deviceAdvantages({ advantages: broadcastRowsOn(perRow, batch.lengths, batch.T, device) }, { scores: rewards });
       return { advantages: broadcastRows(perRow, batch.mask, batch.T), scores: rewards };
     },
   };

@@ -4,8 +4,9 @@
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import { fixedLengthSplitter, type StepSplitter } from '../reward/splitters';
-import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
-import { stepEndMask, type RolloutBatch } from './batch';
+import { DEFAULT_LOSS, deviceAdvantages, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
+import { stepEndMask, tensorOf, type RolloutBatch } from './batch';
+import { residualMeans } from './device_math';
 import { outcomeAdvantages } from './grpo';
 import { maskedAbsResidual, maskedRowAbsMean, signalStats } from './signal';
 
@@ -33,15 +34,19 @@ export function prl(options: PRLOptions = {}): Algorithm {
       const outcome = single ? Float32Array.from(batch.rewards) : outcomeAdvantages(batch.rewards, batch.groupIds);
       const advantages = ops.prlAdvantages(
         {
-          outcomeAdvantages: Tensor.from(outcome, [R], { device }), oldLogprobs: Tensor.from(batch.oldLogprobs, [R, T], { device }),
-          refLogprobs: Tensor.from(batch.refLogprobs!, [R, T], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+          outcomeAdvantages: Tensor.from(outcome, [R], { device }), oldLogprobs: tensorOf(batch, 'oldLogprobs', device, [R, T])!,
+          refLogprobs: tensorOf(batch, 'refLogprobs', device, [R, T])!, mask: tensorOf(batch, 'mask', device, [R, T])!,
           stepEnds: Tensor.from(stepEndMask(batch.steps!, T), [R, T], { device }),
         },
         { eta: options.eta ?? 200, mode: options.mode ?? 'step', suffixStart: options.suffixStart ?? 'inclusive' },
       );
+      // Process part: A − Â per token (= −S/η at the token's step end in step mode).
+      if (device !== 'cpu') {
+        const signal = signalStats(...residualMeans(advantages, outcome, batch.lengths, T, tensorOf(batch, 'mask', device, [R, T])!));
+        return deviceAdvantages({ advantages }, { scores: Float32Array.from(batch.rewards), signal });
+      }
       const out = advantages.toArray() as Float32Array;
       advantages.dispose();
-      // Process part: A − Â per token (= −S/η at the token's step end in step mode).
       const signal = signalStats(maskedAbsResidual(out, outcome, batch.mask, T), maskedRowAbsMean(outcome, batch.mask, T));
       return { advantages: out, scores: Float32Array.from(batch.rewards), signal };
     },

@@ -6,8 +6,9 @@
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
 import type { StepSplitter } from '../reward/splitters';
-import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
-import type { RolloutBatch } from './batch';
+import { DEFAULT_LOSS, deviceAdvantages, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
+import { tensorOf, type RolloutBatch } from './batch';
+import { residualMeans } from './device_math';
 import { maskedAbsResidual, maskedRowAbsMean, signalStats } from './signal';
 
 export interface PRPOOptions extends Partial<LossSettings> {
@@ -47,11 +48,10 @@ export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmenta
       const outcome = Float32Array.from(batch.verdicts, (v) => (v.correct ? 1 : -1));
       const inputs = {
         tokenScores: Tensor.from(tokenScores(batch), [R, T], { device }), rewards: Tensor.from(outcome, [R], { device }),
-        groupIds: Tensor.from(batch.groupIds, [R], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+        groupIds: Tensor.from(batch.groupIds, [R], { device }), mask: tensorOf(batch, 'mask', device, [R, T])!,
       };
       const advantages = ops.prpoAdvantages(inputs, { prior: options.prior ?? 'fixed', compat: options.compat ?? false });
-      const out = advantages.toArray() as Float32Array;
-      for (const t of [advantages, ...Object.values(inputs)]) t.dispose();
+      for (const t of [inputs.tokenScores, inputs.rewards, inputs.groupIds]) t.dispose();
       // Outcome part β_i = r_i − mean_g r; process part z = A − β (the PRM prior-normalized score).
       const sums = new Map<number, [number, number]>();
       batch.groupIds.forEach((g, r) => {
@@ -62,6 +62,13 @@ export function prpo(options: PRPOOptions = {}): Algorithm & { readonly segmenta
         const [sum, n] = sums.get(batch.groupIds[r])!;
         return n > 1 ? x - sum / n : 0;
       });
+      if (device !== 'cpu') {
+        // The same means on the device (device_math.ts residualMeans): one float read.
+        const signal = signalStats(...residualMeans(advantages, beta, batch.lengths, T, inputs.mask));
+        return deviceAdvantages({ advantages }, { scores: outcome, signal });
+      }
+      const out = advantages.toArray() as Float32Array;
+      advantages.dispose();
       const signal = signalStats(maskedAbsResidual(out, beta, batch.mask, T), maskedRowAbsMean(beta, batch.mask, T));
       return { advantages: out, scores: outcome, signal };
     },

@@ -6,7 +6,8 @@ import * as ops from '../ops/index';
 import type { WeibullRewardOptions } from '../ops/weibull_reward';
 import { Tensor } from '../tensor';
 import { numberedListSplitter, type StepSplitter } from '../reward/splitters';
-import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
+import { DEFAULT_LOSS, deviceAdvantages, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
+import { broadcastRowsOn } from './device_math';
 import { broadcastRows, ragged, type RolloutBatch } from './batch';
 import { outcomeAdvantages } from './grpo';
 import { ppoWithScore, type PPOOptions } from './ppo';
@@ -50,9 +51,11 @@ export function pspo(options: PSPOOptions = {}): Algorithm {
     name: 'pspo',
     needs: { ...needs, ref: loss.klCoef > 0 },
     loss,
-    advantages(batch) {
-      const scores = shapedRewards(batch, options);
-      return { advantages: broadcastRows(outcomeAdvantages(scores, batch.groupIds), batch.mask, batch.T), scores, signal: pspoSignal(batch, scores, options) };
+    advantages(batch, context) {
+      const scores = shapedRewards(batch, options), device = context?.device ?? 'cpu';
+      const perRow = outcomeAdvantages(scores, batch.groupIds), signal = pspoSignal(batch, scores, options);
+      if (device !== 'cpu') return deviceAdvantages({ advantages: broadcastRowsOn(perRow, batch.lengths, batch.T, device) }, { scores, signal });
+      return { advantages: broadcastRows(perRow, batch.mask, batch.T), scores, signal };
     },
   };
 }

@@ -6,8 +6,8 @@
 // token-mean, no KL term (it is in the reward).
 import * as ops from '../ops/index';
 import { Tensor } from '../tensor';
-import { DEFAULT_LOSS, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
-import type { RolloutBatch } from './batch';
+import { DEFAULT_LOSS, deviceAdvantages, lossModeClips, type Algorithm, type LossSettings } from './algorithm';
+import { tensorOf, type RolloutBatch } from './batch';
 
 export interface ReinforcePPOptions extends Partial<LossSettings> {
   /** Centre each reward on its group's mean first (REINFORCE++-baseline). Default false. */
@@ -31,16 +31,17 @@ export function reinforcePP(options: ReinforcePPOptions = {}): Algorithm {
       const kl = rewardKlCoef > 0;
       const out = ops.reinforceAdvantages(
         {
-          rewards: Tensor.from(batch.rewards, [R], { device }), mask: Tensor.from(batch.mask, [R, T], { device }),
+          rewards: Tensor.from(batch.rewards, [R], { device }), mask: tensorOf(batch, 'mask', device, [R, T])!,
           groupIds: baseline ? Tensor.from(batch.groupIds, [R], { device }) : undefined,
-          oldLogprobs: kl ? Tensor.from(batch.oldLogprobs, [R, T], { device }) : undefined,
-          refLogprobs: kl ? Tensor.from(batch.refLogprobs!, [R, T], { device }) : undefined,
+          oldLogprobs: kl ? tensorOf(batch, 'oldLogprobs', device, [R, T]) : undefined,
+          refLogprobs: kl ? tensorOf(batch, 'refLogprobs', device, [R, T]) : undefined,
         },
         { klCoef: rewardKlCoef, gamma },
       );
+      out.returns.dispose();
+      if (device !== 'cpu') return deviceAdvantages({ advantages: out.advantages }, { scores: Float32Array.from(batch.rewards) });
       const advantages = out.advantages.toArray() as Float32Array;
       out.advantages.dispose();
-      out.returns.dispose();
       return { advantages, scores: Float32Array.from(batch.rewards) };
     },
   };

@@ -1,13 +1,15 @@
-// resident.ts: a rollout batch's per-token arrays on the policy's device, uploaded once per update
-// instead of once per micro-batch: the sequences [R, P+T] and response tokens [R, T] (int32), and the
-// mask, rollout / reference log-probs, advantages, returns and rollout values [R, T] (float32).
+// resident.ts: a rollout batch's per-token arrays on the policy's device for the update: the
+// sequences [R, P+T] and response tokens [R, T] (int32, uploaded once per update from the host ids),
+// and the mask, rollout / reference log-probs, advantages, returns and rollout values [R, T]
+// (float32): the batch's and the advantage estimator's own tensors when they are already there
+// (batch.ts attachedTensor: no copy, no host read), else uploaded once per update.
 // A micro-batch of consecutive rows (every on-policy step: one epoch, one mini-batch) is a view of
 // these, no copy; a shuffled one gathers its rows on the device (ops.embedding over the [R, T]
 // table) for the float data, and uploads its ids (n·(P+T) int32) for the sequences. Gathered rows
 // are exact copies, so the loss sees the same numbers as from the host arrays.
 import * as ops from '../ops/index';
 import { Tensor, type Device } from '../tensor';
-import type { RolloutBatch } from './batch';
+import { attachedTensor, type RolloutBatch } from './batch';
 
 export interface ResidentRows {
   /** int32 [n, P+T] and [n * T]. */
@@ -31,17 +33,33 @@ export class ResidentBatch {
   readonly #tokens: Tensor;
   readonly #floats = new Map<FloatName, Tensor>();
 
-  constructor(batch: RolloutBatch, device: Device, extra: { advantages: Float32Array; returns?: Float32Array }) {
+  /** Tensors this object made (uploads, reshapes) and disposes; the batch's own stay the batch's. */
+  readonly #made: Tensor[] = [];
+
+  constructor(batch: RolloutBatch, device: Device, extra: { advantages: Float32Array | Tensor; returns?: Float32Array | Tensor }) {
     const { R, P, T } = batch;
     this.device = device;
     this.#batch = batch;
-    this.#sequences = Tensor.from(batch.sequences, [R, P + T], { device });
-    this.#tokens = Tensor.from(batch.tokens, [R, T], { device });
-    const floats: [FloatName, Float32Array | undefined][] = [
-      ['mask', batch.mask], ['oldLogprobs', batch.oldLogprobs], ['advantages', extra.advantages], ['refLogprobs', batch.refLogprobs],
-      ['oldValues', batch.oldValues], ['returns', extra.returns],
+    this.#sequences = this.#own(Tensor.from(batch.sequences, [R, P + T], { device }));
+    this.#tokens = this.#own(Tensor.from(batch.tokens, [R, T], { device }));
+    const own = (data: Float32Array | Tensor | undefined): Tensor | undefined => {
+      if (data === undefined) return undefined;
+      if (!(data instanceof Tensor)) return this.#own(Tensor.from(data, [R, T], { device }));
+      const there = data.device === device ? data : this.#own(data.to(device));
+      return there.shape.length === 2 && there.shape[0] === R && there.shape[1] === T ? there : this.#own(there.reshape([R, T]));
+    };
+    // The batch's attached tensors as they are; a field held on the host is uploaded (and owned) here.
+    const field = (name: 'mask' | 'oldLogprobs' | 'refLogprobs' | 'oldValues') => own(attachedTensor(batch, name, device) ?? batch[name]);
+    const floats: [FloatName, Tensor | undefined][] = [
+      ['mask', field('mask')], ['oldLogprobs', field('oldLogprobs')], ['advantages', own(extra.advantages)],
+      ['refLogprobs', field('refLogprobs')], ['oldValues', field('oldValues')], ['returns', own(extra.returns)],
     ];
-    for (const [name, data] of floats) if (data !== undefined) this.#floats.set(name, Tensor.from(data, [R, T], { device }));
+    for (const [name, tensor] of floats) if (tensor !== undefined) this.#floats.set(name, tensor);
+  }
+
+  #own(tensor: Tensor): Tensor {
+    this.#made.push(tensor);
+    return tensor;
   }
 
   /** The tensors of `rows` (views when they are consecutive); the caller disposes them (or its scope does). */
@@ -81,9 +99,8 @@ export class ResidentBatch {
   }
 
   dispose(): void {
-    this.#sequences.dispose();
-    this.#tokens.dispose();
-    for (const t of this.#floats.values()) t.dispose();
+    for (const t of this.#made) t.dispose();
+    this.#made.length = 0;
     this.#floats.clear();
   }
 }

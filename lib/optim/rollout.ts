@@ -13,7 +13,8 @@ import { ArgumentError } from '../errors';
 import { promptText, type LoadedSample, type Sample } from '../text/dataset';
 import { defaultPromptFormat, type PromptFormat } from '../text/prompt';
 import type { Verifier } from '../text/reward';
-import type { RolloutBatch } from './batch';
+import { attachTensor, tensorOf, type RolloutBatch } from './batch';
+import { gather, keepIds, maskByLengths } from './device_math';
 import { hasHiddenPath, hiddenLogprobs } from './hidden_path';
 
 /** `[bos, ...encode(prompt + "\n")]`: the default prompt format (text/prompt.ts), kept for callers. */
@@ -63,6 +64,8 @@ export async function collectRollouts(
   const R = prompts.length;
   const P = Math.max(...prompts.map((p) => p.length));
   let T: number, tokens: Int32Array, mask: Float32Array, oldLogprobs: Float32Array, entropy: Float32Array, lengths: Int32Array;
+  /** The generated per-token floats, as tensors on the policy's device (attached to the batch below). */
+  let generated: { mask: Tensor; logprobs: Tensor; entropy: Tensor } | null = null;
   if (env.source) {
     const completions = await env.source.generate(prompts.map((prompt, r) => ({ prompt, sample: rowProblems[r] })), options.sampling);
     if (completions.length !== R) throw new ArgumentError('source', `Expected ${R} completions from the rollout source but received ${completions.length}`);
@@ -79,12 +82,20 @@ export async function collectRollouts(
   } else {
     const out = await policy.generate(prompts, options.sampling);
     T = out.tokens.shape[1];
+    // The host takes the sampled ids (texts, sequences) and nothing else: the mask, log-probs and
+    // entropies stay tensors on the policy's device (moved there if generate() made them elsewhere).
     tokens = out.tokens.toArray() as Int32Array;
-    mask = out.mask.toArray() as Float32Array;
-    oldLogprobs = out.logprobs.toArray() as Float32Array;
-    entropy = out.entropy.toArray() as Float32Array;
     lengths = out.lengths;
-    for (const t of [out.tokens, out.mask, out.logprobs, out.entropy]) t.dispose();
+    const onPolicy = (t: Tensor): Tensor => {
+      if (t.device === policy.device) return t;
+      const moved = t.to(policy.device);
+      t.dispose();
+      return moved;
+    };
+    generated = { mask: onPolicy(out.mask), logprobs: onPolicy(out.logprobs), entropy: onPolicy(out.entropy) };
+    out.tokens.dispose();
+    // Placeholders: the tensors replace them (attachTensor) before anyone reads the batch.
+    mask = oldLogprobs = entropy = new Float32Array(0);
   }
   const sequences = new Int32Array(R * (P + T)).fill(tokenizer.padId);
   const attentionStart = new Int32Array(R);
@@ -97,16 +108,27 @@ export async function collectRollouts(
   }
   const verdicts = await Promise.all(rowProblems.map((p, r) => env.verify(texts[r], p)));
   const batch: RolloutBatch = {
-    R, P, T, problems: rowProblems, groupIds, sequences, attentionStart, tokens,
+    R, device: policy.device, P, T, problems: rowProblems, groupIds, sequences, attentionStart, tokens,
     mask, oldLogprobs, entropy, lengths, texts, verdicts,
     rewards: Float32Array.from(verdicts, (v) => v.reward),
   };
+  if (generated) {
+    attachTensor(batch, 'mask', generated.mask);
+    attachTensor(batch, 'oldLogprobs', generated.logprobs);
+    attachTensor(batch, 'entropy', generated.entropy);
+  }
   if (env.source) {
     // The policy's own log-probs and entropies of the outside completions (what the update's ratio needs).
     const temperature = options.sampling.temperature || 1;
-    const recomputed = await responseLogprobs(policy, batch, temperature, options.rowsPerPass ?? 64, true);
-    batch.oldLogprobs = recomputed.logprobs;
-    batch.entropy = recomputed.entropy!;
+    if (policy.device === 'cpu') {
+      const recomputed = await responseLogprobs(policy, batch, temperature, options.rowsPerPass ?? 64, true);
+      batch.oldLogprobs = recomputed.logprobs;
+      batch.entropy = recomputed.entropy!;
+    } else {  // they stay on the device (attached tensors)
+      const recomputed = await residentPasses(policy, batch, temperature, options.rowsPerPass ?? 64, true);
+      attachTensor(batch, 'oldLogprobs', recomputed.logprobs);
+      attachTensor(batch, 'entropy', recomputed.entropy!);
+    }
   }
   return batch;
 }
@@ -177,6 +199,77 @@ export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, 
   return entropy ? { logprobs: out, entropy } : out;
 }
 
+/**
+ * responseLogprobs as a float32 tensor [R, T] on `model.device`, 0 on padding, without a host
+ * read: on the cpu the host computation above (same bits), elsewhere each pass's log-probs are
+ * copied into the tensor on the device and masked there (device_math.ts).
+ */
+export async function residentLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass = 64): Promise<Tensor> {
+  const { R, T } = batch;
+  if (model.device === 'cpu') return Tensor.from(await responseLogprobs(model, batch, temperature, rowsPerPass), [R, T]);
+  return (await residentPasses(model, batch, temperature, rowsPerPass, false)).logprobs;
+}
+
+/** The device passes of residentLogprobs, with the entropies too when asked (0 on padding as well). */
+async function residentPasses(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass: number, withEntropy: boolean):
+  Promise<{ logprobs: Tensor; entropy?: Tensor }> {
+  const { R, P, T } = batch;
+  const device = model.device;
+  const raw = Tensor.zeros([R * T], { device }), rawEntropy = withEntropy ? Tensor.zeros([R * T], { device }) : null;
+  for (let first = 0; first < R; first += rowsPerPass) {
+    const count = Math.min(rowsPerPass, R - first);
+    const sequence = sequenceRows(batch, first, count, device), attentionStart = batch.attentionStart.slice(first, first + count);
+    const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device });
+    const copy = (table: Tensor | null, values: Tensor | undefined) => {
+      if (table === null || values === undefined) return;
+      const into = table.view(first * T, [count * T]), flat = values.reshape([count * T]);
+      into.copyFrom(flat);
+      into.dispose();
+      flat.dispose();
+    };
+    if (hasHiddenPath(model)) {
+      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart }, withEntropy);
+      copy(raw, pass.logprobs);
+      copy(rawEntropy, pass.entropy);
+      pass.dispose();
+    } else {
+      const picked = gatherResponseLogits(await model.forward(sequence, { attentionStart }), count, P, T);
+      const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: withEntropy });
+      copy(raw, lp.logprobs);
+      copy(rawEntropy, lp.entropy);
+      for (const t of [picked, lp.logprobs, lp.logZ, lp.entropy]) t?.dispose();
+    }
+    for (const t of [sequence, targets]) t.dispose();
+  }
+  const logprobs = maskByLengths(raw, batch.lengths, T);
+  raw.dispose();
+  if (rawEntropy === null) return { logprobs };
+  const entropy = maskByLengths(rawEntropy, batch.lengths, T);
+  rawEntropy.dispose();
+  return { logprobs, entropy };
+}
+
+/** responseValues as a float32 tensor [R, T] on `model.device` (cpu: the host loop's bits; elsewhere gathered on the device). */
+export async function residentValues(model: PolicyModel, batch: RolloutBatch, rowsPerPass = 64): Promise<Tensor> {
+  const { R, P, T } = batch;
+  const device = model.device;
+  if (device === 'cpu') return Tensor.from(await responseValues(model, batch, rowsPerPass), [R, T]);
+  const out = Tensor.zeros([R * T], { device });
+  for (let first = 0; first < R; first += rowsPerPass) {
+    const count = Math.min(rowsPerPass, R - first);
+    const values = await model.values!(sequenceRows(batch, first, count, device), { attentionStart: batch.attentionStart.slice(first, first + count) });
+    // Position P − 1 + t of row r predicts response token t; padding reads the zero row.
+    const lengths = batch.lengths.subarray(first, first + count);
+    const picked = gather(values, keepIds(lengths, T, (r, t) => r * (P + T) + P - 1 + t, count * (P + T)));
+    const into = out.view(first * T, [count * T]);
+    into.copyFrom(picked);
+    for (const t of [into, picked, values]) t.dispose();
+  }
+  const shaped = out.reshape([R, T]);
+  out.dispose();
+  return shaped;
+}
+
 /** Value estimates [R * T] at the positions that predict each response token (masked). */
 export async function responseValues(model: PolicyModel, batch: RolloutBatch, rowsPerPass = 64): Promise<Float32Array> {
   const { R, P, T } = batch;
@@ -198,7 +291,11 @@ export async function scoreSteps(
   const { R, T } = batch;
   let steps: StepSplit[];
   if (splitter === 'entropy') {
-    const segments = ops.entropySegments(Tensor.from(batch.entropy, [R, T]), Tensor.from(batch.mask, [R, T]), entropySegments).toArray() as Int32Array;
+    // On the batch's device (its entropies never come to the host); the segment ids do: the steps'
+    // texts are made on the host for the PRM.
+    const device = batch.device ?? 'cpu';
+    const entropy = tensorOf(batch, 'entropy', device, [R, T])!, mask = tensorOf(batch, 'mask', device, [R, T])!;
+    const segments = ops.entropySegments(entropy, mask, entropySegments).toArray() as Int32Array;
     steps = [];
     for (let r = 0; r < R; r++) {
       const L = batch.lengths[r];
@@ -207,10 +304,13 @@ export async function scoreSteps(
       steps.push(stepsFromEnds({ tokens: batch.tokens.subarray(r * T, r * T + L), tokenizer }, ends));
     }
   } else {
-    steps = Array.from({ length: R }, (_, r) => splitter({
-      tokens: batch.tokens.subarray(r * T, r * T + batch.lengths[r]), tokenizer,
-      entropy: batch.entropy.subarray(r * T, r * T + batch.lengths[r]),
-    }));
+    // A splitter may look at the entropies: they are read to the host (once, lazily) when it does.
+    const entropyOf = (r: number) => batch.entropy.subarray(r * T, r * T + batch.lengths[r]);
+    steps = Array.from({ length: R }, (_, r) => {
+      const args = { tokens: batch.tokens.subarray(r * T, r * T + batch.lengths[r]), tokenizer } as Parameters<StepSplitter>[0];
+      Object.defineProperty(args, 'entropy', { enumerable: true, get: () => entropyOf(r) });
+      return splitter(args);
+    });
   }
   batch.steps = steps;
   if (prm) batch.stepScores = await Promise.all(steps.map((s, r) => prm.scoreSteps(promptText(batch.problems[r]), s.texts, batch.problems[r])));

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor';
 import type { PolicyModel } from '../model/policy';
 import type { AdamW } from './adamw';
 import type { LossSettings } from './algorithm';
-import type { RolloutBatch } from './batch';
+import { onHost, type RolloutBatch } from './batch';
 import { gatherResponseLogits, scatterResponseGrad } from './rollout';
 import { hasHiddenPath, hiddenLogprobs } from './hidden_path';
 import type { Random } from '../util/random';
@@ -15,8 +15,9 @@ import { ResidentBatch } from './resident';
 
 export interface UpdateInputs {
   batch: RolloutBatch;
-  advantages: Float32Array;
-  returns?: Float32Array;
+  /** [R * T] host arrays, or tensors of R·T elements (on the policy's device: used without a copy). */
+  advantages: Float32Array | Tensor;
+  returns?: Float32Array | Tensor;
 }
 
 export interface UpdateStats {
@@ -43,6 +44,15 @@ export async function updatePolicy(
   const device = policy.device;
   // The batch's per-token arrays go to the policy's device once (resident.ts), not per micro-batch.
   const resident = new ResidentBatch(batch, device, { advantages, returns });
+  // Tokens per row: from the mask where it is on the host, else from the lengths (batch.ts: the mask
+  // is 1 exactly on the first lengths[r] tokens), so a device-resident mask is not read back.
+  const hostMask = onHost(batch, 'mask') ? batch.mask : null;
+  const rowTokens = (r: number): number => {
+    if (hostMask === null) return batch.lengths[r];
+    let n = 0;
+    for (let t = 0; t < T; t++) n += hostMask[r * T + t];
+    return n;
+  };
   try {
     for (let epoch = 0; epoch < loss.epochs; epoch++) {
       const order = loss.epochs > 1 || loss.miniBatches > 1 ? options.random.shuffle(Array.from({ length: R }, (_, i) => i)) : Array.from({ length: R }, (_, i) => i);
@@ -50,7 +60,7 @@ export async function updatePolicy(
       for (let first = 0; first < R; first += miniSize) {
         const mini = order.slice(first, first + miniSize);
         let tokenCount = 0;
-        for (const r of mini) for (let t = 0; t < T; t++) tokenCount += batch.mask[r * T + t];
+        for (const r of mini) tokenCount += rowTokens(r);
         if (tokenCount === 0) continue;
         policy.zeroGrad ? policy.zeroGrad() : policy.parameters().forEach((p) => p.grad?.fill(0));
         for (let m = 0; m < mini.length; m += options.microBatchRows) {
@@ -85,7 +95,7 @@ export async function updatePolicy(
             }
             const result = onePass ?? ops.policyLoss({ logprobs: logprobs.reshape([n, T]), ...lossInputs }, lossOptions);
             let dvalues: Tensor | undefined, valueLoss = 0;
-            const critic = Boolean(options.critic && returns && batch.oldValues);
+            const critic = Boolean(options.critic && returns && on.oldValues);
             if (critic) {
               // The clipped value loss (§1.8) on the policy's device: only the scalar loss comes back.
               // On the cpu it has the bits of the host loop it replaced (include/steprl/value_loss.h).

@@ -179,7 +179,10 @@ describeOn('cuda', 'TinyLM on cuda', () => {
       for (let i = 0; i < la.length; i++) expect(Math.abs(la[i] - lb[i])).toBeLessThanOrEqual(1e-5);
     }
     const before = memory();
-    await cuda.generate(prompts, { maxNewTokens: 10, temperature: 1, seed: 1 });
+    const out = await cuda.generate(prompts, { maxNewTokens: 10, temperature: 1, seed: 1 });
+    // The log-probs and entropies it returns live on the device (the RL step keeps them there).
+    expect([out.logprobs.device, out.entropy.device]).toEqual(['cuda', 'cuda']);
+    for (const t of [out.tokens, out.mask, out.logprobs, out.entropy]) t.dispose();
     // Caches, workspaces and every per-step tensor went back (garbage collection of earlier tests'
     // tensors can only lower the count meanwhile).
     expect(memory()).toBeLessThanOrEqual(before);
