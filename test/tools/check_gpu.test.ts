@@ -121,9 +121,11 @@ describe('npm run check:gpu --plan (the GPU mode, printed)', () => {
       expect(line('sanitizer initcheck')).toContain('--track-unused-memory no');
       for (const tool of ['memcheck', 'initcheck']) {
         const jest = line(`jest under ${tool}`);
-        expect(jest).toMatch(new RegExp(`STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda compute-sanitizer --tool ${tool} .*jest\\.js --runInBand`));
+        // Without the device cache (STEPRL_CUDA_NO_CACHE=1): initcheck sees every block's first read.
+        expect(jest).toMatch(new RegExp(`STEPRL_BACKEND=cuda STEPRL_CUDA_NO_CACHE=1 STEPRL_TEST_DEVICES=cuda compute-sanitizer --tool ${tool} .*jest\\.js --runInBand`));
         expect(jest).toContain('test/ops/attention.test.ts');
       }
+      expect(line('jest device suites')).toMatch(/STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda node .*jest\.js/);  // the cache stays on there
       const stages = JSON.parse(fs.readFileSync(path.join(out, 'stages.json'), 'utf8')) as { stage: string; status: string }[];
       expect(stages.every((s) => s.status === 'planned')).toBe(true);
       expect(fs.existsSync(path.join(out, 'kernels.log'))).toBe(false);  // nothing ran
