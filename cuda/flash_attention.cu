@@ -38,7 +38,7 @@
 //
 // Sizes (ptxas -v, CUDA 13, sm_90 and sm_80 alike; nothing measured on a GPU), 128 threads a block:
 //   forward  kD = 128: 254 registers, (64 + 2 x 2 x 64) x 136 x 2 = 87,040 B of shared memory:
-//            2 blocks (8 warps) per SM, register-limited; kD = 64: 168-186 registers, 46,080 B, 2-3.
+//            2 blocks (8 warps) per SM, register-limited; kD = 64: 168 registers, 46,080 B, 3.
 //   (the backward's kernels: cuda/flash_attention_backward.cu)
 // No spills. Registers per thread ~ kD/4 (Q fragments) + kD/2 (O) + 32 (S) + addressing.
 // Work per key tile and block: 2 x 2 x 64 x 64 x kD FLOP (QK^T and PV) on 64 x kD x 2 x 2 bytes

@@ -15,7 +15,9 @@
 // Rounding: P (for dv) and dS (for dk, dq) are rounded to bf16 before their mma, relative 2^-9
 // per term, as the forward's P; the score products are exact and summed in fp32.
 // Sizes (ptxas -v, CUDA 13, sm_90; nothing measured on a GPU), 128 threads a block:
-//   dk/dv    kD = 128: 254 registers, 70,656 B: 2 blocks; kD = 64: 168 registers, 37,888 B: 2-3.
+//   dk/dv    kD = 128: 250 registers, 70,656 B: 2 blocks; kD = 64: 168 registers on sm_80, 171 on
+//            sm_90, 37,888 B: 2 blocks on sm_90 (168 would give 3; the variants of the write-out that
+//            reached 168 there spilled).
 //   dq       kD = 128: 227-228 registers, 70,656 B: 2 blocks; kD = 64: 163 registers: 3.
 // No spills.
 #include "flash_attention.h"
