@@ -76,9 +76,16 @@ describeSim('npm run check:gpu on the simulator (reduced mode)', () => {
     }
     // Every layout of the fp32 GEMM at both matmul shapes: forward (K-major x K-major) and the
     // backward row (dinput: K x N-major, dweight: M x N-major).
-    for (const shape of [/^N=33 C=67 OC=129\b/, /^N=1040 C=72 OC=2320\b/]) {
+    for (const shape of [/^N=33 C=67 OC=129\b(?!.*bf16)/, /^N=1040 C=72 OC=2320\b/]) {
       const ops = rows.filter((r) => r.family === 'matmul' && shape.test(r.shape)).map((r) => r.op).sort();
       expect(ops).toEqual(['backward dinp+dweight+dbias', 'forward']);
+    }
+    // The same for the bf16 tensor-core GEMM (cuda/gemm_bf16.cu): element-wise loads with tails,
+    // 16-byte cp.async with M, N and K tails, and the forward on 128x128 tiles.
+    for (const shape of [/^N=33 C=67 OC=129 .*bf16$/, /^N=65 C=136 OC=40 .*bf16$/, /^N=1040 C=40 OC=1928 .*bf16$/]) {
+      const found = rows.filter((r) => r.family === 'matmul' && shape.test(r.shape));
+      expect({ shape: String(shape), ops: found.map((r) => r.op).sort(), pass: found.every((r) => r.pass) })
+        .toEqual({ shape: String(shape), ops: ['backward bf16 dinp+dweight+dbias', 'forward bf16'], pass: true });
     }
   });
 
