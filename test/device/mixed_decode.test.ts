@@ -27,7 +27,7 @@
 import { Tensor, cudaInfo, type Device } from '../../lib';
 import { TinyLM } from '../../lib/model/tinylm';
 import { allocateKvCache, kvCacheDtype } from '../../lib/model/generate';
-import { resolveConfig } from '../../lib/model/config';
+import { resolveConfig, type TinyLMConfigInput } from '../../lib/model/config';
 import type { SamplingOptions } from '../../lib/model/policy';
 import { describeOn } from '../util/devices';
 import { Rng } from '../util/random';
@@ -35,18 +35,26 @@ import { Rng } from '../util/random';
 const U = 2 ** -8;
 const REL = 4 * U;
 const CONFIG = { vocabSize: 48, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, maxPositions: 32 };
+// Both decode recipes of transformerLayer: Llama, and Qwen3's per-head q/k norms (head_dim 16 != hidden / heads) with tied embeddings.
+const CONFIGS: Record<string, TinyLMConfigInput> = {
+  'llama GQA': CONFIG,
+  'qwen3 q/k norm, tied embeddings': {
+    architecture: 'qwen3', vocabSize: 48, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 48,
+    maxPositions: 32, tieEmbeddings: true,
+  },
+};
 const NEW = 6;
 /** The lm_head's scale-up: logits of a few units (clear greedy margins, log-probs away from 0 and from saturation). */
 const SHARPEN = 4;
 
-function prompts(): Int32Array[] {
+function prompts(): Int32Array[] {  // token ids below every config's vocabulary
   const rng = new Rng(17);
   return [rng.ints(5, 0, CONFIG.vocabSize), rng.ints(3, 0, CONFIG.vocabSize), rng.ints(4, 0, CONFIG.vocabSize)];
 }
 
 /** A model whose logits are far from uniform: the init's lm_head scaled up, so greedy margins are mostly clear. */
-function model(device: Device, precision: 'fp32' | 'bf16-mixed'): TinyLM {
-  const m = TinyLM.create(CONFIG, { seed: 4, device, precision });
+function model(device: Device, precision: 'fp32' | 'bf16-mixed', config: TinyLMConfigInput = CONFIG): TinyLM {
+  const m = TinyLM.create(config, { seed: 4, device, precision });
   const values = m.weightBuffer.toFloat32();
   const head = m.specs.find((s) => s.name === 'lm_head.weight') ?? m.specs.find((s) => s.name === 'model.embed_tokens.weight')!;
   for (let i = head.offset; i < head.offset + head.numel; i++) values[i] *= SHARPEN;
@@ -73,7 +81,7 @@ async function decode(m: TinyLM, options: SamplingOptions): Promise<Decoded> {
  * t the logits [V] after the prompt and tokens[0, t) (what generate's step t sampled from).
  */
 async function teacherForced(m: TinyLM, tokens: Int32Array): Promise<Float32Array[][]> {
-  const ps = prompts(), B = ps.length, P = Math.max(...ps.map((p) => p.length)), S = P + NEW, V = CONFIG.vocabSize;
+  const ps = prompts(), B = ps.length, P = Math.max(...ps.map((p) => p.length)), S = P + NEW, V = m.config.vocabSize;
   const seq = new Int32Array(B * S), start = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     start[b] = P - ps[b].length;
@@ -104,8 +112,8 @@ function margin(z: Float32Array): number {
 }
 
 describeOn('cuda', "generate() under 'bf16-mixed' on cuda", () => {
-  test('greedy and sampled decode match the fp32 cpu decode within the bf16 tolerance', async () => {
-    const cpu = model('cpu', 'fp32'), cuda = model('cuda', 'bf16-mixed');
+  test.each(Object.keys(CONFIGS))('%s: greedy and sampled decode match the fp32 cpu decode within the bf16 tolerance', async (name) => {
+    const cpu = model('cpu', 'fp32', CONFIGS[name]), cuda = model('cuda', 'bf16-mixed', CONFIGS[name]);
     expect(cuda.weightBuffer.toFloat32()).toEqual(cpu.weightBuffer.toFloat32());
     for (const options of [{ maxNewTokens: NEW, temperature: 0 }, { maxNewTokens: NEW, temperature: 1, seed: 9 }]) {
       const mixed = await decode(cuda, options), fp32 = await decode(cpu, options);
@@ -134,9 +142,9 @@ describeOn('cuda', "generate() under 'bf16-mixed' on cuda", () => {
           expect([b, t > 0]).toEqual([b, true]);
         }
       }
-      console.log(`decode T=${options.temperature}: max|logit| ${maxLogit.toFixed(3)}, log-prob atol ${atol.toExponential(2)}, `
+      console.log(`${name}, decode T=${options.temperature}: max|logit| ${maxLogit.toFixed(3)}, log-prob atol ${atol.toExponential(2)}, `
         + `max |Δlogprob| bf16-mixed vs fp32 cpu ${worst.toExponential(2)} (fp32 cpu decode vs its forward ${worstCpu.toExponential(2)}), `
-        + `greedy tokens compared ${compared} of ${3 * NEW} (rows stopped at a near-tie: ${nearTies}), `
+        + (options.temperature === 0 ? `greedy tokens compared ${compared} of ${3 * NEW} (rows stopped at a near-tie: ${nearTies}), ` : '')
         + `tokens equal ${mixed.tokens.filter((x, i) => x === fp32.tokens[i]).length} of ${3 * NEW}`);
       // The decode did run in bf16 (fp32's own decode-vs-forward difference is ~1e-6).
       expect(worst).toBeGreaterThan(1e-4);
@@ -147,8 +155,8 @@ describeOn('cuda', "generate() under 'bf16-mixed' on cuda", () => {
     cuda.dispose();
   });
 
-  test('prefill + decode matches the full-sequence bf16-mixed forward', async () => {
-    const cuda = model('cuda', 'bf16-mixed'), cpu = model('cpu', 'fp32');
+  test.each(Object.keys(CONFIGS))('%s: prefill + decode matches the full-sequence bf16-mixed forward', async (name) => {
+    const cuda = model('cuda', 'bf16-mixed', CONFIGS[name]), cpu = model('cpu', 'fp32', CONFIGS[name]);
     for (const options of [{ maxNewTokens: NEW, temperature: 0 }, { maxNewTokens: NEW, temperature: 1, seed: 5 }]) {
       const mixed = await decode(cuda, options);
       const full = await teacherForced(cuda, mixed.tokens), fp32 = await teacherForced(cpu, mixed.tokens);
@@ -160,7 +168,7 @@ describeOn('cuda', "generate() under 'bf16-mixed' on cuda", () => {
           toFp32 = Math.max(toFp32, Math.abs(mixed.logprobs[i] - logSoftmaxAt(fp32[b][t], mixed.tokens[i])));
         }
       }
-      console.log(`T=${options.temperature}: max |Δlogprob| decode vs full bf16-mixed forward ${toFull.toExponential(2)}, vs fp32 ${toFp32.toExponential(2)}`);
+      console.log(`${name}, T=${options.temperature}: max |Δlogprob| decode vs full bf16-mixed forward ${toFull.toExponential(2)}, vs fp32 ${toFp32.toExponential(2)}`);
       // Same bf16 roundings of the same values; only the fp32 accumulation order differs (decode's
       // kernels, GEMMs of B rows instead of B·T), which now and then flips one bf16 rounding of an
       // intermediate (one bf16 ulp, 2^-8 relative, of one element): far below the fp32 comparison.
