@@ -6,6 +6,11 @@
 // simulator every request is its own exact-size bucket, so the guard page still sits right after
 // the data and an out-of-bounds kernel access is caught; reused blocks are refilled with 0xff (NaN)
 // there, as fresh ones are. On out-of-memory the cache is emptied and the request retried once.
+// STEPRL_CUDA_NO_CACHE=1 (read once, at the first allocation) turns the cache off: every request is
+// a cudaMalloc and every freed block goes back to cudaFree after the stream drains, so
+// compute-sanitizer's initcheck sees each block's first read (a reused block's stale bytes count as
+// written for it) and memcheck flags a use after free. For sanitizer runs (scripts/check-gpu.sh):
+// slow, as every free synchronizes the device.
 #include "device.h"
 
 #include <algorithm>
@@ -34,12 +39,20 @@ size_t bucket_size(size_t bytes) {
 #endif
 }
 
+bool cache_disabled() {
+  static const bool disabled = [] {
+    const char* value = std::getenv("STEPRL_CUDA_NO_CACHE");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+  }();
+  return disabled;
+}
+
 class Allocator {
  public:
   void* get(size_t bytes, size_t* capacity) {
     const size_t size = bucket_size(bytes);
     *capacity = size;
-    {
+    if (!cache_disabled()) {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = free_.find(size);
       if (it != free_.end() && !it->second.empty()) {
@@ -79,6 +92,16 @@ class Allocator {
   // stream), so the new owner's work runs after them. The simulator enforces that rule
   // (set_sole_stream); a second stream would need an event recorded per freed block.
   void put(void* p, size_t size) {
+    if (cache_disabled()) {
+      // Kernels queued before this may still use the block: wait for them, then free it. Errors
+      // are not thrown from here (a destructor); a failed kernel reports at the next checked call.
+      (void)cudaStreamSynchronize(stream());
+      (void)cudaFree(p);
+      (void)cudaGetLastError();
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_ -= static_cast<int64_t>(size);
+      return;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     free_[size].push_back(p);
     live_ -= static_cast<int64_t>(size);

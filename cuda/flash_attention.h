@@ -1,5 +1,6 @@
-// flash_attention.h: launchers of the bf16 attention kernels (cuda/flash_attention.cu), callable from
-// host code that includes no CUDA header (native/ops/attention.cc). Semantics of cuda/attention.h
+// flash_attention.h: launchers of the bf16 attention kernels (cuda/flash_attention.cu, the forward;
+// cuda/flash_attention_backward.cu, the backward), callable from host code that includes no CUDA
+// header (native/ops/attention.cc). Semantics of cuda/attention.h
 // (causal GQA with a KV cache, kvStart left padding, out = 0 and lse = -inf without a valid key),
 // with q, k, v (and dout) bfloat16 (raw bits) and out, lse and the gradients float32.
 //   forward   FlashAttention-2 on tensor cores (mma.sync m16n8k16 bf16, fp32 accumulation, fp32

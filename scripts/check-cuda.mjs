@@ -48,7 +48,11 @@ const TENSOR_CORE = {
     { kernel: /^gemm_bf16_kernel<.*, true, (true|false)>$/, ptx: ['cp.async.cg.shared.global'] },  // kVec (then kGlu, the SwiGLU epilogue)
   ],
   'flash_attention.cu': [
-    { kernel: /^flash_attention_(forward|dkdv|dq)_kernel</, ptx: ['mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32', 'ldmatrix.sync.aligned.m8n8.x4',
+    { kernel: /^flash_attention_forward_kernel</, ptx: ['mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32', 'ldmatrix.sync.aligned.m8n8.x4',
+      'cp.async.cg.shared.global', 'cp.async.wait_group'] },
+  ],
+  'flash_attention_backward.cu': [
+    { kernel: /^flash_attention_(dkdv|dq)_kernel</, ptx: ['mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32', 'ldmatrix.sync.aligned.m8n8.x4',
       'cp.async.cg.shared.global', 'cp.async.wait_group'] },
   ],
 };
@@ -60,15 +64,16 @@ function gemmBf16Launch(name) {
   const tileA = aTrans ? 32 * (BM + 8) : BM * (32 + 8), tileB = bTrans ? BN * (32 + 8) : 32 * (BN + 8);
   return { threads: 32 * WM * WN, dynamicSmem: 4 * (tileA + tileB) * 2 };
 }
-// cuda/flash_attention.cu: 128 threads. Forward: (64 query rows + 2 stages x (K, V) x 64 keys) x
-// (kD + 8) bf16. dk/dv and dq: (2 x 64 + 2 stages x 2 x 32 rows) x (kD + 8) bf16 + 1,024 B of row data.
+// cuda/flash_attention.cu (forward) and flash_attention_backward.cu (dk/dv, dq): 128 threads. Forward:
+// (64 query rows + 2 stages x (K, V) x 64 keys) x (kD + 8) bf16. dk/dv and dq: (2 x 64 + 2 stages x
+// 2 x 32 rows) x (kD + 8) bf16 + 1,024 B of row data.
 function flashAttentionLaunch(name) {
   const m = name.match(/^flash_attention_(forward|dkdv|dq)_kernel<(\d+)>/);
   if (!m) return null;
   const row = (Number(m[2]) + 8) * 2;
   return { threads: 128, dynamicSmem: m[1] === 'forward' ? 5 * 64 * row : 256 * row + 1024 };
 }
-const LAUNCH = { 'gemm_bf16.cu': gemmBf16Launch, 'flash_attention.cu': flashAttentionLaunch };
+const LAUNCH = { 'gemm_bf16.cu': gemmBf16Launch, 'flash_attention.cu': flashAttentionLaunch, 'flash_attention_backward.cu': flashAttentionLaunch };
 
 // sm_90 (H100): 65,536 registers, 2,048 threads, 32 blocks and 228 KiB shared memory per SM (1 KiB
 // of it reserved per block); registers are allocated per warp in units of 256.

@@ -26,9 +26,11 @@
 # Exit status: 0 when no stage failed (a mismatch, a sanitizer report, a failed build or test);
 # timeouts and skips alone do not fail the run, but are printed.
 # --jest-memcheck / --jest-initcheck also run the jest device suites under compute-sanitizer
-# memcheck / initcheck (slow: set CHECK_GPU_BUDGET_S to about 1200 for each). The addon's device
-# cache is not trimmed between ops there, so initcheck cannot see a read of a reused block that an
-# earlier op initialized (the harness's sanitize mode trims after every case).
+# memcheck / initcheck (slow: set CHECK_GPU_BUDGET_S to about 1200 for each). They run with
+# STEPRL_CUDA_NO_CACHE=1 (cuda/device.cu): the addon's device cache is off, every free is a cudaFree
+# and every allocation a cudaMalloc, so initcheck sees a read of uninitialized memory even where a
+# cached block would have held an earlier op's bytes, and memcheck a use after free (the harness's
+# sanitize mode trims the cache after every case).
 # Usage: scripts/check-gpu.sh [--sim] [--plan [--arch N]] [--out DIR] [--no-jest] [--jest-memcheck]
 #                             [--jest-initcheck] [--no-sanitizer]
 set -u
@@ -204,7 +206,7 @@ else
         [ -z "${sanitizer_bin:-}" ] && { record "jest under $tool" "skipped" 0 "" "compute-sanitizer not found"; continue; }
         extra=()
         [ "$tool" = initcheck ] && extra=(--track-unused-memory no)
-        STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda run_stage "jest under $tool" 600 "jest-$tool.log" \
+        STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda STEPRL_CUDA_NO_CACHE=1 run_stage "jest under $tool" 600 "jest-$tool.log" \
           "$sanitizer_bin" --tool "$tool" ${extra[@]+"${extra[@]}"} --error-exitcode 9 --print-limit 50 \
           node node_modules/jest/bin/jest.js --runInBand --runTestsByPath "${suites[@]}"
       done

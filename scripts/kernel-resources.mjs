@@ -48,8 +48,9 @@ function gemmBf16(name) {
   const tileA = aTrans ? 32 * (BM + 8) : BM * (32 + 8), tileB = bTrans ? BN * (32 + 8) : 32 * (BN + 8);
   return { threads: 32 * WM * WN, dynamic: 4 * (tileA + tileB) * 2 };
 }
-// cuda/flash_attention.cu: 4 warps; rows of kD + 8 bf16; forward: a 64-row Q tile + 2 stages of
-// 64-key K and V tiles; backward: two 64-row tiles + 2 stages of two 32-row tiles + per-stage row info.
+// cuda/flash_attention.cu and flash_attention_backward.cu: 4 warps; rows of kD + 8 bf16; forward: a
+// 64-row Q tile + 2 stages of 64-key K and V tiles; backward: two 64-row tiles + 2 stages of two
+// 32-row tiles + per-stage row info.
 function flashAttention(kind) {
   return (name) => {
     const kD = +name.match(/<(\d+)>/)[1], stride = kD + 8;
@@ -65,8 +66,8 @@ const LAUNCHES = [
   { kernel: /^attention_dq_kernel</, launch: attention('dq'), source: 'attention.cu dq_shared<kD, kThreads>()' },
   { kernel: /^attention_delta_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'attention.cu 256, no dynamic smem' },
   { kernel: /^flash_attention_forward_kernel</, launch: flashAttention('forward'), source: 'flash_attention.cu FlashTile<kD>::kSharedBytes, 128 threads' },
-  { kernel: /^flash_attention_(dkdv|dq)_kernel</, launch: flashAttention('backward'), source: 'flash_attention.cu BackwardTile<kD>::kSharedBytes, 128 threads' },
-  { kernel: /^flash_attention_delta_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'flash_attention.cu 256, no dynamic smem' },
+  { kernel: /^flash_attention_(dkdv|dq)_kernel</, launch: flashAttention('backward'), source: 'flash_attention_backward.cu BackwardTile<kD>::kSharedBytes, 128 threads' },
+  { kernel: /^flash_attention_delta_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'flash_attention_backward.cu 256, no dynamic smem' },
   { kernel: /^widen_bf16_kernel/, launch: () => ({ threads: 256, dynamic: 0 }), source: 'flash_attention.cu 256, no dynamic smem' },
   { kernel: /^gemm_bf16_kernel</, launch: gemmBf16, source: 'gemm_bf16.cu Cfg: 4 stages x (A + B tiles) bf16' },
   // rope_cuda: D floats of cos/sin table; shown for head size 128 (at most kRopeMaxHeadDim = 8192).

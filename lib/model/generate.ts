@@ -4,12 +4,16 @@
 // step runs one token per row against the cache. Log-probs and entropies are those of
 // softmax(logits / temperature) (the distribution the tokens were sampled from before top-k/top-p),
 // i.e. what a teacher-forced forward of the same tokens gives.
+// Under 'bf16-mixed' (GenerateContext.weightsBf16) decode splits precision as training does: every
+// GEMM reads bf16 operands (the model's bf16 weight copy and bf16 casts of its inputs, fp32
+// accumulation), the KV cache is bfloat16 and attention runs the bf16 FlashAttention kernels (fp32
+// softmax statistics); the residual stream, norms, RoPE, logits and log-probs stay float32.
 import * as ops from '../ops/index';
-import { Tensor, type Device } from '../tensor';
+import { Tensor, type DType, type Device } from '../tensor';
 import type { TinyLMConfig } from './config';
 import type { Rollouts, SamplingOptions } from './policy';
 import type { LayerActivations } from './activations';
-import { PassViews, ropeOptions, transformerLayer } from './transformer';
+import { ATTENTION_DTYPE, PassViews, ropeOptions, transformerLayer, type MixedLayer } from './transformer';
 import type { Weights } from './weights';
 
 interface Workspace {
@@ -35,9 +39,63 @@ function workspace(config: TinyLMConfig, B: number, T: number, device: Device): 
   return { ws, dispose: () => { for (const t of Object.values(ws)) t.dispose(); arena.dispose(); } };
 }
 
+/**
+ * The bf16 buffers of a 'bf16-mixed' step of B rows of T tokens (one set, shared by the layers as
+ * the float32 workspace is): the casts of each GEMM's input and of q for bf16 attention, each on a
+ * 16-byte boundary (the tensor-core kernels' fast path). `layers[l]` pairs them with layer l's bf16 weights.
+ */
+interface MixedWorkspace {
+  layers: MixedLayer[];
+  hf: Tensor;  // bf16 [B, C]  final norm of each row's last token, feeds lm_head
+  lmHead: Tensor;
+}
+
+function mixedWorkspace(config: TinyLMConfig, wBf16: Weights, B: number, T: number, device: Device): { mws: MixedWorkspace; dispose: () => void } {
+  const { hiddenSize: C, numHeads: H, headDim: D, intermediateSize: F } = config;
+  const N = B * T;
+  const bf16Attention = (ATTENTION_DTYPE as string) === 'bfloat16';
+  const shapes = { h1: [N, C], att: [N, H * D], h2: [N, C], s: [N, F], q: [N, H * D], hf: [B, C] };
+  const padded = (shape: number[]) => Math.ceil(shape.reduce((a, b) => a * b, 1) / 8) * 8;
+  const arena = Tensor.zeros([Object.values(shapes).reduce((sum, shape) => sum + padded(shape), 0)], { device, dtype: 'bfloat16' });
+  let offset = 0;
+  const made: Tensor[] = [];
+  const take = (shape: number[]) => {
+    const t = arena.view(offset, shape);
+    offset += padded(shape);
+    made.push(t);
+    return t;
+  };
+  const h1 = take(shapes.h1), att = take(shapes.att), h2 = take(shapes.h2), s = take(shapes.s), q = take(shapes.q), hf = take(shapes.hf);
+  const layers = wBf16.layers.map((w): MixedLayer => ({ w, h1, att, h2, s, q: bf16Attention ? q : null, k: null, v: null }));
+  return {
+    mws: { layers, hf, lmHead: wBf16.lmHead },
+    dispose: () => {
+      for (const t of made) t.dispose();
+      arena.dispose();
+    },
+  };
+}
+
+/** The dtype of generation's KV cache: bfloat16 when a 'bf16-mixed' model runs attention in bf16, else float32. */
+export function kvCacheDtype(mixed: boolean): DType {
+  return mixed && (ATTENTION_DTYPE as string) === 'bfloat16' ? 'bfloat16' : 'float32';
+}
+
+/**
+ * One [B, Smax, KVH, D] key and value cache per layer, zeroed, freed by the caller (with dispose,
+ * not at garbage collection): 4 bytes an element in float32, 2 in bfloat16.
+ */
+export function allocateKvCache(config: TinyLMConfig, B: number, Smax: number, device: Device, dtype: DType): { k: Tensor; v: Tensor }[] {
+  const shape = [B, Smax, config.numKvHeads, config.headDim];
+  return Array.from({ length: config.numLayers }, () => ({
+    k: Tensor.zerosReleasable(shape, { device, dtype }),
+    v: Tensor.zerosReleasable(shape, { device, dtype }),
+  }));
+}
+
 /** Runs T new tokens per row at cache position `pos`; leaves logits of each row's last token in ws.logits. */
 function step(
-  config: TinyLMConfig, w: Weights, ws: Workspace, caches: { k: Tensor; v: Tensor }[],
+  config: TinyLMConfig, w: Weights, ws: Workspace, mws: MixedWorkspace | null, caches: { k: Tensor; v: Tensor }[],
   tokens: Tensor, positions: Tensor, kvStart: Tensor, B: number, T: number, pos: number, invFreq: Tensor | null,
 ): void {
   const { numKvHeads: KVH, rmsNormEps: eps, hiddenSize: C } = config;
@@ -51,7 +109,8 @@ function step(
   };
   try {
     ops.embedding({ out: ws.x, tokens, table: w.embed });
-    for (let l = 0; l < config.numLayers; l++) transformerLayer(config, w.layers[l], buffers, ws.x, input, views, { ...caches[l], pos });
+    for (let l = 0; l < config.numLayers; l++)
+      transformerLayer(config, w.layers[l], buffers, ws.x, input, views, { ...caches[l], pos }, mws?.layers[l]);
   } finally {
     views.dispose();
     rstdk.dispose();
@@ -63,7 +122,12 @@ function step(
     from.dispose();
   }
   ops.rmsnorm({ out: ws.hf, rstd: ws.rstdf, inp: ws.last, weight: w.norm }, { eps });
-  ops.matmul({ out: ws.logits, inp: ws.hf, weight: w.lmHead });
+  if (mws === null) {
+    ops.matmul({ out: ws.logits, inp: ws.hf, weight: w.lmHead });
+  } else {
+    ops.cast({ out: mws.hf, inp: ws.hf });
+    ops.matmul({ out: ws.logits, inp: mws.hf, weight: mws.lmHead });
+  }
 }
 
 export interface GenerateContext {
@@ -75,6 +139,8 @@ export interface GenerateContext {
    */
   invFreq: (length: number) => Tensor | null;
   weights: Weights;
+  /** 'bf16-mixed': bf16 views of the model's (fresh) bf16 weight copy, same layout as `weights`; null in fp32. */
+  weightsBf16: Weights | null;
   device: Device;
   padToken: number;
 }
@@ -101,10 +167,8 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
   }
   const kvStart = Tensor.from(start, [B], { device });
   // The cache and the workspaces are freed when generation ends (not at garbage collection).
-  const caches = Array.from({ length: config.numLayers }, () => ({
-    k: Tensor.zerosReleasable([B, Smax, config.numKvHeads, config.headDim], { device }),
-    v: Tensor.zerosReleasable([B, Smax, config.numKvHeads, config.headDim], { device }),
-  }));
+  const mixed = ctx.weightsBf16;
+  const caches = allocateKvCache(config, B, Smax, device, kvCacheDtype(mixed !== null));
 
   const tokens = new Int32Array(B * maxNew).fill(ctx.padToken);
   const mask = new Float32Array(B * maxNew);
@@ -123,17 +187,19 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
   let onDevice: { logprobs: Tensor; entropy: Tensor } | null = null;
   const prefill = workspace(config, B, P, device);
   const decode = maxNew > 1 ? workspace(config, B, 1, device) : null;
+  const prefillMixed = mixed === null ? null : mixedWorkspace(config, mixed, B, P, device);
+  const decodeMixed = mixed === null || maxNew <= 1 ? null : mixedWorkspace(config, mixed, B, 1, device);
   try {
-    const run = (ws: Workspace, ids: Int32Array, positions: Int32Array, T: number, pos: number) => {
+    const run = (ws: Workspace, mws: MixedWorkspace | null, ids: Int32Array, positions: Int32Array, T: number, pos: number) => {
       const idsTensor = Tensor.from(ids, [ids.length], { device }), positionsTensor = Tensor.from(positions, [positions.length], { device });
       try {
-        step(config, weights, ws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, ctx.invFreq(pos + T));
+        step(config, weights, ws, mws, caches, idsTensor, positionsTensor, kvStart, B, T, pos, ctx.invFreq(pos + T));
       } finally {
         idsTensor.dispose();
         positionsTensor.dispose();
       }
     };
-    run(prefill.ws, promptTokens, promptPositions, P, 0);
+    run(prefill.ws, prefillMixed?.mws ?? null, promptTokens, promptPositions, P, 0);
     let logits = prefill.ws.logits;
     const stepTokens = new Int32Array(B), stepPositions = new Int32Array(B);
     for (let t = 0; t < maxNew; t++) {
@@ -162,7 +228,7 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
       }
       if (active === 0 || t + 1 === maxNew) break;
       for (let b = 0; b < B; b++) stepPositions[b] = P + t - start[b];
-      run(decode!.ws, stepTokens, stepPositions, 1, P + t);
+      run(decode!.ws, decodeMixed?.mws ?? null, stepTokens, stepPositions, 1, P + t);
       logits = decode!.ws.logits;
       // Yield to the event loop between decode steps so a long generation does not starve it.
       if (t % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
@@ -198,6 +264,8 @@ export async function generateTokens(ctx: GenerateContext, prompts: readonly Int
     stepEntropy.dispose();
     prefill.dispose();
     decode?.dispose();
+    prefillMixed?.dispose();
+    decodeMixed?.dispose();
     for (const c of caches) {
       c.k.dispose();
       c.v.dispose();

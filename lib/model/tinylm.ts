@@ -12,7 +12,8 @@
 // markWeightsChanged() do the same), and every GEMM of a training or evaluation forward and backward
 // reads bf16 operands with fp32 accumulation (transformer.ts). No loss scaling: see README
 // "Mixed precision" (bf16 keeps fp32's 8-bit exponent, so gradients neither underflow nor overflow
-// sooner than in fp32). generate() decodes in fp32 (its KV cache is float32).
+// sooner than in fp32). generate() decodes with the same split (generate.ts): bf16 GEMM operands
+// from the same weight copy, a bfloat16 KV cache into bf16 FlashAttention, float32 logits.
 import { ArgumentError, FormatError, ShapeError } from '../errors';
 import * as ops from '../ops/index';
 import { checkDevice, Tensor, type Device } from '../tensor';
@@ -43,7 +44,8 @@ interface Pass {
  * master weights AdamW updates, gradients, AdamW moments, the residual stream, RMSNorm, RoPE,
  * softmax and log-probs. No loss scaling is needed or done (bf16 has fp32's exponent range).
  * Costs 2 bytes per parameter for the bf16 weight copy and 2 bytes per token per layer per GEMM
- * or attention input (C + C + H·D + F, plus (H + 2·KVH)·D) for the bf16 activations. Default 'fp32'.
+ * or attention input (C + C + H·D + F, plus (H + 2·KVH)·D) for the bf16 activations. generate()
+ * decodes the same way and keeps its KV cache in bfloat16: half the fp32 cache's bytes. Default 'fp32'.
  */
 export type Precision = 'fp32' | 'bf16-mixed';
 const PRECISIONS: readonly Precision[] = ['fp32', 'bf16-mixed'];
@@ -405,8 +407,12 @@ export class TinyLM implements PolicyModel {
     const context = contextLength(this.config);
     if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1 || longest + options.maxNewTokens > context)
       throw ArgumentError.expected('options.maxNewTokens', `an integer in [1, ${context - longest}] (the context length minus the longest prompt)`, options.maxNewTokens);
+    this.#freshBf16();
     return generateTokens(
-      { config: this.config, weights: this.#weights, invFreq: (length) => this.#invFreqFor(length), device: this.device, padToken: this.config.padTokenId ?? this.config.eosTokenId ?? 0 },
+      {
+        config: this.config, weights: this.#weights, weightsBf16: this.#weightsBf16, invFreq: (length) => this.#invFreqFor(length),
+        device: this.device, padToken: this.config.padTokenId ?? this.config.eosTokenId ?? 0,
+      },
       prompts, options,
     );
   }

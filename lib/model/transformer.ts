@@ -173,8 +173,9 @@ export interface LayerInput {
 }
 
 /**
- * A layer's KV cache, float32 [B, Smax, KVH, D] keys and values. The step's T tokens per row are
- * stored at rows [pos, pos + T) and attend to rows [kvStart, pos + T).
+ * A layer's KV cache, [B, Smax, KVH, D] keys and values: float32, or bfloat16 under 'bf16-mixed'
+ * (then the layer's MixedLayer.q takes q's bf16 cast). The step's T tokens per row are stored at
+ * rows [pos, pos + T) and attend to rows [kvStart, pos + T).
  */
 export interface LayerCache {
   k: Tensor;
@@ -222,9 +223,15 @@ export function transformerLayer(
     const { q, k, v } = attentionOperands(x, mixed, views, B, T, H, KVH, D);
     ops.attention({ out, lse: x.lse, q, k, v, kvStart });
   } else {
-    // Decode keeps a float32 KV cache (generate.ts passes no MixedLayer).
+    // Prefill and decode: k and v go into the cache (cast to bf16 on the way when the cache is
+    // bf16, as under 'bf16-mixed'), q is cast into the MixedLayer's bf16 buffer to match it.
     storeInCache(cache, x.k, x.v, B, T, KVH * D);
-    ops.attention({ out, lse: x.lse, q: views.of(x.q, [B, T, H, D]), k: cache.k, v: cache.v, kvStart }, { kvLength: cache.pos + T });
+    let q = x.q;
+    if (cache.k.dtype === 'bfloat16') {
+      ops.cast({ out: mixed!.q!, inp: x.q });
+      q = mixed!.q!;
+    }
+    ops.attention({ out, lse: x.lse, q: views.of(q, [B, T, H, D]), k: cache.k, v: cache.v, kvStart }, { kvLength: cache.pos + T });
   }
   if (mixed !== undefined) ops.cast({ out: mixed.att, inp: x.att });
   ops.matmul({ out: x.xm, inp: mixed?.att ?? x.att, weight: mixed?.w.wo ?? lw.wo, bias: lw.bo ?? undefined, residual: x.x });
@@ -261,13 +268,17 @@ function attentionOperands(
   return { q: views.of(q, [B, T, H, D]), k: views.of(k, [B, T, KVH, D]), v: views.of(v, [B, T, KVH, D]) };
 }
 
-/** Copies each row's T keys and values ([B*T, KD]) into the cache at rows [pos, pos + T). */
+/**
+ * Copies each row's T keys and values ([B*T, KD], float32) into the cache at rows [pos, pos + T);
+ * a bfloat16 cache gets their bf16 casts (the rounding the training forward's bf16 k and v get).
+ */
 function storeInCache(cache: LayerCache, k: Tensor, v: Tensor, B: number, T: number, KD: number): void {
   const Smax = cache.k.shape[1];
   for (let b = 0; b < B; b++) {
     for (const [dst, src] of [[cache.k, k], [cache.v, v]] as const) {
       const into = dst.view((b * Smax + cache.pos) * KD, [T * KD]), from = src.view(b * T * KD, [T * KD]);
-      into.copyFrom(from);
+      if (into.dtype === from.dtype) into.copyFrom(from);
+      else ops.cast({ out: into, inp: from });
       into.dispose();
       from.dispose();
     }

@@ -1,12 +1,15 @@
 // device.test.ts: tensors on 'cuda': host <-> device copies for every dtype, views, fill,
 // copyFrom, dispose (memory back to the device cache, views keep it alive), the caching
-// allocator's statistics, synchronize(), device mixing errors; and, on the cpu backend, the
-// DeviceError that says how to get CUDA. Runs on the cuda and cuda-sim backends (scripts/test.mjs
-// runs it with the simulator); on the cpu backend only the last block runs.
+// allocator's statistics and STEPRL_CUDA_NO_CACHE=1 (no cache, in child processes), synchronize(),
+// device mixing errors; and, on the cpu backend, the DeviceError that says how to get CUDA. Runs
+// on the cuda and cuda-sim backends (scripts/test.mjs runs it with the simulator); on the cpu
+// backend only the last block runs.
+import { execFileSync } from 'node:child_process';
 import {
   ArgumentError, DeviceError, DisposedError, ShapeError, Tensor, backendInfo, cudaInfo, fromBFloat16, ops, synchronize,
   toBFloat16, trimDeviceCache,
 } from '../../lib';
+import { loadReport } from '../../lib/binding';
 import { describeOn, hasCuda } from '../util/devices';
 import { Rng } from '../util/random';
 
@@ -88,7 +91,8 @@ describeOn('cuda', 'Tensor on cuda', () => {
     expect(() => v.toArray()).toThrow(DisposedError);
   });
 
-  test('dispose returns device memory to the cache, and the next allocation reuses it', () => {
+  // Under STEPRL_CUDA_NO_CACHE=1 (scripts/check-gpu.sh's sanitizer runs of these suites) there is no cache to reuse.
+  (process.env.STEPRL_CUDA_NO_CACHE === '1' ? test.skip : test)('dispose returns device memory to the cache, and the next allocation reuses it', () => {
     trimDeviceCache();
     const before = cudaInfo()!.allocator;
     const t = Tensor.zeros([1 << 16], { device: 'cuda' });
@@ -103,6 +107,32 @@ describeOn('cuda', 'Tensor on cuda', () => {
     again.dispose();
     trimDeviceCache();
     expect(cudaInfo()!.allocator.cachedBytes).toBe(0);
+  });
+
+  // The switch is read once per process: each setting runs in a child process on the loaded addon.
+  test('STEPRL_CUDA_NO_CACHE=1 turns the device cache off: every free goes to cudaFree, every allocation to cudaMalloc', () => {
+    const script = `
+      const b = require(${JSON.stringify(loadReport().file)});
+      const before = b.deviceInfo().allocator;
+      for (let i = 0; i < 4; i++) {
+        const x = b.toDevice(new Float32Array(4096).fill(i));
+        if (b.toHost === undefined || b.toHost(x)[7] !== i) throw new Error('round trip failed');
+        x.dispose();
+      }
+      const after = b.deviceInfo().allocator;
+      process.stdout.write(JSON.stringify({ allocations: after.deviceAllocations - before.deviceAllocations,
+        hits: after.cacheHits - before.cacheHits, cached: after.cachedBytes - before.cachedBytes, live: after.liveBytes - before.liveBytes }));`;
+    const run = (noCache: string | undefined) => {
+      const env = { ...process.env };
+      if (noCache === undefined) delete env.STEPRL_CUDA_NO_CACHE;
+      else env.STEPRL_CUDA_NO_CACHE = noCache;
+      return JSON.parse(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' })) as Record<string, number>;
+    };
+    // Off: four fresh blocks, none cached or reused, nothing left live.
+    expect(run('1')).toEqual({ allocations: 4, hits: 0, cached: 0, live: 0 });
+    // The control, default: one block allocated, then reused three times and kept in the cache.
+    expect(run(undefined)).toEqual({ allocations: 1, hits: 3, cached: 4 * 4096, live: 0 });
+    expect(run('0')).toEqual({ allocations: 1, hits: 3, cached: 4 * 4096, live: 0 });
   });
 
   test('device facts and synchronize', () => {

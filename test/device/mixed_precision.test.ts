@@ -5,7 +5,7 @@
 //     updated weights within the bf16 tolerances derived below; the bf16 weight copy is refreshed
 //     after the step. The same for the logits path (forward/backward with dlogits).
 // (b) two GRPO steps through the Trainer (policy and its clone as the KL reference in 'bf16-mixed'):
-//     the first step's rollouts equal fp32's and its loss and gradient norm agree within REL; the
+//     the first step's rollouts (bf16-mixed decode) equal fp32's and its loss and gradient norm agree within REL; the
 //     steps leave no tensors behind.
 // (c) a short SFT run still learns: the loss falls like the fp32 run's.
 // Runs only where a cuda device is tested (the simulator pass: STEPRL_BACKEND=cuda-sim STEPRL_TEST_DEVICES=cuda);
@@ -198,7 +198,8 @@ describeOn('cuda', "TinyLM precision 'bf16-mixed' on cuda", () => {
       return { metrics, live };
     };
     const fp32 = await run('cpu', 'fp32'), mixed = await run('cuda', 'bf16-mixed');
-    // Step 0 samples from the same weights (decode is fp32 in both): the same rollouts.
+    // Step 0 samples from the same weights: the same rollouts (bf16-mixed decodes with bf16 GEMMs
+    // and a bf16 KV cache, whose logits differ from fp32's by bf16 noise that moves no sample here).
     expect(mixed.metrics[0].rewardMean).toBe(fp32.metrics[0].rewardMean);
     expect(mixed.metrics[0].responseLength).toBe(fp32.metrics[0].responseLength);
     for (const key of ['loss', 'gradNorm', 'entropy'])

@@ -76,9 +76,16 @@ describeSim('npm run check:gpu on the simulator (reduced mode)', () => {
     }
     // Every layout of the fp32 GEMM at both matmul shapes: forward (K-major x K-major) and the
     // backward row (dinput: K x N-major, dweight: M x N-major).
-    for (const shape of [/^N=33 C=67 OC=129\b/, /^N=1040 C=72 OC=2320\b/]) {
+    for (const shape of [/^N=33 C=67 OC=129\b(?!.*bf16)/, /^N=1040 C=72 OC=2320\b/]) {
       const ops = rows.filter((r) => r.family === 'matmul' && shape.test(r.shape)).map((r) => r.op).sort();
       expect(ops).toEqual(['backward dinp+dweight+dbias', 'forward']);
+    }
+    // The same for the bf16 tensor-core GEMM (cuda/gemm_bf16.cu): element-wise loads with tails,
+    // 16-byte cp.async with M, N and K tails, and the forward on 128x128 tiles.
+    for (const shape of [/^N=33 C=67 OC=129 .*bf16$/, /^N=65 C=136 OC=40 .*bf16$/, /^N=1040 C=40 OC=1928 .*bf16$/]) {
+      const found = rows.filter((r) => r.family === 'matmul' && shape.test(r.shape));
+      expect({ shape: String(shape), ops: found.map((r) => r.op).sort(), pass: found.every((r) => r.pass) })
+        .toEqual({ shape: String(shape), ops: ['backward bf16 dinp+dweight+dbias', 'forward bf16'], pass: true });
     }
   });
 
@@ -121,9 +128,11 @@ describe('npm run check:gpu --plan (the GPU mode, printed)', () => {
       expect(line('sanitizer initcheck')).toContain('--track-unused-memory no');
       for (const tool of ['memcheck', 'initcheck']) {
         const jest = line(`jest under ${tool}`);
-        expect(jest).toMatch(new RegExp(`STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda compute-sanitizer --tool ${tool} .*jest\\.js --runInBand`));
+        // Without the device cache (STEPRL_CUDA_NO_CACHE=1): initcheck sees every block's first read.
+        expect(jest).toMatch(new RegExp(`STEPRL_BACKEND=cuda STEPRL_CUDA_NO_CACHE=1 STEPRL_TEST_DEVICES=cuda compute-sanitizer --tool ${tool} .*jest\\.js --runInBand`));
         expect(jest).toContain('test/ops/attention.test.ts');
       }
+      expect(line('jest device suites')).toMatch(/STEPRL_BACKEND=cuda STEPRL_TEST_DEVICES=cuda node .*jest\.js/);  // the cache stays on there
       const stages = JSON.parse(fs.readFileSync(path.join(out, 'stages.json'), 'utf8')) as { stage: string; status: string }[];
       expect(stages.every((s) => s.status === 'planned')).toBe(true);
       expect(fs.existsSync(path.join(out, 'kernels.log'))).toBe(false);  // nothing ran

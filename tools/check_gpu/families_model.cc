@@ -41,13 +41,73 @@ using std::vector;
 constexpr double kLog2e = 1.4426950408889634;
 
 // ---- matmul: forward out = inp W^T + bias + residual (K-major x K-major), backward dinp += dout W
-// (K-major x N-major), dweight += dout^T inp (M-major x N-major), dbias += column sums --------
+// (K-major x N-major), dweight += dout^T inp (M-major x N-major), dbias += column sums; fp32 and
+// bf16 (tensor cores) --------
 
 struct MatmulCase {
   int64_t N, C, OC;
   const char* cls;
   bool bias, residual;
 };
+
+// The bf16 tensor-core GEMM (cuda/gemm_bf16.cu) in its three products: forward (K-major x
+// K-major, + bias + residual), dinp (K-major x N-major) and dweight (M-major x N-major), + dbias,
+// against the CPU fp32 kernels on the bf16-rounded inputs. A bf16 x bf16 product is exact in fp32,
+// so only the fp32 summation order differs: the fp32 GEMM's tolerance. Shapes cover the 16-byte
+// cp.async path (C, OC multiples of 8) and the element-wise one (odd C or OC), K tails (K % 32,
+// K % 16 != 0), M and N tails of the 64x64 tiles, and the 128x128 tiles (>= 132 of them).
+void check_matmul_bf16(Ctx& c) {
+  const MatmulCase cases[] = {
+      {1, 1, 1, "tiny", false, false},      {3, 8, 16, "tiny", true, true},
+      {33, 67, 129, "odd", true, true},     {65, 136, 40, "odd", false, true},  // 16-byte path, tails in every dim
+      {70, 24, 100, "odd", true, true},     // K < one 32-slab; OC % 8 = 4: dout rows take the element-wise path
+      {1024, 896, 1152, "realistic", true, false}, {1024, 4864, 896, "realistic", false, true},
+      {33, 67, 129, "sanitize", true, true}, {65, 136, 40, "sanitize", true, true},
+      {1040, 40, 1928, "sanitize", true, true},  // forward on 9 x 16 = 144 128x128 tiles with tails (dinp, dweight: 64x64)
+  };
+  int seed = 101;
+  auto round = [](const vector<float>& x, vector<uint16_t>& bits) {
+    vector<float> values(x.size());
+    bits.resize(x.size());
+    for (size_t i = 0; i < x.size(); ++i) values[i] = bf16_value(bits[i] = bf16_bits(x[i]));
+    return values;
+  };
+  for (const auto& k : cases) {
+    if (!c.want(k.cls)) continue;
+    Rng rng(seed++);
+    const std::string shape = shape_str({{"N", k.N}, {"C", k.C}, {"OC", k.OC}}) + (k.bias ? " +bias" : "") + (k.residual ? " +res" : "") + " bf16";
+    vector<uint16_t> inp_b, w_b, dout_b;
+    const auto inp = round(uniform(rng, k.N * k.C, -1, 1), inp_b), w = round(uniform(rng, k.OC * k.C, -1, 1), w_b);
+    const auto bias = uniform(rng, k.OC, -1, 1), res = uniform(rng, k.N * k.OC, -1, 1);
+    auto d_inp = up(inp_b); auto d_w = up(w_b); auto d_bias = up(bias); auto d_res = up(res);
+    {
+      Row& row = c.begin("forward bf16", shape, k.cls);
+      vector<float> out(k.N * k.OC);
+      cpu::matmul_forward_cpu(out.data(), inp.data(), w.data(), k.bias ? bias.data() : nullptr,
+                              k.residual ? res.data() : nullptr, k.N, k.C, k.OC);
+      auto d_out = dev_zeros<float>(k.N * k.OC);
+      const cuda::MatmulBf16ForwardArgs a{d_out.p(), d_inp.p(), d_w.p(), k.bias ? d_bias.p() : nullptr,
+                                          k.residual ? d_res.p() : nullptr, k.N, k.C, k.OC};
+      cuda::matmul_bf16_forward_cuda(a);
+      c.compare(row, "out", d_out.get(), out, {1e-4, 1e-5 * std::sqrt(double(k.C))});
+      c.time(row, [&] { cuda::matmul_bf16_forward_cuda(a); }, 2.0 * k.N * k.C * k.OC, 0, Peak::tensor_bf16);
+    }
+    {
+      Row& row = c.begin("backward bf16 dinp+dweight+dbias", shape, k.cls);
+      const auto dout = round(uniform(rng, k.N * k.OC, -1, 1), dout_b);
+      auto dinp = uniform(rng, k.N * k.C, -1, 1), dw = uniform(rng, k.OC * k.C, -1, 1), db = uniform(rng, k.OC, -1, 1);
+      auto d_dout = up(dout_b); auto d_dinp = up(dinp); auto d_dw = up(dw); auto d_db = up(db);
+      cpu::matmul_backward_cpu(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), k.N, k.C, k.OC);
+      const cuda::MatmulBf16BackwardArgs a{d_dinp.p(), d_dw.p(), d_db.p(), d_dout.p(), d_inp.p(), d_w.p(), k.N, k.C, k.OC};
+      cuda::matmul_bf16_backward_cuda(a);
+      c.compare(row, "dinp", d_dinp.get(), dinp, {1e-4, 1e-5 * std::sqrt(double(k.OC))});
+      c.compare(row, "dweight", d_dw.get(), dw, {1e-4, 1e-5 * std::sqrt(double(k.N))});
+      c.compare(row, "dbias", d_db.get(), db, {1e-4, 1e-5 * std::sqrt(double(k.N))});
+      c.time(row, [&] { cuda::matmul_bf16_backward_cuda(a); }, 4.0 * k.N * k.C * k.OC, 0, Peak::tensor_bf16);
+    }
+    c.end_case();
+  }
+}
 
 void check_matmul(Ctx& c) {
   const MatmulCase cases[] = {
@@ -95,11 +155,7 @@ void check_matmul(Ctx& c) {
     }
     c.end_case();
   }
-  // ---- bf16 tensor-core GEMM (helper tc, issue 14): its rows go here, same cases, e.g.
-  //   Row& row = c.begin("forward bf16 (tensor cores)", shape, k.cls);
-  //   cuda::<bf16 forward launcher>(...);  compare against cpu::matmul_forward_cpu on the
-  //   bf16-rounded inputs (bf16_bits/bf16_value in check.h) with fp32 accumulation's tolerance;
-  //   c.time(row, ..., 2.0 * N * C * OC, 0, Peak::tensor_bf16);
+  check_matmul_bf16(c);
 }
 
 // ---- attention ------------------------------------------------------------------------------
