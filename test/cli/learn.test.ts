@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { runLearn, type LearnResults } from '../../lib/cli/commands/learn';
+import { type CellResult, runLearn, type LearnResults } from '../../lib/cli/commands/learn';
 
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -50,6 +50,20 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
     for (let i = 1; i < r.ks.length; i++) expect(a.passAtK[r.ks[i]].mean).toBeGreaterThanOrEqual(a.passAtK[r.ks[i - 1]].mean - 1e-12);
     expect(a.passAtK[1].mean).toBeCloseTo(a.avg8.mean, 12);
   }
+  // Each cell records what it cost (wall by phase, CPU), and the task its means and its SFT start's.
+  for (const a of ['grpo', 'prl']) for (const seed of [0, 1]) {
+    const cell = JSON.parse(fs.readFileSync(path.join(out, 'arithmetic', a, `seed-${seed}`, 'result.json'), 'utf8')) as CellResult;
+    expect(cell.cpuSeconds!.train).toBeGreaterThan(0);
+    expect(cell.cpuSeconds!.eval).toBeGreaterThan(0);
+    expect(cell.phases!.rollout).toBeGreaterThan(0);
+    expect(cell.phases!.update).toBeGreaterThan(0);
+    expect(cell.phases!.rollout + cell.phases!.reference + cell.phases!.advantages + cell.phases!.update).toBeLessThanOrEqual(cell.seconds.train + 0.01);
+  }
+  expect(task.cost!.cells).toBe(4);
+  expect(task.cost!.cpu.train).toBeGreaterThan(0);
+  expect(task.cost!.sft!.cpu).toBeGreaterThan(0);
+  expect(task.cost!.sft!.wall).toBeGreaterThan(0);
+  expect(fs.readFileSync(path.join(out, 'results.md'), 'utf8')).toMatch(/Cost per cell \(mean of 4\): wall \d+ s training \(rollouts \d+/);
   const prl = task.algorithms[1];
   expect(prl.vsGrpo!.avg8.n).toBe(2);
   expect(task.algorithms[0].vsGrpo).toBeUndefined();

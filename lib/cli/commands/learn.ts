@@ -14,14 +14,14 @@ import { TinyLM } from '../../model/tinylm';
 import type { Task } from '../../tasks/task';
 import { writeFileAtomic } from '../../util/atomic';
 import { type Flags, helpText, parse, UsageError } from '../args';
-import { chooseEta, evaluateModel, runCell } from '../learn_cell';
+import { chooseEta, cpuSecondsSince, evaluateModel, runCell } from '../learn_cell';
 import { DEFAULT_LEARN_ALGOS, knownLearnAlgorithms, learnAlgorithm } from '../learn_algos';
 import { renderLearnReport } from '../learn_report';
-import { type Budget, type CellResult, learnMarkdown, type LearnResults, reportedKs, summarize, type TaskSummary } from '../learn_summary';
+import { type Budget, type CellResult, learnMarkdown, type LearnResults, reportedKs, summarize, taskCost, type TaskSummary } from '../learn_summary';
 import { isCheckpoint, loadTask, TINY } from '../setup';
 import { runSft } from './sft';
 
-export type { AlgoSummary, Budget, CellResult, LearnResults, TaskSummary } from '../learn_summary';
+export type { AlgoSummary, Budget, CellResult, LearnResults, TaskCost, TaskSummary } from '../learn_summary';
 export { learnMarkdown, reportedKs, summarize } from '../learn_summary';
 
 export const LEARN_FLAGS = {
@@ -154,11 +154,14 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
     const sftDir = path.join(taskDir, 'sft');
     const sft = quick ? { problems: 128, epochs: 1 } : { problems: flags['sft-problems'] ?? taskDefaults.sftProblems, epochs: flags['sft-epochs'] ?? taskDefaults.sftEpochs };
     const sftKey = sftStartKey(taskName, task, sft);
-    const sftKeyFile = path.join(taskDir, 'sft-key.json');
+    const sftKeyFile = path.join(taskDir, 'sft-key.json'), sftCostFile = path.join(taskDir, 'sft-cost.json');
     if (isCheckpoint(sftDir) && same(readJson(sftKeyFile), sftKey)) process.stderr.write(`learn [${taskName}]: reusing the SFT start in ${sftDir}\n`);
     else {
       fs.rmSync(sftKeyFile, { force: true });
+      fs.rmSync(sftCostFile, { force: true });
+      const wall = Date.now(), cpu = process.cpuUsage();
       await runSft(['--task', taskName, '--out', sftDir, '--problems', String(sft.problems), '--epochs', String(sft.epochs), '--seed', '0', '--device', device]);
+      writeFileAtomic(sftCostFile, JSON.stringify({ wall: (Date.now() - wall) / 1000, cpu: cpuSecondsSince(cpu) }) + '\n');
       writeFileAtomic(sftKeyFile, JSON.stringify(sftKey, null, 2) + '\n');
     }
     const sftStamp = fs.statSync(path.join(sftDir, 'config.json')).mtimeMs;
@@ -201,7 +204,7 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
       }
     }
     allCells.push(...cells);
-    summaries.push({ task: taskName, budget, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks) });
+    summaries.push({ task: taskName, budget, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks), cost: taskCost(cells, readJson<{ wall: number; cpu: number }>(sftCostFile) ?? undefined) });
   }
 
   const results: LearnResults = {
