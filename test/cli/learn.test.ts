@@ -91,3 +91,32 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
   expect(second!.tasks[0].algorithms.map((a) => a.avg8.mean)).toEqual(first!.tasks[0].algorithms.map((a) => a.avg8.mean));
   fs.rmSync(out, { recursive: true, force: true });
 }, 600000);
+
+test('learn --quick --jobs 2: the cells run in worker processes; the table reuses every one, PRL\'s with the η it computes', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-learn-jobs-'));
+  const argv = ['--quick', '--task', 'arithmetic', '--algos', 'prl,grpo', '--jobs', '2', '--out', out];
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  const stderr = process.stderr.write;
+  const messages: string[] = [];
+  process.stderr.write = ((chunk: string | Uint8Array) => (messages.push(String(chunk)), true)) as typeof process.stderr.write;
+  let r: LearnResults | null;
+  try {
+    r = await runLearn(argv);
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = stderr;
+  }
+  // The workers made every cell (and the SFT start); this process only read them.
+  expect(messages.filter((m) => /finished earlier, reusing it/.test(m))).toHaveLength(4);
+  expect(messages.some((m) => /reusing the SFT start/.test(m))).toBe(true);
+  const [task] = r!.tasks;
+  expect(task.algorithms.map((a) => a.algo)).toEqual(['grpo', 'prl']);
+  for (const seed of [0, 1]) {
+    const cell = JSON.parse(fs.readFileSync(path.join(out, 'arithmetic', 'prl', `seed-${seed}`, 'result.json'), 'utf8')) as CellResult;
+    expect(cell.prlEta).toBe(task.prlEta!.value);
+  }
+  expect(task.cost!.cells).toBe(4);
+  expect(fs.existsSync(path.join(out, 'results.md'))).toBe(true);
+  fs.rmSync(out, { recursive: true, force: true });
+}, 600000);
