@@ -68,8 +68,8 @@ export interface TaskCost {
   cells: number;
   /** Mean wall seconds per cell: training (and its phases) and evaluation. */
   wall: { train: number; eval: number; rollout: number; reference: number; update: number };
-  /** Mean CPU seconds per cell (cells that recorded it; NaN where none did). */
-  cpu: { train: number; eval: number };
+  /** Mean CPU seconds per cell over the `cells` cells that recorded it (NaN where none did). */
+  cpu: { train: number; eval: number; cells: number };
   /** The SFT start's wall and CPU seconds when this output folder made it. */
   sft?: { wall: number; cpu: number };
 }
@@ -84,7 +84,7 @@ export function taskCost(cells: readonly CellResult[], sft?: { wall: number; cpu
       train: mean(cells.map((c) => c.seconds.train)), eval: mean(cells.map((c) => c.seconds.eval)),
       rollout: mean(phased.map((c) => c.phases!.rollout)), reference: mean(phased.map((c) => c.phases!.reference)), update: mean(phased.map((c) => c.phases!.update)),
     },
-    cpu: { train: mean(timed.map((c) => c.cpuSeconds!.train)), eval: mean(timed.map((c) => c.cpuSeconds!.eval)) },
+    cpu: { train: mean(timed.map((c) => c.cpuSeconds!.train)), eval: mean(timed.map((c) => c.cpuSeconds!.eval)), cells: timed.length },
     ...(sft ? { sft } : {}),
   };
 }
@@ -166,7 +166,7 @@ export function learnMarkdown(r: LearnResults): string {
     if (t.cost && t.cost.cells > 0) {
       const w = t.cost.wall, cpu = t.cost.cpu, s = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
       lines.push(`Cost per cell (mean of ${t.cost.cells}): wall ${s(w.train)} s training (rollouts ${s(w.rollout)}, reference ${s(w.reference)}, update ${s(w.update)}) + ${s(w.eval)} s evaluation; ` +
-        `CPU ${s(cpu.train)} + ${s(cpu.eval)} s` + (t.cost.sft ? `; SFT start ${s(t.cost.sft.wall)} s wall, ${s(t.cost.sft.cpu)} s CPU.` : '.'), '');
+        `CPU ${s(cpu.train)} + ${s(cpu.eval)} s${cpu.cells !== t.cost.cells ? ` (mean of the ${cpu.cells} cells that recorded it)` : ''}` + (t.cost.sft ? `; SFT start ${s(t.cost.sft.wall)} s wall, ${s(t.cost.sft.cpu)} s CPU.` : '.'), '');
     }
   }
   lines.push(...r.notes.map((note) => `- ${note}`), '');
