@@ -16,6 +16,12 @@ import type { Budget, CellResult } from './learn_summary';
 import { Progress } from './progress';
 import { createPrm, tokenizer } from './setup';
 
+/** CPU seconds (user + system, every thread of the process) since `from` (a process.cpuUsage() reading). */
+export function cpuSecondsSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+}
+
 export async function evaluateModel(model: TinyLM, task: Task, budget: Budget, maxNewTokens: number, seed: number) {
   const problems = task.problems('test', budget.evalProblems, 0);
   const samples = await sampleResponses(model, tokenizer, task, problems, { n: budget.evalN, maxNewTokens, temperature: 1, seed: 0x5eed + seed });
@@ -80,7 +86,7 @@ export async function runCell(c: CellInputs): Promise<CellResult> {
   });
   const progress = new Progress(`learn [${c.taskName}] ${c.algo} seed ${c.seed}`, c.budget.steps);
   const metrics: StepMetrics[] = [];
-  const trainStart = Date.now();
+  const trainStart = Date.now(), trainCpu = process.cpuUsage();
   const metricsFile = path.join(c.cellDir, 'metrics.jsonl');
   let tokensTrained = 0;
   while (trainer.step < c.budget.steps) {
@@ -90,10 +96,14 @@ export async function runCell(c: CellInputs): Promise<CellResult> {
     fs.appendFileSync(metricsFile, JSON.stringify(m) + '\n');
     progress.update(trainer.step, { acc: m.accuracy, kl: m.kl, len: m.responseLength, ...(m.signal ? { ratio: m.signal.ratio } : {}) });
   }
-  const train = (Date.now() - trainStart) / 1000;
-  const evalStart = Date.now();
+  const train = (Date.now() - trainStart) / 1000, trainCpuSeconds = cpuSecondsSince(trainCpu);
+  const evalStart = Date.now(), evalCpu = process.cpuUsage();
   const evaluation = await evaluateModel(policy, c.task, c.budget, c.maxNewTokens, c.seed);
   const seconds = { train, eval: (Date.now() - evalStart) / 1000 };
+  const cpuSeconds = { train: trainCpuSeconds, eval: cpuSecondsSince(evalCpu) };
+  // Where the training's wall time went, summed over the steps (the Trainer times each phase).
+  const phases = { rollout: 0, reference: 0, advantages: 0, update: 0 };
+  for (const m of metrics) for (const k of Object.keys(phases) as (keyof typeof phases)[]) phases[k] += m.seconds?.[k] ?? 0;
   progress.finish(`avg@8 ${(100 * evaluation.avg8).toFixed(1)}%, pass@8 ${(100 * evaluation.passAtK[8]).toFixed(1)}%, ${seconds.train.toFixed(0)} s train + ${seconds.eval.toFixed(0)} s eval`);
   policy.dispose();
   reference.dispose();
@@ -102,7 +112,7 @@ export async function runCell(c: CellInputs): Promise<CellResult> {
   return {
     task: c.taskName, algo: c.algo, seed: c.seed, settings: c.settings,
     avg8: evaluation.avg8, passAtK: evaluation.passAtK, meanLength: evaluation.meanLength,
-    tokensTrained, rollouts: c.budget.steps * c.budget.prompts * c.budget.group, seconds,
+    tokensTrained, rollouts: c.budget.steps * c.budget.prompts * c.budget.group, seconds, cpuSeconds, phases,
     curve: metrics.map((m) => ({
       step: m.step, accuracy: m.accuracy, kl: m.kl, outcome: m.advantageAbsMean,
       ...(m.suffixLogRatioAbs !== undefined ? { suffix: m.suffixLogRatioAbs } : {}),

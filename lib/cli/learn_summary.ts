@@ -25,6 +25,10 @@ export interface CellResult {
   tokensTrained: number;
   rollouts: number;
   seconds: { train: number; eval: number };
+  /** CPU seconds of the process (all threads) for the same two parts (cells run before this was recorded lack it). */
+  cpuSeconds?: { train: number; eval: number };
+  /** The training's wall seconds by phase, summed over the steps. */
+  phases?: { rollout: number; reference: number; advantages: number; update: number };
   /** Per step: rollout accuracy, and (process methods) the own-signal ratio. */
   curve: { step: number; accuracy: number; kl: number; suffix?: number; ratio?: number; process?: number; outcome?: number }[];
   /** Mean over steps of the process and outcome parts, and their ratio (process methods only). */
@@ -56,6 +60,33 @@ export interface TaskSummary {
   /** This task's cell budget (the run's flags, the rest from the task's defaults). */
   budget: Budget;
   algorithms: AlgoSummary[];
+  /** What the task's cells cost (means per cell over those that recorded it) and its SFT start. */
+  cost?: TaskCost;
+}
+
+export interface TaskCost {
+  cells: number;
+  /** Mean wall seconds per cell: training (and its phases) and evaluation. */
+  wall: { train: number; eval: number; rollout: number; reference: number; update: number };
+  /** Mean CPU seconds per cell over the `cells` cells that recorded it (NaN where none did). */
+  cpu: { train: number; eval: number; cells: number };
+  /** The SFT start's wall and CPU seconds when this output folder made it. */
+  sft?: { wall: number; cpu: number };
+}
+
+/** Means per cell of what `cells` cost. */
+export function taskCost(cells: readonly CellResult[], sft?: { wall: number; cpu: number }): TaskCost {
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  const timed = cells.filter((c) => c.cpuSeconds), phased = cells.filter((c) => c.phases);
+  return {
+    cells: cells.length,
+    wall: {
+      train: mean(cells.map((c) => c.seconds.train)), eval: mean(cells.map((c) => c.seconds.eval)),
+      rollout: mean(phased.map((c) => c.phases!.rollout)), reference: mean(phased.map((c) => c.phases!.reference)), update: mean(phased.map((c) => c.phases!.update)),
+    },
+    cpu: { train: mean(timed.map((c) => c.cpuSeconds!.train)), eval: mean(timed.map((c) => c.cpuSeconds!.eval)), cells: timed.length },
+    ...(sft ? { sft } : {}),
+  };
 }
 
 export interface LearnResults {
@@ -132,6 +163,11 @@ export function learnMarkdown(r: LearnResults): string {
         `${a.signalRatio && Number.isFinite(a.signalRatio.mean) ? a.signalRatio.mean.toPrecision(2) : '—'} | ${Math.round(a.tokensTrained.mean)} | ${a.seconds.mean.toFixed(0)} |`);
     }
     lines.push('');
+    if (t.cost && t.cost.cells > 0) {
+      const w = t.cost.wall, cpu = t.cost.cpu, s = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+      lines.push(`Cost per cell (mean of ${t.cost.cells}): wall ${s(w.train)} s training (rollouts ${s(w.rollout)}, reference ${s(w.reference)}, update ${s(w.update)}) + ${s(w.eval)} s evaluation; ` +
+        `CPU ${s(cpu.train)} + ${s(cpu.eval)} s${cpu.cells !== t.cost.cells ? ` (mean of the ${cpu.cells} cells that recorded it)` : ''}` + (t.cost.sft ? `; SFT start ${s(t.cost.sft.wall)} s wall, ${s(t.cost.sft.cpu)} s CPU.` : '.'), '');
+    }
   }
   lines.push(...r.notes.map((note) => `- ${note}`), '');
   return lines.join('\n');

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { runLearn, type LearnResults } from '../../lib/cli/commands/learn';
+import { type CellResult, runLearn, type LearnResults } from '../../lib/cli/commands/learn';
 
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -50,6 +50,20 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
     for (let i = 1; i < r.ks.length; i++) expect(a.passAtK[r.ks[i]].mean).toBeGreaterThanOrEqual(a.passAtK[r.ks[i - 1]].mean - 1e-12);
     expect(a.passAtK[1].mean).toBeCloseTo(a.avg8.mean, 12);
   }
+  // Each cell records what it cost (wall by phase, CPU), and the task its means and its SFT start's.
+  for (const a of ['grpo', 'prl']) for (const seed of [0, 1]) {
+    const cell = JSON.parse(fs.readFileSync(path.join(out, 'arithmetic', a, `seed-${seed}`, 'result.json'), 'utf8')) as CellResult;
+    expect(cell.cpuSeconds!.train).toBeGreaterThan(0);
+    expect(cell.cpuSeconds!.eval).toBeGreaterThan(0);
+    expect(cell.phases!.rollout).toBeGreaterThan(0);
+    expect(cell.phases!.update).toBeGreaterThan(0);
+    expect(cell.phases!.rollout + cell.phases!.reference + cell.phases!.advantages + cell.phases!.update).toBeLessThanOrEqual(cell.seconds.train + 0.01);
+  }
+  expect(task.cost!.cells).toBe(4);
+  expect(task.cost!.cpu.train).toBeGreaterThan(0);
+  expect(task.cost!.sft!.cpu).toBeGreaterThan(0);
+  expect(task.cost!.sft!.wall).toBeGreaterThan(0);
+  expect(fs.readFileSync(path.join(out, 'results.md'), 'utf8')).toMatch(/Cost per cell \(mean of 4\): wall \d+ s training \(rollouts \d+/);
   const prl = task.algorithms[1];
   expect(prl.vsGrpo!.avg8.n).toBe(2);
   expect(task.algorithms[0].vsGrpo).toBeUndefined();
@@ -75,5 +89,34 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
   // The second run reused every finished cell (files untouched) and reports the same numbers.
   expect(reused!.every((d) => d === 0)).toBe(true);
   expect(second!.tasks[0].algorithms.map((a) => a.avg8.mean)).toEqual(first!.tasks[0].algorithms.map((a) => a.avg8.mean));
+  fs.rmSync(out, { recursive: true, force: true });
+}, 600000);
+
+test('learn --quick --jobs 2: the cells run in worker processes; the table reuses every one, PRL\'s with the η it computes', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-learn-jobs-'));
+  const argv = ['--quick', '--task', 'arithmetic', '--algos', 'prl,grpo', '--jobs', '2', '--out', out];
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  const stderr = process.stderr.write;
+  const messages: string[] = [];
+  process.stderr.write = ((chunk: string | Uint8Array) => (messages.push(String(chunk)), true)) as typeof process.stderr.write;
+  let r: LearnResults | null;
+  try {
+    r = await runLearn(argv);
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = stderr;
+  }
+  // The workers made every cell (and the SFT start); this process only read them.
+  expect(messages.filter((m) => /finished earlier, reusing it/.test(m))).toHaveLength(4);
+  expect(messages.some((m) => /reusing the SFT start/.test(m))).toBe(true);
+  const [task] = r!.tasks;
+  expect(task.algorithms.map((a) => a.algo)).toEqual(['grpo', 'prl']);
+  for (const seed of [0, 1]) {
+    const cell = JSON.parse(fs.readFileSync(path.join(out, 'arithmetic', 'prl', `seed-${seed}`, 'result.json'), 'utf8')) as CellResult;
+    expect(cell.prlEta).toBe(task.prlEta!.value);
+  }
+  expect(task.cost!.cells).toBe(4);
+  expect(fs.existsSync(path.join(out, 'results.md'))).toBe(true);
   fs.rmSync(out, { recursive: true, force: true });
 }, 600000);

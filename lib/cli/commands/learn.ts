@@ -7,21 +7,23 @@
 // problems). Finished cells are reused (a killed run resumes at the first unfinished cell).
 // Writes results JSON, a Markdown table and an HTML report (learning curves with bands, pass@k).
 // One cell's training and evaluation: learn_cell.ts; summaries and the table: learn_summary.ts.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { TinyLM } from '../../model/tinylm';
 import type { Task } from '../../tasks/task';
 import { writeFileAtomic } from '../../util/atomic';
 import { type Flags, helpText, parse, UsageError } from '../args';
-import { chooseEta, evaluateModel, runCell } from '../learn_cell';
+import { chooseEta, cpuSecondsSince, evaluateModel, runCell } from '../learn_cell';
 import { DEFAULT_LEARN_ALGOS, knownLearnAlgorithms, learnAlgorithm } from '../learn_algos';
 import { renderLearnReport } from '../learn_report';
-import { type Budget, type CellResult, learnMarkdown, type LearnResults, reportedKs, summarize, type TaskSummary } from '../learn_summary';
+import { type Budget, type CellResult, learnMarkdown, type LearnResults, reportedKs, summarize, taskCost, type TaskSummary } from '../learn_summary';
 import { isCheckpoint, loadTask, TINY } from '../setup';
 import { runSft } from './sft';
 
-export type { AlgoSummary, Budget, CellResult, LearnResults, TaskSummary } from '../learn_summary';
+export type { AlgoSummary, Budget, CellResult, LearnResults, TaskCost, TaskSummary } from '../learn_summary';
 export { learnMarkdown, reportedKs, summarize } from '../learn_summary';
 
 export const LEARN_FLAGS = {
@@ -42,6 +44,8 @@ export const LEARN_FLAGS = {
   json: { type: 'string', description: 'results JSON file (default <out>/results.json)' },
   device: { type: 'string', description: 'cpu or cuda', default: 'cpu', choices: ['cpu', 'cuda'] },
   quick: { type: 'boolean', description: 'a tiny budget (2 seeds) that checks the pipeline end to end; results are not meaningful' },
+  jobs: { type: 'integer', description: 'cells run at once, each in its own process with cores/jobs threads (the table is the same as with 1)', default: 1, min: 1 },
+  worker: { type: 'boolean', description: 'internal (--jobs): run the given cells into --out and write no table' },
 } satisfies Flags;
 
 export const LEARN_HELP = helpText('learn', 'learning benchmark: every algorithm from one SFT start per task, over seeds, with intervals', LEARN_FLAGS);
@@ -56,15 +60,19 @@ export interface TaskBudget {
 
 /**
  * Per task: response budget, SFT budget (the SFT start sets the difficulty RL starts from), the
- * budget of each cell and a factor on every algorithm's learning rate. The cell budgets are sized
- * so that 5 seeds x 9 algorithms x both tasks fit in a few hours on a 2-core machine
- * (docs/ALGORITHMS-notes.md §5); pass@k always comes from --eval-n (64) samples per problem.
+ * budget of each cell and a factor on every algorithm's learning rate. These are the benchmark's
+ * own (the demo, `npm start`, keeps its budget). The cell budgets are sized so that 5 seeds x 9
+ * algorithms x both tasks fit in about 80 minutes of a quiet 2-core machine with --jobs 2
+ * (docs/ALGORITHMS-notes.md §5: measured CPU seconds per cell); pass@k always comes from --eval-n
+ * (64) samples per problem, on 16 held-out problems (the evaluation was 43% of a hard cell's CPU at 32).
  */
 export const LEARN_TASKS: Record<string, { maxNewTokens: number; sftProblems: number; sftEpochs: number; lrScale?: number; budget: TaskBudget }> = {
-  arithmetic: { maxNewTokens: 40, sftProblems: 6000, sftEpochs: 4, budget: { steps: 30, prompts: 16, group: 8, evalProblems: 32 } },
-  // Keyed 6-8 operation chains: the SFT start has avg@8 21%, pass@8 79%; at each algorithm's full
-  // learning rate the policy drifted on the earlier, sparser start, so half of it here.
-  'arithmetic-hard': { maxNewTokens: 128, sftProblems: 6000, sftEpochs: 4, lrScale: 0.5, budget: { steps: 20, prompts: 8, group: 8, evalProblems: 32 } },
+  arithmetic: { maxNewTokens: 40, sftProblems: 6000, sftEpochs: 4, budget: { steps: 20, prompts: 16, group: 8, evalProblems: 16 } },
+  // Keyed 6-8 operation chains: SFT 3000 x 4 gives pass@8 10%, 4000 x 4 16%, 5000 x 4 55% (avg@8
+  // 12%, 96-token responses: inside the issue's 40-70% band), 6000 x 4 79% (32 held-out problems x
+  // 64 samples); at each algorithm's full learning rate the policy drifted on an earlier, sparser
+  // start, so half of it here.
+  'arithmetic-hard': { maxNewTokens: 128, sftProblems: 5000, sftEpochs: 4, lrScale: 0.5, budget: { steps: 20, prompts: 8, group: 8, evalProblems: 16 } },
 };
 const OTHER_TASK = { maxNewTokens: 64, sftProblems: 6000, sftEpochs: 4, budget: { steps: 30, prompts: 16, group: 8, evalProblems: 64 } };
 
@@ -111,6 +119,63 @@ export function sftStartKey(taskName: string, task: Task, sft: { problems: numbe
   return { task: taskName, definition: taskDefinition(task), problems: sft.problems, epochs: sft.epochs, seed: 0, model: TINY };
 }
 
+const taskFolder = (out: string, taskName: string) => path.join(out, taskName.replace(/[^A-Za-z0-9_.-]/g, '_'));
+
+/** The CLI entry the workers run: dist/cli/main.js (also when this module runs from lib/ under ts-jest). */
+const LEARN_MAIN = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../../dist/cli/main.js') : path.resolve(__dirname, '../main.js');
+
+/**
+ * --jobs N: runs every cell in child processes (`learn --worker`, one cell each, N at a time, each
+ * with cores/N threads unless STEPRL_NUM_THREADS is set) into the same --out; the caller's own pass
+ * then reuses every cell and writes the table. Order: one cell per task first (each makes its task's
+ * SFT start and evaluates it, the tasks in parallel), then the other GRPO cells, then the rest with
+ * PRL's η fixed to what the caller's pass will compute from all GRPO cells (so the PRL cells' key
+ * matches and they are reused).
+ */
+async function runCellsInWorkers(flags: ReturnType<typeof parse<typeof LEARN_FLAGS>>, run: { tasks: string[]; algos: string[]; seeds: number[]; etaFlag: string; out: string; jobs: number }) {
+  const common = ['--out', run.out, '--eval-n', String(flags['eval-n']), '--prm-noise', String(flags['prm-noise']), '--device', String(flags.device), '--worker'];
+  for (const [flag, value] of [['steps', flags.steps], ['prompts', flags.prompts], ['group', flags.group], ['eval-problems', flags['eval-problems']],
+    ['sft-problems', flags['sft-problems']], ['sft-epochs', flags['sft-epochs']], ['lr-scale', flags['lr-scale']]] as const)
+    if (value !== undefined) common.push(`--${flag}`, String(value));
+  if (flags.quick) common.push('--quick');
+  const cell = (taskName: string, algo: string, seed: number, eta = 'auto') => [...common, '--task', taskName, '--algos', algo, '--seeds', `${seed},`, '--prl-eta', eta];
+  const threads = process.env.STEPRL_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / run.jobs)));
+  const pool = async (cells: string[][]) => {
+    let next = 0;
+    const failed: string[] = [];
+    const worker = async () => {
+      while (next < cells.length) {
+        const args = cells[next++]!;
+        const code = await new Promise<number>((resolve) => {
+          const child = spawn(process.execPath, [LEARN_MAIN, 'learn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, STEPRL_NUM_THREADS: threads } });
+          child.on('error', () => resolve(-1));
+          child.on('exit', (c) => resolve(c ?? -1));
+        });
+        if (code !== 0) failed.push(`learn ${args.join(' ')} (exit ${code})`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(run.jobs, cells.length) }, worker));
+    if (failed.length) throw new Error(`steprl learn --jobs: ${failed.length} worker(s) failed: ${failed.join('; ')}`);
+  };
+  const [firstAlgo, ...otherAlgos] = run.algos;
+  const [firstSeed, ...otherSeeds] = run.seeds;
+  await pool(run.tasks.map((t) => cell(t, firstAlgo!, firstSeed!)));
+  await pool(run.tasks.flatMap((t) => otherSeeds.map((s) => cell(t, firstAlgo!, s))));
+  const rest: string[][] = [];
+  for (const t of run.tasks) {
+    let eta = run.etaFlag;
+    if (otherAlgos.includes('prl') && eta === 'auto') {
+      // What the caller's pass computes: the rule from this run's GRPO cells (all seeds) and the start.
+      const dir = taskFolder(run.out, t);
+      const grpoCells = firstAlgo === 'grpo' ? run.seeds.map((s) => readJson<CellResult>(path.join(dir, 'grpo', `seed-${s}`, 'result.json'))).filter((c): c is CellResult => c !== null) : [];
+      const start = readJson<{ meanLength: number }>(path.join(dir, 'start.json'));
+      eta = String(chooseEta('auto', grpoCells, start?.meanLength ?? NaN, t).value);
+    }
+    for (const a of otherAlgos) for (const s of run.seeds) rest.push(cell(t, a, s, a === 'prl' ? eta : 'auto'));
+  }
+  await pool(rest);
+}
+
 export async function runLearn(argv: readonly string[]): Promise<LearnResults | null> {
   const flags = parse('learn', argv, LEARN_FLAGS);
   if (flags.help) {
@@ -138,6 +203,8 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
   const out = path.resolve(flags.out!);
   fs.mkdirSync(out, { recursive: true });
   const started = Date.now();
+  const jobs = flags.jobs!;
+  if (jobs > 1 && !flags.worker) await runCellsInWorkers(flags, { tasks, algos, seeds, etaFlag, out, jobs });
   const ks = reportedKs(runBudget.evalN);
   const summaries: TaskSummary[] = [];
   const allCells: CellResult[] = [];
@@ -148,17 +215,20 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
     const maxNewTokens = taskDefaults.maxNewTokens;
     const budget = budgetFor(taskName);
     const lrScale = flags['lr-scale'] ?? taskDefaults.lrScale ?? 1;
-    const taskDir = path.join(out, taskName.replace(/[^A-Za-z0-9_.-]/g, '_'));
+    const taskDir = taskFolder(out, taskName);
     // 1. The SFT start, shared by every cell of the task and reused by later runs while its key
     // (the task's definition, the SFT budget, the model) is the one written beside it.
     const sftDir = path.join(taskDir, 'sft');
     const sft = quick ? { problems: 128, epochs: 1 } : { problems: flags['sft-problems'] ?? taskDefaults.sftProblems, epochs: flags['sft-epochs'] ?? taskDefaults.sftEpochs };
     const sftKey = sftStartKey(taskName, task, sft);
-    const sftKeyFile = path.join(taskDir, 'sft-key.json');
+    const sftKeyFile = path.join(taskDir, 'sft-key.json'), sftCostFile = path.join(taskDir, 'sft-cost.json');
     if (isCheckpoint(sftDir) && same(readJson(sftKeyFile), sftKey)) process.stderr.write(`learn [${taskName}]: reusing the SFT start in ${sftDir}\n`);
     else {
       fs.rmSync(sftKeyFile, { force: true });
+      fs.rmSync(sftCostFile, { force: true });
+      const wall = Date.now(), cpu = process.cpuUsage();
       await runSft(['--task', taskName, '--out', sftDir, '--problems', String(sft.problems), '--epochs', String(sft.epochs), '--seed', '0', '--device', device]);
+      writeFileAtomic(sftCostFile, JSON.stringify({ wall: (Date.now() - wall) / 1000, cpu: cpuSecondsSince(cpu) }) + '\n');
       writeFileAtomic(sftKeyFile, JSON.stringify(sftKey, null, 2) + '\n');
     }
     const sftStamp = fs.statSync(path.join(sftDir, 'config.json')).mtimeMs;
@@ -201,9 +271,11 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
       }
     }
     allCells.push(...cells);
-    summaries.push({ task: taskName, budget, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks) });
+    if (flags.worker) continue;
+    summaries.push({ task: taskName, budget, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks), cost: taskCost(cells, readJson<{ wall: number; cpu: number }>(sftCostFile) ?? undefined) });
   }
 
+  if (flags.worker) return null;
   const results: LearnResults = {
     command: `steprl learn ${argv.join(' ')}`.trim(),
     budget: { ...runBudget, seeds, quick },
