@@ -138,7 +138,7 @@ const CASES: Case[] = [
 ];
 const label = (c: Case) => `R=${c.R} T=${c.T} C=${c.C} V=${c.V} chunk=${c.chunk} tau=${c.temperature}${c.M ? ` M=${c.M}` : ''}`;
 
-describe('linearPolicyLoss', () => {
+describeOn('cpu', 'linearPolicyLoss', () => {
   describe.each(SETTINGS)('%s', (_name, lossOptions) => {
     test.each(CASES.map((c) => [label(c), c] as const))('one block: the bits of the two-pass path, %s', (_n, c) => {
       const d = makeData(c, c.R * 31 + c.V);
