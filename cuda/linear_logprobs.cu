@@ -13,6 +13,10 @@
 // are (gathered rows copied as bf16); the backward's dz products stay fp32 SGEMMs (dz is fp32).
 // Bytes per (block, chunk) tile: the GEMMs' traffic plus 2 passes over nb*vc floats (forward) or 1
 // read + 1 write (backward); FLOPs 2*nb*vc*C per GEMM: compute-bound at real shapes.
+// linear_policy_loss_cuda (the one-pass lm_head + policy loss) runs the same kernels per block of
+// block_rows tokens, keeping every chunk's tile ([nb, V] floats) from the forward to the backward
+// instead of recomputing it (3 GEMMs per tile instead of 4); between them block_dlogprobs_kernel
+// gives the block's dℓ from policy_loss.cu's per-token code and row weights (policy_loss_rows.cuh).
 #include "linear_logprobs.h"
 
 #include <algorithm>

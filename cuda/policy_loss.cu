@@ -11,6 +11,8 @@
 //   finish  one block of 1024 threads sums the rows in a fixed order: no float atomics, so
 //           the scalars have the same bits on every run, whatever the launch order of blocks.
 // The mask is validated on the way (0 or 1; the first other value is reported as the CPU does).
+// The mask test, the count kernel, the per-token code and the row weight live in policy_loss_rows.cuh,
+// shared with the one-pass lm_head + loss (linear_logprobs.cu).
 // Bytes per launch: tokens 4 arrays x 4 B + mask (4 or 1 B) in, 4 B out per token (20-24 B/token),
 // plus the mask again for count: memory-bound at ~40 instructions per token.
 #include "policy_loss.h"
