@@ -13,6 +13,10 @@
 // are (gathered rows copied as bf16); the backward's dz products stay fp32 SGEMMs (dz is fp32).
 // Bytes per (block, chunk) tile: the GEMMs' traffic plus 2 passes over nb*vc floats (forward) or 1
 // read + 1 write (backward); FLOPs 2*nb*vc*C per GEMM: compute-bound at real shapes.
+// linear_policy_loss_cuda (the one-pass lm_head + policy loss) runs the same kernels per block of
+// block_rows tokens, keeping every chunk's tile ([nb, V] floats) from the forward to the backward
+// instead of recomputing it (3 GEMMs per tile instead of 4); between them block_dlogprobs_kernel
+// gives the block's dℓ from policy_loss.cu's per-token code and row weights (policy_loss_rows.cuh).
 #include "linear_logprobs.h"
 
 #include <algorithm>
@@ -22,6 +26,8 @@
 #include "device.h"
 #include "gemm_bf16.h"
 #include "matmul.h"
+#include "policy_loss.h"
+#include "policy_loss_rows.cuh"
 
 namespace steprl::cuda {
 namespace {
@@ -138,6 +144,36 @@ chunk_backward_kernel(float* tile, int64_t vc, int64_t c0, const int32_t* target
   }
 }
 
+// s c_r of each row as float32: the factor policy_loss.cu's kernels put on a token's gradient.
+__global__ void __launch_bounds__(kThreads)
+row_weights_kernel(float* weights, const double* row_tokens, const unsigned long long* total, int64_t R,
+                   LossAggregation aggregation, double token_count, double row_count, double max_length,
+                   double loss_scale) {
+  const int64_t r = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (r < R)
+    weights[r] = static_cast<float>(row_weight(aggregation, r, row_tokens, total, token_count, row_count, max_length, loss_scale));
+}
+
+// dℓ of tokens [b0, b0 + nb) from their ℓ, one thread per token (row = token / T): the per-token
+// code of policy_loss.cu's tokens (clip) and modes (cispo) kernels; the sums come later from
+// policy_loss_cuda over the whole batch.
+template <bool kU8, bool kCispo>
+__global__ void __launch_bounds__(kThreads)
+block_dlogprobs_kernel(float* dlogprobs, const float* logprobs, const float* old_logprobs, const float* ref_logprobs,
+                       const float* advantages, const void* mask, const float* weights, int64_t b0, int64_t nb,
+                       int64_t T, TokenParams p) {
+  const int64_t k = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (k >= nb) return;
+  const int64_t i = b0 + k;
+  float out = 0.0f;
+  if (mask_on<kU8>(mask, i)) {
+    ThreadSums unused;
+    const float l = logprobs[i], old = old_logprobs[i], ref = p.has_ref ? ref_logprobs[i] : 0.0f, A = advantages[i];
+    out = weights[i / T] * (kCispo ? cispo_token_gradient(p, l, old, ref, A, unused) : token_gradient(p, l, old, ref, A, unused));
+  }
+  dlogprobs[i] = out;
+}
+
 int blocks_for(int64_t n) { return static_cast<int>(ceil_div(n, kThreads)); }
 
 // Weight rows [c0, c0 + vc) as float32: in place, or widened from bfloat16 into scratch.
@@ -230,6 +266,116 @@ void linear_logprobs_backward_cuda(const LinearLogprobsArgs& a, const LinearLogp
       STEPRL_LAUNCH(scatter_add_rows_kernel, static_cast<int>(nb), kThreads, 0, stream(), g.dhidden, dh_block->as<float>(),
                     a.rows + b0, a.C);
   }
+}
+
+PolicyLossResult linear_policy_loss_cuda(const LinearLogprobsArgs& a, const PolicyLossArgs& loss, int64_t block_rows,
+                                         const LinearPolicyLossOutputs& out) {
+  PolicyLossArgs pl = loss;
+  pl.logprobs = out.logprobs;
+  pl.dlogprobs = out.dlogprobs;
+  if (a.N == 0) return policy_loss_cuda(pl);
+  const int64_t R = pl.R, T = pl.T;
+
+  // The rows' weights from the mask, which is validated first: a bad value throws before any output
+  // (or a given dhidden / dweight) is written.
+  auto counts = allocate(static_cast<size_t>(R) * sizeof(double) + sizeof(unsigned long long));
+  double* row_tokens = counts->as<double>();
+  auto* total = reinterpret_cast<unsigned long long*>(row_tokens + R);
+  fill_bytes(total, 0, sizeof(unsigned long long));
+  const ErrorIndex bad_mask;
+  const unsigned row_blocks = static_cast<unsigned>(R < (int64_t{1} << 30) ? R : (int64_t{1} << 30));
+  const int count_threads = threads_for(T, 8, kPolicyLossThreads);
+  if (pl.mask_u8)
+    STEPRL_LAUNCH(policy_loss_count_kernel<true>, row_blocks, count_threads, 0, stream(), row_tokens, total, pl.mask, R, T,
+                  bad_mask.device());
+  else
+    STEPRL_LAUNCH(policy_loss_count_kernel<false>, row_blocks, count_threads, 0, stream(), row_tokens, total, pl.mask, R, T,
+                  bad_mask.device());
+  throw_if_bad_mask(pl, bad_mask);
+  auto weights = allocate(static_cast<size_t>(R) * sizeof(float));
+  STEPRL_LAUNCH(row_weights_kernel, blocks_for(R), kThreads, 0, stream(), weights->as<float>(), row_tokens, total, R,
+                pl.aggregation, pl.token_count, pl.row_count, pl.max_length, pl.loss_scale);
+  const TokenParams params{1.0f - pl.clip_low, 1.0f + pl.clip_high, pl.dual_clip, pl.kl_coef, pl.kl_estimator,
+                           pl.ref_logprobs != nullptr};
+  const bool cispo = pl.mode == PolicyLossMode::cispo;
+  auto loss_rows = [&](int64_t b0, int64_t nb) {
+    const int blocks = blocks_for(nb);
+    const float* w = weights->as<float>();
+#define STEPRL_BLOCK_DLOGPROBS(U8, CISPO)                                                                              \
+  STEPRL_LAUNCH((block_dlogprobs_kernel<U8, CISPO>), blocks, kThreads, 0, stream(), out.dlogprobs, out.logprobs,      \
+                pl.old_logprobs, pl.ref_logprobs, pl.advantages, pl.mask, w, b0, nb, T, params)
+    if (pl.mask_u8) {
+      if (cispo) STEPRL_BLOCK_DLOGPROBS(true, true);
+      else STEPRL_BLOCK_DLOGPROBS(true, false);
+    } else {
+      if (cispo) STEPRL_BLOCK_DLOGPROBS(false, true);
+      else STEPRL_BLOCK_DLOGPROBS(false, false);
+    }
+#undef STEPRL_BLOCK_DLOGPROBS
+  };
+
+  // The buffers of the two-pass kernels, with the block's logits over the whole vocabulary kept:
+  // chunk c0's tile [nb, vc] at logits + nb * c0.
+  const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, block_rows);
+  auto logits = allocate(static_cast<size_t>(nb_max * a.V) * sizeof(float));
+  const bool tensor_cores = a.hidden_bf16 && a.weight_bf16;  // the forward's tiles from the bf16 GEMM
+  const bool gather_hidden = a.rows != nullptr || a.hidden_bf16;  // the backward's products take float32 rows
+  const size_t block_bytes = static_cast<size_t>(nb_max * a.C) * sizeof(float);
+  auto gathered = allocate(gather_hidden ? block_bytes : 0), dh_block = allocate(a.rows != nullptr ? block_bytes : 0);
+  auto gathered16 = allocate(tensor_cores && a.rows != nullptr ? static_cast<size_t>(nb_max * a.C) * sizeof(uint16_t) : 0);
+  auto widened = allocate(a.weight_bf16 ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
+  auto state = allocate(static_cast<size_t>(nb_max) * (2 * sizeof(double) + sizeof(float)));
+  double* merged_logz = state->as<double>();
+  double* merged_mean = merged_logz + nb_max;
+  float* target_logit = reinterpret_cast<float*>(merged_mean + nb_max);
+  for (int64_t b0 = 0; b0 < a.N; b0 += block_rows) {
+    const int64_t nb = std::min(block_rows, a.N - b0);
+    const float* h = static_cast<const float*>(a.hidden) + b0 * a.C;
+    float* dh = out.dhidden + b0 * a.C;
+    if (gather_hidden) {
+      gather(gathered->as<float>(), a.hidden, a.hidden_bf16, a.rows != nullptr ? a.rows + b0 : nullptr, b0, nb, a.C);
+      h = gathered->as<float>();
+    }
+    if (a.rows != nullptr) {
+      dh = dh_block->as<float>();
+      fill_zero_cuda(dh, nb * a.C);
+    }
+    const uint16_t* h16 = tensor_cores ? block_rows_bf16(a, b0, nb, gathered16->as<uint16_t>()) : nullptr;
+    // Forward: every chunk's tile, kept; ℓ and logZ of the block.
+    STEPRL_LAUNCH(reset_state_kernel, blocks_for(nb), kThreads, 0, stream(), merged_logz, merged_mean, nb);
+    for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
+      const int64_t vc = std::min(chunk, a.V - c0);
+      float* tz = logits->as<float>() + nb * c0;
+      if (tensor_cores)
+        matmul_bf16_forward_cuda({tz, h16, static_cast<const uint16_t*>(a.weight) + c0 * a.C, nullptr, nullptr, nb, a.C, vc});
+      else
+        matmul_forward_cuda({tz, h, chunk_weight(a, c0, vc, widened->as<float>()), nullptr, nullptr, nb, a.C, vc});
+      STEPRL_LAUNCH(chunk_forward_kernel, static_cast<int>(nb), kThreads, 0, stream(), tz, vc, c0, a.targets + b0,
+                    a.inv_temperature, merged_logz, merged_mean, target_logit);
+    }
+    STEPRL_LAUNCH(finish_forward_kernel, blocks_for(nb), kThreads, 0, stream(), out.logprobs + b0, out.logz + b0, nullptr,
+                  merged_logz, merged_mean, target_logit, nb);
+    // dℓ of the block's tokens.
+    loss_rows(b0, nb);
+    // Backward from the kept tiles: dlogits in place, dh += dz . W_chunk, dW_chunk += dz^T . h.
+    for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
+      const int64_t vc = std::min(chunk, a.V - c0);
+      float* tz = logits->as<float>() + nb * c0;
+      const float* w = chunk_weight(a, c0, vc, widened->as<float>());
+      STEPRL_LAUNCH(chunk_backward_kernel, static_cast<int>(nb), kThreads, 0, stream(), tz, vc, c0, a.targets + b0,
+                    out.logz + b0, out.dlogprobs + b0, nullptr, nullptr, a.inv_temperature);
+      matmul_backward_cuda({dh, out.dweight != nullptr ? out.dweight + c0 * a.C : nullptr, nullptr, tz, h, w, nb, a.C, vc});
+    }
+    if (a.rows != nullptr)
+      STEPRL_LAUNCH(scatter_add_rows_kernel, static_cast<int>(nb), kThreads, 0, stream(), out.dhidden, dh_block->as<float>(),
+                    a.rows + b0, a.C);
+  }
+  // The scalars: policy_loss_cuda over the batch's ℓ, its fixed-order row sums (its dℓ, the same
+  // per-token code and weights as above, goes to scratch so out.dlogprobs stays what dhidden used).
+  auto scratch = allocate(static_cast<size_t>(a.N) * sizeof(float));
+  PolicyLossArgs sums = pl;
+  sums.dlogprobs = scratch->as<float>();
+  return policy_loss_cuda(sums);
 }
 
 }  // namespace steprl::cuda

@@ -31,4 +31,14 @@ struct LinearLogprobsGrads {
   float* dweight;           // [V,C] += , or nullptr (a frozen projection)
 };
 
+// The outputs of the one-pass lm_head + policy loss (native/cpu/linear_policy_loss.h,
+// cuda/linear_logprobs.h's linear_policy_loss_cuda).
+struct LinearPolicyLossOutputs {
+  float* logprobs;   // [N]  ℓ
+  float* logz;       // [N]
+  float* dlogprobs;  // [N]  d loss / dℓ (0 off the mask)
+  float* dhidden;    // [M,C] +=
+  float* dweight;    // [V,C] +=, or nullptr (a frozen projection)
+};
+
 }  // namespace steprl

@@ -8,12 +8,13 @@
 // mask, so they are computed for the whole batch first; the per-token gradient must then be
 // element-wise: modes 'clip' (with clipHigh/dualClip/aggregation, i.e. the DAPO and Dr. GRPO
 // settings) and 'cispo'. 'gspo' and 'gspo-token' need whole sequences and are refused (use the
-// two-pass ops). cpu only for now: a cuda tensor gets a DeviceError.
+// two-pass ops). On cuda (cuda/linear_logprobs.cu, linear_policy_loss_cuda) the same pieces run as
+// the two-pass cuda kernels; a mask value other than 0 or 1 is found on the device (ArgumentError).
 // With blockRows = 1024 (the default up to V ≈ 65k) logprobs, dhidden and dweight have the bits of
 // the two-pass path; another block size changes only float32 rounding; a fixed one is bit-identical
 // on any thread count.
 import { binding } from '../binding';
-import { ArgumentError, DeviceError, describe } from '../errors';
+import { ArgumentError, describe } from '../errors';
 import { Tensor } from '../tensor';
 import type { NativeLinearPolicyLoss, NativeStorage } from '../native';
 import { nativeOp } from '../native_call';
@@ -106,11 +107,9 @@ function prepare(hidden: unknown, weight: unknown, targets: unknown, inputs: Lin
     if (t) checkShapeEquals(name, t, old.shape);
   const dhidden = o.dhidden === undefined ? undefined : checkElements('options.dhidden', o.dhidden, p.M * p.C, [p.M, p.C]);
   const dweight = o.dweight === undefined ? undefined : checkElements('options.dweight', o.dweight, p.V * p.C, [p.V, p.C]);
-  const device = commonDevice({
+  commonDevice({
     hidden: p.hidden, oldLogprobs: old, refLogprobs: ref, advantages, mask, 'options.dhidden': dhidden, 'options.dweight': dweight,
   });
-  if (device !== 'cpu')
-    throw new DeviceError('linearPolicyLoss runs on the cpu only (no CUDA kernel yet) but received tensors on cuda; use linearTokenLogprobs, policyLoss and linearTokenLogprobsBackward there');
   checkMaskOnHost(mask);
   const l = checkPolicyLossOptions(o, R, T, ref, inputs.refLogprobs);
   if (!linearPolicyLossSupports(l.mode))

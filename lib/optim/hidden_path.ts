@@ -5,7 +5,7 @@
 // gradient, accumulated straight into the model's buffer. No [rows, P+T, V] logits, no gathered
 // [rows*T, V] copy and no dlogits exist on this path; a model without it uses forward()/backward().
 // When the caller hands over the policy loss's inputs and its mode allows (ops.linearPolicyLoss:
-// 'clip' and 'cispo', on the cpu), the loss runs inside the op and every logit is computed once
+// 'clip' and 'cispo', on the cpu and on cuda), the loss runs inside the op and every logit is computed once
 // instead of twice (forward, then again in the backward); its log-probs, dhidden and lm_head
 // gradient have the two-pass path's bits up to 1024 tokens per block (the default for V up to ~65k).
 import * as ops from '../ops/index';
@@ -69,7 +69,7 @@ export async function hiddenLogprobs(
   const rows = sequence.shape[0];
   const states = await model.hidden(sequence, options);
   const positions = responsePositions(rows, P, T, model.device);
-  if (lossRequest && !withEntropy && onePassLoss && model.device === 'cpu' && ops.linearPolicyLossSupports(lossRequest.options.mode)) {
+  if (lossRequest && !withEntropy && onePassLoss && ops.linearPolicyLossSupports(lossRequest.options.mode)) {
     onePassRuns++;
     const out = ops.linearPolicyLoss(states.hidden, states.lmHead, targets, lossRequest.inputs, {
       ...lossRequest.options, temperature, rows: positions, dweight: states.lmHeadGrad ?? undefined,

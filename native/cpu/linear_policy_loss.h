@@ -24,13 +24,7 @@
 
 namespace steprl::cpu {
 
-struct LinearPolicyLossOutputs {
-  float* logprobs;   // [N]  ℓ
-  float* logz;       // [N]
-  float* dlogprobs;  // [N]  d loss / dℓ (0 off the mask)
-  float* dhidden;    // [M,C] +=
-  float* dweight;    // [V,C] +=, or nullptr (a frozen projection)
-};
+using ::steprl::LinearPolicyLossOutputs;  // include/steprl/linear_logprobs.h
 
 // `loss` holds the per-token inputs as [R,T] with R*T == lin.N (its logprobs and dlogprobs are
 // ignored: out's are used); block_rows >= 1 token rows per block.

@@ -13,7 +13,7 @@
 //                    tokenCount|null, rowCount|null, maxLength|null, lossScale, mode: 'clip'|'cispo',
 //                    blockRows, async)
 //     -> { loss, pgLoss, klLoss, clipFraction, kl, approxKl, logprobs, logZ, dlogprobs (f32 [N] each),
-//          dhidden }                          (cpu only: cpu/linear_policy_loss.h; cuda throws)
+//          dhidden }                          (cpu/linear_policy_loss.h; cuda/linear_logprobs.h)
 // Without rows, token i is row i of hidden (M == N). Targets and rows are range-checked here (rows
 // must also be distinct: the backward adds each token's gradient into its row).
 #include <algorithm>
@@ -166,9 +166,6 @@ Napi::Value LinearPolicyLoss(const Napi::CallbackInfo& info) {
   TensorArg dweight = optional_tensor_arg(info, 9, "dweight", DType::float32, elements({c.args.V, C}));
   const Device device = common_device(
       {&c.hidden, &c.weight, &c.targets, &c.rows, &old, &ref, &advantages, &mask, &dhidden, &dweight});
-  if (device != Device::cpu)
-    throw DeviceError("linearPolicyLoss runs on the cpu only (no CUDA kernel yet); use linearTokenLogprobs, policyLoss "
-                      "and linearTokenLogprobsBackward on cuda");
 
   PolicyLossArgs loss{};
   loss.old_logprobs = old.as<float>();
@@ -212,7 +209,7 @@ Napi::Value LinearPolicyLoss(const Napi::CallbackInfo& info) {
   check_indices(c);
   const Output dh = Output::given_or_new(info, 8, dhidden, device, DType::float32, elements({M, C}));
   const Output logprobs(device, DType::float32, N), logz(device, DType::float32, N), dlogprobs(device, DType::float32, N);
-  const cpu::LinearPolicyLossOutputs out{logprobs.as<float>(), logz.as<float>(), dlogprobs.as<float>(), dh.as<float>(),
+  const LinearPolicyLossOutputs out{logprobs.as<float>(), logz.as<float>(), dlogprobs.as<float>(), dh.as<float>(),
                                          dweight.as<float>()};
   const LinearLogprobsArgs args = c.args;
   const int64_t zero_first = dh.fresh() ? M * C : 0;  // a new dhidden starts at 0, a given one is accumulated into
@@ -222,7 +219,10 @@ Napi::Value LinearPolicyLoss(const Napi::CallbackInfo& info) {
         std::fill(out.dhidden, out.dhidden + zero_first, 0.0f);
         return cpu::linear_policy_loss_cpu(args, loss, block_rows, out);
       },
-      nullptr,
+      STEPRL_CUDA_ONLY([args, loss, block_rows, out, zero_first] {
+        if (zero_first > 0) cuda::fill_zero_cuda(out.dhidden, zero_first);
+        return cuda::linear_policy_loss_cuda(args, loss, block_rows, out);
+      }),
       [logprobs, logz, dlogprobs, dh](Napi::Env env, const PolicyLossResult& r) -> Napi::Value {
         return object(env, {{"loss", Napi::Number::New(env, r.loss)},
                             {"pgLoss", Napi::Number::New(env, r.pg_loss)},

@@ -215,7 +215,6 @@ const CASES: Record<string, AsyncCase> = {
   },
   linearPolicyLossAsync: {
     inputs: ['hidden', 'weight', 'targets', 'oldLogprobs', 'advantages', 'mask', 'dweight'],
-    cpuOnly: true,
     make(device) {
       const rng = new Rng(7);
       const mask = new Float32Array(R).fill(1);

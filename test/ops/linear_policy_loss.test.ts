@@ -3,14 +3,15 @@
 // bits with one 1024-row block, float32 rounding with smaller blocks) and against a float64
 // reference on tiny shapes; block-size independence up to rounding, bit-identity for a fixed block
 // size across thread counts, odd shapes (N not a multiple of the block, V of the chunk), rows
-// without tokens, the async form, and typed errors. cpu only: the op has no CUDA kernel yet.
-import { ArgumentError, DeviceError, DTypeError, ShapeError, Tensor, ops, setNumThreads } from '../../lib';
+// without tokens, the async form, and typed errors; on cuda (when tested) the same against the cuda
+// two-pass path, the cpu op and float64, with bfloat16 inputs and the device-found mask error.
+import { ArgumentError, DeviceError, DTypeError, ShapeError, Tensor, ops, setNumThreads, toBFloat16, type Device } from '../../lib';
 import { binding } from '../../lib/binding';
 import type { LinearPolicyLossOptions } from '../../lib/ops/index';
 import { linearTokenLogprobsBackwardReference, linearTokenLogprobsReference } from '../reference/linear_token_logprobs';
 import { makePolicyInputs, policyLossReference, type PolicyLossReferenceOptions } from '../reference/policy_loss';
 import { expectClose } from '../util/close';
-import { hasCuda, onTarget, targets } from '../util/devices';
+import { describeOn, onTarget, targets } from '../util/devices';
 import { Rng } from '../util/random';
 
 interface Case {
@@ -65,18 +66,19 @@ function makeData(c: Case, seed: number, emptyRows = true): Data {
   return { c, N, M, hidden, weight, targets, rows, old, ref, adv: p.advantages, mask: p.mask as Float32Array };
 }
 
-function tensors(d: Data, maskU8 = false) {
+function tensors(d: Data, maskU8 = false, device: Device = 'cpu') {
   const { c } = d;
+  const o = { device };
   return {
-    hidden: Tensor.from(d.hidden, [d.M, c.C]),
-    weight: Tensor.from(d.weight, [c.V, c.C]),
-    targets: Tensor.from(d.targets, [d.N]),
-    rows: d.rows ? Tensor.from(d.rows, [d.N]) : undefined,
+    hidden: Tensor.from(d.hidden, [d.M, c.C], o),
+    weight: Tensor.from(d.weight, [c.V, c.C], o),
+    targets: Tensor.from(d.targets, [d.N], o),
+    rows: d.rows ? Tensor.from(d.rows, [d.N], o) : undefined,
     inputs: {
-      oldLogprobs: Tensor.from(d.old, [c.R, c.T]),
-      refLogprobs: Tensor.from(d.ref, [c.R, c.T]),
-      advantages: Tensor.from(d.adv, [c.R, c.T]),
-      mask: maskU8 ? Tensor.from(Uint8Array.from(d.mask), [c.R, c.T]) : Tensor.from(d.mask, [c.R, c.T]),
+      oldLogprobs: Tensor.from(d.old, [c.R, c.T], o),
+      refLogprobs: Tensor.from(d.ref, [c.R, c.T], o),
+      advantages: Tensor.from(d.adv, [c.R, c.T], o),
+      mask: maskU8 ? Tensor.from(Uint8Array.from(d.mask), [c.R, c.T], o) : Tensor.from(d.mask, [c.R, c.T], o),
     },
   };
 }
@@ -84,21 +86,21 @@ function tensors(d: Data, maskU8 = false) {
 type LossOptions = Omit<LinearPolicyLossOptions, 'temperature' | 'chunkSize' | 'rows' | 'dhidden' | 'dweight' | 'blockRows'>;
 
 /** The one-pass op: its result and the accumulated dweight (started from w0). */
-function onePass(d: Data, lossOptions: LossOptions, blockRows?: number, w0?: Float32Array, maskU8 = false) {
-  const t = tensors(d, maskU8);
-  const dweight = Tensor.from(w0 ? w0.slice() : new Float32Array(d.c.V * d.c.C), [d.c.V, d.c.C]);
+function onePass(d: Data, lossOptions: LossOptions, blockRows?: number, w0?: Float32Array, maskU8 = false, device: Device = 'cpu') {
+  const t = tensors(d, maskU8, device);
+  const dweight = Tensor.from(w0 ? w0.slice() : new Float32Array(d.c.V * d.c.C), [d.c.V, d.c.C], { device });
   const out = ops.linearPolicyLoss(t.hidden, t.weight, t.targets, t.inputs,
     { ...lossOptions, temperature: d.c.temperature, chunkSize: d.c.chunk, rows: t.rows, dweight, blockRows });
   return { out, dweight: dweight.toArray() as Float32Array, dhidden: out.dhidden.toArray() as Float32Array };
 }
 
 /** The two-pass path it replaces. */
-function twoPass(d: Data, lossOptions: LossOptions, w0?: Float32Array, maskU8 = false) {
-  const t = tensors(d, maskU8);
+function twoPass(d: Data, lossOptions: LossOptions, w0?: Float32Array, maskU8 = false, device: Device = 'cpu') {
+  const t = tensors(d, maskU8, device);
   const opts = { temperature: d.c.temperature, chunkSize: d.c.chunk, rows: t.rows };
   const fwd = ops.linearTokenLogprobs(t.hidden, t.weight, t.targets, opts);
   const loss = ops.policyLoss({ logprobs: fwd.logprobs.reshape([d.c.R, d.c.T]), ...t.inputs }, lossOptions);
-  const dweight = Tensor.from(w0 ? w0.slice() : new Float32Array(d.c.V * d.c.C), [d.c.V, d.c.C]);
+  const dweight = Tensor.from(w0 ? w0.slice() : new Float32Array(d.c.V * d.c.C), [d.c.V, d.c.C], { device });
   const dhidden = ops.linearTokenLogprobsBackward(t.hidden, t.weight, t.targets, fwd.logZ, loss.dlogprobs.reshape([d.N]),
     { ...opts, dweight });
   return {
@@ -136,7 +138,7 @@ const CASES: Case[] = [
 ];
 const label = (c: Case) => `R=${c.R} T=${c.T} C=${c.C} V=${c.V} chunk=${c.chunk} tau=${c.temperature}${c.M ? ` M=${c.M}` : ''}`;
 
-describe('linearPolicyLoss', () => {
+describeOn('cpu', 'linearPolicyLoss', () => {
   describe.each(SETTINGS)('%s', (_name, lossOptions) => {
     test.each(CASES.map((c) => [label(c), c] as const))('one block: the bits of the two-pass path, %s', (_n, c) => {
       const d = makeData(c, c.R * 31 + c.V);
@@ -348,10 +350,171 @@ describe('linearPolicyLoss', () => {
         }
       expect(threw).toBeGreaterThan(300);
     });
-    (hasCuda() ? test : test.skip)('cuda tensors: DeviceError (no CUDA kernel yet)', () => {
-      const g = (x: Tensor) => x.to('cuda');
-      expect(() => ops.linearPolicyLoss(g(t.hidden), g(t.weight), g(t.targets),
-        { oldLogprobs: g(t.inputs.oldLogprobs), advantages: g(t.inputs.advantages), mask: g(t.inputs.mask) })).toThrow(DeviceError);
+  });
+});
+
+// On cuda (cuda/linear_logprobs.cu, linear_policy_loss_cuda): the kernels of the two-pass cuda path
+// on kept tiles, so with the default block (one block here) every output has its bits; the scalars
+// come from policyLoss's own kernels over the batch's ℓ, so they have its bits at any block size.
+// Against the cpu op: float32 rounding only (closeTo's 2e-5 relative): the GEMMs sum the C products
+// of a logit in another order (C ≤ 16 here: a few ulp), each chunk's exp-sum is float32 on both (in
+// another order), and dℓ carries ℓ's rounding through ρ = exp(ℓ − ℓold) (relative error ≈ ℓ's
+// absolute error, ~1e-6); the scalars, sums of those, are compared at 1e-5 relative. Shapes stay
+// small: the simulator runs every thread.
+describeOn('cuda', 'linearPolicyLoss on cuda', () => {
+  const CUDA_CASES: Case[] = [
+    { R: 3, T: 5, C: 8, V: 37, chunk: 8, temperature: 1 },
+    { R: 4, T: 9, C: 12, V: 50, chunk: 16, temperature: 1.3, M: 60 },
+  ];
+  const SCALARS = ['loss', 'pgLoss', 'klLoss', 'clipFraction', 'kl', 'approxKl'] as const;
+  const nearCpu = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(b)));
+
+  describe.each(SETTINGS)('%s', (_name, lossOptions) => {
+    test.each(CUDA_CASES.map((c) => [label(c), c] as const))('one block: the bits of the cuda two-pass path, the cpu op to rounding, %s', (_n, c) => {
+      const d = makeData(c, c.R * 31 + c.V);
+      const w0 = new Rng(2).floats(c.V * c.C, 1);
+      for (const maskU8 of [false, true]) {
+        const one = onePass(d, lossOptions, undefined, w0, maskU8, 'cuda');
+        const two = twoPass(d, lossOptions, w0, maskU8, 'cuda');
+        expect(one.out.logprobs.device).toBe('cuda');
+        expect(one.out.dhidden.device).toBe('cuda');
+        expect(one.out.logprobs.toArray()).toEqual(two.logprobs);
+        expect(one.out.logZ.toArray()).toEqual(two.logZ);
+        expect(one.out.dlogprobs.toArray()).toEqual(two.loss.dlogprobs.toArray());
+        expect(one.dhidden).toEqual(two.dhidden);
+        expect(one.dweight).toEqual(two.dweight);
+        for (const k of SCALARS) expect(one.out[k]).toBe(two.loss[k]);
+      }
+      const gpu = onePass(d, lossOptions, undefined, w0, false, 'cuda');
+      const cpu = onePass(d, lossOptions, undefined, w0);
+      closeTo(gpu.out.logprobs.toArray() as Float32Array, cpu.out.logprobs.toArray() as Float32Array);
+      closeTo(gpu.out.logZ.toArray() as Float32Array, cpu.out.logZ.toArray() as Float32Array);
+      closeTo(gpu.out.dlogprobs.toArray() as Float32Array, cpu.out.dlogprobs.toArray() as Float32Array);
+      closeTo(gpu.dhidden, cpu.dhidden);
+      closeTo(gpu.dweight, cpu.dweight);
+      for (const k of SCALARS) nearCpu(gpu.out[k], cpu.out[k]);
     });
+  });
+
+  test.each(CUDA_CASES.map((c) => [label(c), c] as const))('blocks cutting the sequences: the cuda two-pass path to rounding, %s', (_n, c) => {
+    const d = makeData(c, c.R * 37 + c.V);
+    for (const lossOptions of [{ klCoef: 0.05, aggregation: 'seq-mean-token-mean' as const }, { mode: 'cispo' as const }]) {
+      const two = twoPass(d, lossOptions, undefined, false, 'cuda');
+      for (const blockRows of [1, 4, c.T + 1]) {
+        const one = onePass(d, lossOptions, blockRows, undefined, false, 'cuda');
+        // A logit is one dot product whatever the block's row count; dℓ per token: the same bits.
+        expect(one.out.logprobs.toArray()).toEqual(two.logprobs);
+        expect(one.out.dlogprobs.toArray()).toEqual(two.loss.dlogprobs.toArray());
+        // dweight sums the blocks' products in another order; the scalars are policyLoss's over the batch.
+        closeTo(one.dhidden, two.dhidden);
+        closeTo(one.dweight, two.dweight);
+        for (const k of SCALARS) expect(one.out[k]).toBe(two.loss[k]);
+      }
+    }
+  });
+
+  test('matches the float64 chain rule (tiny shapes, one block and blocks of 3)', () => {
+    const c: Case = { R: 3, T: 4, C: 6, V: 19, chunk: 8, temperature: 0.8, M: 15 };
+    const d = makeData(c, 43);
+    const lossOptions: PolicyLossReferenceOptions = { dualClip: 3, klCoef: 0.05, aggregation: 'seq-mean-token-mean' };
+    const x = { hidden: d.hidden, weight: d.weight, targets: d.targets, rows: d.rows, N: d.N, C: c.C, V: c.V, temperature: c.temperature };
+    const fwd = linearTokenLogprobsReference(x);
+    const pl = policyLossReference({
+      R: c.R, T: c.T, logprobs: Float32Array.from(fwd.logprobs), oldLogprobs: d.old, refLogprobs: d.ref, advantages: d.adv, mask: d.mask,
+    }, lossOptions);
+    const back = linearTokenLogprobsBackwardReference({ ...x, M: d.M }, pl.dlogprobs, null);
+    for (const blockRows of [undefined, 3]) {
+      const one = onePass(d, lossOptions, blockRows, undefined, false, 'cuda');
+      expectClose(one.out.logprobs.toArray() as Float32Array, fwd.logprobs, { rtol: 2e-5, atol: 1e-7, scale: fwd.logprobsScale });
+      expectClose(one.out.dlogprobs.toArray() as Float32Array, pl.dlogprobs, { rtol: 1e-4, atol: 1e-7, scale: pl.dlogprobsScale });
+      expect(one.out.loss).toBeCloseTo(pl.loss, 4);
+      expect(one.out.clipFraction).toBeCloseTo(pl.clipFraction, 12);
+      expectClose(one.dhidden, back.dhidden, { rtol: 1e-4, atol: 1e-6 * maxAbs(back.dhidden), scale: back.dhiddenScale });
+      expectClose(one.dweight, back.dweight, { rtol: 1e-4, atol: 1e-6 * maxAbs(back.dweight), scale: back.dweightScale });
+    }
+  });
+
+  test('odd shapes: N not a multiple of the block, V not of the chunk; rows without tokens; an all-zero mask', () => {
+    const c: Case = { R: 4, T: 6, C: 5, V: 23, chunk: 10, temperature: 1 };
+    const d = makeData(c, 3);
+    d.mask.fill(0, 6, 12);  // row 1 has no tokens
+    const lossOptions = { aggregation: 'seq-mean-token-mean' as const };
+    const two = twoPass(d, lossOptions, undefined, false, 'cuda');
+    const one = onePass(d, lossOptions, 5, undefined, false, 'cuda');  // blocks of 5: every boundary inside a sequence
+    const dl = one.out.dlogprobs.toArray() as Float32Array;
+    for (let t = 6; t < 12; t++) expect(dl[t]).toBe(0);
+    expect(dl).toEqual(two.loss.dlogprobs.toArray());
+    closeTo(one.dhidden, two.dhidden);
+    closeTo(one.dweight, two.dweight);
+    expect(one.out.loss).toBe(two.loss.loss);
+    d.mask.fill(0);
+    const none = onePass(d, {}, 5, undefined, true, 'cuda');
+    expect(none.out.loss).toBe(0);
+    expect(none.out.clipFraction).toBe(0);
+    expect(maxAbs(none.dhidden)).toBe(0);
+    expect(maxAbs(none.dweight)).toBe(0);
+  });
+
+  test('bfloat16 hidden states and weight (the tensor-core tiles): the bits of the cuda two-pass path', () => {
+    const c: Case = { R: 3, T: 5, C: 16, V: 40, chunk: 16, temperature: 1, M: 20 };
+    const d = makeData(c, 11);
+    const t = tensors(d, false, 'cuda');
+    for (const [hDtype, wDtype] of [['bfloat16', 'bfloat16'], ['float32', 'bfloat16']] as const) {
+      const hidden = hDtype === 'bfloat16' ? Tensor.from(toBFloat16(d.hidden), [d.M, c.C], { dtype: 'bfloat16', device: 'cuda' }) : t.hidden;
+      const weight = wDtype === 'bfloat16' ? Tensor.from(toBFloat16(d.weight), [c.V, c.C], { dtype: 'bfloat16', device: 'cuda' }) : t.weight;
+      const opts = { chunkSize: c.chunk, rows: t.rows };
+      const lossOptions = { klCoef: 0.05 };
+      const dweight = Tensor.zeros([c.V, c.C], { device: 'cuda' });
+      const one = ops.linearPolicyLoss(hidden, weight, t.targets, t.inputs, { ...lossOptions, ...opts, dweight });
+      const fwd = ops.linearTokenLogprobs(hidden, weight, t.targets, opts);
+      const loss = ops.policyLoss({ logprobs: fwd.logprobs.reshape([c.R, c.T]), ...t.inputs }, lossOptions);
+      const dweight2 = Tensor.zeros([c.V, c.C], { device: 'cuda' });
+      const dhidden = ops.linearTokenLogprobsBackward(hidden, weight, t.targets, fwd.logZ, loss.dlogprobs.reshape([d.N]), { ...opts, dweight: dweight2 });
+      expect(one.logprobs.toArray()).toEqual(fwd.logprobs.toArray());
+      expect(one.dhidden.toArray()).toEqual(dhidden.toArray());
+      expect(dweight.toArray()).toEqual(dweight2.toArray());
+      expect(one.loss).toBe(loss.loss);
+    }
+  });
+
+  test('dhidden accumulates into a given tensor; the async form', async () => {
+    const c: Case = { R: 3, T: 4, C: 6, V: 11, chunk: 4, temperature: 1, M: 20 };
+    const d = makeData(c, 8);
+    const t = tensors(d, false, 'cuda');
+    const start = new Rng(4).floats(d.M * c.C, 1);
+    const dhidden = Tensor.from(start.slice(), [d.M, c.C], { device: 'cuda' });
+    const out = ops.linearPolicyLoss(t.hidden, t.weight, t.targets, t.inputs, { chunkSize: c.chunk, rows: t.rows, dhidden });
+    expect(out.dhidden).toBe(dhidden);
+    const fresh = onePass(d, {}, undefined, undefined, false, 'cuda');
+    expectClose(dhidden.toArray() as Float32Array, fresh.dhidden.map((x, i) => x + start[i]), { rtol: 1e-6, atol: 1e-7 });
+    const later = await ops.linearPolicyLossAsync(t.hidden, t.weight, t.targets, t.inputs, { chunkSize: c.chunk, rows: t.rows });
+    expect(later.dhidden.toArray()).toEqual(fresh.dhidden);
+    expect(later.loss).toBe(fresh.out.loss);
+  });
+
+  test('bad inputs: a mask value other than 0 or 1 (found on the device, before anything is written), mixed devices, gspo, repeated rows', () => {
+    const c: Case = { R: 2, T: 3, C: 4, V: 5, chunk: 2, temperature: 1, M: 8 };
+    const d = makeData(c, 1);
+    const t = tensors(d, false, 'cuda');
+    const start = new Float32Array(d.M * c.C).fill(0.5);
+    const dhidden = Tensor.from(start, [d.M, c.C], { device: 'cuda' });
+    const dweight = Tensor.zeros([c.V, c.C], { device: 'cuda' });
+    const bad = Float32Array.from(d.mask);
+    bad[4] = 2;
+    const badMask = { ...t.inputs, mask: Tensor.from(bad, [c.R, c.T], { device: 'cuda' }) };
+    const run = (inputs: object, options: object = {}) =>
+      () => ops.linearPolicyLoss(t.hidden, t.weight, t.targets, inputs as never, { rows: t.rows, chunkSize: c.chunk, ...options });
+    expect(run(badMask, { dhidden, dweight })).toThrow(ArgumentError);
+    expect(run(badMask, { dhidden, dweight })).toThrow(/mask.*received 2 .*index 4/);
+    expect(dhidden.toArray()).toEqual(start);
+    expect(maxAbs(dweight.toArray() as Float32Array)).toBe(0);
+    const u8 = Uint8Array.from(d.mask);
+    u8[1] = 3;
+    expect(run({ ...t.inputs, mask: Tensor.from(u8, [c.R, c.T], { device: 'cuda' }) })).toThrow(/mask.*received 3 .*index 1/);
+    expect(run({ ...t.inputs, advantages: Tensor.from(d.adv, [c.R, c.T]) })).toThrow(DeviceError);
+    expect(run(t.inputs, { dweight: Tensor.zeros([c.V, c.C]) })).toThrow(DeviceError);
+    expect(run(t.inputs, { mode: 'gspo' })).toThrow(ArgumentError);
+    expect(run(t.inputs, { rows: Tensor.from(Int32Array.from([0, 1, 2, 3, 4, 0]), [6], { device: 'cuda' }) })).toThrow(/distinct rows/);
+    expect(run(t.inputs, { blockRows: 0 })).toThrow(/blockRows/);
   });
 });
