@@ -189,6 +189,58 @@ void fill_zero_cuda(float* data, int64_t count) {
   if (count > 0) fill_bytes(data, 0, static_cast<size_t>(count) * sizeof(float));
 }
 
+namespace {
+
+// The row blocks of a pass that writes dhidden (the backward and the one-pass loss): the block's
+// hidden rows as float32 (gathered when the op addresses rows by offsets or takes bf16 hidden),
+// the bf16 rows the tensor-core forward tiles read, and the block's dhidden (dhidden itself, or a
+// zeroed scratch block added back to rows[] by finish()).
+class GradBlocks {
+ public:
+  GradBlocks(const LinearLogprobsArgs& a, int64_t nb_max, float* dhidden)
+      : a_(a), dhidden_(dhidden), tensor_cores_(a.hidden_bf16 && a.weight_bf16),
+        gather_hidden_(a.rows != nullptr || a.hidden_bf16),
+        gathered_(allocate(gather_hidden_ ? bytes(nb_max) : 0)), dh_block_(allocate(a.rows != nullptr ? bytes(nb_max) : 0)),
+        gathered16_(allocate(tensor_cores_ && a.rows != nullptr ? static_cast<size_t>(nb_max * a.C) * sizeof(uint16_t) : 0)) {}
+
+  bool tensor_cores() const { return tensor_cores_; }
+
+  struct Block {
+    const float* h;
+    float* dh;
+    const uint16_t* h16;  // null unless tensor_cores()
+  };
+
+  Block start(int64_t b0, int64_t nb) {
+    Block out{static_cast<const float*>(a_.hidden) + b0 * a_.C, dhidden_ + b0 * a_.C, nullptr};
+    if (gather_hidden_) {
+      gather(gathered_->as<float>(), a_.hidden, a_.hidden_bf16, a_.rows != nullptr ? a_.rows + b0 : nullptr, b0, nb, a_.C);
+      out.h = gathered_->as<float>();
+    }
+    if (a_.rows != nullptr) {
+      out.dh = dh_block_->as<float>();
+      fill_zero_cuda(out.dh, nb * a_.C);
+    }
+    if (tensor_cores_) out.h16 = block_rows_bf16(a_, b0, nb, gathered16_->as<uint16_t>());
+    return out;
+  }
+
+  void finish(int64_t b0, int64_t nb) {
+    if (a_.rows != nullptr)
+      STEPRL_LAUNCH(scatter_add_rows_kernel, static_cast<int>(nb), kThreads, 0, stream(), dhidden_, dh_block_->as<float>(),
+                    a_.rows + b0, a_.C);
+  }
+
+ private:
+  size_t bytes(int64_t rows) const { return static_cast<size_t>(rows * a_.C) * sizeof(float); }
+  const LinearLogprobsArgs& a_;
+  float* dhidden_;
+  bool tensor_cores_, gather_hidden_;
+  std::shared_ptr<DeviceAllocation> gathered_, dh_block_, gathered16_;
+};
+
+}  // namespace
+
 void linear_logprobs_forward_cuda(const LinearLogprobsArgs& a, const LinearLogprobsOutputs& out) {
   if (a.N == 0) return;
   const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, kRowBlock);
@@ -230,25 +282,12 @@ void linear_logprobs_backward_cuda(const LinearLogprobsArgs& a, const LinearLogp
   if (a.N == 0) return;
   const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, kRowBlock);
   auto tile = allocate(static_cast<size_t>(nb_max * chunk) * sizeof(float));
-  const bool gather_hidden = a.rows != nullptr || a.hidden_bf16;
-  const size_t block_bytes = static_cast<size_t>(nb_max * a.C) * sizeof(float);
-  auto gathered = allocate(gather_hidden ? block_bytes : 0), dh_block = allocate(a.rows != nullptr ? block_bytes : 0);
   auto widened = allocate(a.weight_bf16 ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
-  const bool tensor_cores = a.hidden_bf16 && a.weight_bf16;  // the tile as the forward computed it
-  auto gathered16 = allocate(tensor_cores && a.rows != nullptr ? static_cast<size_t>(nb_max * a.C) * sizeof(uint16_t) : 0);
+  GradBlocks blocks(a, nb_max, g.dhidden);
+  const bool tensor_cores = blocks.tensor_cores();  // the tile as the forward computed it
   for (int64_t b0 = 0; b0 < a.N; b0 += kRowBlock) {
     const int64_t nb = std::min(kRowBlock, a.N - b0);
-    const float* h = static_cast<const float*>(a.hidden) + b0 * a.C;
-    float* dh = g.dhidden + b0 * a.C;
-    if (gather_hidden) {
-      gather(gathered->as<float>(), a.hidden, a.hidden_bf16, a.rows != nullptr ? a.rows + b0 : nullptr, b0, nb, a.C);
-      h = gathered->as<float>();
-    }
-    if (a.rows != nullptr) {
-      dh = dh_block->as<float>();
-      fill_zero_cuda(dh, nb * a.C);
-    }
-    const uint16_t* h16 = tensor_cores ? block_rows_bf16(a, b0, nb, gathered16->as<uint16_t>()) : nullptr;
+    const auto [h, dh, h16] = blocks.start(b0, nb);
     for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
       const int64_t vc = std::min(chunk, a.V - c0);
       float* tz = tile->as<float>();
@@ -262,9 +301,7 @@ void linear_logprobs_backward_cuda(const LinearLogprobsArgs& a, const LinearLogp
                     g.dentropy != nullptr ? g.dentropy + b0 : nullptr, a.inv_temperature);
       matmul_backward_cuda({dh, g.dweight != nullptr ? g.dweight + c0 * a.C : nullptr, nullptr, tz, h, w, nb, a.C, vc});
     }
-    if (a.rows != nullptr)
-      STEPRL_LAUNCH(scatter_add_rows_kernel, static_cast<int>(nb), kThreads, 0, stream(), g.dhidden, dh_block->as<float>(),
-                    a.rows + b0, a.C);
+    blocks.finish(b0, nb);
   }
 }
 
@@ -318,11 +355,8 @@ PolicyLossResult linear_policy_loss_cuda(const LinearLogprobsArgs& a, const Poli
   // chunk c0's tile [nb, vc] at logits + nb * c0.
   const int64_t chunk = std::min(a.chunk, a.V), nb_max = std::min(a.N, block_rows);
   auto logits = allocate(static_cast<size_t>(nb_max * a.V) * sizeof(float));
-  const bool tensor_cores = a.hidden_bf16 && a.weight_bf16;  // the forward's tiles from the bf16 GEMM
-  const bool gather_hidden = a.rows != nullptr || a.hidden_bf16;  // the backward's products take float32 rows
-  const size_t block_bytes = static_cast<size_t>(nb_max * a.C) * sizeof(float);
-  auto gathered = allocate(gather_hidden ? block_bytes : 0), dh_block = allocate(a.rows != nullptr ? block_bytes : 0);
-  auto gathered16 = allocate(tensor_cores && a.rows != nullptr ? static_cast<size_t>(nb_max * a.C) * sizeof(uint16_t) : 0);
+  GradBlocks blocks(a, nb_max, out.dhidden);  // the backward's products take float32 rows
+  const bool tensor_cores = blocks.tensor_cores();  // the forward's tiles from the bf16 GEMM
   auto widened = allocate(a.weight_bf16 ? static_cast<size_t>(chunk * a.C) * sizeof(float) : 0);
   auto state = allocate(static_cast<size_t>(nb_max) * (2 * sizeof(double) + sizeof(float)));
   double* merged_logz = state->as<double>();
@@ -330,17 +364,7 @@ PolicyLossResult linear_policy_loss_cuda(const LinearLogprobsArgs& a, const Poli
   float* target_logit = reinterpret_cast<float*>(merged_mean + nb_max);
   for (int64_t b0 = 0; b0 < a.N; b0 += block_rows) {
     const int64_t nb = std::min(block_rows, a.N - b0);
-    const float* h = static_cast<const float*>(a.hidden) + b0 * a.C;
-    float* dh = out.dhidden + b0 * a.C;
-    if (gather_hidden) {
-      gather(gathered->as<float>(), a.hidden, a.hidden_bf16, a.rows != nullptr ? a.rows + b0 : nullptr, b0, nb, a.C);
-      h = gathered->as<float>();
-    }
-    if (a.rows != nullptr) {
-      dh = dh_block->as<float>();
-      fill_zero_cuda(dh, nb * a.C);
-    }
-    const uint16_t* h16 = tensor_cores ? block_rows_bf16(a, b0, nb, gathered16->as<uint16_t>()) : nullptr;
+    const auto [h, dh, h16] = blocks.start(b0, nb);
     // Forward: every chunk's tile, kept; ℓ and logZ of the block.
     STEPRL_LAUNCH(reset_state_kernel, blocks_for(nb), kThreads, 0, stream(), merged_logz, merged_mean, nb);
     for (int64_t c0 = 0; c0 < a.V; c0 += chunk) {
@@ -366,9 +390,7 @@ PolicyLossResult linear_policy_loss_cuda(const LinearLogprobsArgs& a, const Poli
                     out.logz + b0, out.dlogprobs + b0, nullptr, nullptr, a.inv_temperature);
       matmul_backward_cuda({dh, out.dweight != nullptr ? out.dweight + c0 * a.C : nullptr, nullptr, tz, h, w, nb, a.C, vc});
     }
-    if (a.rows != nullptr)
-      STEPRL_LAUNCH(scatter_add_rows_kernel, static_cast<int>(nb), kThreads, 0, stream(), out.dhidden, dh_block->as<float>(),
-                    a.rows + b0, a.C);
+    blocks.finish(b0, nb);
   }
   // The scalars: policy_loss_cuda over the batch's ℓ, its fixed-order row sums (its dℓ, the same
   // per-token code and weights as above, goes to scratch so out.dlogprobs stays what dhidden used).
