@@ -171,6 +171,6 @@ async function measure(label, n) {
 }
 
 cold = await measure(mode === 'update' ? 'cold (first update)' : 'warm-up step', 1);
-const warm = await measure('warm', measured);
+const warm = measured > 0 ? await measure('warm', measured) : null;  // measured 0: the cold run only
 const params = model.numParameters;
 console.log(JSON.stringify({ mode, twoPass, layers, params, threads: steprl.backendInfo().threads, maxRssBytes: process.resourceUsage().maxRSS * 1024, cold, warm }));
