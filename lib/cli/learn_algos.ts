@@ -1,6 +1,6 @@
 // learn_algos.ts: the algorithms `steprl learn` compares, by name, with the settings the embedded
-// tasks use (mirroring setup.ts): the six of `steprl train`, PSPO in both modes, and GRPO with
-// Dr. GRPO and DAPO settings. Any other name that setup.ts's ALGORITHMS knows (algorithms added
+// tasks use (mirroring setup.ts): the six of `steprl train`, PSPO in both modes and with linear
+// shaping, and GRPO with Dr. GRPO and DAPO settings. Any other name that setup.ts's ALGORITHMS knows (algorithms added
 // there later) is built by its createAlgorithm with its DEFAULT_LR.
 import type { Algorithm } from '../optim/algorithm';
 import { grpo } from '../optim/grpo';
@@ -28,6 +28,9 @@ export const LEARN_ALGORITHMS: Record<string, LearnAlgorithm> = {
   dapo: { make: () => grpo({ variant: 'dapo' }), lr: 1e-4, valueHead: false },
   ppo: { make: () => ppo(critic), lr: 5e-5, valueHead: true },
   pspo: { make: () => pspo({ ...critic, splitter: newlineSplitter }), lr: 5e-5, valueHead: true },
+  // PSPO-WRS with linear shaping (the paper's baseline, h(K) = 1: R = s̄): otherwise pspo exactly,
+  // so pspo − pspo-linear measures the nonlinear (Weibull) shaping alone.
+  'pspo-linear': { make: () => pspo({ ...critic, splitter: newlineSplitter, shaping: 'linear' }), lr: 5e-5, valueHead: true },
   'pspo-free': { make: () => pspo({ critic: false, splitter: newlineSplitter }), lr: 1e-4, valueHead: false },
   prl: { make: ({ prlEta }) => prl({ splitter: newlineSplitter, eta: prlEta }), lr: 1e-4, valueHead: false },
   prpo: { make: () => prpo({ minGap: 4 }), lr: 1e-4, valueHead: false },

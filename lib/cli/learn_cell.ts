@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { TinyLM } from '../model/tinylm';
 import { Trainer } from '../optim/base';
-import { accuracy, sampleResponses } from '../optim/evaluate';
+import { accuracy, type Samples, sampleResponses } from '../optim/evaluate';
 import type { StepMetrics } from '../optim/metrics';
 import { prlEta } from '../optim/prl_eta';
 import { passAtKCurve } from '../optim/stats';
@@ -22,9 +22,15 @@ export function cpuSecondsSince(from: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1e6;
 }
 
-export async function evaluateModel(model: TinyLM, task: Task, budget: Budget, maxNewTokens: number, seed: number) {
+/** The held-out samples a model is evaluated on: the task's first evalProblems test problems, evalN samples each at temperature 1. */
+export async function drawEvalSamples(model: TinyLM, task: Task, budget: Budget, maxNewTokens: number, seed: number): Promise<Samples> {
   const problems = task.problems('test', budget.evalProblems, 0);
-  const samples = await sampleResponses(model, tokenizer, task, problems, { n: budget.evalN, maxNewTokens, temperature: 1, seed: 0x5eed + seed });
+  return sampleResponses(model, tokenizer, task, problems, { n: budget.evalN, maxNewTokens, temperature: 1, seed: 0x5eed + seed });
+}
+
+/** avg@8, unbiased pass@k (k = 1..n) and mean response length of the held-out samples, and the samples. */
+export async function evaluateModel(model: TinyLM, task: Task, budget: Budget, maxNewTokens: number, seed: number) {
+  const samples = await drawEvalSamples(model, task, budget, maxNewTokens, seed);
   const counts = samples.correct.map((c) => c.filter(Boolean).length);
   let length = 0, count = 0;
   for (const texts of samples.texts) for (const t of texts) {
@@ -32,7 +38,16 @@ export async function evaluateModel(model: TinyLM, task: Task, budget: Budget, m
     count++;
   }
   const ks = Array.from({ length: budget.evalN }, (_, i) => i + 1);
-  return { avg8: accuracy(samples).avg, passAtK: passAtKCurve(counts, budget.evalN, ks), meanLength: length / Math.max(count, 1) };
+  return { avg8: accuracy(samples).avg, passAtK: passAtKCurve(counts, budget.evalN, ks), meanLength: length / Math.max(count, 1), samples };
+}
+
+/**
+ * What a cell is keyed by (result.json's settings; a finished cell is reused while they are equal as
+ * JSON, key order included): the budget, response length, the SFT start's stamp, the learning rate
+ * and PRL's η. Changing it re-runs every finished cell of every output folder.
+ */
+export function cellSettings(budget: Budget, maxNewTokens: number, sftStamp: number, lr: number, prlEta?: number): Record<string, unknown> {
+  return { budget, maxNewTokens, sftStamp, lr, ...(prlEta !== undefined ? { prlEta } : {}) };
 }
 
 /** PRL's η: the flag's number, or the rule from the GRPO cells already run on this task. */

@@ -2,6 +2,8 @@
 // over seeds (means with 95% t intervals, paired differences against GRPO, mean learning and
 // own-signal curves), and the Markdown table of the results.
 import { meanInterval, pairedInterval, type Interval } from '../optim/stats';
+import { type BestOfNSummary, bestOfNMarkdown } from './learn_bestofn';
+import { type ClaimRow, claimsMarkdown } from './learn_claims';
 
 export interface Budget {
   steps: number;
@@ -62,6 +64,10 @@ export interface TaskSummary {
   algorithms: AlgoSummary[];
   /** What the task's cells cost (means per cell over those that recorded it) and its SFT start. */
   cost?: TaskCost;
+  /** Best-of-N (PRM, ORM, majority) at the SFT start. */
+  bestOfN?: BestOfNSummary;
+  /** The seed claims checked on this task (learn_claims.ts). */
+  claims?: ClaimRow[];
 }
 
 export interface TaskCost {
@@ -168,6 +174,8 @@ export function learnMarkdown(r: LearnResults): string {
       lines.push(`Cost per cell (mean of ${t.cost.cells}): wall ${s(w.train)} s training (rollouts ${s(w.rollout)}, reference ${s(w.reference)}, update ${s(w.update)}) + ${s(w.eval)} s evaluation; ` +
         `CPU ${s(cpu.train)} + ${s(cpu.eval)} s${cpu.cells !== t.cost.cells ? ` (mean of the ${cpu.cells} cells that recorded it)` : ''}` + (t.cost.sft ? `; SFT start ${s(t.cost.sft.wall)} s wall, ${s(t.cost.sft.cpu)} s CPU.` : '.'), '');
     }
+    if (t.claims) lines.push(...claimsMarkdown(t.claims));
+    if (t.bestOfN) lines.push(...bestOfNMarkdown(t.bestOfN, t.start.passAtK));
   }
   lines.push(...r.notes.map((note) => `- ${note}`), '');
   return lines.join('\n');

@@ -77,11 +77,11 @@ export function accuracy(samples: Samples): AccuracyReport {
 export type Selector = 'prm' | 'orm' | 'majority';
 
 /**
- * Best-of-N accuracy for each N in `sizes` (N ≤ the samples per problem; the first N samples are
- * the candidates): PRM = product of step scores, ORM = the outcome score of the last step alone
- * (what an outcome-only reward model sees), majority = the most frequent answer.
+ * Each sample's solution scores: PRM = product of its step scores, ORM = the outcome score of the
+ * last step alone (what an outcome-only reward model sees); a response without steps scores -1.
+ * A rule-based PRM must know the problems (register them first).
  */
-export async function bestOfNAccuracy(samples: Samples, prm: ProcessRewardModel, sizes: readonly number[]): Promise<Record<Selector, Record<number, number>>> {
+export async function solutionScores(samples: Samples, prm: ProcessRewardModel): Promise<{ prm: number; orm: number }[][]> {
   // Step scores of every sample, then the PRM's solution score (product, §2) of all of them at once.
   const stepScores: number[][] = [];
   for (let i = 0; i < samples.problems.length; i++)
@@ -103,6 +103,16 @@ export async function bestOfNAccuracy(samples: Samples, prm: ProcessRewardModel,
       k++;
       return out;
     }));
+  return scores;
+}
+
+/**
+ * Best-of-N accuracy for each N in `sizes` (N ≤ the samples per problem; the first N samples are
+ * the candidates): PRM = product of step scores, ORM = the outcome score of the last step alone
+ * (what an outcome-only reward model sees), majority = the most frequent answer.
+ */
+export async function bestOfNAccuracy(samples: Samples, prm: ProcessRewardModel, sizes: readonly number[]): Promise<Record<Selector, Record<number, number>>> {
+  const scores = await solutionScores(samples, prm);
   const result: Record<Selector, Record<number, number>> = { prm: {}, orm: {}, majority: {} };
   for (const N of sizes) {
     let prmHits = 0, ormHits = 0, majorityHits = 0;
@@ -116,6 +126,33 @@ export async function bestOfNAccuracy(samples: Samples, prm: ProcessRewardModel,
     result.prm[N] = prmHits / P;
     result.orm[N] = ormHits / P;
     result.majority[N] = majorityHits / P;
+  }
+  return result;
+}
+
+/**
+ * Per problem, the best-of-N hit rate of each selector averaged over the disjoint groups of N of its
+ * n samples (floor(n/N) groups: samples 0..N-1, N..2N-1, ...), for each N in `sizes` (1 ≤ N ≤ n);
+ * `scores` from solutionScores. Using every group (not only the first) lowers the variance at small N.
+ */
+export function bestOfNPerProblem(samples: Samples, scores: readonly { prm: number; orm: number }[][], sizes: readonly number[]): Record<Selector, Record<number, number[]>> {
+  const result: Record<Selector, Record<number, number[]>> = { prm: {}, orm: {}, majority: {} };
+  for (const N of sizes) {
+    for (const sel of ['prm', 'orm', 'majority'] as const) result[sel][N] = [];
+    samples.problems.forEach((problem, i) => {
+      const n = samples.correct[i].length, groups = Math.floor(n / N);
+      if (!(Number.isInteger(N) && N >= 1 && groups >= 1)) throw new RangeError(`bestOfNPerProblem: expected 1 <= N <= ${n} samples, received N = ${N}`);
+      let prm = 0, orm = 0, majority = 0;
+      for (let g = 0; g < groups; g++) {
+        const from = g * N, candidates = scores[i].slice(from, from + N);
+        if (samples.correct[i][from + bestOfN(candidates.map((c) => c.prm))]) prm++;
+        if (samples.correct[i][from + bestOfN(candidates.map((c) => c.orm))]) orm++;
+        if (majorityVote(samples.answers[i].slice(from, from + N)) === problem.answer) majority++;
+      }
+      result.prm[N].push(prm / groups);
+      result.orm[N].push(orm / groups);
+      result.majority[N].push(majority / groups);
+    });
   }
   return result;
 }

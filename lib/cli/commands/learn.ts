@@ -7,17 +7,19 @@
 // problems). Finished cells are reused (a killed run resumes at the first unfinished cell).
 // Writes results JSON, a Markdown table and an HTML report (learning curves with bands, pass@k).
 // One cell's training and evaluation: learn_cell.ts; summaries and the table: learn_summary.ts.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { TinyLM } from '../../model/tinylm';
 import type { Task } from '../../tasks/task';
 import { writeFileAtomic } from '../../util/atomic';
 import { type Flags, helpText, parse, UsageError } from '../args';
-import { chooseEta, cpuSecondsSince, evaluateModel, runCell } from '../learn_cell';
+import { keepStartSamples, startBestOfN } from '../learn_bestofn';
+import { chooseEta, cellSettings, cpuSecondsSince, evaluateModel, runCell } from '../learn_cell';
+import { taskClaims } from '../learn_claims';
+import { readJson, same, taskFolder } from '../learn_files';
 import { DEFAULT_LEARN_ALGOS, knownLearnAlgorithms, learnAlgorithm } from '../learn_algos';
+import { runCellsInWorkers } from '../learn_workers';
 import { renderLearnReport } from '../learn_report';
 import { type Budget, type CellResult, learnMarkdown, type LearnResults, reportedKs, summarize, taskCost, type TaskSummary } from '../learn_summary';
 import { isCheckpoint, loadTask, TINY } from '../setup';
@@ -98,16 +100,6 @@ function parseSeeds(text: string): number[] {
   return Array.from({ length: count }, (_, i) => i);
 }
 
-function readJson<T>(file: string): T | null {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch {
-    return null;
-  }
-}
-
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
 /** What defines a task's problems and solutions: its name, description and options where it has them. */
 function taskDefinition(task: Task): unknown {
   const options = (task as { options?: unknown }).options;
@@ -117,63 +109,6 @@ function taskDefinition(task: Task): unknown {
 /** What an SFT start is keyed by (written to <task>/sft-key.json; `steprl sft --seed 0` with this budget makes it). */
 export function sftStartKey(taskName: string, task: Task, sft: { problems: number; epochs: number }): unknown {
   return { task: taskName, definition: taskDefinition(task), problems: sft.problems, epochs: sft.epochs, seed: 0, model: TINY };
-}
-
-const taskFolder = (out: string, taskName: string) => path.join(out, taskName.replace(/[^A-Za-z0-9_.-]/g, '_'));
-
-/** The CLI entry the workers run: dist/cli/main.js (also when this module runs from lib/ under ts-jest). */
-const LEARN_MAIN = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../../dist/cli/main.js') : path.resolve(__dirname, '../main.js');
-
-/**
- * --jobs N: runs every cell in child processes (`learn --worker`, one cell each, N at a time, each
- * with cores/N threads unless STEPRL_NUM_THREADS is set) into the same --out; the caller's own pass
- * then reuses every cell and writes the table. Order: one cell per task first (each makes its task's
- * SFT start and evaluates it, the tasks in parallel), then the other GRPO cells, then the rest with
- * PRL's η fixed to what the caller's pass will compute from all GRPO cells (so the PRL cells' key
- * matches and they are reused).
- */
-async function runCellsInWorkers(flags: ReturnType<typeof parse<typeof LEARN_FLAGS>>, run: { tasks: string[]; algos: string[]; seeds: number[]; etaFlag: string; out: string; jobs: number }) {
-  const common = ['--out', run.out, '--eval-n', String(flags['eval-n']), '--prm-noise', String(flags['prm-noise']), '--device', String(flags.device), '--worker'];
-  for (const [flag, value] of [['steps', flags.steps], ['prompts', flags.prompts], ['group', flags.group], ['eval-problems', flags['eval-problems']],
-    ['sft-problems', flags['sft-problems']], ['sft-epochs', flags['sft-epochs']], ['lr-scale', flags['lr-scale']]] as const)
-    if (value !== undefined) common.push(`--${flag}`, String(value));
-  if (flags.quick) common.push('--quick');
-  const cell = (taskName: string, algo: string, seed: number, eta = 'auto') => [...common, '--task', taskName, '--algos', algo, '--seeds', `${seed},`, '--prl-eta', eta];
-  const threads = process.env.STEPRL_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / run.jobs)));
-  const pool = async (cells: string[][]) => {
-    let next = 0;
-    const failed: string[] = [];
-    const worker = async () => {
-      while (next < cells.length) {
-        const args = cells[next++]!;
-        const code = await new Promise<number>((resolve) => {
-          const child = spawn(process.execPath, [LEARN_MAIN, 'learn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, STEPRL_NUM_THREADS: threads } });
-          child.on('error', () => resolve(-1));
-          child.on('exit', (c) => resolve(c ?? -1));
-        });
-        if (code !== 0) failed.push(`learn ${args.join(' ')} (exit ${code})`);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(run.jobs, cells.length) }, worker));
-    if (failed.length) throw new Error(`steprl learn --jobs: ${failed.length} worker(s) failed: ${failed.join('; ')}`);
-  };
-  const [firstAlgo, ...otherAlgos] = run.algos;
-  const [firstSeed, ...otherSeeds] = run.seeds;
-  await pool(run.tasks.map((t) => cell(t, firstAlgo!, firstSeed!)));
-  await pool(run.tasks.flatMap((t) => otherSeeds.map((s) => cell(t, firstAlgo!, s))));
-  const rest: string[][] = [];
-  for (const t of run.tasks) {
-    let eta = run.etaFlag;
-    if (otherAlgos.includes('prl') && eta === 'auto') {
-      // What the caller's pass computes: the rule from this run's GRPO cells (all seeds) and the start.
-      const dir = taskFolder(run.out, t);
-      const grpoCells = firstAlgo === 'grpo' ? run.seeds.map((s) => readJson<CellResult>(path.join(dir, 'grpo', `seed-${s}`, 'result.json'))).filter((c): c is CellResult => c !== null) : [];
-      const start = readJson<{ meanLength: number }>(path.join(dir, 'start.json'));
-      eta = String(chooseEta('auto', grpoCells, start?.meanLength ?? NaN, t).value);
-    }
-    for (const a of otherAlgos) for (const s of run.seeds) rest.push(cell(t, a, s, a === 'prl' ? eta : 'auto'));
-  }
-  await pool(rest);
 }
 
 export async function runLearn(argv: readonly string[]): Promise<LearnResults | null> {
@@ -240,8 +175,10 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
     if (!start || !same(start.settings, startSettings)) {
       process.stderr.write(`learn [${taskName}]: evaluating the SFT start (${budget.evalProblems} problems x ${budget.evalN} samples)\n`);
       const model = TinyLM.load(sftDir, { device });
-      start = { settings: startSettings, ...(await evaluateModel(model, task, budget, maxNewTokens, 0)) };
+      const { samples, ...figures } = await evaluateModel(model, task, budget, maxNewTokens, 0);
       model.dispose();
+      start = { settings: startSettings, ...figures };
+      keepStartSamples(taskDir, startSettings, samples);  // best-of-N's candidates
       writeFileAtomic(startFile, JSON.stringify(start, null, 2) + '\n');
     }
     process.stderr.write(`learn [${taskName}]: start avg@8 ${(100 * start.avg8).toFixed(1)}%, pass@8 ${(100 * start.passAtK[8]).toFixed(1)}%, ` +
@@ -255,7 +192,7 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
       if (algo === 'prl') eta = chooseEta(etaFlag, cells, start.meanLength, taskName);
       for (const seed of seeds) {
         const cellDir = path.join(taskDir, algo, `seed-${seed}`);
-        const settings = { budget, maxNewTokens, sftStamp, lr: spec.lr * lrScale, ...(algo === 'prl' ? { prlEta: eta!.value } : {}) };
+        const settings = cellSettings(budget, maxNewTokens, sftStamp, spec.lr * lrScale, algo === 'prl' ? eta!.value : undefined);
         const resultFile = path.join(cellDir, 'result.json');
         const cached = readJson<CellResult>(resultFile);
         if (cached && same(cached.settings, settings)) {
@@ -272,7 +209,13 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
     }
     allCells.push(...cells);
     if (flags.worker) continue;
-    summaries.push({ task: taskName, budget, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}), algorithms: summarize(cells, algos, seeds, ks), cost: taskCost(cells, readJson<{ wall: number; cpu: number }>(sftCostFile) ?? undefined) });
+    // 4. Best-of-N at the start (PRM vs ORM vs majority) and the claims from the cells.
+    const bestOfN = await startBestOfN({ task, taskName, taskDir, sftDir, device, budget, maxNewTokens, startSettings, startAvg8: start.avg8, seeds });
+    summaries.push({
+      task: taskName, budget, ...(lrScale !== 1 ? { lrScale } : {}), start: { avg8: start.avg8, passAtK: start.passAtK, meanLength: start.meanLength }, ...(eta ? { prlEta: eta } : {}),
+      algorithms: summarize(cells, algos, seeds, ks), cost: taskCost(cells, readJson<{ wall: number; cpu: number }>(sftCostFile) ?? undefined),
+      bestOfN, claims: taskClaims(cells, bestOfN, budget.evalN),
+    });
   }
 
   if (flags.worker) return null;
