@@ -1,8 +1,9 @@
 // learn_report.ts: the learning benchmark's offline HTML report (report.ts's chartPage: Chart.js inlined):
 // per task, the rollout-accuracy learning curve of every algorithm (mean over seeds with a 95% band),
 // the per-step size of each process method's own signal against the outcome advantage, and the
-// held-out pass@k curve (k = 1..n, mean with a 95% band, the SFT start dashed), and the
-// results table. The page checks that every canvas has ink (chartPage), as the demo report does.
+// held-out pass@k curve (k = 1..n, mean with a 95% band, the SFT start dashed), best-of-N at the
+// SFT start (PRM, ORM, majority against pass@N), and the results table with the claims. The page
+// checks that every canvas has ink (chartPage), as the demo report does.
 import { type CellResult, learnMarkdown, type LearnResults } from './learn_summary';
 import { chartPage, type ChartSpec, escapeHtml as escape, PALETTE } from './report';
 
@@ -15,13 +16,16 @@ function band(label: string, color: string, points: { x: number; mean: number; l
   ];
 }
 
+/** Markdown's **strong** (the claims' verdicts) in already escaped text. */
+const bold = (html: string) => html.replace(/\*\*(.+?)\*\*/g, '<b>$1</b>');
+
 function markdownToHtml(md: string): string {
   const out: string[] = [];
   let table: string[][] = [];
   const flush = () => {
     if (table.length === 0) return;
     const [head, , ...body] = table;
-    out.push(`<table><tr>${head.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('')}</table>`);
+    out.push(`<table><tr>${head.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${bold(escape(c))}</td>`).join('')}</tr>`).join('')}</table>`);
     table = [];
   };
   for (const line of md.split('\n')) {
@@ -30,7 +34,8 @@ function markdownToHtml(md: string): string {
       continue;
     }
     flush();
-    if (line.startsWith('## ')) out.push(`<h2>${escape(line.slice(3))}</h2>`);
+    if (line.startsWith('### ')) out.push(`<h3>${escape(line.slice(4))}</h3>`);
+    else if (line.startsWith('## ')) out.push(`<h2>${escape(line.slice(3))}</h2>`);
     else if (line.startsWith('# ')) continue;
     else if (line.trim() !== '') out.push(`<p class="notes">${escape(line.replace(/^- /, ''))}</p>`);
   }
@@ -75,6 +80,23 @@ export function renderLearnReport(results: LearnResults, _cells: readonly CellRe
           plugins: { title: { display: true, text: `${t.task}: held-out pass@k (mean, 95% band)` } } },
       },
     });
+    const b = t.bestOfN;
+    if (b) {
+      const line = (label: string, color: string, ys: (N: number) => number | undefined, dash?: number[]) => ({
+        label, borderColor: color, backgroundColor: color, pointRadius: 3, borderWidth: 2, fill: false, ...(dash ? { borderDash: dash } : {}),
+        data: b.sizes.filter((N) => ys(N) !== undefined).map((N) => ({ x: N, y: ys(N) })),
+      });
+      charts.push({
+        id: `learn-bestofn-${ti}`, title: `${t.task}: best-of-N at the SFT start`,
+        config: {
+          type: 'line',
+          data: { datasets: [line('PRM', PALETTE[0], (N) => b.accuracy.prm[N]), line('ORM', PALETTE[1], (N) => b.accuracy.orm[N]),
+            line('majority', PALETTE[2], (N) => b.accuracy.majority[N]), line('pass@N (any correct)', '#000000', (N) => t.start.passAtK[N], [6, 4]) as never] },
+          options: { animation: false, responsive: false, parsing: false, scales: { x: { type: 'logarithmic', title: { display: true, text: 'N' } }, y: { title: { display: true, text: 'accuracy of the pick' } } },
+            plugins: { title: { display: true, text: `${t.task}: best-of-N at the SFT start (PRM vs ORM vs majority)` } } },
+        },
+      });
+    }
   });
   const quick = results.budget.quick ? ' — quick mode: a pipeline check, not a result' : '';
   const body = `<p class="notes">${escape(results.command)}${quick}</p>\n${markdownToHtml(learnMarkdown(results))}`;

@@ -1,6 +1,7 @@
 // learn.test.ts: `steprl learn --quick` (the learning benchmark's pipeline check) end to end on a
 // small slice: SFT start, cells over 2 seeds, pass@k, intervals, paired differences against GRPO,
-// PRL's η from GRPO's cells, results JSON / Markdown / HTML; a second run reuses every cell.
+// PRL's η from GRPO's cells, best-of-N at the start and the claims, results JSON / Markdown / HTML;
+// a second run reuses every cell; best-of-N redraws the start's samples when they were not kept.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,12 +23,18 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
   process.stderr.write = (() => true) as typeof process.stderr.write;
   let first: LearnResults | null, second: LearnResults | null;
   let reused: number[];
+  let redrawn: LearnResults | null;
   try {
     first = await runLearn(argv);
-    const cellFiles = ['grpo', 'prl'].flatMap((a) => [0, 1].map((s) => path.join(out, 'arithmetic', a, `seed-${s}`, 'result.json')));
+    const cellFiles = ['grpo', 'prl'].flatMap((a) => [0, 1].map((s) => path.join(out, 'arithmetic', a, `seed-${s}`, 'result.json')))
+      .concat([path.join(out, 'arithmetic', 'best-of-n.json'), path.join(out, 'arithmetic', 'start-samples.json')]);
     const stamps = cellFiles.map((f) => fs.statSync(f).mtimeMs);
     second = await runLearn(argv);
     reused = cellFiles.map((f, i) => fs.statSync(f).mtimeMs - stamps[i]);
+    // A start evaluated before its samples were kept: best-of-N draws them again, the same draw.
+    fs.rmSync(path.join(out, 'arithmetic', 'start-samples.json'));
+    fs.rmSync(path.join(out, 'arithmetic', 'best-of-n.json'));
+    redrawn = await runLearn(argv);
   } finally {
     process.stdout.write = write;
     process.stderr.write = stderr;
@@ -71,6 +78,8 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
   expect(html).toContain('learn-curve-0');
   expect(html).toContain('learn-pass-0');
+  expect(html).toContain('learn-bestofn-0');
+  expect(html).toContain('<h3>Claims</h3>');
   // The own-signal chart appears when PRL's ratio was defined at some step (some group not uniform).
   const signalChart = Boolean(task.algorithms[1].ratioCurve?.length);
   expect(html.includes('learn-signal-0')).toBe(signalChart);
@@ -82,11 +91,40 @@ test('learn --quick: JSON with intervals over seeds, paired differences, pass@k;
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'steprl-chromium-'));
     const dom = spawnSync(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--dump-dom', `file://${path.join(out, 'report.html')}`], { encoding: 'utf8', timeout: 60000 });
     const drawn = /data-charts-drawn="(\d+)"/.exec(dom.stdout), total = /data-charts-total="(\d+)"/.exec(dom.stdout);
-    expect(total?.[1]).toBe(signalChart ? '3' : '2');
+    expect(total?.[1]).toBe(signalChart ? '4' : '3');
     expect(drawn?.[1]).toBe(total?.[1]);
     fs.rmSync(profile, { recursive: true, force: true });
   }
-  // The second run reused every finished cell (files untouched) and reports the same numbers.
+  // Best-of-N at the start from its evaluation samples (4 problems x 16): with N = 1 every selector
+  // picks the one sample, so PRM = ORM = the start's avg@8; the claims rows of the two algorithms run.
+  const b = first!.tasks[0].bestOfN!;  // (results.json and results.md are the last run's)
+  expect(b.sizes).toEqual([1, 2, 4, 8, 16]);
+  expect(b).toMatchObject({ problems: 4, samplesPerProblem: 16, noiseSeeds: [0, 1], sameAsStart: true });
+  expect(b.cpuSeconds.sampling).toBe(0);
+  expect(second!.tasks[0].bestOfN).toEqual(b);
+  expect(b.accuracy.prm[1]).toBeCloseTo(task.start.avg8, 12);
+  expect(b.accuracy.orm[1]).toBeCloseTo(task.start.avg8, 12);
+  expect(b.prmMinusOrm[1].mean).toBeCloseTo(0, 12);
+  for (const N of b.sizes) for (const sel of ['prm', 'orm', 'majority'] as const) {
+    expect(b.accuracy[sel][N]).toBeGreaterThanOrEqual(0);
+    expect(b.accuracy[sel][N]).toBeLessThanOrEqual(task.start.passAtK[N] + 1e-12);  // a pick is right only where some sample is
+  }
+  expect(b.prmMinusOrm[16].n).toBe(4);
+  const claims = first!.tasks[0].claims!;
+  expect(claims.filter((c) => c.claim === 'b').map((c) => c.measure)).toEqual(['pass@1', 'pass@8', 'pass@16']);
+  for (const c of claims.filter((c) => c.claim === 'b')) expect(c.diff!.n).toBe(2);
+  for (const c of claims.filter((c) => c.claim === 'a' || c.claim === 'c')) expect(c.verdict).toBe('not run');
+  for (const c of claims.filter((c) => c.claim === 'd')) expect(c.diff!.n).toBe(4);
+  const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+  expect(md).toContain('### Claims');
+  expect(md).toContain('### Best-of-N at the SFT start');
+  expect(md).toMatch(/\| \(b\) PRL widens pass@n over GRPO \| pass@16 \| prl − grpo \| [+-]\d+\.\d \| /);
+  // Drawn again (the start's key, seed and thread count unchanged): the same samples as its evaluation.
+  const again = redrawn!.tasks[0].bestOfN!;
+  expect(again.sameAsStart).toBe(true);
+  expect(again.cpuSeconds.sampling).toBeGreaterThan(0);
+  expect(again.accuracy).toEqual(b.accuracy);
+  // The second run reused every finished cell and the best-of-N (files untouched) and reports the same numbers.
   expect(reused!.every((d) => d === 0)).toBe(true);
   expect(second!.tasks[0].algorithms.map((a) => a.avg8.mean)).toEqual(first!.tasks[0].algorithms.map((a) => a.avg8.mean));
   fs.rmSync(out, { recursive: true, force: true });
