@@ -109,9 +109,11 @@ const pct = (x: number) => (100 * x).toFixed(1);
 
 /** The best-of-N table as Markdown lines (`passAtK`: the start's unbiased pass@N, the ceiling). */
 export function bestOfNMarkdown(b: BestOfNSummary, passAtK: Record<number, number>): string[] {
+  const source = !b.sameAsStart ? 'drawn again: NOT the start\'s evaluation draw (their mean correctness differs)'
+    : b.cpuSeconds.sampling > 0 ? 'the start\'s evaluation draw, drawn again with its seed: the same mean correctness' : 'the start\'s evaluation samples';
   const lines = [
     '### Best-of-N at the SFT start', '',
-    `${b.problems} held-out problems × ${b.samplesPerProblem} samples (${b.sameAsStart ? 'the start\'s evaluation samples' : 'drawn again: NOT the same as the start\'s evaluation, whose avg@8 differs'}); ` +
+    `${b.problems} held-out problems × ${b.samplesPerProblem} samples (${source}); ` +
     `rule PRM with ${b.prmNoise} label noise, averaged over noise seeds ${b.noiseSeeds.join(', ')}; for N < ${b.samplesPerProblem} the mean over the disjoint groups of N samples. ` +
     `PRM: product of step scores; ORM: the last step's score; PRM − ORM paired over the problems. CPU: ${b.cpuSeconds.sampling.toFixed(0)} s sampling + ${b.cpuSeconds.scoring.toFixed(1)} s scoring.`, '',
     '| N | PRM % | ORM % | majority % | pass@N % | PRM − ORM, points (95%) |', '|---:|---:|---:|---:|---:|---:|',

@@ -230,6 +230,7 @@ export async function runLearn(argv: readonly string[]): Promise<LearnResults | 
       `Held-out: the same ${summaries.map((t) => `${t.budget.evalProblems}`).join(' / ')} problems for every cell of ${summaries.map((t) => t.task).join(' / ')}, ${runBudget.evalN} samples each at temperature 1; avg@8 is the mean correctness of those samples (an unbiased estimate of avg@8); pass@k = 1 - C(n-c,k)/C(n,k) averaged over problems.`,
       `Intervals: mean ± the 95% Student-t half-width over seeds; differences vs GRPO are paired by seed. With one seed no interval exists (shown as n/a).`,
       `Rule-based PRM with ${runBudget.prmNoise} label noise for the PRM methods.`,
+      `Claims: paired differences (95% t) over the seeds both algorithms ran, best-of-N over the held-out problems; held / reversed = the interval excludes 0 for / against the claim, not shown = it does not, not run = a cell is missing.`,
     ],
   };
   const jsonFile = path.resolve(flags.json ?? path.join(out, 'results.json'));
