@@ -1,7 +1,7 @@
 // learn_algos.ts: the algorithms `steprl learn` compares, by name, with the settings the embedded
 // tasks use (mirroring setup.ts): the six of `steprl train`, PSPO in both modes and with linear
-// shaping, and GRPO with Dr. GRPO and DAPO settings. Any other name that setup.ts's ALGORITHMS knows (algorithms added
-// there later) is built by its createAlgorithm with its DEFAULT_LR.
+// shaping, and GRPO with Dr. GRPO and DAPO settings. Any other name that setup.ts's ALGORITHMS
+// knows (algorithms added there later) is built by its createAlgorithm with its DEFAULT_LR.
 import type { Algorithm } from '../optim/algorithm';
 import { grpo } from '../optim/grpo';
 import { ppo } from '../optim/ppo';

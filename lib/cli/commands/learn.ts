@@ -4,9 +4,11 @@
 // avg@8 and unbiased pass@k (k = 1..n, n samples per problem on the same held-out problems for
 // every cell), tokens trained, wall time, the learning curve and each method's own-signal size;
 // then means with 95% t intervals over seeds and paired differences against GRPO (same seed, same
-// problems). Finished cells are reused (a killed run resumes at the first unfinished cell).
+// problems); best-of-N (PRM, ORM, majority) at each SFT start, and the seed claims with verdicts.
+// Finished cells are reused (a killed run resumes at the first unfinished cell).
 // Writes results JSON, a Markdown table and an HTML report (learning curves with bands, pass@k).
-// One cell's training and evaluation: learn_cell.ts; summaries and the table: learn_summary.ts.
+// One cell's training and evaluation: learn_cell.ts; summaries and the table: learn_summary.ts;
+// the claims: learn_claims.ts; best-of-N: learn_bestofn.ts; --jobs: learn_workers.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
