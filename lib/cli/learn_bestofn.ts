@@ -19,7 +19,7 @@ import type { Budget } from './learn_summary';
 import { createPrm } from './setup';
 
 export interface BestOfNSummary {
-  /** N = 1, 2, 4, ... up to the samples per problem. */
+  /** N = 1, 2, 4, ... up to the samples per problem n, and n itself. */
   sizes: number[];
   problems: number;
   samplesPerProblem: number;
@@ -61,6 +61,7 @@ export interface BestOfNInputs {
 export async function startBestOfN(b: BestOfNInputs): Promise<BestOfNSummary> {
   const sizes: number[] = [];
   for (let N = 1; N <= b.budget.evalN; N *= 2) sizes.push(N);
+  if (sizes[sizes.length - 1] !== b.budget.evalN) sizes.push(b.budget.evalN);  // n itself: one group
   const key = { start: b.startSettings, prmNoise: b.budget.prmNoise, noiseSeeds: b.seeds, sizes };
   const resultFile = path.join(b.taskDir, 'best-of-n.json');
   const cached = readJson<{ key: unknown; summary: BestOfNSummary }>(resultFile);

@@ -88,3 +88,10 @@ test('best-of-N per problem averages over the disjoint groups of N samples', () 
   expect(r.majority[1]).toEqual([0.5]);
   expect(() => bestOfNPerProblem(samples, scores, [8])).toThrow(RangeError);
 });
+
+test('best-of-N claims use N = 8 and the largest N measured', () => {
+  const bestOf = { sizes: [1, 2, 4, 8, 16, 32, 48], prmMinusOrm: { 8: pairedInterval([0.2, 0.3], [0.1, 0.1]), 48: pairedInterval([0.3, 0.4], [0.1, 0.1]) } } as unknown as BestOfNSummary;
+  const rows = taskClaims([], bestOf, 48).filter((r) => r.claim === 'd');
+  expect(rows.map((r) => r.measure)).toEqual(['best-of-8 accuracy', 'best-of-48 accuracy']);
+  expect(rows.every((r) => r.diff !== null)).toBe(true);
+});
