@@ -16,6 +16,14 @@
 // The small shapes also run the logits path (a model offering only forward/backward) beside the
 // hidden-state path, for the memory the [rows, P+T, V] logits cost.
 // Each row runs in a process of its own (grpo_step_worker.mjs), so its peak memory is its own.
+// Each phase row and the model-step row also give wall seconds, the process's CPU seconds (every
+// thread) and cores busy = CPU s / wall s against the native thread count (in the notes below the
+// table and in the --json rows): a phase slower than the model step with as many CPU seconds per
+// token but fewer cores busy waited on idle cores (or on another process).
+// STEPRL_BENCH_CPU_TIMELINE=1: a thread reads the process's CPU time every 50 ms, and each phase
+// and the model step report the fraction of their wall time with fewer than threads - 0.5 cores
+// busy and the longest such stretch. STEPRL_BENCH_GRPO_WARMUP=n: n untimed GRPO steps before the
+// measured one (default 1 with --quick, else 0: the full shape's single step is cold).
 // FLOPs per GRPO step (matmuls only): 2·params per decoded token, 2·params per reference token,
 // 6·params per trained token. The full shape needs ~10-20 GB:
 // `flock /tmp/steprl-bigmem.lock nice -n 5 npm run bench -- grpo_step`.
@@ -55,6 +63,15 @@ function parameterCount(c) {
 
 const results = [];
 
+/** A phase's (or the model step's) wall and CPU seconds, cores busy, and the timeline's idle stretches. */
+function cpuUsage(wallSeconds, cpuSeconds, threads, timeline) {
+  return {
+    wallSeconds, cpuSeconds: cpuSeconds ?? null, threads,
+    coresBusy: cpuSeconds === undefined || cpuSeconds === null ? null : cpuSeconds / wallSeconds,
+    ...(timeline ? { lowCoresFraction: timeline.lowFraction, longestLowCoresSeconds: timeline.longestLowSeconds, timelineSamples: timeline.samples } : {}),
+  };
+}
+
 /** The shapes: `full` (default), `small` (--quick), `vocab` (STEPRL_BENCH_GRPO_SHAPE=vocab: a small model with the real vocabulary). */
 const SMALL = { ...QWEN25_05B, vocabSize: 2048, hiddenSize: 128, intermediateSize: 384, numLayers: 2, numHeads: 4, numKvHeads: 2 };
 const SHAPES = {
@@ -79,27 +96,34 @@ export function register(suite, { quick }) {
   const params = parameterCount(config);
   const R = shape.prompts * shape.group, P = promptLength, T = shape.newTokens;
   const rows = (process.env.STEPRL_BENCH_GRPO_ROWS ?? 'grpo,model,decode').split(',');
+  const timeline = process.env.STEPRL_BENCH_CPU_TIMELINE === '1';
+  const warmup = Number(process.env.STEPRL_BENCH_GRPO_WARMUP ?? (quick ? 1 : 0));
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`STEPRL_BENCH_GRPO_WARMUP: expected an integer >= 0 but received ${process.env.STEPRL_BENCH_GRPO_WARMUP}`);
   for (const trainPath of rows.includes('grpo') ? paths : []) {
     const grpoName = `grpo-step/${trainPath}/cpu/${label}-${shape.prompts}x${shape.group}x${T}`;
     let step = null;
     suite.add({
       name: grpoName, tokens: R * T, flops: 2 * params * R * T + 2 * params * R * (P + T) + 6 * params * R * (P + T),
       external: async () => {
-        const r = worker({ kind: 'grpo', config, ...shape, path: trainPath, promptLength, warmup: quick ? 1 : 0, iterations: quick ? 3 : 1 });
+        const r = worker({ kind: 'grpo', config, ...shape, path: trainPath, promptLength, warmup, iterations: quick ? 3 : 1, timeline });
         if (r.parameters !== params) throw new Error(`grpo-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
         results.push({ name: grpoName, ...r });
         step = r;
-        return r;
+        return { ...r, json: cpuUsage(r.phases.total, r.phaseCpuSeconds?.total, r.threads) };
       },
     });
-    // The same step's phases as rows of their own (no new run): seconds, tokens/s, the phase's peak RSS.
+    // The same step's phases as rows of their own (no new run): seconds, tokens/s, the phase's peak
+    // RSS, and its CPU seconds and cores busy (with the timeline: its stretches of idle cores).
     const phaseWork = { rollout: [R * T, 2 * params * R * T], reference: [R * (P + T), 2 * params * R * (P + T)], update: [R * (P + T), 6 * params * R * (P + T)] };
     for (const [phase, [tokens, flops]] of Object.entries(phaseWork)) {
+      const name = `${grpoName}/${phase}`;
       suite.add({
-        name: `${grpoName}/${phase}`, tokens, flops,
+        name, tokens, flops,
         external: async () => {
-          if (step === null) throw new Error(`${grpoName}/${phase}: the step's row did not run`);
-          return { medianMs: step.phases[phase] * 1000, peakRssBytes: step.phasePeakRssBytes[phase], stateBytes: step.stateBytes };
+          if (step === null) throw new Error(`${name}: the step's row did not run`);
+          const usage = cpuUsage(step.phases[phase], step.phaseCpuSeconds?.[phase], step.threads, step.phaseTimeline?.[phase]);
+          results.push({ name, phase: true, ...usage });
+          return { medianMs: step.phases[phase] * 1000, peakRssBytes: step.phasePeakRssBytes[phase], stateBytes: step.stateBytes, json: usage };
         },
       });
     }
@@ -113,9 +137,12 @@ export function register(suite, { quick }) {
       name: modelStepName, tokens: 4 * 256, flops: 6 * params * 4 * 256,
       external: async () => {
         const run = spawnSync(process.execPath, [path.join(root, 'bench', 'rl_step_worker.mjs'),
-          JSON.stringify({ config, B: 4, T: 256, path: 'fused', iterations: 1, warmup: quick ? 0 : 1 })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+          JSON.stringify({ config, B: 4, T: 256, path: 'fused', iterations: 1, warmup: quick ? 0 : 1, timeline })], { encoding: 'utf8', maxBuffer: 1 << 24 });
         if (run.status !== 0) throw new Error(`rl_step_worker failed: ${run.stderr.split('\n').slice(-8).join('\n')}`);
-        return JSON.parse(run.stdout.trim().split('\n').pop());
+        const r = JSON.parse(run.stdout.trim().split('\n').pop());
+        const usage = cpuUsage(r.medianMs / 1e3, r.cpuMs / 1e3, r.threads, r.stepTimeline?.[0]);
+        results.push({ name: modelStepName, phase: true, ...usage });
+        return { ...r, json: usage };
       },
     });
   }
@@ -138,7 +165,21 @@ export function register(suite, { quick }) {
 export function note() {
   const lines = ['grpo-step / decode rows (bench/grpo_step.bench.mjs): tokens/s of a GRPO step counts response tokens (R x new tokens); ' +
     'its state = policy weights, grads, AdamW moments + reference weights (20 B/parameter; the reference grad buffer is never written, so not resident).'];
+  const usage = results.filter((r) => r.phase);
+  if (usage.length > 0) {
+    const timeline = usage.some((r) => r.lowCoresFraction !== undefined);
+    lines.push(`Wall and CPU seconds (process-wide, every thread) per phase and of the model step; cores busy = CPU / wall against ${usage[0].threads} native threads` +
+      (timeline ? `; low = sampled 50 ms intervals with fewer than ${usage[0].threads - 0.5} cores busy:` : ':'));
+    lines.push(`| row | wall s | CPU s | cores busy |${timeline ? ' low-cores fraction of wall | longest low stretch s |' : ''}`);
+    lines.push(`|---|---:|---:|---:|${timeline ? '---:|---:|' : ''}`);
+    const f = (x, d) => (x === null || x === undefined ? '' : x.toFixed(d));
+    for (const r of usage) {
+      lines.push(`| ${r.name} | ${f(r.wallSeconds, 2)} | ${f(r.cpuSeconds, 2)} | ${r.coresBusy === null ? '' : `${f(r.coresBusy, 2)} of ${r.threads}`} |` +
+        (timeline ? ` ${f(r.lowCoresFraction, 2)} | ${f(r.longestLowCoresSeconds, 2)} |` : ''));
+    }
+  }
   for (const r of results) {
+    if (r.phase) continue;
     if (r.phases) {
       const phases = Object.entries(r.phases).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ');
       const peaks = Object.entries(r.phasePeakRssBytes).map(([k, b]) => `${k} ${(b / 1e9).toFixed(2)}`).join(', ');

@@ -5,14 +5,17 @@
 //           GRPO with the KL term (reference log-probs), microBatchRows rows per pass; each step's
 //           phases (rollout, reference, advantages, update) come from the Trainer's own timers.
 //           `path: 'logits'` trains through forward/backward only (the logits path) instead of the
-//           hidden-state path.
+//           hidden-state path. Each phase also gets the process's CPU seconds (StepMetrics.cpuSeconds:
+//           every thread) and, with `timeline: true` (STEPRL_BENCH_CPU_TIMELINE=1), a thread reads the
+//           process's CPU time every 50 ms so each phase reports the fraction of its wall time with
+//           fewer than threads - 0.5 cores busy and the longest such stretch (common.mjs cpuTimeline).
 //   decode  policy.generate() for `batch` prompts with the KV cache, `newTokens` tokens each.
 // A synthetic tokenizer maps ids to letters and random weights rarely sample the stop token, so
 // every response runs to maxNewTokens (the step's full shape). Prints one JSON line.
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-import { Rng, steprl } from './common.mjs';
+import { Rng, cpuTimeline, steprl } from './common.mjs';
 
 /** Resident set now and its high-water mark (VmRSS, VmHWM of /proc/self/status), bytes; null off Linux. */
 function residentBytes() {
@@ -103,6 +106,8 @@ if (job.kind === 'grpo') {
   const steps = [];
   const live = [];
   const sampler = rssSampler();
+  const threads = steprl.backendInfo().threads;
+  const timeline = job.timeline ? await cpuTimeline(50) : null;
   const beforeSteps = residentBytes();
   // The peak to report is the steps' own: building the two models (random init on the host, a copy
   // for the clone) is reset away (Linux: writing 5 to clear_refs resets VmHWM to the current RSS).
@@ -117,23 +122,31 @@ if (job.kind === 'grpo') {
     const end = performance.now();
     live.push(memory().tensors);
     // The phases ran one after the other in this order (Trainer.#trainStep); their peaks from the timeline.
-    const phasePeaks = {};
+    // (The untimed gaps between phases, the end of a phase's memory release, are a few ms.)
+    const phasePeaks = {}, phaseTimeline = {};
     let at = start;
     for (const [phase, s] of Object.entries(m.seconds)) {
       if (phase === 'total') continue;
       phasePeaks[phase] = sampler.peak(at, at + s * 1000 + 25);
+      if (timeline) phaseTimeline[phase] = timeline.lowStretches(at, at + s * 1000, threads - 0.5);
       at += s * 1000;
     }
-    const step = { ms: end - start, seconds: m.seconds, tokens: m.responseLength * job.prompts * job.group, phasePeaks, metrics: { loss: m.loss, kl: m.kl, gradNorm: m.gradNorm } };
+    const step = {
+      ms: end - start, seconds: m.seconds, cpuSeconds: m.cpuSeconds, tokens: m.responseLength * job.prompts * job.group, phasePeaks,
+      ...(timeline ? { timeline: phaseTimeline } : {}), metrics: { loss: m.loss, kl: m.kl, gradNorm: m.gradNorm },
+    };
     if (process.env.STEPRL_BENCH_GRPO_TRACE) console.error(JSON.stringify(step));
     if (i >= warmup) steps.push(step);
   }
   await sampler.stop();
+  await timeline?.stop();
   const at = steps.indexOf(steps.find((s) => s.ms === median(steps.map((x) => x.ms))));
   const parameters = model.numParameters;
   const rss = residentBytes();
   console.log(JSON.stringify({
-    medianMs: steps[at].ms, phases: steps[at].seconds, phasePeakRssBytes: steps[at].phasePeaks, responseTokens: steps[at].tokens,
+    medianMs: steps[at].ms, phases: steps[at].seconds, phaseCpuSeconds: steps[at].cpuSeconds, threads, warmup,
+    ...(timeline ? { phaseTimeline: steps[at].timeline, timelineThreshold: threads - 0.5, timelineIntervalMs: timeline.intervalMs } : {}),
+    phasePeakRssBytes: steps[at].phasePeaks, responseTokens: steps[at].tokens,
     liveTensorsAfterEachStep: live, metrics: steps[at].metrics,
     peakRssBytes: rss?.hwm ?? process.resourceUsage().maxRSS * 1024, rssBeforeStepsBytes: beforeSteps?.rss ?? null,
     setupPeakRssBytes: beforeSteps?.hwm ?? null,

@@ -17,7 +17,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
-import { Rng, root, steprl } from './common.mjs';
+import { Rng, cpuLedger, root, steprl } from './common.mjs';
 import { QWEN25_05B } from './rl_step.bench.mjs';
 
 const require = createRequire(import.meta.url);
@@ -28,39 +28,11 @@ if (mode !== 'update' && mode !== 'model') throw new Error(`mode: expected 'upda
 const config = { ...QWEN25_05B, numLayers: layers, vocabSize: Number(process.env.STEPRL_PROFILE_VOCAB ?? QWEN25_05B.vocabSize) };
 const V = config.vocabSize;
 
-// Exclusive accounting: a stack of open calls; each call's elapsed CPU time and page faults go to
+// Exclusive accounting (common.mjs cpuLedger): each call's elapsed CPU time and page faults go to
 // its row less what its wrapped callees took. The update is one sequential chain of awaits (no two
 // wrapped calls run interleaved), so an async call's elapsed time is its own chain's.
-const stats = new Map();
-const stack = [];
-const cpuNow = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6; };
-const faultsNow = () => process.resourceUsage().minorPageFault;
-function enter(row) {
-  stack.push({ row, cpu: cpuNow(), wall: performance.now(), faults: faultsNow(), childCpu: 0, childWall: 0, childFaults: 0 });
-}
-function leave() {
-  const f = stack.pop();
-  const cpu = cpuNow() - f.cpu, wall = (performance.now() - f.wall) / 1e3, faults = faultsNow() - f.faults;
-  const s = stats.get(f.row) ?? { cpu: 0, wall: 0, faults: 0, calls: 0 };
-  s.cpu += cpu - f.childCpu;
-  s.wall += wall - f.childWall;
-  s.faults += faults - f.childFaults;
-  s.calls += 1;
-  stats.set(f.row, s);
-  const parent = stack[stack.length - 1];
-  if (parent) { parent.childCpu += cpu; parent.childWall += wall; parent.childFaults += faults; }
-}
-function charged(row, fn) {
-  return function (...args) {
-    enter(typeof row === 'function' ? row(...args) : row);
-    let out;
-    try { out = fn.apply(this, args); } catch (e) { leave(); throw e; }
-    if (out && typeof out.then === 'function') return out.then((v) => { leave(); return v; }, (e) => { leave(); throw e; });
-    leave();
-    return out;
-  };
-}
-function wrap(mod, name, row) { mod[name] = charged(row ?? name, mod[name]); }
+const { stats, charged, wrap: wrapRow, cpuNow, faultsNow } = cpuLedger({ nested: 'exclusive' });
+function wrap(mod, name, row) { wrapRow(mod, name, row ?? name); }
 const dist = (p) => require(path.join(root, 'dist', p));
 
 const C = config.hiddenSize, KV = (C / config.numHeads) * config.numKvHeads, F = config.intermediateSize;

@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
-import { Rng, root, steprl } from './common.mjs';
+import { Rng, cpuLedger, root, steprl } from './common.mjs';
 import { QWEN25_05B } from './rl_step.bench.mjs';
 
 const require = createRequire(import.meta.url);
@@ -19,23 +19,10 @@ const layers = Number(process.argv[2] ?? 2), steps = Number(process.argv[3] ?? 2
 const config = { ...QWEN25_05B, numLayers: layers };
 const B = 4, T = 256, N = B * T, V = config.vocabSize;
 
-// Wrap the op modules' exports (dist/ops/<family>.js; the index re-exports read them live).
-const stats = new Map();
-let current = null;  // the row a nested native call is charged to
-function charge(row, fn) {
-  if (current !== null) return fn();
-  current = row;
-  const c0 = process.cpuUsage(), w0 = performance.now();
-  try { return fn(); } finally {
-    const c = process.cpuUsage(c0), s = stats.get(row) ?? { cpu: 0, wall: 0, flops: 0, calls: 0 };
-    s.cpu += (c.user + c.system) / 1e6;
-    s.wall += (performance.now() - w0) / 1e3;
-    s.calls += 1;
-    stats.set(row, s);
-    current = null;
-  }
-}
-function addFlops(row, f) { const s = stats.get(row); s.flops += f; }
+// Wrap the op modules' exports (dist/ops/<family>.js; the index re-exports read them live). A call
+// made inside another wrapped call (AdamW's ops inside optimizer.step) is charged to the outer row.
+const ledger = cpuLedger({ nested: 'outer' });
+const { stats, charge } = ledger;
 const C = config.hiddenSize, KV = (C / config.numHeads) * config.numKvHeads, F = config.intermediateSize;
 function gemmName(outCols, inCols) {
   if (inCols === C && outCols === C) return 'q/o';
@@ -44,16 +31,7 @@ function gemmName(outCols, inCols) {
   if (inCols === F && outCols === C) return 'down';
   return `${outCols}x${inCols}`;
 }
-function wrap(file, name, rowOf, flopsOf) {
-  const mod = require(path.join(root, 'dist', 'ops', `${file}.js`));
-  const orig = mod[name];
-  mod[name] = (...args) => {
-    const row = rowOf(...args);
-    const out = charge(row, () => orig(...args));
-    if (flopsOf && stats.has(row)) addFlops(row, flopsOf(...args));
-    return out;
-  };
-}
+const wrap = (file, name, rowOf, flopsOf) => ledger.wrap(require(path.join(root, 'dist', 'ops', `${file}.js`)), name, rowOf, flopsOf);
 const rows = (t) => t.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 wrap('matmul', 'matmul', (t) => `gemm fwd ${gemmName(t.weight.shape[0], t.weight.shape[1])}`,
   (t) => 2 * rows(t.inp) * t.weight.shape[0] * t.weight.shape[1]);

@@ -9,10 +9,13 @@
 //           one pass over the vocabulary: the logits are computed once, not twice) -> backwardHidden
 // Prints one JSON line: { medianMs, cpuMs, peakRssBytes, stateBytes, parameters }; cpuMs is the median
 // CPU time of the timed steps (all threads, process.cpuUsage), which another process's load on a
-// shared machine stretches far less than the wall time.
+// shared machine stretches far less than the wall time. Also `threads` (the native pool's), and with
+// `timeline: true` (STEPRL_BENCH_CPU_TIMELINE=1 in grpo_step.bench.mjs's model row) `stepTimeline`:
+// per timed step, the fraction of its wall time with fewer than threads - 0.5 cores busy and the
+// longest such stretch (common.mjs cpuTimeline, process CPU read every 50 ms).
 import { Bench } from 'tinybench';
 
-import { Rng, steprl } from './common.mjs';
+import { Rng, cpuTimeline, steprl } from './common.mjs';
 
 const { Tensor, ops } = steprl;
 const { TinyLM } = await import('../dist/model/tinylm.js').then((m) => m.default ?? m);
@@ -82,12 +85,15 @@ async function step() {
   for (const t of [rows, logprobs, loss.dlogprobs, dlogprobs]) t.dispose();
 }
 
-const cpuMs = [];  // per call, warm-up calls first
+const threads = steprl.backendInfo().threads;
+const timeline = job.timeline ? await cpuTimeline(50) : null;
+const cpuMs = [], windows = [];  // per call, warm-up calls first
 async function timedStep() {
-  const c0 = process.cpuUsage();
+  const c0 = process.cpuUsage(), w0 = performance.now();
   await step();
   const c = process.cpuUsage(c0);
   cpuMs.push((c.user + c.system) / 1e3);
+  windows.push([w0, performance.now()]);
 }
 
 const bench = new Bench({ time: 0, iterations, warmupIterations: warmup });
@@ -97,9 +103,13 @@ const result = bench.tasks[0].result;
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 if (result.state !== 'completed') throw new Error(`rl step ${result.state}: ${result.error?.stack ?? ''}`);
 const parameters = model.numParameters;
+const stepTimeline = timeline ? windows.slice(windows.length - iterations).map(([from, to]) => timeline.lowStretches(from, to, threads - 0.5)) : null;
+await timeline?.stop();
 console.log(JSON.stringify({
   medianMs: result.latency.p50,
   cpuMs: median(cpuMs.slice(cpuMs.length - iterations)),
+  threads,
+  ...(stepTimeline ? { stepTimeline, timelineThreshold: threads - 0.5 } : {}),
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
   stateBytes: parameters * 16,  // weights, gradients, AdamW's two moments: 4 float32 each
   parameters,

@@ -136,6 +136,7 @@ const jsonRows = rows.map(({ task, median, external: e }) => {
     gflops, fractionOfFmaPeak: gflops === null ? null : gflops / fmaPeak, peakBytes: e?.peakRssBytes ?? null,
     stateBytes: e?.stateBytes ?? null, torchMs, torchPeakBytes: e?.torchPeakRssBytes ?? null,
     ratio: torchMs === null ? null : torchMs / median,
+    ...(e?.json ?? {}),  // an external row's own fields (grpo_step: wall/CPU seconds, cores busy)
   };
 });
 if (jsonFile !== null) {

@@ -181,11 +181,16 @@ export class Trainer {
 
   async #trainStep(): Promise<StepMetrics> {
     const o = this.options, { algorithm } = o;
-    const seconds: Record<string, number> = {};
+    // Each phase's wall seconds and the process's CPU seconds over the same stretch (user + system,
+    // every thread: the native pool's included), so cores busy = cpu / wall says whether a slow
+    // phase waited on idle cores or on a machine shared with other work.
+    const seconds: Record<string, number> = {}, cpuSeconds: Record<string, number> = {};
     const timed = async <T>(phase: string, run: () => Promise<T> | T): Promise<T> => {
-      const start = performance.now();
+      const start = performance.now(), cpuStart = process.cpuUsage();
       const result = await run();
+      const cpu = process.cpuUsage(cpuStart);
       seconds[phase] = (seconds[phase] ?? 0) + (performance.now() - start) / 1000;
+      cpuSeconds[phase] = (cpuSeconds[phase] ?? 0) + (cpu.user + cpu.system) / 1e6;
       return result;
     };
     const stepSeed = (o.seed * 1000003 + this.#step * 7919) >>> 0;
@@ -247,7 +252,7 @@ export class Trainer {
     endPhase(o.policy);
     const sums = device === 'cpu' ? undefined
       : deviceTokenSums(batch, advantages instanceof Tensor ? advantages : Tensor.from(advantages, [batch.R, batch.T], { device }), device);
-    const metrics = stepMetrics(this.#step, batch, adv, update, seconds, this.#rewardKlCoef, o.lr, sums);
+    const metrics = stepMetrics(this.#step, batch, adv, update, seconds, this.#rewardKlCoef, o.lr, sums, cpuSeconds);
     if (dynamic) metrics.dynamicSampling = dynamic;
     this.#adaptRewardKl(batch, sums);
     this.#step++;

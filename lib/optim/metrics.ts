@@ -1,6 +1,6 @@
 // metrics.ts: what every RL step reports: rewards and accuracy, zero-variance groups, advantage
 // statistics, loss parts, clip fraction, KL, entropy, response length, throughput and wall time
-// per phase (ALGORITHMS.md §6.5).
+// per phase (ALGORITHMS.md §6.5), and the process's CPU seconds per phase.
 import type { Advantages } from './algorithm';
 import type { DynamicSamplingStats } from './dynamic_sampling';
 import { tensorOf, type RolloutBatch } from './batch';
@@ -27,6 +27,13 @@ export interface StepMetrics extends Omit<UpdateStats, 'optimizerSteps'> {
   rewardKlCoef: number;
   tokensPerSecond: number;
   seconds: Record<string, number>;
+  /**
+   * The process's CPU seconds (user + system, summed over every thread: the native thread pool's
+   * included) over each phase of `seconds`, with their `total`; cpuSeconds[p] / seconds[p] is the
+   * number of cores busy on average in that phase. Process-wide: work another thread of the same
+   * process did meanwhile counts too. Absent from metrics that did not record it.
+   */
+  cpuSeconds?: Record<string, number>;
   /** With dynamic sampling (DAPO): rounds, prompts, dropped and kept groups of this step. */
   dynamicSampling?: DynamicSamplingStats;
   /** Mean |Σ_{t'≥t}(ℓold − ℓref)| over response tokens when the reference was run (PRL's S; sets its η). */
@@ -78,7 +85,7 @@ export function deviceTokenSums(batch: RolloutBatch, advantages: Tensor, device:
  * from them and no per-token array is read; without, from the host arrays (the cpu path).
  */
 export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, update: UpdateStats,
-  seconds: Record<string, number>, rewardKlCoef: number, lr: number, sums?: TokenSums): StepMetrics {
+  seconds: Record<string, number>, rewardKlCoef: number, lr: number, sums?: TokenSums, cpuSeconds?: Record<string, number>): StepMetrics {
   const { R } = batch;
   const mean = (xs: ArrayLike<number>) => {
     let sum = 0;
@@ -106,6 +113,7 @@ export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, 
   }
   const aMean = aSum / Math.max(tokens, 1);
   seconds.total = Object.values(seconds).reduce((a, b) => a + b, 0);
+  if (cpuSeconds) cpuSeconds.total = Object.values(cpuSeconds).reduce((a, b) => a + b, 0);
   return {
     step, rewardMean, rewardStd,
     accuracy: batch.verdicts.filter((v) => v.correct).length / R,
@@ -121,6 +129,7 @@ export function stepMetrics(step: number, batch: RolloutBatch, adv: Advantages, 
     gradNorm: update.gradNorm, lr, rewardKlCoef,
     tokensPerSecond: (batch.R * (batch.P + batch.T)) / Math.max(seconds.total, 1e-9),
     seconds,
+    ...(cpuSeconds ? { cpuSeconds } : {}),
     ...(sums ? (sums.suffixAbs !== undefined ? { suffixLogRatioAbs: sums.tokens > 0 ? sums.suffixAbs / sums.tokens : 0 } : {})
       : batch.refLogprobs ? { suffixLogRatioAbs: suffixLogRatioAbs(batch.oldLogprobs, batch.refLogprobs, batch.mask, batch.T) } : {}),
     ...(adv.signal ? { signal: adv.signal } : {}),

@@ -18,6 +18,7 @@
 // must also be distinct: the backward adds each token's gradient into its row).
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,6 +90,17 @@ void check_indices(const Common& c) {
   }
 }
 
+// The gradients the backward ops write (dhidden, dweight; either may be absent) share no memory
+// with any input nor with each other: a typed error naming the two arguments otherwise.
+void require_grads_disjoint(const TensorArg& dhidden, const TensorArg& dweight,
+                            std::initializer_list<std::pair<const TensorArg*, const char*>> inputs) {
+  for (const auto& i : inputs) {
+    require_disjoint(dhidden, "dhidden", *i.first, i.second);
+    require_disjoint(dweight, "dweight", *i.first, i.second);
+  }
+  require_disjoint(dhidden, "dhidden", dweight, "dweight");
+}
+
 Napi::Value LinearTokenLogprobs(const Napi::CallbackInfo& info) {
   require_arity(info, 12, "linearTokenLogprobs");
   const Common c = read_common(info, 4);
@@ -120,14 +132,9 @@ Napi::Value LinearTokenLogprobsBackward(const Napi::CallbackInfo& info) {
     throw ArgumentError("entropy", "Expected the forward's entropy alongside dentropy but received none");
   const Device device =
       common_device({&c.hidden, &c.weight, &c.targets, &c.rows, &logz, &dlogprobs, &entropy, &dentropy, &dhidden, &dweight});
-  const std::pair<const TensorArg*, const char*> inputs[] = {
-      {&c.hidden, "hidden"}, {&c.weight, "weight"}, {&c.targets, "targets"}, {&c.rows, "rows"},
-      {&logz, "logZ"}, {&dlogprobs, "dlogprobs"}, {&entropy, "entropy"}, {&dentropy, "dentropy"}};
-  for (const auto& i : inputs) {
-    require_disjoint(dhidden, "dhidden", *i.first, i.second);
-    require_disjoint(dweight, "dweight", *i.first, i.second);
-  }
-  require_disjoint(dhidden, "dhidden", dweight, "dweight");
+  require_grads_disjoint(dhidden, dweight,
+                         {{&c.hidden, "hidden"}, {&c.weight, "weight"}, {&c.targets, "targets"}, {&c.rows, "rows"},
+                          {&logz, "logZ"}, {&dlogprobs, "dlogprobs"}, {&entropy, "entropy"}, {&dentropy, "dentropy"}});
   check_indices(c);
   const Output dh = Output::given_or_new(info, 8, dhidden, device, DType::float32, elements({M, C}));
   const LinearLogprobsGrads grads{logz.as<float>(), dlogprobs.as<float>(), entropy.as<float>(), dentropy.as<float>(),
@@ -198,14 +205,9 @@ Napi::Value LinearPolicyLoss(const Napi::CallbackInfo& info) {
   const int64_t block_rows = int_arg(info, 29, "blockRows", 1, kMaxDim);
   const bool async = bool_arg(info, 30, "async");
 
-  const std::pair<const TensorArg*, const char*> inputs[] = {
-      {&c.hidden, "hidden"}, {&c.weight, "weight"}, {&c.targets, "targets"}, {&c.rows, "rows"},
-      {&old, "oldLogprobs"}, {&ref, "refLogprobs"}, {&advantages, "advantages"}, {&mask, "mask"}};
-  for (const auto& i : inputs) {
-    require_disjoint(dhidden, "dhidden", *i.first, i.second);
-    require_disjoint(dweight, "dweight", *i.first, i.second);
-  }
-  require_disjoint(dhidden, "dhidden", dweight, "dweight");
+  require_grads_disjoint(dhidden, dweight,
+                         {{&c.hidden, "hidden"}, {&c.weight, "weight"}, {&c.targets, "targets"}, {&c.rows, "rows"},
+                          {&old, "oldLogprobs"}, {&ref, "refLogprobs"}, {&advantages, "advantages"}, {&mask, "mask"}});
   check_indices(c);
   const Output dh = Output::given_or_new(info, 8, dhidden, device, DType::float32, elements({M, C}));
   const Output logprobs(device, DType::float32, N), logz(device, DType::float32, N), dlogprobs(device, DType::float32, N);

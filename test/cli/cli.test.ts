@@ -91,8 +91,8 @@ test('SIGKILL mid-run, then --resume, loses no completed step and ends where an 
   const read = (dir: string) => fs.readFileSync(path.join(dir, 'checkpoint', 'model.safetensors'));
   expect(read(killed).equals(read(straight))).toBe(true);
   const rows = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => {
-    const { seconds, tokensPerSecond, ...rest } = JSON.parse(l);
-    void seconds; void tokensPerSecond;
+    const { seconds, cpuSeconds, tokensPerSecond, ...rest } = JSON.parse(l);
+    void seconds; void cpuSeconds; void tokensPerSecond;
     return rest;
   });
   expect(rows(killed)).toEqual(rows(straight));

@@ -325,6 +325,21 @@ describeOn('cpu', 'linearPolicyLoss', () => {
       expect(run(t.inputs, { dweight: Tensor.zeros([4, 4]) })).toThrow(ShapeError);
       expect(run(t.inputs, { mode: 'cispo', dualClip: 3 })).toThrow(/dualClip/);
     });
+    test('gradients that share memory with an input or with each other (this op and linearTokenLogprobsBackward)', () => {
+      const dh = Tensor.zeros([6, 4]);
+      expect(run(t.inputs, { dweight: t.weight })).toThrow(/dweight.*share no memory with weight/);
+      expect(run(t.inputs, { dhidden: t.hidden })).toThrow(/dhidden.*share no memory with hidden/);
+      const both = Tensor.zeros([44]);
+      expect(run(t.inputs, { dhidden: both.view(0, [6, 4]), dweight: both.view(20, [5, 4]) })).toThrow(/dhidden.*share no memory with dweight/);
+      expect(run(t.inputs, { dhidden: both.view(0, [6, 4]), dweight: both.view(24, [5, 4]) })).not.toThrow();
+      const fwd = ops.linearTokenLogprobs(t.hidden, t.weight, t.targets);
+      const dl = Tensor.from(new Float32Array(6).fill(1), [6]);
+      const backward = (options: object) => () => ops.linearTokenLogprobsBackward(t.hidden, t.weight, t.targets, fwd.logZ, dl, options as never);
+      expect(backward({ dweight: t.weight })).toThrow(/dweight.*share no memory with weight/);
+      expect(backward({ dhidden: both.view(0, [6, 4]), dweight: both.view(20, [5, 4]) })).toThrow(/dhidden.*share no memory with dweight/);
+      expect(backward({ dhidden: dh, dweight: both.view(24, [5, 4]) })).not.toThrow();
+      for (const x of [dh, both, fwd.logprobs, fwd.logZ, dl]) x.dispose();
+    });
     test('straight into the addon: every argument swapped for a malformed value throws an Error or returns', () => {
       // Valid: R=2, T=3, C=4, V=5 (the case above), then each position in turn gets each value.
       const h = new Float32Array(d.hidden), w = new Float32Array(d.weight), tg = new Int32Array(d.targets);
