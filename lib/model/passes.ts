@@ -9,8 +9,18 @@ import { untracked } from '../scope';
 import { allocateActivations, type Activations } from './activations';
 import type { TinyLMConfig } from './config';
 import type { ForwardOptions } from './policy';
-import { allocateMixedPass, type MixedPass, type SequenceLayout } from './transformer';
+import { allocateMixedPass, type MixedPass } from './mixed_pass';
 import type { Weights } from './weights';
+
+/** A pass's input, as the forward and backward read it (N = B*T). */
+export interface SequenceLayout {
+  tokens: Tensor;      // int32 [N]
+  positions: Tensor;   // int32 [N]  rotary position of each token
+  kvStart: Tensor;     // int32 [B]  first attended position per row (left padding)
+  /** float32 [D/2]: scaled RoPE inverse frequencies (rope_scaling), or null for theta's. Owned by the model. */
+  invFreq: Tensor | null;
+}
+
 
 export interface Pass {
   activations: Activations;

@@ -2,7 +2,9 @@
 // Plain RoPE needs none (the rope op derives theta^(-2i/D) itself); a static rope_scaling has one
 // table for every length; dynamic (NTK) scaling rescales the base for sequences longer than
 // maxPositions, so it keeps one table per such length (config.ts: ropeInverseFrequencies). The
-// tables are the model's (made under untracked()), freed by dispose().
+// tables are the model's (made under untracked()), freed by dispose(); ropeOptions turns a table
+// (or none) into the rope op's options.
+import type * as ops from '../ops/index';
 import { Tensor, type Device } from '../tensor';
 import { untracked } from '../scope';
 import { ropeInverseFrequencies, type TinyLMConfig } from './config';
@@ -39,4 +41,9 @@ export class RopeTables {
     for (const table of this.#dynamicInvFreq.values()) table.dispose();
     this.#dynamicInvFreq.clear();
   }
+}
+
+/** The rope op's options for a config and a layout's inverse frequencies. */
+export function ropeOptions(config: TinyLMConfig, invFreq: Tensor | null): ops.RopeOptions {
+  return invFreq === null ? { headDim: config.headDim, theta: config.ropeTheta } : { headDim: config.headDim, invFreq };
 }
