@@ -43,33 +43,48 @@ export function sequenceRows(batch: RolloutBatch, first: number, count: number, 
   return Tensor.from(batch.sequences.slice(first * width, (first + count) * width), [count, width], { device });
 }
 
+/**
+ * The log-prob passes over the batch, `rowsPerPass` rows at a time (through the hidden-state path
+ * when the model has one: no logits buffer, hidden_path.ts). `use` gets each pass's first row, row
+ * count and its log-probs (and entropies when asked) [count * T], before they are freed.
+ */
+async function logprobPasses(
+  model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass: number, withEntropy: boolean,
+  use: (first: number, count: number, logprobs: Tensor, entropy: Tensor | undefined) => void,
+): Promise<void> {
+  const { R, P, T } = batch;
+  const device = model.device;
+  for (let first = 0; first < R; first += rowsPerPass) {
+    const count = Math.min(rowsPerPass, R - first);
+    const sequence = sequenceRows(batch, first, count, device), attentionStart = batch.attentionStart.slice(first, first + count);
+    const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device });
+    if (hasHiddenPath(model)) {
+      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart }, withEntropy);
+      use(first, count, pass.logprobs, pass.entropy);
+      pass.dispose();
+    } else {
+      const picked = gatherResponseLogits(await model.forward(sequence, { attentionStart }), count, P, T);
+      const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: withEntropy });
+      use(first, count, lp.logprobs, lp.entropy);
+      for (const t of [picked, lp.logprobs, lp.logZ, lp.entropy]) t?.dispose();
+    }
+    for (const t of [sequence, targets]) t.dispose();
+  }
+}
+
 /** Log-probs [R * T] of the response tokens under `model` (no gradient), `rowsPerPass` rows at a time. */
 export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass?: number): Promise<Float32Array>;
 /** With `withEntropy`: also the entropy of softmax(logits / temperature) at each response position. */
 export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass: number, withEntropy: true): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
 export async function responseLogprobs(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass = 64, withEntropy = false):
   Promise<Float32Array | { logprobs: Float32Array; entropy: Float32Array }> {
-  const { R, P, T } = batch;
+  const { R, T } = batch;
   const out = new Float32Array(R * T);
   const entropy = withEntropy ? new Float32Array(R * T) : null;
-  for (let first = 0; first < R; first += rowsPerPass) {
-    const count = Math.min(rowsPerPass, R - first);
-    const sequence = sequenceRows(batch, first, count, model.device), attentionStart = batch.attentionStart.slice(first, first + count);
-    const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device: model.device });
-    if (hasHiddenPath(model)) {  // no logits buffer (hidden_path.ts)
-      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart }, withEntropy);
-      out.set(pass.logprobs.toArray() as Float32Array, first * T);
-      if (entropy) entropy.set(pass.entropy!.toArray() as Float32Array, first * T);
-      pass.dispose();
-    } else {
-      const picked = gatherResponseLogits(await model.forward(sequence, { attentionStart }), count, P, T);
-      const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: withEntropy });
-      out.set(lp.logprobs.toArray() as Float32Array, first * T);
-      if (entropy) entropy.set(lp.entropy!.toArray() as Float32Array, first * T);
-      for (const t of [picked, lp.logprobs, lp.logZ, lp.entropy]) t?.dispose();
-    }
-    for (const t of [sequence, targets]) t.dispose();
-  }
+  await logprobPasses(model, batch, temperature, rowsPerPass, withEntropy, (first, _count, logprobs, passEntropy) => {
+    out.set(logprobs.toArray() as Float32Array, first * T);
+    if (entropy) entropy.set(passEntropy!.toArray() as Float32Array, first * T);
+  });
   for (let i = 0; i < out.length; i++) if (batch.mask[i] === 0) {
     out[i] = 0;
     if (entropy) entropy[i] = 0;
@@ -91,13 +106,10 @@ export async function residentLogprobs(model: PolicyModel, batch: RolloutBatch, 
 /** The device passes of residentLogprobs, with the entropies too when asked (0 on padding as well). */
 export async function residentPasses(model: PolicyModel, batch: RolloutBatch, temperature: number, rowsPerPass: number, withEntropy: boolean):
   Promise<{ logprobs: Tensor; entropy?: Tensor }> {
-  const { R, P, T } = batch;
+  const { R, T } = batch;
   const device = model.device;
   const raw = Tensor.zeros([R * T], { device }), rawEntropy = withEntropy ? Tensor.zeros([R * T], { device }) : null;
-  for (let first = 0; first < R; first += rowsPerPass) {
-    const count = Math.min(rowsPerPass, R - first);
-    const sequence = sequenceRows(batch, first, count, device), attentionStart = batch.attentionStart.slice(first, first + count);
-    const targets = Tensor.from(batch.tokens.slice(first * T, (first + count) * T), [count * T], { device });
+  await logprobPasses(model, batch, temperature, rowsPerPass, withEntropy, (first, count, logprobs, passEntropy) => {
     const copy = (table: Tensor | null, values: Tensor | undefined) => {
       if (table === null || values === undefined) return;
       const into = table.view(first * T, [count * T]), flat = values.reshape([count * T]);
@@ -105,20 +117,9 @@ export async function residentPasses(model: PolicyModel, batch: RolloutBatch, te
       into.dispose();
       flat.dispose();
     };
-    if (hasHiddenPath(model)) {
-      const pass = await hiddenLogprobs(model, sequence, targets, P, T, temperature, { attentionStart }, withEntropy);
-      copy(raw, pass.logprobs);
-      copy(rawEntropy, pass.entropy);
-      pass.dispose();
-    } else {
-      const picked = gatherResponseLogits(await model.forward(sequence, { attentionStart }), count, P, T);
-      const lp = ops.tokenLogprobs(picked, targets, { temperature, entropy: withEntropy });
-      copy(raw, lp.logprobs);
-      copy(rawEntropy, lp.entropy);
-      for (const t of [picked, lp.logprobs, lp.logZ, lp.entropy]) t?.dispose();
-    }
-    for (const t of [sequence, targets]) t.dispose();
-  }
+    copy(raw, logprobs);
+    copy(rawEntropy, passEntropy);
+  });
   const logprobs = maskByLengths(raw, batch.lengths, T);
   raw.dispose();
   if (rawEntropy === null) return { logprobs };
