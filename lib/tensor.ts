@@ -1,17 +1,13 @@
 // tensor.ts: Tensor, an n-dimensional array on a device, with dtype float32, bfloat16 (raw
-// Uint16Array bits), int32 or uint8.
-//
-// On the cpu a Tensor wraps a typed array; Tensor.from() with a typed array of the matching kind
-// does not copy it (the caller's later writes are visible to ops). On 'cuda' (CUDA and simulator
-// backends) it holds a native DeviceBuffer: device memory from a caching allocator, filled by a
-// host -> device copy, read back by toArray() or to('cpu'); every op and copy runs on one stream.
-// Shape and dtype live here; the addon only sees storage plus sizes. dispose() releases the
-// storage (memory the addon made goes back to its pool, device memory to the device cache, at
-// once, not at garbage collection); any later use throws. Views made by
-// reshape() share the storage, which is released when the last of them is disposed, and never
-// while an async op is still reading it. A tensor made inside scope(fn) (scope.ts) is disposed when
-// that scope ends unless fn returns it or keep() is called on it.
-// The reference-counted storage lives in storage.ts, the device -> host read audit in host_reads.ts.
+// Uint16Array bits), int32 or uint8. On the cpu it wraps a typed array (Tensor.from() with a typed
+// array of the matching kind does not copy it: the caller's later writes are visible to ops). On
+// 'cuda' (CUDA and simulator backends) it holds a native DeviceBuffer from a caching allocator,
+// read back by toArray() or to('cpu'); every op and copy runs on one stream. Shape and dtype live
+// here; the addon only sees storage plus sizes. dispose() releases the storage at once (the addon's
+// pool, the device cache), and never while an async op still reads it; later use throws. Views share
+// the storage (storage.ts: released with the last of them). A tensor made inside scope(fn)
+// (scope.ts) is disposed when that scope ends unless fn returns it or keep() is called on it.
+// Device -> host reads can be audited (host_reads.ts).
 import { binding } from './binding';
 import { ArgumentError, DeviceError, DisposedError, ShapeError, describe, fromNative } from './errors';
 import { noteHostRead } from './host_reads';

@@ -1,7 +1,10 @@
 // precision.ts: TinyLM's `precision` option and its check against the device. 'fp32' computes in
-// float32 throughout; 'bf16-mixed' (cuda only) feeds every GEMM and attention bfloat16 operands with
-// fp32 accumulation and keeps float32 master weights, gradients and AdamW moments (see tinylm.ts's
-// header and README "Mixed precision" for why no loss scaling is needed).
+// float32 throughout. 'bf16-mixed' (cuda only): the float32 buffers stay the master weights and
+// gradients (AdamW's moments too); a bf16 copy of the weight buffer, refreshed before the first
+// forward after they change (Parameter.onUpdate, loadWeightsFrom, markWeightsChanged()), feeds every GEMM of a forward and
+// backward with fp32 accumulation (transformer.ts), and generate() decodes the same way (generate.ts:
+// a bfloat16 KV cache into bf16 FlashAttention, float32 logits). No loss scaling: bf16 keeps fp32's
+// 8-bit exponent, so gradients neither underflow nor overflow sooner (README "Mixed precision").
 import { ArgumentError } from '../errors';
 import type { Device } from '../tensor';
 

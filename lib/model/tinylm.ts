@@ -1,22 +1,13 @@
 // tinylm.ts: TinyLM, the embedded PolicyModel: a Llama-family decoder (RMSNorm, RoPE with optional
 // rope_scaling, GQA, SwiGLU, optional tied embeddings, optional q/k/v bias as in Qwen2, per-head q/k
-// norms as in Qwen3, optional value head) whose layers run on steprl's kernels. Parameters and
-// gradients are two flat buffers (weightBuffer, gradBuffer) carved into per-parameter views by one
-// table (params.ts); AdamW (optim/adamw.ts) keeps its moments per parameter, one tensor each.
-// Checkpoints are Hugging Face folders. What the model keeps across calls (buffers, activation
-// caches, parameter views) is made under untracked() (scope.ts), so no caller's scope frees it.
-// Precision (the `precision` option): 'fp32' everywhere, or on cuda 'bf16-mixed': the float32
-// buffers stay the master weights and gradients (AdamW's moments are float32 too), a bfloat16 copy
-// of the whole weight buffer (weightBufferBf16, the same layout) is refreshed from them before the
-// first forward after any change (AdamW.step calls each Parameter's onUpdate; loadWeightsFrom and
-// markWeightsChanged() do the same), and every GEMM of a training or evaluation forward and backward
-// reads bf16 operands with fp32 accumulation (transformer.ts). No loss scaling: see README
-// "Mixed precision" (bf16 keeps fp32's 8-bit exponent, so gradients neither underflow nor overflow
-// sooner than in fp32). generate() decodes with the same split (generate.ts): bf16 GEMM operands
-// from the same weight copy, a bfloat16 KV cache into bf16 FlashAttention, float32 logits.
-// Beside it: precision.ts (the option), weight_values.ts (the parameters it is built from),
-// passes.ts (activations kept per kind of pass, input layouts), rope_tables.ts (RoPE frequencies),
-// entry_checks.ts (the argument checks of its entry points).
+// norms as in Qwen3, optional value head) whose layers run on steprl's kernels (transformer.ts).
+// Parameters and gradients are two flat buffers (weightBuffer, gradBuffer) carved into per-parameter
+// views by one table (params.ts); AdamW keeps its moments per parameter. Checkpoints are Hugging Face
+// folders. What the model keeps across calls is made under untracked() (scope.ts). Under
+// 'bf16-mixed' (precision.ts) a bfloat16 copy of the weight buffer (weightBufferBf16) is refreshed
+// from the fp32 master before the first forward after any change. Beside it: weight_values.ts (the
+// parameters it is built from), passes.ts (activations per kind of pass), rope_tables.ts (RoPE
+// frequencies), entry_checks.ts (argument checks).
 import { ArgumentError, ShapeError } from '../errors';
 import * as ops from '../ops/index';
 import { checkDevice, Tensor, type Device } from '../tensor';

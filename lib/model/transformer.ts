@@ -1,15 +1,13 @@
 // transformer.ts: TinyLM's forward and backward passes (Llama: RMSNorm, RoPE, grouped-query
 // attention, SwiGLU; Hugging Face modeling_llama / modeling_qwen2 / modeling_qwen3 semantics, the
-// latter with a per-head RMSNorm of q and k before RoPE), written llm.c style:
-// every op writes into preallocated activations, every backward op accumulates into gradients,
-// and each backward step sits in the reverse order of its forward step.
-// Precision 'bf16-mixed' (TinyLM's option, cuda only) passes a MixedPass: every GEMM then reads
-// bfloat16 operands (the model's bf16 weight copies and bf16 activations: the norms and the gate/up
-// GEMM's SwiGLU epilogue write theirs directly, attention's inputs and output are cast) and
-// accumulates in fp32 on the tensor cores; its outputs, the residual stream, norms' statistics,
-// softmax, RoPE, attention (see ATTENTION_DTYPE), log-probs and every gradient stay float32, and
-// weight gradients are accumulated in fp32 straight into the model's master gradient buffer.
-// The bf16 buffers live in mixed_pass.ts, the input layout in passes.ts, the step's views in pass_views.ts.
+// latter with a per-head RMSNorm of q and k before RoPE), written llm.c style: every op writes into
+// preallocated activations, every backward op accumulates into gradients, and each backward step
+// sits in the reverse order of its forward step. Under 'bf16-mixed' a MixedPass (mixed_pass.ts)
+// makes every GEMM read bfloat16 operands (bf16 weight copies; the norms and the gate/up GEMM's
+// SwiGLU epilogue write bf16 directly, attention's inputs and output are cast), accumulating in fp32;
+// outputs, the residual stream, norms' statistics, softmax, RoPE, attention (see ATTENTION_DTYPE),
+// log-probs and every gradient stay float32, weight gradients going straight into the master
+// gradient buffer. Inputs: SequenceLayout (passes.ts); a step's views: PassViews (pass_views.ts).
 import * as ops from '../ops/index';
 import type { Tensor } from '../tensor';
 import type { Activations, LayerActivations } from './activations';
