@@ -14,7 +14,7 @@
 // scope (scope.ts), whose async close waits for it before freeing the scope's tensors.
 import { noteAsyncOp } from './scope';
 
-/** What Tensor's storage box exposes to the guard (tensor.ts: class Storage). */
+/** What Tensor's storage box exposes to the guard (storage.ts: class Storage). */
 export interface GuardedStorage {
   pending: number;
   releaseWhenIdle: boolean;

@@ -1,21 +1,19 @@
 // tensor.ts: Tensor, an n-dimensional array on a device, with dtype float32, bfloat16 (raw
-// Uint16Array bits), int32 or uint8.
-//
-// On the cpu a Tensor wraps a typed array; Tensor.from() with a typed array of the matching kind
-// does not copy it (the caller's later writes are visible to ops). On 'cuda' (CUDA and simulator
-// backends) it holds a native DeviceBuffer: device memory from a caching allocator, filled by a
-// host -> device copy, read back by toArray() or to('cpu'); every op and copy runs on one stream.
-// Shape and dtype live here; the addon only sees storage plus sizes. dispose() releases the
-// storage (memory the addon made goes back to its pool, device memory to the device cache, at
-// once, not at garbage collection); any later use throws. Views made by
-// reshape() share the storage, which is released when the last of them is disposed, and never
-// while an async op is still reading it. A tensor made inside scope(fn) (scope.ts) is disposed when
-// that scope ends unless fn returns it or keep() is called on it.
+// Uint16Array bits), int32 or uint8. On the cpu it wraps a typed array (Tensor.from() with a typed
+// array of the matching kind does not copy it: the caller's later writes are visible to ops). On
+// 'cuda' (CUDA and simulator backends) it holds a native DeviceBuffer from a caching allocator,
+// read back by toArray() or to('cpu'); every op and copy runs on one stream. Shape and dtype live
+// here; the addon only sees storage plus sizes. dispose() releases the storage at once (the addon's
+// pool, the device cache), and never while an async op still reads it; later use throws. Views share
+// the storage (storage.ts: released with the last of them). A tensor made inside scope(fn)
+// (scope.ts) is disposed when that scope ends unless fn returns it or keep() is called on it.
+// Device -> host reads can be audited (host_reads.ts).
 import { binding } from './binding';
 import { ArgumentError, DeviceError, DisposedError, ShapeError, describe, fromNative } from './errors';
-import { trackStorage } from './in_flight';
+import { noteHostRead } from './host_reads';
 import { currentScope, setOwnerHook, type TensorScope } from './scope';
 import type { NativeDeviceBuffer, NativeStorage } from './native';
+import { live, Storage } from './storage';
 import {
   allocate, DTYPES, dtypeOfArray, fromBFloat16, numelOf, toBFloat16, typedArrayKind, type Device, type DType, type TensorOptions, type TypedArray,
 } from './dtype';
@@ -23,45 +21,8 @@ import { checkDevice, checkNumbers, checkOptionsObject, checkShape } from './val
 
 export { checkDevice, checkOptionsObject, checkShape, fromBFloat16, numelOf, toBFloat16, typedArrayKind };
 export type { Device, DType, TensorOptions, TypedArray };
-
-
-/** Live counts for memory(): tensor handles not yet disposed, storage boxes not yet released. */
-const live = { tensors: 0, storages: 0 };
-
-/** Storage shared by a tensor and its reshaped views; `owned` when the addon allocated it. */
-class Storage {
-  refs = 1;
-  pending = 0;
-  releaseWhenIdle = false;
-  /** For a view: the storage it is a window into, kept alive while the view lives. */
-  parent: Storage | null = null;
-  constructor(public data: NativeStorage | null, readonly owned: boolean) {
-    // An async op given this storage holds it (pending) until it settles: in_flight.ts.
-    if (data !== null) {
-      trackStorage(data, this);
-      live.storages++;
-    }
-  }
-
-  release(): void {
-    const data = this.data;
-    this.data = null;
-    if (data === null) return;
-    live.storages--;
-    if (this.parent !== null) {
-      const parent = this.parent;
-      this.parent = null;
-      if (typedArrayKind(data) === null) (data as { dispose(): void }).dispose();
-      if (--parent.refs === 0) {
-        if (parent.pending > 0) parent.releaseWhenIdle = true;
-        else parent.release();
-      }
-      return;
-    }
-    if (typedArrayKind(data) === null) (data as { dispose(): void }).dispose();
-    else if (this.owned) binding().releaseStorage(data as TypedArray);
-  }
-}
+export { countHostReads, type HostRead } from './host_reads';
+export { memory } from './storage';
 
 export class Tensor {
   #shape: readonly number[];
@@ -189,7 +150,7 @@ export class Tensor {
     const storage = this._storage();
     if (typedArrayKind(storage) === null) {
       const out = callNativeDevice(() => binding().toHost!(storage as NativeDeviceBuffer));
-      if (hostReads !== null) countHostRead(out.byteLength, this.#shape);
+      noteHostRead(out.byteLength, this.#shape);
       return out;
     }
     return (storage as TypedArray).slice();
@@ -269,7 +230,7 @@ export class Tensor {
     const native = binding();
     if (device === 'cpu') {
       const host = callNativeDevice(() => native.toHost!(data as NativeDeviceBuffer));
-      if (hostReads !== null) countHostRead(host.byteLength, this.#shape);
+      noteHostRead(host.byteLength, this.#shape);
       return Tensor._wrap(host, this.#shape, this.#dtype, 'cpu');
     }
     if (native.toDevice === undefined) throw new DeviceError(noCudaMessage(native.info().backend));
@@ -305,49 +266,6 @@ export class Tensor {
 export function keep<T extends Tensor>(tensor: T): T {
   if (!(tensor instanceof Tensor)) throw ArgumentError.expected('tensor', 'a Tensor', tensor);
   return tensor._keep();
-}
-
-/**
- * How many tensors are alive now: `tensors` handles not yet disposed (views count as their own
- * handles) and `storages` memory blocks and view windows not yet released. A training loop whose
- * counts grow from step to step leaks.
- */
-export function memory(): { tensors: number; storages: number } {
-  return { ...live };
-}
-
-/** One device -> host read that countHostReads() saw: its bytes, the tensor's shape and who asked. */
-export interface HostRead {
-  bytes: number;
-  shape: readonly number[];
-  /** The first stack frame outside tensor.ts (file:line), to tell the reads apart. */
-  site: string;
-}
-
-/** The reads being counted, or null (the default: counting costs one null check per read). */
-let hostReads: HostRead[] | null = null;
-
-function countHostRead(bytes: number, shape: readonly number[]): void {
-  const frames = (new Error().stack ?? '').split('\n').slice(1);
-  const outside = frames.find((f) => !/[\\/]tensor\.[tj]s:/.test(f) && /\.[tj]s:\d+/.test(f)) ?? '';
-  const site = /([^\\/( ]+\.[tj]s:\d+)/.exec(outside)?.[1] ?? 'unknown';
-  hostReads!.push({ bytes, shape: [...shape], site });
-}
-
-/**
- * Counts the reads of device memory to the host (toArray(), toFloat32(), to('cpu') of a cuda tensor)
- * made while `fn` runs, for tests that audit what a step reads back; cpu tensors are not counted.
- * Returns fn's result and the reads in order. Not reentrant: a nested call throws.
- */
-export async function countHostReads<T>(fn: () => Promise<T> | T): Promise<{ result: T; reads: HostRead[] }> {
-  if (hostReads !== null) throw new Error('steprl: countHostReads() is already counting');
-  const reads: HostRead[] = [];
-  hostReads = reads;
-  try {
-    return { result: await fn(), reads };
-  } finally {
-    hostReads = null;
-  }
 }
 
 /** Why `.to('cuda')` cannot work with the loaded addon, and how to get one that can. */

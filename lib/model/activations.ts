@@ -54,7 +54,7 @@ export interface Activations {
  * xm = the next layer's x, h1 = h2, rstd1 = rstd2), and the backward scratch aliases them too (it is
  * never used), so the pass holds one layer's activations instead of numLayers'.
  * `bf16Inputs`: a training pass of a 'bf16-mixed' model, whose GEMM inputs h1, h2 and s live in
- * bf16 (transformer.ts MixedPass, written by rmsnorm's bf16 output and the gate/up GEMM's SwiGLU
+ * bf16 (mixed_pass.ts MixedPass, written by rmsnorm's bf16 output and the gate/up GEMM's SwiGLU
  * epilogue): the float32 h1, h2 and s are then neither written nor read, so every layer's h1 and h2
  * are one shared [N, C] buffer and its s one [N, F] (4·N·(2C + F) bytes per layer fewer).
  */

@@ -3,7 +3,7 @@
 // tensors under their HF names, f32 or bf16 (f16 read too).
 //
 // Loading is two steps. planWeights reads config-independent headers only (every shard's, checked
-// in safetensors.ts) and matches them against the parameter table: missing, unexpected, misshapen
+// in safetensors_header.ts) and matches them against the parameter table: missing, unexpected, misshapen
 // or unreadable tensors and the parameter count are all reported before any memory is allocated
 // or any weight copied. fillWeights then reads shard by shard, each tensor with positioned reads
 // straight into its place in the flat buffer (never a whole file in memory).

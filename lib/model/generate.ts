@@ -13,7 +13,10 @@ import { Tensor, type DType, type Device } from '../tensor';
 import type { TinyLMConfig } from './config';
 import type { Rollouts, SamplingOptions } from './policy';
 import type { LayerActivations } from './activations';
-import { ATTENTION_DTYPE, PassViews, ropeOptions, transformerLayer, type MixedLayer } from './transformer';
+import { ATTENTION_DTYPE, type MixedLayer } from './mixed_pass';
+import { PassViews } from './pass_views';
+import { ropeOptions } from './rope_tables';
+import { transformerLayer } from './transformer';
 import type { Weights } from './weights';
 
 interface Workspace {

@@ -1,136 +1,22 @@
 // transformer.ts: TinyLM's forward and backward passes (Llama: RMSNorm, RoPE, grouped-query
 // attention, SwiGLU; Hugging Face modeling_llama / modeling_qwen2 / modeling_qwen3 semantics, the
-// latter with a per-head RMSNorm of q and k before RoPE), written llm.c style:
-// every op writes into preallocated activations, every backward op accumulates into gradients,
-// and each backward step sits in the reverse order of its forward step.
-// Precision 'bf16-mixed' (TinyLM's option, cuda only) passes a MixedPass: every GEMM then reads
-// bfloat16 operands (the model's bf16 weight copies and bf16 activations: the norms and the gate/up
-// GEMM's SwiGLU epilogue write theirs directly, attention's inputs and output are cast) and
-// accumulates in fp32 on the tensor cores; its outputs, the residual stream, norms' statistics,
-// softmax, RoPE, attention (see ATTENTION_DTYPE), log-probs and every gradient stay float32, and
-// weight gradients are accumulated in fp32 straight into the model's master gradient buffer.
+// latter with a per-head RMSNorm of q and k before RoPE), written llm.c style: every op writes into
+// preallocated activations, every backward op accumulates into gradients, and each backward step
+// sits in the reverse order of its forward step. Under 'bf16-mixed' a MixedPass (mixed_pass.ts)
+// makes every GEMM read bfloat16 operands (bf16 weight copies; the norms and the gate/up GEMM's
+// SwiGLU epilogue write bf16 directly, attention's inputs and output are cast), accumulating in fp32;
+// outputs, the residual stream, norms' statistics, softmax, RoPE, attention (see ATTENTION_DTYPE),
+// log-probs and every gradient stay float32, weight gradients going straight into the master
+// gradient buffer. Inputs: SequenceLayout (passes.ts); a step's views: PassViews (pass_views.ts).
 import * as ops from '../ops/index';
-import { Tensor, type Device } from '../tensor';
+import type { Tensor } from '../tensor';
 import type { Activations, LayerActivations } from './activations';
 import type { TinyLMConfig } from './config';
+import { ATTENTION_DTYPE, type MixedLayer, type MixedPass } from './mixed_pass';
+import { PassViews } from './pass_views';
+import type { SequenceLayout } from './passes';
+import { ropeOptions } from './rope_tables';
 import type { LayerWeights, Weights } from './weights';
-
-export interface SequenceLayout {
-  tokens: Tensor;      // int32 [N]
-  positions: Tensor;   // int32 [N]  rotary position of each token
-  kvStart: Tensor;     // int32 [B]  first attended position per row (left padding)
-  /** float32 [D/2]: scaled RoPE inverse frequencies (rope_scaling), or null for theta's. Owned by the model. */
-  invFreq: Tensor | null;
-}
-
-/** The rope op's options for a config and a layout's inverse frequencies. */
-export function ropeOptions(config: TinyLMConfig, invFreq: Tensor | null): ops.RopeOptions {
-  return invFreq === null ? { headDim: config.headDim, theta: config.ropeTheta } : { headDim: config.headDim, invFreq };
-}
-
-/**
- * Reshaped views made for one pass. A reshape holds a reference to its storage, so each is
- * released when the pass ends: on cuda, disposing the activation arena must free device memory at
- * once, not whenever the garbage collector gets to the views.
- */
-export class PassViews {
-  #made: Tensor[] = [];
-  of(tensor: Tensor, shape: number[]): Tensor {
-    const view = tensor.reshape(shape);
-    this.#made.push(view);
-    return view;
-  }
-  /** The first numel(shape) elements of `tensor` (a scratch buffer) as `shape`. */
-  head(tensor: Tensor, shape: readonly number[]): Tensor {
-    const view = tensor.view(0, shape);
-    this.#made.push(view);
-    return view;
-  }
-  dispose(): void {
-    for (const view of this.#made) view.dispose();
-    this.#made = [];
-  }
-}
-
-/**
- * The dtype attention runs in under 'bf16-mixed': bfloat16, i.e. FlashAttention-2 on the tensor
- * cores on cuda (cuda/flash_attention.cu; fp32 softmax statistics, fp32 out and gradients). rope(q),
- * rope(k) and v are cast into the pass's bf16 buffers (MixedLayer.q/k/v) before the call, and the
- * backward casts its upstream gradient into the pass's bf16 scratch. 'float32' runs attention on
- * the float32 activations, as in an fp32 pass (transformerLayer and the backward read this
- * constant, nothing else does).
- */
-export const ATTENTION_DTYPE: 'float32' | 'bfloat16' = 'bfloat16';
-
-/**
- * One layer's bf16 GEMM operands under 'bf16-mixed': the weight copies and its GEMM inputs (h1, h2
- * written by rmsnorm's bf16 output, s by the gate/up GEMM's SwiGLU epilogue, att and q/k/v casts).
- * The float32 h1, h2 and s of the layer's activations are then not written (nothing reads them).
- */
-export interface MixedLayer {
-  /** bf16 views of the model's bf16 weight buffer (same layout as the fp32 one; only the GEMM weights are read). */
-  w: LayerWeights;
-  h1: Tensor;   // bf16 [N, C]    input_layernorm(x), feeds q/k/v
-  att: Tensor;  // bf16 [N, H*D]  attention output (cast), feeds o_proj
-  h2: Tensor;   // bf16 [N, C]    post_attention_layernorm(xm), feeds gate/up
-  s: Tensor;    // bf16 [N, F]    silu(gate)·up, feeds down
-  /** bf16 q/k/v for attention when ATTENTION_DTYPE is 'bfloat16'; null otherwise. */
-  q: Tensor | null;
-  k: Tensor | null;
-  v: Tensor | null;
-}
-
-/** A 'bf16-mixed' pass: bf16 weights and activations, kept with the pass for its backward. */
-export interface MixedPass {
-  /** bf16 views of every parameter (the lm_head copy feeds the logits GEMM and linearTokenLogprobs). */
-  w: Weights;
-  layers: MixedLayer[];
-  hf: Tensor;     // bf16 [N, C]  final norm output, feeds lm_head
-  /** bf16 scratch for the backward: each GEMM's upstream gradient is cast here just before its matmulBackward. */
-  grad: Tensor;
-  dispose(): void;
-}
-
-/**
- * The bf16 activation buffers of a 'bf16-mixed' pass of B rows of T tokens, in one arena; every
- * buffer starts on a 16-byte boundary (8 bf16) so the tensor-core GEMM takes its 16-byte path.
- * Extra memory: 2 bytes · N · (L·(2C + H·D + F) + C + max(C, 2F, H·D)).
- */
-export function allocateMixedPass(config: TinyLMConfig, bf16Weights: Weights, B: number, T: number, device: Device): MixedPass {
-  const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: F } = config;
-  const N = B * T;
-  const bf16Attention = (ATTENTION_DTYPE as string) === 'bfloat16';
-  let arena: Tensor | null = null;
-  let offset = 0;
-  const take = (shape: number[]): Tensor => {
-    const numel = shape.reduce((x, y) => x * y, 1);
-    const t = arena === null ? (null as unknown as Tensor) : arena.view(offset, shape);
-    offset += Math.ceil(numel / 8) * 8;
-    return t;
-  };
-  const carve = () => ({
-    layers: bf16Weights.layers.map((w): MixedLayer => ({
-      w, h1: take([N, C]), att: take([N, H * D]), h2: take([N, C]), s: take([N, F]),
-      q: bf16Attention ? take([N, H * D]) : null, k: bf16Attention ? take([N, KVH * D]) : null, v: bf16Attention ? take([N, KVH * D]) : null,
-    })),
-    hf: take([N, C]),
-    grad: take([N * Math.max(C, 2 * F, H * D)]),
-  });
-  carve();
-  arena = Tensor.zeros([offset], { device, dtype: 'bfloat16' });
-  offset = 0;
-  const made = carve();
-  const owner = arena;
-  return {
-    w: bf16Weights, ...made,
-    dispose: () => {
-      for (const layer of made.layers) for (const t of [layer.h1, layer.att, layer.h2, layer.s, layer.q, layer.k, layer.v]) t?.dispose();
-      made.hf.dispose();
-      made.grad.dispose();
-      owner.dispose();
-    },
-  };
-}
 
 export function transformerForward(config: TinyLMConfig, w: Weights, a: Activations, seq: SequenceLayout, mixed?: MixedPass): void {
   const views = new PassViews();

@@ -114,7 +114,7 @@ describeOn('cuda', 'RL steps on cuda match the cpu steps', () => {
 });
 
 // The host-read audit (issue 17): what one GRPO, PPO and PRPO step on cuda reads back from the
-// device, counted by countHostReads (tensor.ts). Allowed: the sampled ids of each decode step
+// device, counted by countHostReads (host_reads.ts). Allowed: the sampled ids of each decode step
 // (R·4 bytes per step, R·T·4 in all), per-row data (O(R): the [R] outcome advantages), the
 // scalars of the metrics (a few floats) and, for PRPO, the entropy segment ids [R, T] (int32): the
 // host cuts the responses into the steps whose texts the PRM scores. Anything else per token (the
