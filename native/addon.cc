@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "cpu/scratch.h"
+#include "host_pool.h"
 #include "ops/ops.h"
 
 namespace steprl {
@@ -30,6 +32,8 @@ void register_all(Napi::Object exports) {
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // The CPU kernels' large per-call scratch comes from the host pool (native/cpu/scratch.h).
+  steprl::cpu::set_scratch_allocator(steprl::host_allocate, steprl::host_free);
 #if defined(STEPRL_WITH_CUDA)
   steprl::register_device(exports);
 #endif

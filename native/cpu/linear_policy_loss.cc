@@ -6,35 +6,11 @@
 #include <cmath>
 #include <vector>
 
-#include "../host_pool.h"
 #include "linear_tiles.h"
 #include "policy_loss.h"
+#include "scratch.h"
 
 namespace steprl::cpu {
-namespace {
-
-// The block's logits tiles (nb_max * (V + chunks) floats: 268 MB at Qwen's V=151936 and the default
-// 441-row block), for one call. Taken from the host pool (host_pool.h) rather than a std::vector:
-// not zero-filled (compute_tile writes every element the call reads, its sgemm with beta = 0 never
-// reading the tile first), and given back to the pool's cache of large blocks at the end of the
-// call, so the next call (the update's next micro-batch, on whichever thread) reuses the same
-// resident pages instead of faulting in fresh ones. The pool is thread-safe; its cache is bounded
-// (STEPRL_HOST_CACHE_MB, default 2 GiB: a block that does not fit goes back to the system), and
-// trimHostCache() (the Trainer calls it at the end of every phase) returns it to the system.
-class PoolFloats {
- public:
-  explicit PoolFloats(size_t count) : bytes_(count * sizeof(float)), data_(static_cast<float*>(host_allocate(bytes_))) {}
-  ~PoolFloats() { host_free(data_, bytes_); }
-  PoolFloats(const PoolFloats&) = delete;
-  PoolFloats& operator=(const PoolFloats&) = delete;
-  float* data() const { return data_; }
-
- private:
-  size_t bytes_;
-  float* data_;
-};
-
-}  // namespace
 
 PolicyLossResult linear_policy_loss_cpu(const LinearLogprobsArgs& a, const PolicyLossArgs& loss, int64_t block_rows,
                                         const LinearPolicyLossOutputs& out) {
@@ -52,7 +28,10 @@ PolicyLossResult linear_policy_loss_cpu(const LinearLogprobsArgs& a, const Polic
   const int64_t chunk = std::min(a.chunk, a.V), chunks = (a.V + chunk - 1) / chunk;
   const int64_t nb_max = std::min(a.N, block_rows);
   // The block's tiles, one after the other: chunk k at offset nb * (k * (chunk + 1)), [nb, vc + 1].
-  const PoolFloats logits(static_cast<size_t>(nb_max * (a.V + chunks)));
+  // The block's logits tiles (nb_max * (V + chunks) floats: 268 MB at V=151936 and the default
+  // 441-row block): scratch.h memory (the addon's host pool), not zero-filled (compute_tile writes
+  // every element the call reads: its sgemm runs with beta = 0), reused by the next call.
+  const ScratchFloats logits(static_cast<size_t>(nb_max * (a.V + chunks)));
   std::vector<float> gathered, dh_block, widened;
   std::vector<int32_t> local(static_cast<size_t>(nb_max * chunks));
   if (a.rows != nullptr) dh_block.resize(static_cast<size_t>(nb_max * a.C));
