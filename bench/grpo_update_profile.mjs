@@ -25,7 +25,12 @@ const { Tensor, ops } = steprl;
 const mode = process.argv[2] ?? 'update', layers = Number(process.argv[3] ?? 4), measured = Number(process.argv[4] ?? 1);
 if (mode !== 'update' && mode !== 'model') throw new Error(`mode: expected 'update' or 'model' but received ${mode}`);
 // STEPRL_PROFILE_VOCAB=n: a smaller vocabulary, to check the script quickly (not for figures).
-const config = { ...QWEN25_05B, numLayers: layers, vocabSize: Number(process.env.STEPRL_PROFILE_VOCAB ?? QWEN25_05B.vocabSize) };
+// STEPRL_PROFILE_SHAPE=d512: grpo_step.bench.mjs's d512 shape instead (d=512, ffn 1408, 8 / 2 heads,
+// 64 new tokens, microBatchRows 64: one micro-batch of 64 x 96 tokens); `layers` defaults to its 6.
+const d512 = process.env.STEPRL_PROFILE_SHAPE === 'd512';
+if (process.env.STEPRL_PROFILE_SHAPE !== undefined && !d512) throw new Error(`STEPRL_PROFILE_SHAPE: expected 'd512' but received ${process.env.STEPRL_PROFILE_SHAPE}`);
+const base = d512 ? { ...QWEN25_05B, hiddenSize: 512, intermediateSize: 1408, numLayers: 6, numHeads: 8, numKvHeads: 2 } : QWEN25_05B;
+const config = { ...base, numLayers: process.argv[3] === undefined ? base.numLayers : layers, vocabSize: Number(process.env.STEPRL_PROFILE_VOCAB ?? base.vocabSize) };
 const V = config.vocabSize;
 
 // Exclusive accounting (common.mjs cpuLedger): each call's elapsed CPU time and page faults go to
@@ -85,7 +90,7 @@ if (mode === 'update') {
   optimizer.step = charged('optimizer.step (JS)', optimizer.step.bind(optimizer));
   const { grpo } = steprl;
   const algorithm = grpo({ klCoef: 0.001 });
-  const R = 64, P = 32, T = 128, width = P + T;
+  const R = 64, P = 32, T = d512 ? 64 : 128, width = P + T;
   tokens = R * width;
   const sequences = Int32Array.from(rng.ints(R * width, 0, V - 2));
   const targets = new Int32Array(R * T);
@@ -101,7 +106,7 @@ if (mode === 'update') {
   const advantages = Float32Array.from(rng.floats(R * T, 1));
   const { Random } = dist('util/random.js');
   run = () => updateMod.updatePolicy(model, optimizer, algorithm.loss, { batch, advantages }, {
-    temperature: 1, lr: 1e-6, microBatchRows: 8, maxLength: T, random: new Random(5), critic: false,
+    temperature: 1, lr: 1e-6, microBatchRows: d512 ? 64 : 8, maxLength: T, random: new Random(5), critic: false,
   });
 } else {
   const optimizer = new AdamW(model.parameters(), { lr: 1e-6, weightDecay: 0.01 });
@@ -145,4 +150,4 @@ async function measure(label, n) {
 cold = await measure(mode === 'update' ? 'cold (first update)' : 'warm-up step', 1);
 const warm = measured > 0 ? await measure('warm', measured) : null;  // measured 0: the cold run only
 const params = model.numParameters;
-console.log(JSON.stringify({ mode, twoPass, layers, params, threads: steprl.backendInfo().threads, maxRssBytes: process.resourceUsage().maxRSS * 1024, cold, warm }));
+console.log(JSON.stringify({ mode, twoPass, shape: d512 ? 'd512' : 'qwen2.5-0.5b', layers: config.numLayers, params, threads: steprl.backendInfo().threads, maxRssBytes: process.resourceUsage().maxRSS * 1024, cold, warm }));

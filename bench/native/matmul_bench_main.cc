@@ -10,7 +10,7 @@
 // Build (one line; the isa_*.cc files hold every family's SIMD kernels, attention's need attention.cc):
 //   g++ -O3 -std=c++17 -pthread native/cpu/matmul.cc native/cpu/isa_avx2.cc native/cpu/isa_avx512.cc
 //   native/cpu/attention.cc bench/native/matmul_bench_main.cc native/cpu/parallel.cc
-//   native/cpu/simd.cc -o /tmp/mm && /tmp/mm [--no-torch] [--quick] [--only ROW]
+//   native/cpu/simd.cc native/cpu/scratch.cc -o /tmp/mm && /tmp/mm [--no-torch] [--quick] [--only ROW]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -192,7 +192,26 @@ int test_determinism() {
   });
   for (int i = 0; i < 4; ++i, cases += 2)
     failures += !same_bits(p_out[i], p_ref) + !same_bits(q_out[i], q_ref);
-  std::printf("determinism: %d comparisons (1 thread vs 2, 3; concurrent, nested calls), %s\n",
+  // A few rows of C against a large transposed B take the swapped path (C^T = B A^T, matmul.cc):
+  // they must be bit-identical to the same rows of a taller C, which takes the blocked path.
+  for (int mode : {1, 3})
+    for (float beta : {0.0f, 0.5f})
+      for (int64_t rows : {1, 7, 64}) {
+        Problem tall = make_problem(mode & 2, true, 200, 3000, 700, 1.0f, beta, 2);
+        const std::vector<float> full = run(tall);
+        Problem few = tall;
+        few.M = rows;
+        few.C0.resize(rows * tall.ldc);
+        const std::vector<float> part = run(few);
+        ++cases;
+        if (std::memcmp(part.data(), full.data(), part.size() * sizeof(float)) != 0) {
+          ++failures;
+          std::printf("SWAPPED PATH DIFFERS %s rows=%lld beta=%g\n", mode_name(mode & 2, true),
+                      (long long)rows, beta);
+        }
+      }
+  std::printf("determinism: %d comparisons (1 thread vs 2, 3; concurrent, nested calls; few rows vs "
+              "the same rows of a tall C), %s\n",
               cases, failures == 0 ? "bit-identical" : "FAILED");
   return failures;
 }
@@ -246,6 +265,18 @@ const BenchShape kBench[] = {
     {"gu dW", true, false, 9728, 896, 1024, 1.0f, 2},
     {"down dW", true, false, 896, 4864, 1024, 1.0f, 2},
     {"lmh dW", true, false, 4096, 896, 1024, 1.0f, 2},
+    // Decode steps (one token per row): Qwen2.5-0.5B's layers and lm_head (V = 151936) at 8, 64 and
+    // 128 rows, and the d=512 model's lm_head: where sgemm swaps the operands (M <= 128).
+    {"dec q", false, true, 64, 896, 896, 0.0f, 2},
+    {"dec gu", false, true, 64, 9728, 896, 0.0f, 2},
+    {"dec down", false, true, 64, 896, 4864, 0.0f, 2},
+    {"dec lmh", false, true, 64, 151936, 896, 0.0f, 2},
+    {"dec lmh d512", false, true, 64, 151936, 512, 0.0f, 2},
+    {"dec gu", false, true, 8, 9728, 896, 0.0f, 2},
+    {"dec lmh", false, true, 8, 151936, 896, 0.0f, 2},
+    {"dec gu", false, true, 32, 9728, 896, 0.0f, 2},
+    {"dec gu", false, true, 128, 9728, 896, 0.0f, 2},
+    {"dec lmh", false, true, 128, 151936, 896, 0.0f, 2},
 };
 
 double flops(const BenchShape& s) { return 2.0 * s.M * s.N * s.K; }

@@ -31,6 +31,16 @@ constexpr int64_t kL2FloatsB = 128 * 1024;  // kc x nt floats of packed B a task
 constexpr int64_t kL2FloatsA = 64 * 1024;   // rows x kc floats of packed A a task keeps in L2
 constexpr int64_t kTasksPerThread = 4;      // tasks per slice and thread, for load balance
 constexpr int64_t kSerialFlops = 1 << 19;   // below this, threads cost more than they save
+// sgemm swaps the operands of a transposed B when C has at most kSwapMaxRows rows, B at least
+// kSwapMinRatio times as many and at least kSwapMinFloatsB floats (bench/native/matmul_bench_main.cc,
+// rows "dec ...", measured the crossover; -D STEPRL_SGEMM_SWAP_MAX_ROWS=0 builds without the swap).
+#ifndef STEPRL_SGEMM_SWAP_MAX_ROWS
+#define STEPRL_SGEMM_SWAP_MAX_ROWS 128
+#endif
+constexpr int64_t kSwapMaxRows = STEPRL_SGEMM_SWAP_MAX_ROWS;
+constexpr int64_t kSwapMinRatio = 4;
+constexpr int64_t kSwapMinFloatsB = int64_t{1} << 18;
+constexpr int64_t kSwapChunkFloats = int64_t{1} << 18;  // C^T per chunk of B's rows (1 MiB, L2)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -57,6 +67,7 @@ class PackBuffer {
 
 thread_local PackBuffer a_buffer;
 thread_local PackBuffer b_buffers[2];
+thread_local PackBuffer swap_buffer;  // sgemm's C^T chunk when it swaps the operands
 
 // ---------------------------------------------------------------------------------------------
 // Scalar micro-kernel: the portable fallback and the readable statement of what the SIMD ones do.
@@ -144,16 +155,10 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   }
 }
 
-}  // namespace
-
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-           int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0.0f) {
-    scale_c(M, N, beta, C, ldc);
-    return;
-  }
+// The blocked GEMM (the loop nest in the header comment), for the shapes sgemm does not swap.
+void sgemm_blocked(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                   int64_t ldc) {
   const detail::GemmKernel kernel = select_kernel();
   const int64_t mr = kernel.mr, nr = kernel.nr;
   const bool serial = 2.0 * M * N * K < kSerialFlops;
@@ -252,6 +257,54 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
       }
     });
   }
+}
+
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in parallel over 64 x 64 blocks.
+void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks_r = ceil_div(rows, kBlock), blocks_c = ceil_div(cols, kBlock);
+  const bool serial = rows * cols < kSerialFlops / 8;
+  parallel_for(blocks_r * blocks_c, serial ? blocks_r * blocks_c : 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t i0 = t / blocks_c * kBlock, j0 = t % blocks_c * kBlock;
+      const int64_t i1 = std::min(rows, i0 + kBlock), j1 = std::min(cols, j0 + kBlock);
+      for (int64_t i = i0; i < i1; i += 8)  // 8 x 8 tiles: 8 source rows, written 8 floats at a time
+        for (int64_t j = j0; j < j1; ++j)
+          for (int64_t r = i; r < std::min(i1, i + 8); ++r) dst[j * ldd + r] = src[r * lds + j];
+    }
+  });
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  // Few rows of C against a large transposed B (a decode step's activations times a weight stored
+  // [N, K]): the blocked GEMM would re-pack all of B, a pass that costs as much as the few FMAs per
+  // element of B it serves. Instead compute C^T = op(B)^T op(A)^T, where op(B)^T is B as stored
+  // (k-contiguous rows, read in place as an untransposed A) and only the small op(A)^T is packed,
+  // a chunk of B's rows at a time into a cache-sized buffer that is then transposed into C. Every
+  // element of C gets the same FMAs in the same k order (the kernel, the K slices and beta's
+  // handling are those of the blocked path, and a * b == b * a exactly), so the result is
+  // bit-identical to the blocked path's.
+  if (trans_b && M <= kSwapMaxRows && N >= kSwapMinRatio * M && N * K >= kSwapMinFloatsB) {
+    const int64_t chunk = std::min(N, std::max<int64_t>(kSwapChunkFloats / M, 64));
+    float* ct = swap_buffer.reserve(chunk * M);
+    for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+      const int64_t rows = std::min(chunk, N - n0);
+      if (beta != 0.0f) transpose(C + n0, ldc, M, rows, ct, M);
+      sgemm_blocked(false, !trans_a, rows, M, K, alpha, B + n0 * ldb, ldb, A, lda, beta, ct, M);
+      transpose(ct, M, rows, M, C + n0, ldc);
+    }
+    return;
+  }
+  sgemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace steprl::cpu

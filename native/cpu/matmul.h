@@ -3,7 +3,9 @@
 // BLIS-style: K is cut into blocks of kc, op(A) and op(B) are packed into micro-panels (MR rows,
 // NR columns, k-major), and a register-blocked micro-kernel picked by simd_level() accumulates
 // one MR x NR tile of C per call. Threads split C into tiles only; every element's K-reduction
-// runs in one fixed order, so results are bit-identical for any thread count.
+// runs in one fixed order, so results are bit-identical for any thread count. A C of few rows
+// against a large transposed B (a decode step) is computed as C^T = B op(A)^T, reading B in place
+// instead of packing it; that gives every element the same FMAs in the same order, so the same bits.
 #pragma once
 
 #include <cstdint>

@@ -202,6 +202,32 @@ describeOn('cpu', 'matmul behaviour', () => {
     one.forEach((buffer, i) => expect(Buffer.compare(buffer, all[i])).toBe(0));
   });
 
+  // A few rows against a large weight (a decode step: <= 128 rows, OC >= 4 x rows, OC x C >= 2^18)
+  // take sgemm's swapped path (C^T = W x^T, native/cpu/matmul.cc): against the float64 reference,
+  // and bit for bit equal to the same rows of a tall batch, which takes the blocked path.
+  test('a decode step\'s few rows match the reference and the same rows of a tall batch, bit for bit', () => {
+    const D = 300, O = 1200, tall = 200;
+    const xs = rng.floats(tall * D), ws = rng.floats(O * D), bs = rng.floats(O), rs = rng.floats(tall * O);
+    const weight = Tensor.from(ws, [O, D]), bias = Tensor.from(bs, [O]);
+    // residual = out: sgemm accumulates onto C (beta = 1), which the swapped path transposes in first.
+    const rowsOf = (rows: number) => {
+      const inp = Tensor.from(xs.slice(0, rows * D), [rows, D]);
+      const plain = ops.matmul({ out: Tensor.zeros([rows, O]), inp, weight, bias }).toArray() as Float32Array;
+      const acc = Tensor.from(rs.slice(0, rows * O), [rows, O]);
+      ops.matmul({ out: acc, inp, weight, bias, residual: acc });
+      return { plain, accumulated: acc.toArray() as Float32Array };
+    };
+    const full = rowsOf(tall);
+    for (const rows of [1, 7, 64, 128]) {
+      const got = rowsOf(rows);
+      for (const [key, residual] of [['plain', null], ['accumulated', rs.slice(0, rows * O)]] as const) {
+        const ref = matmulReference(xs.slice(0, rows * D), ws, bs, residual, rows, D, O);
+        expectClose(got[key], ref.out, { ...TOL, scale: ref.scale });
+        expect(Buffer.compare(Buffer.from(got[key].buffer), Buffer.from(full[key].buffer, 0, rows * O * 4))).toBe(0);
+      }
+    }
+  });
+
   test('views of one buffer work as operands; only the gradients asked for are written', () => {
     const arena = Tensor.zeros([N * C + OC * C + N * OC]);
     const inp = arena.view(0, [N, C]).copyFrom(Tensor.from(x, [N, C]));
