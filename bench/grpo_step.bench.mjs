@@ -24,8 +24,13 @@
 // and the model step report the fraction of their wall time with fewer than threads - 0.5 cores
 // busy and the longest such stretch. STEPRL_BENCH_GRPO_WARMUP=n: n untimed GRPO steps before the
 // measured one (default 1 with --quick, else 0: the full shape's single step is cold).
-// FLOPs per GRPO step (matmuls only): 2·params per decoded token, 2·params per reference token,
-// 6·params per trained token. The full shape needs ~10-20 GB:
+// FLOPs per GRPO step (matmuls only; the lm_head, V x C, apart from the rest of the parameters, since
+// it runs only where a log-prob is needed): the rollout runs the layers over the prompt and the
+// decoded tokens but the first (2 per layer parameter) and the lm_head once per decoded token (2·V·C);
+// the reference the layers over prompt + response (2 per layer parameter) and the lm_head over the
+// response; the update 3x the reference. (Until 2026-12-07 every token was counted at 2·params or
+// 6·params, the lm_head included: 6% too many FLOPs at the full shape, 35-50% at d512.) The full
+// shape needs ~10-20 GB:
 // `flock /tmp/steprl-bigmem.lock nice -n 5 npm run bench -- grpo_step`.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -94,6 +99,10 @@ export function register(suite, { quick }) {
   const label = layers === shapeConfig.numLayers ? shapeLabel : `${shapeLabel}-L${layers}`;
   const promptLength = 32;
   const params = parameterCount(config);
+  // Matmul FLOPs of one pass: `factor` (2 forward, 6 forward + backward) per layer parameter per
+  // layer token and per lm_head parameter per token the log-probs are taken at.
+  const headParams = config.vocabSize * config.hiddenSize;
+  const passFlops = (factor, layerTokens, headTokens) => factor * ((params - headParams) * layerTokens + headParams * headTokens);
   const R = shape.prompts * shape.group, P = promptLength, T = shape.newTokens;
   const rows = (process.env.STEPRL_BENCH_GRPO_ROWS ?? 'grpo,model,decode').split(',');
   const timeline = process.env.STEPRL_BENCH_CPU_TIMELINE === '1';
@@ -103,7 +112,7 @@ export function register(suite, { quick }) {
     const grpoName = `grpo-step/${trainPath}/cpu/${label}-${shape.prompts}x${shape.group}x${T}`;
     let step = null;
     suite.add({
-      name: grpoName, tokens: R * T, flops: 2 * params * R * T + 2 * params * R * (P + T) + 6 * params * R * (P + T),
+      name: grpoName, tokens: R * T, flops: passFlops(2, R * (P + T - 1), R * T) + passFlops(8, R * (P + T), R * T),
       external: async () => {
         const r = worker({ kind: 'grpo', config, ...shape, path: trainPath, promptLength, warmup, iterations: quick ? 3 : 1, timeline });
         if (r.parameters !== params) throw new Error(`grpo-step: TinyLM has ${r.parameters} parameters, the bench counted ${params}`);
@@ -114,7 +123,11 @@ export function register(suite, { quick }) {
     });
     // The same step's phases as rows of their own (no new run): seconds, tokens/s, the phase's peak
     // RSS, and its CPU seconds and cores busy (with the timeline: its stretches of idle cores).
-    const phaseWork = { rollout: [R * T, 2 * params * R * T], reference: [R * (P + T), 2 * params * R * (P + T)], update: [R * (P + T), 6 * params * R * (P + T)] };
+    const phaseWork = {
+      rollout: [R * T, passFlops(2, R * (P + T - 1), R * T)],
+      reference: [R * (P + T), passFlops(2, R * (P + T), R * T)],
+      update: [R * (P + T), passFlops(6, R * (P + T), R * T)],
+    };
     for (const [phase, [tokens, flops]] of Object.entries(phaseWork)) {
       const name = `${grpoName}/${phase}`;
       suite.add({
@@ -150,7 +163,7 @@ export function register(suite, { quick }) {
   if (!rows.includes('decode')) return;
   const decodeName = `decode/cpu/${label}-B${batch}x${newTokens}`;
   suite.add({
-    name: decodeName, tokens: batch * newTokens, flops: 2 * params * batch * (P + newTokens),
+    name: decodeName, tokens: batch * newTokens, flops: passFlops(2, batch * (P + newTokens - 1), batch * newTokens),
     external: async () => {
       const iterations = quick ? 3 : 1;
       const r = worker({ kind: 'decode', config, batch, newTokens, promptLength, warmup: quick ? 1 : 0, iterations });

@@ -232,6 +232,8 @@ function backwardPass(
     const x = a.layers[l], lw = w.layers[l], lg = g.layers[l], m = mixed?.layers[l];
     // MLP: x_next = xm + down(silu(gate) * up)
     a.ds.fill(0);
+    // float32: s is one buffer all layers share (activations.ts), so this layer's is recomputed.
+    if (!m) ops.swiglu({ out: x.s, inp: x.gu });
     linearBackward(views, mixed, { dinp: a.ds, dweight: lg.wdown, dout: a.dx, inp: x.s, weight: lw.wdown }, m && { inp: m.s, weight: m.w.wdown });
     ops.swigluBackward({ dinp: a.dgu, dout: a.ds, inp: x.gu });  // writes dgu
     a.dh.fill(0);
