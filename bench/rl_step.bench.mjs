@@ -11,7 +11,8 @@
 // one pass, 6NVC FLOPs against the two-pass 8NVC) at the same shape.
 // Where the step's time goes, per op (CPU seconds): bench/rl_step_profile.mjs and rl_step_profile.md.
 // These rows need > 10 GB: run them alone (`flock /tmp/steprl-bigmem.lock npm run bench -- rl_step`).
-// STEPRL_BENCH_RL_LAYERS=<n> runs the model rows with n of the 24 layers (everything else exact).
+// STEPRL_BENCH_RL_LAYERS=<n> runs the model rows with n of the 24 layers (everything else exact);
+// STEPRL_BENCH_RL_PATHS=fused (comma-separated; default fused,onepass,logits) only those paths' rows.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -55,7 +56,11 @@ export function register(suite, { quick }) {
   const perLayer = 2 * C + C * C + C + 2 * (C * KV + KV) + C * C + 3 * C * F;
   const params = V * C + layers * perLayer + C;
   let torch;  // one PyTorch run serves the row that reports it
-  for (const which of ['fused', 'onepass', 'logits']) {
+  // STEPRL_BENCH_RL_PATHS=fused,onepass,logits (the default: all three) picks the model-step rows.
+  const paths = (process.env.STEPRL_BENCH_RL_PATHS ?? 'fused,onepass,logits').split(',');
+  for (const which of paths) if (!['fused', 'onepass', 'logits'].includes(which))
+    throw new Error(`STEPRL_BENCH_RL_PATHS: expected a comma-separated list of fused, onepass, logits but received ${process.env.STEPRL_BENCH_RL_PATHS}`);
+  for (const which of paths) {
     const name = `rl-step/${which}/cpu/${label}`;
     suite.add({
       name, tokens: N, flops: 6 * params * N,
