@@ -9,12 +9,12 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 
 import { Rng, cpuLedger, root, steprl } from './common.mjs';
-import { QWEN25_05B } from './rl_step.bench.mjs';
+import { D512, QWEN25_05B } from './rl_step.bench.mjs';
 
 const require = createRequire(import.meta.url);
 const dist = (p) => require(path.join(root, 'dist', p));
 const shapes = {
-  d512: { ...QWEN25_05B, hiddenSize: 512, intermediateSize: 1408, numLayers: 6, numHeads: 8, numKvHeads: 2 },
+  d512: D512,
   full: QWEN25_05B,
 };
 const which = process.env.STEPRL_PROFILE_SHAPE ?? 'd512';

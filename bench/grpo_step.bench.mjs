@@ -38,7 +38,7 @@ import * as path from 'node:path';
 import { root } from './common.mjs';
 
 const python = process.env.STEPRL_TORCH_PYTHON ?? '/usr/bin/python3';
-import { QWEN25_05B } from './rl_step.bench.mjs';
+import { D512, QWEN25_05B } from './rl_step.bench.mjs';
 
 function worker(job) {
   const run = spawnSync(process.execPath, [path.join(root, 'bench', 'grpo_step_worker.mjs'), JSON.stringify(job)],
@@ -84,7 +84,7 @@ const SHAPES = {
   small: { config: SMALL, label: 'small', prompts: 2, group: 4, newTokens: 16, microBatchRows: 4, paths: ['fused', 'logits'] },
   vocab: { config: { ...SMALL, vocabSize: QWEN25_05B.vocabSize }, label: 'd128-L2-V151936', prompts: 4, group: 4, newTokens: 32, microBatchRows: 8, paths: ['fused', 'logits'] },
   d512: {
-    config: { ...QWEN25_05B, hiddenSize: 512, intermediateSize: 1408, numLayers: 6, numHeads: 8, numKvHeads: 2 },
+    config: D512,
     label: 'd512-L6-V151936', prompts: 8, group: 8, newTokens: 64, microBatchRows: 64, paths: ['fused'],
   },
 };

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 import { Rng, cpuLedger, root, steprl } from './common.mjs';
-import { QWEN25_05B } from './rl_step.bench.mjs';
+import { D512, QWEN25_05B } from './rl_step.bench.mjs';
 
 const require = createRequire(import.meta.url);
 const { Tensor, ops } = steprl;
@@ -29,7 +29,7 @@ if (mode !== 'update' && mode !== 'model') throw new Error(`mode: expected 'upda
 // 64 new tokens, microBatchRows 64: one micro-batch of 64 x 96 tokens); `layers` defaults to its 6.
 const d512 = process.env.STEPRL_PROFILE_SHAPE === 'd512';
 if (process.env.STEPRL_PROFILE_SHAPE !== undefined && !d512) throw new Error(`STEPRL_PROFILE_SHAPE: expected 'd512' but received ${process.env.STEPRL_PROFILE_SHAPE}`);
-const base = d512 ? { ...QWEN25_05B, hiddenSize: 512, intermediateSize: 1408, numLayers: 6, numHeads: 8, numKvHeads: 2 } : QWEN25_05B;
+const base = d512 ? D512 : QWEN25_05B;
 const config = { ...base, numLayers: process.argv[3] === undefined ? base.numLayers : layers, vocabSize: Number(process.env.STEPRL_PROFILE_VOCAB ?? base.vocabSize) };
 const V = config.vocabSize;
 

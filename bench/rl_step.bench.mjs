@@ -25,6 +25,8 @@ export const QWEN25_05B = {
   architecture: 'qwen2', vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14,
   numKvHeads: 2, tieEmbeddings: true, ropeTheta: 1000000, rmsNormEps: 1e-6, maxPositions: 512,
 };
+/** A new user's first model: d=512 with the real vocabulary (95M parameters; grpo_step.bench.mjs's d512 shape). */
+export const D512 = { ...QWEN25_05B, hiddenSize: 512, intermediateSize: 1408, numLayers: 6, numHeads: 8, numKvHeads: 2 };
 
 function worker(job) {
   const run = spawnSync(process.execPath, [path.join(root, 'bench', 'rl_step_worker.mjs'), JSON.stringify(job)],

@@ -10,7 +10,7 @@
 // Build (one line; the isa_*.cc files hold every family's SIMD kernels, attention's need attention.cc):
 //   g++ -O3 -std=c++17 -pthread native/cpu/matmul.cc native/cpu/isa_avx2.cc native/cpu/isa_avx512.cc
 //   native/cpu/attention.cc bench/native/matmul_bench_main.cc native/cpu/parallel.cc
-//   native/cpu/simd.cc native/cpu/scratch.cc -o /tmp/mm && /tmp/mm [--no-torch] [--quick] [--only ROW]
+//   native/cpu/simd.cc -o /tmp/mm && /tmp/mm [--no-torch] [--quick] [--only ROW]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
