@@ -133,7 +133,7 @@ export interface NativeBinding {
   probeFmaPeak(milliseconds: number, repeats: number): number;
   /** Frees an addon-made typed array now (detaching it); false when the addon did not make it. */
   releaseStorage(storage: Float32Array | Uint16Array | Int32Array | Uint8Array): boolean;
-  hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number };
+  hostMemory(): { liveBytes: number; scratchBytes: number; cachedBytes: number; cacheLimitBytes: number };
   trimHostCache(): void;
   /** A zero-filled typed array in the addon's host memory (releaseStorage frees it); absent in older builds. */
   hostZeros?(dtype: 'float32' | 'bfloat16' | 'int32' | 'uint8', numel: number): Float32Array | Uint16Array | Int32Array | Uint8Array;

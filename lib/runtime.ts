@@ -40,8 +40,13 @@ export function probeFmaPeak(milliseconds = 200, repeats = 5): number {
   );
 }
 
-/** Host memory the addon holds: live in tensors, and cached for reuse after dispose(). */
-export function hostMemory(): { liveBytes: number; cachedBytes: number; cacheLimitBytes: number } {
+/**
+ * Host memory the addon holds: `liveBytes` in use (tensors, and the per-call scratch of CPU ops in
+ * flight, of which `scratchBytes`), and `cachedBytes` kept for reuse after dispose() (at most
+ * `cacheLimitBytes`). The scratch of an async op comes and goes while the op runs on its worker, so
+ * the bytes held by tensors are `liveBytes - scratchBytes` (both read at once).
+ */
+export function hostMemory(): { liveBytes: number; scratchBytes: number; cachedBytes: number; cacheLimitBytes: number } {
   return binding().hostMemory();
 }
 

@@ -33,7 +33,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The CPU kernels' large per-call scratch comes from the host pool (native/cpu/scratch.h).
-  steprl::cpu::set_scratch_allocator(steprl::host_allocate, steprl::host_free);
+  steprl::cpu::set_scratch_allocator(steprl::host_scratch_allocate, steprl::host_scratch_free);
 #if defined(STEPRL_WITH_CUDA)
   steprl::register_device(exports);
 #endif

@@ -77,7 +77,8 @@ struct Block {
 
 class Pool {
  public:
-  void* get(size_t bytes) {
+  // `scratch`: a kernel's per-call buffer (scratch.h), counted in live_ and in scratch_ too.
+  void* get(size_t bytes, bool scratch) {
     const size_t rounded = rounded_size(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -87,6 +88,7 @@ class Pool {
         free_.erase(it);
         cached_ -= rounded;
         live_ += rounded;
+        if (scratch) scratch_ += rounded;
         STEPRL_UNPOISON(p, rounded);
         return p;
       }
@@ -94,15 +96,17 @@ class Pool {
     void* p = system_allocate(rounded);
     std::lock_guard<std::mutex> lock(mutex_);
     live_ += rounded;
+    if (scratch) scratch_ += rounded;
     return p;
   }
 
-  void put(void* p, size_t bytes) {
+  void put(void* p, size_t bytes, bool scratch) {
     if (p == nullptr) return;
     const size_t rounded = rounded_size(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       live_ -= rounded;
+      if (scratch) scratch_ -= rounded;
       if (rounded >= kCacheMinBytes && cached_ + rounded <= limit_) {
         STEPRL_POISON(p, rounded);
         free_.emplace(rounded, p);
@@ -147,14 +151,15 @@ class Pool {
 
   HostPoolStats stats() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {static_cast<int64_t>(cached_), static_cast<int64_t>(live_), static_cast<int64_t>(limit_)};
+    return {static_cast<int64_t>(cached_), static_cast<int64_t>(live_), static_cast<int64_t>(scratch_),
+            static_cast<int64_t>(limit_)};
   }
 
  private:
   std::mutex mutex_;
   std::multimap<size_t, void*> free_;
   std::unordered_map<void*, Block*> blocks_;
-  size_t cached_ = 0, live_ = 0, limit_ = cache_limit();
+  size_t cached_ = 0, live_ = 0, scratch_ = 0, limit_ = cache_limit();
 };
 
 Pool& pool() {
@@ -164,15 +169,17 @@ Pool& pool() {
 
 }  // namespace
 
-void* host_allocate(size_t bytes) { return pool().get(bytes); }
-void host_free(void* data, size_t bytes) { pool().put(data, bytes); }
+void* host_allocate(size_t bytes) { return pool().get(bytes, false); }
+void host_free(void* data, size_t bytes) { pool().put(data, bytes, false); }
+void* host_scratch_allocate(size_t bytes) { return pool().get(bytes, true); }
+void host_scratch_free(void* data, size_t bytes) { pool().put(data, bytes, true); }
 
 Napi::ArrayBuffer host_to_array_buffer(Napi::Env env, void* data, size_t bytes) {
   auto* block = new Block{data, bytes};
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, data, bytes, [block](Napi::Env finalize_env, void*) {
     if (!block->released) {
       pool().forget(block);
-      pool().put(block->data, block->bytes);
+      pool().put(block->data, block->bytes, false);
       Napi::MemoryManagement::AdjustExternalMemory(finalize_env, -static_cast<int64_t>(block->bytes));
     }
     delete block;
@@ -192,7 +199,7 @@ bool host_release(Napi::Env env, Napi::TypedArray array) {
   const size_t bytes = block->bytes;
   block->released = true;  // from here the finalizer only deletes the Block
   buffer.Detach();
-  pool().put(data, bytes);
+  pool().put(data, bytes, false);
   Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(bytes));
   return true;
 }

@@ -16,6 +16,9 @@ namespace steprl {
 
 void* host_allocate(size_t bytes);           // 64-byte aligned (2 MiB when large)
 void host_free(void* data, size_t bytes);    // back to the cache or the system
+// The same for a kernel's per-call scratch (scratch.h): also counted in HostPoolStats::scratch_bytes.
+void* host_scratch_allocate(size_t bytes);
+void host_scratch_free(void* data, size_t bytes);
 
 // Wraps `data` (from host_allocate) in an external ArrayBuffer that owns it.
 Napi::ArrayBuffer host_to_array_buffer(Napi::Env env, void* data, size_t bytes);
@@ -24,7 +27,8 @@ bool host_release(Napi::Env env, Napi::TypedArray array);
 
 struct HostPoolStats {
   int64_t cached_bytes;
-  int64_t live_bytes;
+  int64_t live_bytes;     // every block out of the pool: tensors and kernel scratch
+  int64_t scratch_bytes;  // of live_bytes, held by kernels in flight (scratch.h)
   int64_t cache_limit_bytes;
 };
 HostPoolStats host_pool_stats();

@@ -89,6 +89,7 @@ Napi::Value HostMemory(const Napi::CallbackInfo& info) {
   const HostPoolStats stats = host_pool_stats();
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("liveBytes", static_cast<double>(stats.live_bytes));
+  out.Set("scratchBytes", static_cast<double>(stats.scratch_bytes));
   out.Set("cachedBytes", static_cast<double>(stats.cached_bytes));
   out.Set("cacheLimitBytes", static_cast<double>(stats.cache_limit_bytes));
   return out;

@@ -96,6 +96,33 @@ describe('Tensor', () => {
     expect((await pending).toArray()).toEqual(expected);
   });
 
+  test('hostMemory counts an op\'s scratch in liveBytes and in scratchBytes while it runs, none after', async () => {
+    const rows = 64, C = 128, V = 65536; // ~3 GFLOP: the op runs for tens of milliseconds
+    const rng = new Rng(9);
+    const hidden = Tensor.from(rng.floats(rows * C, 1), [rows, C]);
+    const w = new Float32Array(V * C); // a cheap fill: 8M values from the Rng take seconds under jest
+    for (let i = 0; i < w.length; i++) w[i] = ((i * 7919) % 201 - 100) * 1e-3;
+    const weight = Tensor.from(w, [V, C]);
+    const targets = Tensor.from(rng.ints(rows, 0, V), [rows]);
+    const batch = { oldLogprobs: Tensor.from(new Float32Array(rows).fill(-12), [4, 16]), advantages: Tensor.from(rng.floats(rows, 1), [4, 16]),
+      mask: Tensor.from(new Float32Array(rows).fill(1), [4, 16]) };
+    expect(hostMemory().scratchBytes).toBe(0);
+    let done = false;
+    const pending = ops.linearPolicyLossAsync(hidden, weight, targets, batch, { blockRows: rows }).finally(() => { done = true; });
+    let most = 0;
+    while (!done) {
+      const m = hostMemory();
+      expect(m.scratchBytes).toBeLessThanOrEqual(m.liveBytes);
+      most = Math.max(most, m.scratchBytes);
+      await new Promise((resolve) => setTimeout(resolve, 1)); // a sleep: the op's threads need the cores
+    }
+    // The block of logits tiles: every row (blockRows) by the vocabulary.
+    expect(most).toBeGreaterThanOrEqual(rows * V * 4);
+    const out = await pending;
+    expect(hostMemory().scratchBytes).toBe(0);
+    for (const t of [out.logprobs, out.dlogprobs, out.dhidden, out.logZ]) t.dispose();
+  });
+
   test('errors name the argument, the expectation and what was received', () => {
     expect(() => Tensor.from([1, 2, 3], [2, 2])).toThrow('Expected 4 elements for data of shape [2, 2] but received an array of length 3');
     expect(() => Tensor.from([1, 2], [2.5] as never)).toThrow(ShapeError);
