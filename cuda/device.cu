@@ -49,7 +49,9 @@ bool cache_disabled() {
 
 class Allocator {
  public:
-  void* get(size_t bytes, size_t* capacity) {
+  // `scratch`: anything but a tensor's storage (allocate(), not allocate_tensor()), counted in
+  // scratch_ too, under the same lock as live_ so that the two are read consistently.
+  void* get(size_t bytes, size_t* capacity, bool scratch) {
     const size_t size = bucket_size(bytes);
     *capacity = size;
     if (!cache_disabled()) {
@@ -60,6 +62,7 @@ class Allocator {
         it->second.pop_back();
         cached_ -= static_cast<int64_t>(size);
         live_ += static_cast<int64_t>(size);
+        if (scratch) scratch_ += static_cast<int64_t>(size);
         ++hits_;
 #if defined(STEPRL_CUDA_SIM)
         STEPRL_CUDA_CHECK(cudaMemsetAsync(p, 0xff, size, stream()));  // stale reads show as NaN
@@ -83,6 +86,7 @@ class Allocator {
     }
     std::lock_guard<std::mutex> lock(mutex_);
     live_ += static_cast<int64_t>(size);
+    if (scratch) scratch_ += static_cast<int64_t>(size);
     ++allocations_;
     return p;
   }
@@ -91,7 +95,7 @@ class Allocator {
   // out at once, which is correct only because every launch and copy goes to stream() (the one
   // stream), so the new owner's work runs after them. The simulator enforces that rule
   // (set_sole_stream); a second stream would need an event recorded per freed block.
-  void put(void* p, size_t size) {
+  void put(void* p, size_t size, bool scratch) {
     if (cache_disabled()) {
       // Kernels queued before this may still use the block: wait for them, then free it. Errors
       // are not thrown from here (a destructor); a failed kernel reports at the next checked call.
@@ -100,11 +104,13 @@ class Allocator {
       (void)cudaGetLastError();
       std::lock_guard<std::mutex> lock(mutex_);
       live_ -= static_cast<int64_t>(size);
+      if (scratch) scratch_ -= static_cast<int64_t>(size);
       return;
     }
     std::lock_guard<std::mutex> lock(mutex_);
     free_[size].push_back(p);
     live_ -= static_cast<int64_t>(size);
+    if (scratch) scratch_ -= static_cast<int64_t>(size);
     cached_ += static_cast<int64_t>(size);
   }
 
@@ -122,13 +128,13 @@ class Allocator {
 
   AllocatorStats stats() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return AllocatorStats{live_, cached_, allocations_, hits_};
+    return AllocatorStats{live_, scratch_, cached_, allocations_, hits_};
   }
 
  private:
   std::mutex mutex_;
   std::unordered_map<size_t, std::vector<void*>> free_;
-  int64_t live_ = 0, cached_ = 0, allocations_ = 0, hits_ = 0;
+  int64_t live_ = 0, scratch_ = 0, cached_ = 0, allocations_ = 0, hits_ = 0;
 };
 
 // Never destroyed: buffers may be finalized after static destructors, when the CUDA runtime is
@@ -154,15 +160,16 @@ Stream stream() {
   return g_stream;
 }
 
-DeviceAllocation::DeviceAllocation(size_t bytes) : bytes_(bytes) {
-  if (bytes > 0) data_ = allocator().get(bytes, &capacity_);
+DeviceAllocation::DeviceAllocation(size_t bytes, bool tensor) : bytes_(bytes), tensor_(tensor) {
+  if (bytes > 0) data_ = allocator().get(bytes, &capacity_, !tensor);
 }
 
 DeviceAllocation::~DeviceAllocation() {
-  if (data_ != nullptr) allocator().put(data_, capacity_);
+  if (data_ != nullptr) allocator().put(data_, capacity_, !tensor_);
 }
 
-std::shared_ptr<DeviceAllocation> allocate(size_t bytes) { return std::make_shared<DeviceAllocation>(bytes); }
+std::shared_ptr<DeviceAllocation> allocate(size_t bytes) { return std::make_shared<DeviceAllocation>(bytes, false); }
+std::shared_ptr<DeviceAllocation> allocate_tensor(size_t bytes) { return std::make_shared<DeviceAllocation>(bytes, true); }
 
 AllocatorStats allocator_stats() { return allocator().stats(); }
 void trim_cache() { allocator().trim(); }

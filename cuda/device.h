@@ -27,7 +27,8 @@ Stream stream();
 // Device memory from the caching allocator; the destructor returns it to the cache.
 class DeviceAllocation {
  public:
-  explicit DeviceAllocation(size_t bytes);  // bytes == 0 gives data() == nullptr
+  // bytes == 0 gives data() == nullptr; `tensor`: a tensor's storage (else counted as scratch).
+  DeviceAllocation(size_t bytes, bool tensor);
   ~DeviceAllocation();
   DeviceAllocation(const DeviceAllocation&) = delete;
   DeviceAllocation& operator=(const DeviceAllocation&) = delete;
@@ -40,12 +41,15 @@ class DeviceAllocation {
   void* data_ = nullptr;
   size_t bytes_ = 0;
   size_t capacity_ = 0;  // the cache bucket it belongs to
+  bool tensor_ = false;
 };
 
-std::shared_ptr<DeviceAllocation> allocate(size_t bytes);
+std::shared_ptr<DeviceAllocation> allocate(size_t bytes);         // a kernel's scratch or temporary
+std::shared_ptr<DeviceAllocation> allocate_tensor(size_t bytes);  // a tensor's storage (DeviceTensor)
 
 struct AllocatorStats {
   int64_t live_bytes;      // handed out (bucket sizes)
+  int64_t scratch_bytes;   // of live_bytes, not a tensor's storage: ops' scratch and temporaries
   int64_t cached_bytes;    // freed, kept for reuse
   int64_t device_allocations;  // cudaMalloc calls so far
   int64_t cache_hits;      // allocations served from the cache

@@ -44,8 +44,8 @@ export interface NativeDeviceInfo {
   freeMemory: number;
   runtimeVersion: number;
   driverVersion: number;
-  /** The caching allocator: bytes in live buffers, bytes kept for reuse, cudaMalloc calls, reuses. */
-  allocator: { liveBytes: number; cachedBytes: number; deviceAllocations: number; cacheHits: number };
+  /** The caching allocator: bytes in live buffers (of which scratchBytes not tensors: ops' scratch in flight), bytes kept for reuse, cudaMalloc calls, reuses. */
+  allocator: { liveBytes: number; scratchBytes: number; cachedBytes: number; deviceAllocations: number; cacheHits: number };
 }
 
 /** The instruction-set levels of the CPU kernels (native/cpu/simd.cc), lowest first. */

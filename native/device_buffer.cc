@@ -30,7 +30,7 @@ Napi::Value guard(const Napi::CallbackInfo& info, F body) {
 }  // namespace
 
 DeviceTensor::DeviceTensor(DType type, int64_t count)
-    : memory(cuda::allocate(static_cast<size_t>(count) * dtype_size(type))), data(memory->data()), dtype(type),
+    : memory(cuda::allocate_tensor(static_cast<size_t>(count) * dtype_size(type))), data(memory->data()), dtype(type),
       numel(count) {}
 
 TensorArg DeviceTensor::arg() const {

@@ -66,6 +66,7 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   out.Set("driverVersion", d.driver_version);
   Napi::Object allocator = Napi::Object::New(env);
   allocator.Set("liveBytes", static_cast<double>(a.live_bytes));
+  allocator.Set("scratchBytes", static_cast<double>(a.scratch_bytes));
   allocator.Set("cachedBytes", static_cast<double>(a.cached_bytes));
   allocator.Set("deviceAllocations", static_cast<double>(a.device_allocations));
   allocator.Set("cacheHits", static_cast<double>(a.cache_hits));

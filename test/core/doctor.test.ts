@@ -53,7 +53,7 @@ const gpuReport: DoctorReport = {
     }],
     device: {
       deviceCount: 1, simulated: false, name: 'NVIDIA H100 80GB HBM3', computeCapability: '9.0', multiprocessors: 132, totalMemory: 8e10, freeMemory: 7e10,
-      runtimeVersion: 13000, driverVersion: 13000, allocator: { liveBytes: 0, cachedBytes: 0, deviceAllocations: 0, cacheHits: 0 },
+      runtimeVersion: 13000, driverVersion: 13000, allocator: { liveBytes: 0, scratchBytes: 0, cachedBytes: 0, deviceAllocations: 0, cacheHits: 0 },
     },
     cacheDir: '/home/u/.cache/steprl',
   },

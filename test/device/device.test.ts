@@ -98,6 +98,7 @@ describeOn('cuda', 'Tensor on cuda', () => {
     const t = Tensor.zeros([1 << 16], { device: 'cuda' });
     const live = cudaInfo()!.allocator;
     expect(live.liveBytes - before.liveBytes).toBeGreaterThanOrEqual(4 << 16);
+    expect(live.scratchBytes).toBe(before.scratchBytes); // a tensor's storage is not scratch
     t.dispose();
     const after = cudaInfo()!.allocator;
     expect(after.liveBytes).toBe(before.liveBytes);

@@ -53,10 +53,9 @@ const values = (t: Tensor): number[] => {
 const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function liveBytes(device: Device): number {
-  if (device === 'cuda') return cudaInfo()!.allocator.liveBytes;
-  // Tensors only: a cpu op's worker takes its scratch from the same pool and gives it back when
-  // it likes, even between the two reads below (it did in a CI run: 14.6 kB fewer live bytes).
-  const { liveBytes: live, scratchBytes } = hostMemory();
+  // Tensors only: an op's worker takes its scratch from the same pool and gives it back when it
+  // likes, even between the two reads below (on cpu it did in a CI run: 14.6 kB fewer live bytes).
+  const { liveBytes: live, scratchBytes } = device === 'cuda' ? cudaInfo()!.allocator : hostMemory();
   return live - scratchBytes;
 }
 
@@ -270,8 +269,7 @@ for (const device of ['cpu', 'cuda'] as Device[]) {
         const started = liveBytes(device); // the op's outputs are allocated when it starts
         for (const t of victims) t.dispose();
         for (const t of victims) expect(t.disposed).toBe(true);
-        // Nothing is freed while the worker may still read it (on cuda the worker may allocate
-        // its small scratch meanwhile)...
+        // Nothing is freed while the worker may still read it...
         expect(liveBytes(device)).toBeGreaterThanOrEqual(started);
         churn(victims.map((t) => [...t.shape]), device);
         expect(await pending).toEqual(expected);
