@@ -2,7 +2,8 @@
 // synchronization, device facts, and the error word kernels use to report bad input.
 //
 // Plain C++ (no CUDA headers), so native/ (compiled by the host compiler) can use it; the
-// implementation is cuda/device.cu, built by nvcc or, for the simulator, by g++ against cuda/sim/.
+// implementation is cuda/device.cu and cuda/allocator.cu (the caching allocator), built by nvcc
+// or, for the simulator, by g++ against cuda/sim/.
 // Every call that fails throws DeviceError naming the CUDA error, the call, file and line.
 // Everything is ordered on one stream, so memory returned to the cache can be handed to the next
 // op at once: that op's kernels run after every kernel still using the old contents. This is a
